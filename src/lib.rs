@@ -1,0 +1,2 @@
+//! Piket: incident escalation that runs entirely in the browser.
+pub mod engine;
