@@ -1,0 +1,1139 @@
+//! The escalation state machine: incidents in, pages out, on a clock it is handed.
+//!
+//! Owns: [`Engine`] (every incident, its frozen policy and cursor, and the index of pending
+//! deadlines), [`Input`], [`Effect`] and [`Rejected`]. Driven like quinn-proto: [`Engine::handle`]
+//! for something that happened, [`Engine::handle_timeout`] when the clock reaches
+//! [`Engine::poll_timeout`]. Never: reads the clock, sends anything, or sleeps — the runtime persists
+//! the engine after each call and then delivers the effects it returned.
+//!
+//! Architecture invariants:
+//! - **Intended time.** An automatic step happens *at its deadline*, whatever `now` is when the
+//!   runtime gets round to it: timeline entries carry the deadline, and the next deadline is
+//!   computed from it. So a tab that slept an hour and catches up in one call produces exactly the
+//!   effects, times and order of one that ticked every minute.
+//! - **Order.** Due deadlines fire in (time, incident id, timer) order; an input first fires every
+//!   deadline up to its `now`, then applies.
+//! - **Idempotency keys** are `incident/L<level>/loop<n>/<target>/<person>` for level pages and
+//!   posts, `incident/reminder<n>/…` and `incident/reassign<n>/…` for the others. Each (level, loop)
+//!   is entered at most once: whatever would re-enter a level (a snooze ending, a reassignment to an
+//!   earlier or the same level) starts a new loop instead. A loop started by hand does not use up the
+//!   policy's `repeat.times`.
+//! - **The policy is frozen** onto the incident when it starts (with rules' added targets and speed-up
+//!   folded in), so later edits of the policy never derail a live incident.
+//! - After **resolve**, nothing more happens to an incident. After **acknowledge**, only what the
+//!   policy asks for after an acknowledgement pages anyone: the ack reminder, a level's resolution
+//!   timeout, "status unchanged for X".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::incident::{Acknowledgement, Actor, EntryKind, Incident, IncidentDetails, IncidentId, Priority, Severity, Status, TimelineEntry};
+use super::person::{Contact, PersonId};
+use super::policy::{ChannelId, CheckpointTimeout, EscalationPolicy, Target};
+use super::rules::{Action, Facts, RecurBy};
+use super::time::Minutes;
+use super::world::World;
+
+/// Something that happened, as the runtime (or a scenario) reports it.
+/// JSON: `{"input": "acknowledge", "incident": "inc-1", "by": "alice"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Input {
+    /// A new incident, or an alert: with a dedup key matching an open incident it folds into that
+    /// one (and `id` is not used).
+    #[serde(alias = "alert")]
+    Open {
+        id: IncidentId,
+        #[serde(default = "automation")]
+        by: Actor,
+        details: IncidentDetails,
+    },
+    /// "Resolve" from a monitor: resolves the open incident with this dedup key.
+    ResolveByKey {
+        dedup_key: String,
+        #[serde(default = "automation")]
+        by: Actor,
+    },
+    Acknowledge { incident: IncidentId, by: PersonId },
+    /// Give it back: the current level's ack timeout starts again.
+    Unacknowledge { incident: IncidentId, by: PersonId },
+    Resolve {
+        incident: IncidentId,
+        #[serde(default = "automation")]
+        by: Actor,
+    },
+    /// To a person (paged now, must acknowledge) or to a level (1-based; paged now).
+    Reassign { incident: IncidentId, by: Actor, to: ReassignTo },
+    EscalateNow { incident: IncidentId, by: Actor },
+    /// Quiet until `until`; then it is unacknowledged and the current level paged again (a new loop).
+    Snooze { incident: IncidentId, by: PersonId, until: DateTime<Utc> },
+    AddNote { incident: IncidentId, by: Actor, text: String },
+    ChangeStatus { incident: IncidentId, by: Actor, status: Status },
+    /// Re-evaluates the current level's timeouts for the new severity.
+    ChangeSeverity { incident: IncidentId, by: Actor, severity: Severity },
+    /// Let a paused escalation page the level waiting behind a checkpoint.
+    ConfirmCheckpoint { incident: IncidentId, by: PersonId },
+}
+
+fn automation() -> Actor {
+    Actor::Automation
+}
+
+/// JSON: `{"person": "bob"}` or `{"level": 2}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReassignTo {
+    Person(PersonId),
+    Level(u32),
+}
+
+/// Why an input changed nothing. The engine's state is untouched when `handle` returns one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("No incident “{0}”.")]
+    UnknownIncident(IncidentId),
+    #[error("An incident “{0}” already exists.")]
+    DuplicateIncident(IncidentId),
+    #[error("Incident “{0}” is already resolved.")]
+    AlreadyResolved(IncidentId),
+    #[error("No open incident has the dedup key “{0}”.")]
+    NoOpenIncidentForKey(String),
+    #[error("Already acknowledged by {0}.")]
+    AlreadyAcknowledged(PersonId),
+    #[error("It is not acknowledged.")]
+    NotAcknowledged,
+    #[error("No checkpoint is waiting for confirmation.")]
+    NoCheckpointWaiting,
+    #[error("Nobody is being paged for it (suppressed, snoozed, held by maintenance, or no policy).")]
+    NotEscalating,
+    #[error("The policy has no level {0}.")]
+    UnknownLevel(u32),
+    #[error("There is no further level to escalate to.")]
+    NoFurtherLevel,
+    #[error("No person “{0}”.")]
+    UnknownPerson(PersonId),
+    #[error("Snooze until a time after now.")]
+    SnoozeInThePast,
+}
+
+/// What the runtime must do or show: every effect is a timeline entry of `incident`; the ones with a
+/// `delivery` must also be sent (once: `entry.key` is the idempotency key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effect {
+    pub incident: IncidentId,
+    pub entry: TimelineEntry,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+impl Effect {
+    /// The intended time (the deadline this effect belongs to, or the input's time).
+    pub fn at(&self) -> DateTime<Utc> {
+        self.entry.at
+    }
+    pub fn key(&self) -> Option<&str> {
+        self.entry.key.as_deref()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "to")]
+pub enum Delivery {
+    /// Page a person through their contact details.
+    Page { person: PersonId, contact: Contact },
+    /// Post to a channel.
+    Post { channel: ChannelId },
+}
+
+/// Where an incident's escalation stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "stage")]
+pub enum Stage {
+    /// The current level was paged; waiting for its timeouts.
+    Paging,
+    /// The current level waits behind its checkpoint.
+    AwaitingCheckpoint,
+    Snoozed { until: DateTime<Utc> },
+    /// Opened inside a maintenance window; escalation starts when it ends.
+    Held { until: DateTime<Utc> },
+    /// Ran out of levels (or a checkpoint said stop). Ack reminders still run.
+    Stopped,
+    /// Resolved.
+    Done,
+}
+
+/// Pending deadlines of one incident. Fired in this field order when they fall together.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timers {
+    /// End of a snooze or of a maintenance hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Wake,
+    Checkpoint,
+    Ack,
+    Resolution,
+    Stale,
+    Reminder,
+}
+
+impl Timers {
+    fn next(&self) -> Option<(DateTime<Utc>, Timer)> {
+        [
+            (self.wake, Timer::Wake),
+            (self.checkpoint, Timer::Checkpoint),
+            (self.ack, Timer::Ack),
+            (self.resolution, Timer::Resolution),
+            (self.stale, Timer::Stale),
+            (self.reminder, Timer::Reminder),
+        ]
+        .into_iter()
+        .filter_map(|(t, k)| t.map(|t| (t, k)))
+        .min_by_key(|(t, _)| *t) // first in field order on ties
+    }
+    fn clear(&mut self, timer: Timer) {
+        match timer {
+            Timer::Wake => self.wake = None,
+            Timer::Checkpoint => self.checkpoint = None,
+            Timer::Ack => self.ack = None,
+            Timer::Resolution => self.resolution = None,
+            Timer::Stale => self.stale = None,
+            Timer::Reminder => self.reminder = None,
+        }
+    }
+}
+
+/// An incident's escalation: the frozen policy, the cursor and the pending deadlines
+/// (Grafana OnCall's escalation snapshot).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// The policy as it was when the incident started, with rules' changes folded in.
+    pub policy: EscalationPolicy,
+    /// Current level, 0-based.
+    pub level: usize,
+    /// Current loop, 0-based.
+    #[serde(rename = "loop")]
+    pub pass: u32,
+    /// Loops started by `repeat` (limited by `repeat.times`).
+    pub repeats_used: u32,
+    /// When the current level was paged: its timeouts count from here.
+    pub level_since: DateTime<Utc>,
+    pub stage: Stage,
+    pub timers: Timers,
+    pub reminders_sent: u32,
+}
+
+/// All incidents and their pending deadlines. Serializable: the runtime persists it after every
+/// call. The deadline and dedup indexes are rebuilt on load.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "EngineRecord")]
+pub struct Engine {
+    incidents: BTreeMap<IncidentId, Incident>,
+    /// Each incident's earliest pending deadline, so a tick touches only due incidents (mini-redis).
+    #[serde(skip)]
+    deadlines: BTreeSet<(DateTime<Utc>, IncidentId)>,
+    /// Open incidents by dedup key, for folding alerts.
+    #[serde(skip)]
+    open_by_key: BTreeMap<String, IncidentId>,
+    /// The latest `now` seen; time never runs backwards inside the engine.
+    clock: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct EngineRecord {
+    incidents: BTreeMap<IncidentId, Incident>,
+    clock: Option<DateTime<Utc>>,
+}
+
+impl From<EngineRecord> for Engine {
+    fn from(r: EngineRecord) -> Engine {
+        let mut engine = Engine { incidents: BTreeMap::new(), deadlines: BTreeSet::new(), open_by_key: BTreeMap::new(), clock: r.clock };
+        for (_, incident) in r.incidents {
+            engine.put(incident);
+        }
+        engine
+    }
+}
+
+fn deadline(incident: &Incident) -> Option<DateTime<Utc>> {
+    incident.escalation.as_ref().and_then(|e| e.timers.next()).map(|(t, _)| t)
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    /// The earliest pending deadline: call [`Engine::handle_timeout`] then (or on waking, whichever
+    /// comes first).
+    pub fn poll_timeout(&self) -> Option<DateTime<Utc>> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    pub fn incident(&self, id: &str) -> Option<&Incident> {
+        self.incidents.get(id)
+    }
+
+    /// Every incident, by id.
+    pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
+        self.incidents.values()
+    }
+
+    /// Take resolved incidents out of the engine (for an archive), those resolved before `before`.
+    /// They no longer count for "recurring" rules.
+    pub fn archive_resolved(&mut self, before: DateTime<Utc>) -> Vec<Incident> {
+        let ids: Vec<IncidentId> = self.incidents.values().filter(|i| i.resolved_at.is_some_and(|r| r < before)).map(|i| i.id.clone()).collect();
+        ids.into_iter().filter_map(|id| self.incidents.remove(&id)).collect()
+    }
+
+    /// Fire every deadline up to `now`, in order. Entries carry each deadline's own time.
+    pub fn handle_timeout(&mut self, world: &World, now: DateTime<Utc>) -> Vec<Effect> {
+        let now = self.tick_clock(now);
+        let mut out = Vec::new();
+        self.fire_due(world, now, &mut out);
+        out
+    }
+
+    /// Apply an input at `now`, after firing every deadline up to `now`.
+    pub fn handle(&mut self, world: &World, now: DateTime<Utc>, input: Input) -> Result<Vec<Effect>, Rejected> {
+        let now = self.tick_clock(now);
+        self.check(world, &input)?;
+        let mut out = Vec::new();
+        self.fire_due(world, now, &mut out);
+        self.apply(world, now, input, &mut out)?;
+        // An input can make a deadline due at once (a severity change shortening a timeout).
+        self.fire_due(world, now, &mut out);
+        Ok(out)
+    }
+
+    fn tick_clock(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let now = self.clock.map_or(now, |c| c.max(now));
+        self.clock = Some(now);
+        now
+    }
+
+    fn fire_due(&mut self, world: &World, now: DateTime<Utc>, out: &mut Vec<Effect>) {
+        while let Some((t, _)) = self.deadlines.first() {
+            if *t > now {
+                break;
+            }
+            let (t, id) = self.deadlines.pop_first().expect("just seen");
+            let mut incident = self.incidents.remove(&id).expect("indexed incidents exist");
+            let mut step = Step { world, out, history: &self.incidents };
+            step.fire(&mut incident, t);
+            self.put_back(incident);
+        }
+    }
+
+    /// Checks an input can apply before anything fires, so a rejected input changes nothing.
+    /// (A deadline firing first cannot turn a valid input into an invalid one except by
+    /// resolving nothing: the engine never resolves on its own.)
+    fn check(&self, world: &World, input: &Input) -> Result<(), Rejected> {
+        let open = |id: &IncidentId| -> Result<&Incident, Rejected> {
+            let i = self.incidents.get(id).ok_or_else(|| Rejected::UnknownIncident(id.clone()))?;
+            if i.is_open() {
+                Ok(i)
+            } else {
+                Err(Rejected::AlreadyResolved(id.clone()))
+            }
+        };
+        let person = |p: &PersonId| world.person(p).map(|_| ()).ok_or_else(|| Rejected::UnknownPerson(p.clone()));
+        match input {
+            Input::Open { id, details, .. } => {
+                let folds = details.dedup_key.as_ref().is_some_and(|k| self.open_by_key.contains_key(k));
+                if !folds && self.incidents.contains_key(id) {
+                    return Err(Rejected::DuplicateIncident(id.clone()));
+                }
+            }
+            Input::ResolveByKey { dedup_key, .. } => {
+                if !self.open_by_key.contains_key(dedup_key) {
+                    return Err(Rejected::NoOpenIncidentForKey(dedup_key.clone()));
+                }
+            }
+            Input::Acknowledge { incident, by } => {
+                person(by)?;
+                if let Some(a) = &open(incident)?.acknowledged {
+                    return Err(Rejected::AlreadyAcknowledged(a.by.clone()));
+                }
+            }
+            Input::Unacknowledge { incident, by } => {
+                person(by)?;
+                if open(incident)?.acknowledged.is_none() {
+                    return Err(Rejected::NotAcknowledged);
+                }
+            }
+            Input::Resolve { incident, .. } | Input::ChangeSeverity { incident, .. } | Input::ChangeStatus { incident, .. } => {
+                open(incident)?;
+            }
+            Input::AddNote { incident, .. } => {
+                self.incidents.get(incident).ok_or_else(|| Rejected::UnknownIncident(incident.clone()))?;
+            }
+            Input::Reassign { incident, to, .. } => {
+                let i = open(incident)?;
+                match to {
+                    ReassignTo::Person(p) => person(p)?,
+                    ReassignTo::Level(k) => {
+                        let e = active(i)?;
+                        if *k == 0 || *k as usize > e.policy.levels.len() {
+                            return Err(Rejected::UnknownLevel(*k));
+                        }
+                    }
+                }
+            }
+            Input::EscalateNow { incident, .. } => {
+                let e = active(open(incident)?)?;
+                let last = e.level + 1 >= e.policy.levels.len();
+                let loops_left = e.policy.repeat.as_ref().is_some_and(|r| e.repeats_used < r.times);
+                if e.stage == Stage::Stopped || (last && !loops_left) {
+                    return Err(Rejected::NoFurtherLevel);
+                }
+            }
+            Input::Snooze { incident, by, until } => {
+                person(by)?;
+                active(open(incident)?)?;
+                if Some(*until) <= self.clock {
+                    return Err(Rejected::SnoozeInThePast);
+                }
+            }
+            Input::ConfirmCheckpoint { incident, by } => {
+                person(by)?;
+                let e = open(incident)?.escalation.as_ref().ok_or(Rejected::NoCheckpointWaiting)?;
+                if e.stage != Stage::AwaitingCheckpoint {
+                    return Err(Rejected::NoCheckpointWaiting);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, world: &World, now: DateTime<Utc>, input: Input, out: &mut Vec<Effect>) -> Result<(), Rejected> {
+        let id = match &input {
+            Input::Open { details, .. } => match details.dedup_key.as_ref().and_then(|k| self.open_by_key.get(k)) {
+                Some(open) => open.clone(),
+                None => {
+                    let Input::Open { id, by, details } = input else { unreachable!() };
+                    let mut step = Step { world, out, history: &self.incidents };
+                    let incident = step.open(now, id.clone(), by, details);
+                    self.put_back(incident);
+                    return Ok(());
+                }
+            },
+            Input::ResolveByKey { dedup_key, .. } => self.open_by_key[dedup_key].clone(),
+            Input::Acknowledge { incident, .. }
+            | Input::Unacknowledge { incident, .. }
+            | Input::Resolve { incident, .. }
+            | Input::Reassign { incident, .. }
+            | Input::EscalateNow { incident, .. }
+            | Input::Snooze { incident, .. }
+            | Input::AddNote { incident, .. }
+            | Input::ChangeStatus { incident, .. }
+            | Input::ChangeSeverity { incident, .. }
+            | Input::ConfirmCheckpoint { incident, .. } => incident.clone(),
+        };
+        let mut incident = self.take(&id).ok_or(Rejected::UnknownIncident(id))?;
+        let mut step = Step { world, out, history: &self.incidents };
+        step.apply(&mut incident, now, input);
+        self.put_back(incident);
+        Ok(())
+    }
+
+    /// Remove an incident from the map and its index entries, to work on it.
+    fn take(&mut self, id: &str) -> Option<Incident> {
+        let incident = self.incidents.remove(id)?;
+        if let Some(t) = deadline(&incident) {
+            self.deadlines.remove(&(t, incident.id.clone()));
+        }
+        Some(incident)
+    }
+
+    /// Put an incident (back) and index it.
+    fn put_back(&mut self, incident: Incident) {
+        if let Some(key) = &incident.details.dedup_key {
+            if incident.is_open() {
+                self.open_by_key.insert(key.clone(), incident.id.clone());
+            } else if self.open_by_key.get(key) == Some(&incident.id) {
+                self.open_by_key.remove(key);
+            }
+        }
+        if let Some(t) = deadline(&incident) {
+            self.deadlines.insert((t, incident.id.clone()));
+        }
+        self.incidents.insert(incident.id.clone(), incident);
+    }
+
+    fn put(&mut self, incident: Incident) {
+        self.put_back(incident)
+    }
+}
+
+fn active(i: &Incident) -> Result<&Escalation, Rejected> {
+    match &i.escalation {
+        Some(e) if !matches!(e.stage, Stage::Held { .. } | Stage::Snoozed { .. } | Stage::Done) => Ok(e),
+        _ => Err(Rejected::NotEscalating),
+    }
+}
+
+/// One call's worth of work on one incident: the world to look things up in, where effects go, and
+/// the other incidents (for "recurring" rules).
+struct Step<'a> {
+    world: &'a World,
+    out: &'a mut Vec<Effect>,
+    history: &'a BTreeMap<IncidentId, Incident>,
+}
+
+impl Step<'_> {
+    fn record(&mut self, incident: &mut Incident, entry: TimelineEntry) {
+        self.emit(incident, entry, None)
+    }
+
+    fn emit(&mut self, incident: &mut Incident, entry: TimelineEntry, delivery: Option<Delivery>) {
+        incident.timeline.push(entry.clone());
+        self.out.push(Effect { incident: incident.id.clone(), entry, delivery });
+    }
+
+    /// Incidents opened in the last `within` up to `now` sharing service or dedup key, plus this one.
+    fn recent(&self, details: &IncidentDetails, now: DateTime<Utc>, by: RecurBy, within: Minutes) -> u32 {
+        let value = |d: &IncidentDetails| match by {
+            RecurBy::Service => Some(d.service.clone()).filter(|s| !s.is_empty()),
+            RecurBy::DedupKey => d.dedup_key.clone(),
+        };
+        let Some(mine) = value(details) else { return 1 };
+        let since = now - within.duration();
+        1 + self.history.values().filter(|i| i.opened_at > since && i.opened_at <= now && value(&i.details).as_ref() == Some(&mine)).count() as u32
+    }
+
+    /// Rules that newly hold for the incident, in order (stopping after a matching `stop` rule).
+    fn matching_rules(&self, incident: &Incident, now: DateTime<Utc>) -> Vec<usize> {
+        let recent = |by: RecurBy, within: Minutes| self.recent(&incident.details, now, by, within);
+        let facts = Facts { details: &incident.details, status: incident.status, recent: &recent };
+        let mut found = Vec::new();
+        for (i, rule) in self.world.rules.iter().enumerate() {
+            if rule.when.as_ref().is_none_or(|c| c.holds(&facts)) {
+                if !incident.applied_rules.contains(&rule.id) {
+                    found.push(i);
+                }
+                if rule.stop {
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    fn open(&mut self, now: DateTime<Utc>, id: IncidentId, by: Actor, details: IncidentDetails) -> Incident {
+        let mut incident = Incident {
+            id,
+            details,
+            status: Status::New,
+            opened_at: now,
+            status_since: now,
+            alert_count: 1,
+            last_seen: now,
+            acknowledged: None,
+            resolved_at: None,
+            assignee: None,
+            suppressed: None,
+            escalation: None,
+            applied_rules: Vec::new(),
+            timeline: Vec::new(),
+        };
+        let opened = TimelineEntry::new(now, EntryKind::Opened, by).detail(format!("{} ({})", incident.details.title, incident.details.severity.as_str()));
+        self.record(&mut incident, opened);
+
+        // Rules, one at a time: each sees what the ones before it changed.
+        let (mut route, mut start, mut added, mut suppress, mut faster) = (None, None, Vec::<Target>::new(), None, 1.0f64);
+        let mut checked = 0;
+        while checked < self.world.rules.len() {
+            let Some(&i) = self.matching_rules(&incident, now).first() else { break };
+            checked += 1;
+            let world = self.world;
+            let rule = &world.rules[i];
+            incident.applied_rules.push(rule.id.clone());
+            self.record(&mut incident, rule_entry(now, rule));
+            for action in &rule.then {
+                match action {
+                    Action::SetPriority(p) => set_priority(self, &mut incident, now, *p),
+                    Action::SetSeverity(s) => {
+                        let entry = severity_entry(now, Actor::Automation, incident.details.severity, *s);
+                        incident.details.severity = *s;
+                        self.record(&mut incident, entry);
+                    }
+                    Action::RouteTo(p) => route = Some(p.clone()),
+                    Action::StartAtLevel(k) => start = Some(*k),
+                    Action::AddTargets(t) => added.extend(t.iter().cloned()),
+                    Action::Suppress(why) => suppress = Some(why.clone()),
+                    Action::EscalateFaster(f) => faster *= f.clamp(0.01, 1.0),
+                }
+            }
+        }
+
+        if let Some(why) = suppress {
+            incident.suppressed = Some(why.clone());
+            self.record(&mut incident, TimelineEntry::new(now, EntryKind::Suppressed, Actor::Automation).detail(why));
+            return incident;
+        }
+        let policy_id = route.or_else(|| incident.details.policy.clone()).or_else(|| self.world.default_policy.clone());
+        let Some(mut policy) = policy_id.as_deref().and_then(|p| self.world.policy(p)).cloned() else {
+            let why = match policy_id {
+                Some(p) => format!("no escalation policy “{p}”: nobody is paged"),
+                None => "no escalation policy: nobody is paged".to_string(),
+            };
+            self.record(&mut incident, TimelineEntry::new(now, EntryKind::EscalationStopped, Actor::Automation).detail(why));
+            return incident;
+        };
+        if policy.levels.is_empty() {
+            self.record(&mut incident, TimelineEntry::new(now, EntryKind::EscalationStopped, Actor::Automation).detail("the policy has no levels"));
+            return incident;
+        }
+        let start_index = start.map_or(0, |k| (k.max(1) as usize - 1).min(policy.levels.len() - 1));
+        if faster < 1.0 {
+            for level in &mut policy.levels {
+                level.ack_timeout = level.ack_timeout.as_ref().map(|t| t.scaled(faster));
+                level.resolution_timeout = level.resolution_timeout.as_ref().map(|t| t.scaled(faster));
+            }
+        }
+        for t in added {
+            if !policy.levels[start_index].targets.contains(&t) {
+                policy.levels[start_index].targets.push(t);
+            }
+        }
+        let mut escalation = Escalation {
+            policy,
+            level: start_index,
+            pass: 0,
+            repeats_used: 0,
+            level_since: now,
+            stage: Stage::Paging,
+            timers: Timers::default(),
+            reminders_sent: 0,
+        };
+
+        let recent = |by: RecurBy, within: Minutes| self.recent(&incident.details, now, by, within);
+        let facts = Facts { details: &incident.details, status: incident.status, recent: &recent };
+        let held = self.world.maintenance.iter().find(|w| w.covers(now, &facts)).map(|w| (w.end, if w.name.is_empty() { w.id.clone() } else { w.name.clone() }));
+        if let Some((until, name)) = held {
+            escalation.stage = Stage::Held { until };
+            escalation.timers.wake = Some(until);
+            incident.escalation = Some(escalation);
+            incident.suppressed = Some(format!("maintenance: {name}"));
+            let entry = TimelineEntry::new(now, EntryKind::Suppressed, Actor::Automation).detail(format!("maintenance window “{name}” until {}", until.to_rfc3339()));
+            self.record(&mut incident, entry);
+            return incident;
+        }
+        incident.escalation = Some(escalation);
+        self.start(&mut incident, now);
+        incident
+    }
+
+    /// Begin paging at the escalation's start level.
+    fn start(&mut self, incident: &mut Incident, at: DateTime<Utc>) {
+        let e = incident.escalation.as_mut().expect("starting an escalation");
+        e.timers.stale = e.policy.escalate_if_status_unchanged.map(|x| at + x.duration());
+        let level = e.level;
+        self.enter_level(incident, at, level, false);
+    }
+
+    /// Reach level `index` at `at` (skipping levels that do not apply or reach nobody, pausing at
+    /// checkpoints unless `confirmed`).
+    fn enter_level(&mut self, incident: &mut Incident, at: DateTime<Utc>, index: usize, mut confirmed: bool) {
+        let mut index = index;
+        let severity = incident.details.severity;
+        let acknowledged = incident.acknowledged.is_some();
+        // Each pass over the policy can skip each level once; a bound keeps a policy of empty levels
+        // that repeats from ever spinning.
+        let bound = {
+            let e = incident.escalation.as_ref().expect("escalating");
+            e.policy.levels.len() * (e.policy.repeat.as_ref().map_or(0, |r| r.times as usize) + 2) + 2
+        };
+        for _ in 0..bound {
+            let (applies, checkpoint, targets, pass) = {
+                let e = incident.escalation.as_mut().expect("escalating");
+                e.level = index;
+                e.stage = Stage::Paging;
+                e.timers.ack = None;
+                e.timers.resolution = None;
+                e.timers.checkpoint = None;
+                let level = &e.policy.levels[index];
+                (e.policy.level_applies(index, at), level.checkpoint.clone(), level.targets.clone(), e.pass)
+            };
+            let skip_reason = if !applies {
+                Some("outside the level's hours")
+            } else if let (Some(cp), false) = (&checkpoint, confirmed) {
+                let e = incident.escalation.as_mut().expect("escalating");
+                e.stage = Stage::AwaitingCheckpoint;
+                e.timers.checkpoint = (!acknowledged).then(|| at + cp.timeout.duration());
+                let entry = TimelineEntry::new(at, EntryKind::CheckpointWaiting, Actor::Automation).level(index, pass).detail(cp.prompt.clone());
+                self.record(incident, entry);
+                return;
+            } else {
+                let deliveries = self.recipients(&targets, at);
+                if deliveries.is_empty() {
+                    Some("nobody on call for its targets")
+                } else {
+                    let e = incident.escalation.as_mut().expect("escalating");
+                    let level = &e.policy.levels[index];
+                    e.level_since = at;
+                    e.timers.ack = if acknowledged { None } else { level.ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| at + d.duration()) };
+                    e.timers.resolution = level.resolution_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| at + d.duration());
+                    for (target, delivery) in deliveries {
+                        self.deliver(incident, at, Some((index, pass)), &target, delivery, "", String::new());
+                    }
+                    return;
+                }
+            };
+            let entry = TimelineEntry::new(at, EntryKind::LevelSkipped, Actor::Automation).level(index, pass).detail(skip_reason.unwrap_or_default());
+            self.record(incident, entry);
+            match self.next_level(incident, at) {
+                Some(next) => {
+                    index = next;
+                    confirmed = false;
+                }
+                None => return self.stop(incident, at, "no further level"),
+            }
+        }
+        self.stop(incident, at, "every level was skipped")
+    }
+
+    /// Pages and posts for a level's targets at `at`: one page per person (the first target that
+    /// reaches them), one post per channel.
+    fn recipients(&self, targets: &[Target], at: DateTime<Utc>) -> Vec<(String, Delivery)> {
+        let mut out: Vec<(String, Delivery)> = Vec::new();
+        let mut people = Vec::new();
+        for target in targets {
+            let reached: Vec<PersonId> = match target {
+                Target::Person(p) => vec![p.clone()],
+                Target::Schedule(s) => self.world.schedule(s).map(|s| s.on_call_at(at)).unwrap_or_default(),
+                Target::Team(t) => match self.world.team(t) {
+                    Some(team) => match team.schedule.as_deref().and_then(|s| self.world.schedule(s)) {
+                        Some(s) => s.on_call_at(at),
+                        None => team.members.clone(),
+                    },
+                    None => Vec::new(),
+                },
+                Target::Channel(c) => {
+                    if self.world.channel(c).is_some() && !out.iter().any(|(_, d)| matches!(d, Delivery::Post { channel } if channel == c)) {
+                        out.push((target.to_string(), Delivery::Post { channel: c.clone() }));
+                    }
+                    Vec::new()
+                }
+            };
+            for p in reached {
+                if people.contains(&p) {
+                    continue;
+                }
+                if let Some(person) = self.world.person(&p) {
+                    out.push((target.to_string(), Delivery::Page { person: p.clone(), contact: person.contact.clone() }));
+                    people.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Emit a page or post. `step` names it in the key when it belongs to no level (`reminder2`).
+    fn deliver(&mut self, incident: &mut Incident, at: DateTime<Utc>, level: Option<(usize, u32)>, target: &str, delivery: Delivery, step: &str, detail: String) {
+        let (kind, person) = match &delivery {
+            Delivery::Page { .. } if step.starts_with("reminder") => (EntryKind::AckReminder, Some(delivery_person(&delivery))),
+            Delivery::Page { .. } => (EntryKind::Paged, Some(delivery_person(&delivery))),
+            Delivery::Post { .. } => (EntryKind::Posted, None),
+        };
+        let step = match level {
+            Some((index, pass)) => format!("L{}/loop{pass}", index + 1),
+            None => step.to_string(),
+        };
+        let key = match &person {
+            Some(p) => format!("{}/{step}/{target}/{p}", incident.id),
+            None => format!("{}/{step}/{target}", incident.id),
+        };
+        let mut entry = TimelineEntry::new(at, kind, Actor::Automation);
+        if let Some((index, pass)) = level {
+            entry = entry.level(index, pass);
+        }
+        entry.target = Some(target.to_string());
+        entry.person = person;
+        entry.key = Some(key);
+        entry.detail = detail;
+        self.emit(incident, entry, Some(delivery));
+    }
+
+    /// The level after the current one, starting a repeat loop if the policy allows; `None` when
+    /// the policy is exhausted.
+    fn next_level(&mut self, incident: &mut Incident, at: DateTime<Utc>) -> Option<usize> {
+        let e = incident.escalation.as_mut().expect("escalating");
+        if e.level + 1 < e.policy.levels.len() {
+            return Some(e.level + 1);
+        }
+        let repeat = e.policy.repeat.as_ref()?;
+        if e.repeats_used >= repeat.times {
+            return None;
+        }
+        e.repeats_used += 1;
+        e.pass += 1;
+        let from = (repeat.from_level.max(1) as usize - 1).min(e.policy.levels.len() - 1);
+        let entry = TimelineEntry::new(at, EntryKind::LoopStarted, Actor::Automation).detail(format!("repeat {} of {}, from level {}", e.repeats_used, repeat.times, from + 1));
+        self.record(incident, entry);
+        Some(from)
+    }
+
+    fn stop(&mut self, incident: &mut Incident, at: DateTime<Utc>, why: &str) {
+        let e = incident.escalation.as_mut().expect("escalating");
+        e.stage = Stage::Stopped;
+        let reminder = e.timers.reminder;
+        e.timers = Timers { reminder, ..Timers::default() };
+        self.record(incident, TimelineEntry::new(at, EntryKind::EscalationStopped, Actor::Automation).detail(why));
+    }
+
+    /// Move to the next level (or loop, or stop), saying why.
+    fn escalate(&mut self, incident: &mut Incident, at: DateTime<Utc>, actor: Actor, why: String) {
+        match self.next_level(incident, at) {
+            Some(next) => {
+                let pass = incident.escalation.as_ref().expect("escalating").pass;
+                self.record(incident, TimelineEntry::new(at, EntryKind::Escalated, actor).level(next, pass).detail(why));
+                self.enter_level(incident, at, next, false);
+            }
+            None => self.stop(incident, at, &format!("{why}; no further level")),
+        }
+    }
+
+    /// Fire the incident's earliest timer, due at `t`.
+    fn fire(&mut self, incident: &mut Incident, t: DateTime<Utc>) {
+        let e = incident.escalation.as_mut().expect("only incidents with timers are indexed");
+        let Some((due, timer)) = e.timers.next() else { return };
+        debug_assert_eq!(due, t);
+        e.timers.clear(timer);
+        let level = e.level;
+        let severity = incident.details.severity;
+        match timer {
+            Timer::Wake => match e.stage.clone() {
+                Stage::Snoozed { .. } => {
+                    e.pass += 1;
+                    e.timers.reminder = None;
+                    let unacked = incident.acknowledged.take().is_some();
+                    if unacked && incident.status == Status::Acknowledged {
+                        incident.status = Status::Triage;
+                        incident.status_since = t;
+                    }
+                    self.record(incident, TimelineEntry::new(t, EntryKind::SnoozeEnded, Actor::Automation));
+                    self.start(incident, t);
+                }
+                Stage::Held { .. } => {
+                    incident.suppressed = None;
+                    if incident.acknowledged.is_some() {
+                        e.stage = Stage::Stopped;
+                        self.record(incident, TimelineEntry::new(t, EntryKind::MaintenanceEnded, Actor::Automation).detail("acknowledged during maintenance: nobody is paged"));
+                    } else {
+                        self.record(incident, TimelineEntry::new(t, EntryKind::MaintenanceEnded, Actor::Automation).detail("still open: escalation starts"));
+                        self.start(incident, t);
+                    }
+                }
+                _ => {}
+            },
+            Timer::Checkpoint => {
+                let cp = e.policy.levels[level].checkpoint.clone().expect("a checkpoint timer belongs to a checkpoint");
+                let pass = e.pass;
+                let entry = TimelineEntry::new(t, EntryKind::CheckpointTimedOut, Actor::Automation).level(level, pass).detail(format!("nobody confirmed within {}", cp.timeout));
+                self.record(incident, entry);
+                match cp.on_timeout {
+                    CheckpointTimeout::Proceed => self.enter_level(incident, t, level, true),
+                    CheckpointTimeout::Skip => {
+                        let entry = TimelineEntry::new(t, EntryKind::LevelSkipped, Actor::Automation).level(level, pass).detail("checkpoint not confirmed");
+                        self.record(incident, entry);
+                        match self.next_level(incident, t) {
+                            Some(next) => self.enter_level(incident, t, next, false),
+                            None => self.stop(incident, t, "no further level"),
+                        }
+                    }
+                    CheckpointTimeout::Stop => self.stop(incident, t, "checkpoint not confirmed"),
+                }
+            }
+            Timer::Ack => {
+                let d = e.policy.levels[level].ack_timeout.as_ref().and_then(|x| x.for_severity(severity)).map(|d| d.to_string()).unwrap_or_default();
+                self.escalate(incident, t, Actor::Automation, format!("level {} not acknowledged within {d}", level + 1));
+            }
+            Timer::Resolution => {
+                let d = e.policy.levels[level].resolution_timeout.as_ref().and_then(|x| x.for_severity(severity)).map(|d| d.to_string()).unwrap_or_default();
+                self.escalate(incident, t, Actor::Automation, format!("not resolved within {d} of level {}", level + 1));
+            }
+            Timer::Stale => {
+                let x = e.policy.escalate_if_status_unchanged.expect("a stale timer belongs to the setting");
+                if matches!(e.stage, Stage::Paging | Stage::AwaitingCheckpoint) {
+                    let why = format!("status “{}” unchanged for {x}", incident.status.as_str());
+                    self.escalate(incident, t, Actor::Automation, why);
+                    if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage != Stage::Stopped) {
+                        e.timers.stale = Some(t + x.duration());
+                    }
+                }
+            }
+            Timer::Reminder => {
+                let every = e.policy.ack_reminder.expect("a reminder timer belongs to the setting");
+                let Some(ack) = incident.acknowledged.clone() else { return };
+                e.reminders_sent += 1;
+                e.timers.reminder = Some(t + every.duration());
+                let n = e.reminders_sent;
+                if let Some(person) = self.world.person(&ack.by) {
+                    let delivery = Delivery::Page { person: ack.by.clone(), contact: person.contact.clone() };
+                    let detail = format!("acknowledged {} ago and still not resolved", Minutes::from_seconds((t - ack.at).num_seconds()));
+                    self.deliver(incident, t, None, &format!("person:{}", ack.by), delivery, &format!("reminder{n}"), detail);
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, incident: &mut Incident, now: DateTime<Utc>, input: Input) {
+        match input {
+            Input::Open { by, details, .. } => {
+                incident.alert_count += 1;
+                incident.last_seen = now;
+                let n = incident.alert_count;
+                let entry = TimelineEntry::new(now, EntryKind::AlertFolded, by).detail(format!("alert #{n}: {}", details.title));
+                self.record(incident, entry);
+                self.rules_on_change(incident, now);
+            }
+            Input::ResolveByKey { by, .. } | Input::Resolve { by, .. } => self.resolve(incident, now, by),
+            Input::Acknowledge { by, .. } => self.acknowledge(incident, now, by, "".into()),
+            Input::Unacknowledge { by, .. } => {
+                incident.acknowledged = None;
+                if incident.status == Status::Acknowledged {
+                    incident.status = Status::Triage;
+                    incident.status_since = now;
+                }
+                self.record(incident, TimelineEntry::new(now, EntryKind::Unacknowledged, Actor::Person(by)));
+                let severity = incident.details.severity;
+                if let Some(e) = incident.escalation.as_mut() {
+                    e.timers.reminder = None;
+                    let level = &e.policy.levels[e.level];
+                    match e.stage {
+                        Stage::Paging => e.timers.ack = level.ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| now + d.duration()),
+                        Stage::AwaitingCheckpoint => e.timers.checkpoint = level.checkpoint.as_ref().map(|c| now + c.timeout.duration()),
+                        _ => {}
+                    }
+                }
+            }
+            Input::Reassign { by, to, .. } => {
+                match to {
+                    ReassignTo::Person(p) => {
+                        let n = incident.timeline.iter().filter(|x| x.kind == EntryKind::Reassigned).count() + 1;
+                        if incident.acknowledged.take().is_some() {
+                            self.record(incident, TimelineEntry::new(now, EntryKind::Unacknowledged, by.clone()).detail("reassigned"));
+                        }
+                        incident.assignee = Some(p.clone());
+                        let mut entry = TimelineEntry::new(now, EntryKind::Reassigned, by).detail(format!("to {p}"));
+                        entry.person = Some(p.clone());
+                        self.record(incident, entry);
+                        let contact = self.world.person(&p).map(|x| x.contact.clone()).unwrap_or_default();
+                        self.deliver(incident, now, None, &format!("person:{p}"), Delivery::Page { person: p.clone(), contact }, &format!("reassign{n}"), String::new());
+                        let severity = incident.details.severity;
+                        if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) {
+                            e.timers.reminder = None;
+                            e.timers.ack = e.policy.levels[e.level].ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| now + d.duration());
+                        }
+                    }
+                    ReassignTo::Level(k) => {
+                        let e = incident.escalation.as_mut().expect("checked: escalating");
+                        let index = k as usize - 1;
+                        let onward = index > e.level && e.stage != Stage::Stopped;
+                        if !onward {
+                            e.pass += 1;
+                        }
+                        e.timers.reminder = None;
+                        let pass = e.pass;
+                        if incident.acknowledged.take().is_some() {
+                            self.record(incident, TimelineEntry::new(now, EntryKind::Unacknowledged, by.clone()).detail("reassigned"));
+                        }
+                        let entry = TimelineEntry::new(now, EntryKind::Reassigned, by).level(index, pass).detail(format!("to level {k}"));
+                        self.record(incident, entry);
+                        self.enter_level(incident, now, index, true);
+                    }
+                }
+            }
+            Input::EscalateNow { by, .. } => self.escalate(incident, now, by, "escalated by hand".into()),
+            Input::Snooze { by, until, .. } => {
+                let e = incident.escalation.as_mut().expect("checked: escalating");
+                e.stage = Stage::Snoozed { until };
+                e.timers = Timers { wake: Some(until), ..Timers::default() };
+                self.record(incident, TimelineEntry::new(now, EntryKind::Snoozed, Actor::Person(by)).detail(format!("until {}", until.to_rfc3339())));
+            }
+            Input::AddNote { by, text, .. } => self.record(incident, TimelineEntry::new(now, EntryKind::Note, by).detail(text)),
+            Input::ChangeStatus { by, status, .. } => {
+                if status == incident.status {
+                    return;
+                }
+                if status == Status::Resolved {
+                    return self.resolve(incident, now, by);
+                }
+                let entry = TimelineEntry::new(now, EntryKind::StatusChanged, by.clone()).detail(format!("{} → {}", incident.status.as_str(), status.as_str()));
+                incident.status = status;
+                incident.status_since = now;
+                self.record(incident, entry);
+                if let Some(e) = incident.escalation.as_mut() {
+                    if let (Some(x), Stage::Paging | Stage::AwaitingCheckpoint) = (e.policy.escalate_if_status_unchanged, &e.stage) {
+                        e.timers.stale = Some(now + x.duration());
+                    }
+                }
+                if let (Actor::Person(p), true, None) = (&by, status.means_someone_has_it(), &incident.acknowledged) {
+                    let p = p.clone();
+                    self.acknowledge(incident, now, p, format!("by moving it to {}", status.as_str()));
+                }
+                self.rules_on_change(incident, now);
+            }
+            Input::ChangeSeverity { by, severity, .. } => {
+                if severity == incident.details.severity {
+                    return;
+                }
+                let entry = severity_entry(now, by, incident.details.severity, severity);
+                self.set_severity(incident, now, severity, entry);
+                self.rules_on_change(incident, now);
+            }
+            Input::ConfirmCheckpoint { by, .. } => {
+                let e = incident.escalation.as_ref().expect("checked: waiting");
+                let (level, pass) = (e.level, e.pass);
+                self.record(incident, TimelineEntry::new(now, EntryKind::CheckpointConfirmed, Actor::Person(by)).level(level, pass));
+                self.enter_level(incident, now, level, true);
+            }
+        }
+    }
+
+    fn acknowledge(&mut self, incident: &mut Incident, now: DateTime<Utc>, by: PersonId, how: String) {
+        incident.acknowledged = Some(Acknowledgement { by: by.clone(), at: now });
+        if matches!(incident.status, Status::New | Status::Triage) {
+            incident.status = Status::Acknowledged;
+            incident.status_since = now;
+        }
+        self.record(incident, TimelineEntry::new(now, EntryKind::Acknowledged, Actor::Person(by)).detail(how));
+        if let Some(e) = incident.escalation.as_mut() {
+            e.timers.ack = None;
+            e.timers.checkpoint = None;
+            if matches!(e.stage, Stage::Paging | Stage::AwaitingCheckpoint | Stage::Stopped) {
+                e.timers.reminder = e.policy.ack_reminder.map(|r| now + r.duration());
+            }
+        }
+    }
+
+    fn resolve(&mut self, incident: &mut Incident, now: DateTime<Utc>, by: Actor) {
+        incident.status = Status::Resolved;
+        incident.status_since = now;
+        incident.resolved_at = Some(now);
+        if let Some(e) = incident.escalation.as_mut() {
+            e.stage = Stage::Done;
+            e.timers = Timers::default();
+        }
+        self.record(incident, TimelineEntry::new(now, EntryKind::Resolved, by));
+    }
+
+    fn set_severity(&mut self, incident: &mut Incident, now: DateTime<Utc>, severity: Severity, entry: TimelineEntry) {
+        incident.details.severity = severity;
+        self.record(incident, entry);
+        let acknowledged = incident.acknowledged.is_some();
+        if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) {
+            let level = &e.policy.levels[e.level];
+            let since = e.level_since;
+            // Count from when the level was paged; a deadline already passed is due now.
+            let rearm = |t: &Option<super::policy::Timeout>| t.as_ref().and_then(|t| t.for_severity(severity)).map(|d| (since + d.duration()).max(now));
+            if !acknowledged {
+                e.timers.ack = rearm(&level.ack_timeout);
+            }
+            if e.timers.resolution.is_some() || level.resolution_timeout.is_some() {
+                e.timers.resolution = rearm(&level.resolution_timeout);
+            }
+        }
+    }
+
+    /// Rules evaluated again after a change: those that now hold for the first time act.
+    /// Routing, suppression and speed-up shape only how an incident starts; on a change, priority,
+    /// severity, added targets (paged now with the current level) and start-at-level (a jump
+    /// forward) apply.
+    fn rules_on_change(&mut self, incident: &mut Incident, now: DateTime<Utc>) {
+        for _ in 0..self.world.rules.len() {
+            let Some(&i) = self.matching_rules(incident, now).first() else { return };
+            let world = self.world;
+            let rule = &world.rules[i];
+            incident.applied_rules.push(rule.id.clone());
+            self.record(incident, rule_entry(now, rule));
+            for action in &rule.then {
+                match action {
+                    Action::SetPriority(p) => set_priority(self, incident, now, *p),
+                    Action::SetSeverity(s) if *s != incident.details.severity => {
+                        let entry = severity_entry(now, Actor::Automation, incident.details.severity, *s);
+                        self.set_severity(incident, now, *s, entry);
+                    }
+                    Action::AddTargets(targets) => self.add_targets(incident, now, targets),
+                    Action::StartAtLevel(k) => {
+                        let Some(e) = incident.escalation.as_ref().filter(|e| matches!(e.stage, Stage::Paging | Stage::AwaitingCheckpoint)) else { continue };
+                        let index = (*k as usize).clamp(1, e.policy.levels.len()) - 1;
+                        if index > e.level {
+                            let pass = e.pass;
+                            let entry = TimelineEntry::new(now, EntryKind::Escalated, Actor::Automation).level(index, pass).detail(format!("rule “{}”", rule.id));
+                            self.record(incident, entry);
+                            self.enter_level(incident, now, index, false);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Add targets to the current level of the frozen policy and page the new ones now.
+    fn add_targets(&mut self, incident: &mut Incident, now: DateTime<Utc>, targets: &[Target]) {
+        let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) else { return };
+        let (index, pass) = (e.level, e.pass);
+        let new: Vec<Target> = targets.iter().filter(|t| !e.policy.levels[index].targets.contains(t)).cloned().collect();
+        e.policy.levels[index].targets.extend(new.iter().cloned());
+        let already: Vec<String> = incident
+            .timeline
+            .iter()
+            .filter(|x| x.level == Some(index as u32 + 1) && x.pass == Some(pass) && x.key.is_some())
+            .filter_map(|x| x.person.clone().or_else(|| x.target.clone()))
+            .collect();
+        for (target, delivery) in self.recipients(&new, now) {
+            let who = match &delivery {
+                Delivery::Page { person, .. } => person.clone(),
+                Delivery::Post { .. } => target.clone(),
+            };
+            if !already.contains(&who) {
+                self.deliver(incident, now, Some((index, pass)), &target, delivery, "", "added by a rule".into());
+            }
+        }
+    }
+}
+
+fn delivery_person(d: &Delivery) -> PersonId {
+    match d {
+        Delivery::Page { person, .. } => person.clone(),
+        Delivery::Post { .. } => String::new(),
+    }
+}
+
+fn set_priority(step: &mut Step, incident: &mut Incident, now: DateTime<Utc>, p: Priority) {
+    if incident.details.priority == Some(p) {
+        return;
+    }
+    let from = incident.details.priority.map_or("none", Priority::as_str);
+    incident.details.priority = Some(p);
+    step.record(incident, TimelineEntry::new(now, EntryKind::PriorityChanged, Actor::Automation).detail(format!("{from} → {}", p.as_str())));
+}
+
+fn severity_entry(now: DateTime<Utc>, by: Actor, from: Severity, to: Severity) -> TimelineEntry {
+    TimelineEntry::new(now, EntryKind::SeverityChanged, by).detail(format!("{} → {}", from.as_str(), to.as_str()))
+}
+
+fn rule_entry(now: DateTime<Utc>, rule: &super::rules::Rule) -> TimelineEntry {
+    let name = if rule.name.is_empty() { &rule.id } else { &rule.name };
+    let actions: Vec<String> = rule.then.iter().map(|a| serde_json::to_string(a).unwrap_or_default()).collect();
+    TimelineEntry::new(now, EntryKind::RuleApplied, Actor::Automation).detail(format!("{name}: {}", actions.join(", ")))
+}
