@@ -1,2 +1,12 @@
 //! Piket: incident escalation that runs entirely in the browser.
+//!
+//! Layout (see ARCHITECTURE.md): [`engine`] is the pure functional core; [`storage`] keeps records
+//! (IndexedDB in the browser, memory in tests); [`runtime`] runs actions through the engine and
+//! storage; `ui` (wasm only) is the Leptos app.
+
 pub mod engine;
+pub mod runtime;
+pub mod storage;
+
+#[cfg(target_arch = "wasm32")]
+pub mod ui;

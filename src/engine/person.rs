@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub type PersonId = String;
 
 /// A responder.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Person {
     pub id: PersonId,
@@ -26,7 +26,7 @@ pub struct Person {
 }
 
 /// Where pages for a person go. Each field is optional; an empty one is simply not used.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// ntfy topic (the phone app subscribes to it).

@@ -1,1 +1,10 @@
+//! End-to-end tests: the built `dist/` in headless Chromium, driven as a user would
+//! (visible labels, clicks, typing, reloads).
+//!
+//! Run by `cargo xtask test`, which builds `dist/` first and sets `PIKET_DIST`.
+//! By hand: `trunk build --release && cargo test --features e2e --test e2e`.
+#![cfg(not(target_arch = "wasm32"))]
 
+mod people;
+mod shell;
+mod support;

@@ -1,1 +1,445 @@
-fn main(){}
+//! `cargo xtask`: Piket's build, serve and test entry points.
+//!
+//! Every command first makes sure the machine has what it needs (the wasm target, Trunk,
+//! wasm-bindgen-cli at the version Cargo.lock pins, wasm-opt from npm's binaryen, Chromium and
+//! its driver) and installs only what is missing, from crates.io, npm and Debian. Nothing is
+//! downloaded from anywhere else: Trunk runs with `offline = true` and finds the tools on PATH.
+//!
+//! Tool versions live in `Trunk.toml` `[tools]`; the wasm-bindgen one is checked against Cargo.lock.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+const TRUNK_VERSION: &str = "0.21.14";
+const BINARYEN_NPM_VERSION: &str = "132";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = project_root();
+    env::set_current_dir(&root).expect("cd to the project root");
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(&root, Needs::all()),
+        Some("build") => setup(&root, Needs::build()).and_then(|_| build_release(&root)),
+        Some("serve") => serve(&root, &args[1..]),
+        Some("test") => test(&root, &args[1..]),
+        Some("size") => setup(&root, Needs::build()).and_then(|_| build_release(&root)).and_then(|_| size(&root)),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 \x20 serve [--port N]   build the release bundle and serve it on http://127.0.0.1:8080\n\
+                 \x20 test [--only native|browser|e2e]\n\
+                 \x20                    run every test level: native, in-browser (wasm-bindgen-test), end to end\n\
+                 \x20 build              build the release bundle into dist/\n\
+                 \x20 size               build, then print wasm and JS sizes raw, gzip and brotli\n\
+                 \x20 setup              install whatever is missing, and nothing else"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the project").to_path_buf()
+}
+
+/// What a command needs installed.
+struct Needs {
+    wasm: bool,
+    browser: bool,
+}
+
+impl Needs {
+    fn all() -> Needs {
+        Needs { wasm: true, browser: true }
+    }
+    fn build() -> Needs {
+        Needs { wasm: true, browser: false }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up
+
+fn setup(root: &Path, needs: Needs) -> Result {
+    let started = Instant::now();
+    prepend_path(&root.join("tools/npm/node_modules/.bin"));
+    prepend_path(&cargo_bin_dir());
+    if needs.wasm {
+        ensure_wasm_target()?;
+        ensure_trunk()?;
+        ensure_wasm_bindgen(root)?;
+        ensure_wasm_opt(root)?;
+    }
+    if needs.browser {
+        ensure_chromium()?;
+    }
+    println!("xtask: tools ready ({:.1} s)", started.elapsed().as_secs_f32());
+    Ok(())
+}
+
+fn cargo_bin_dir() -> PathBuf {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"))
+        .join("bin")
+}
+
+fn prepend_path(dir: &Path) {
+    let old = env::var_os("PATH").unwrap_or_default();
+    let mut paths: Vec<PathBuf> = vec![dir.to_path_buf()];
+    paths.extend(env::split_paths(&old).filter(|p| p != dir));
+    env::set_var("PATH", env::join_paths(paths).expect("PATH joins"));
+}
+
+/// First line a tool prints for `--version`, or None when it is not installed.
+fn version_of(program: &str, arg: &str) -> Option<String> {
+    let out = Command::new(program).arg(arg).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").trim().to_string())
+}
+
+fn run(cmd: &mut Command) -> Result {
+    println!("xtask: $ {}", describe(cmd));
+    let status = cmd.status().map_err(|e| format!("could not start {}: {e}", describe(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed ({status})", describe(cmd)))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn ensure_wasm_target() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown"))
+        .unwrap_or(false);
+    if !installed {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    Ok(())
+}
+
+fn ensure_trunk() -> Result {
+    let want = format!("trunk {TRUNK_VERSION}");
+    if version_of("trunk", "--version").as_deref() != Some(want.as_str()) {
+        println!("xtask: installing Trunk {TRUNK_VERSION} from crates.io (about 9 minutes on 2 cores)");
+        run(Command::new("cargo").args(["install", "--locked", "trunk", "--version", TRUNK_VERSION]))?;
+    }
+    Ok(())
+}
+
+/// The wasm-bindgen version Cargo.lock resolved; the CLI must match it exactly.
+fn locked_wasm_bindgen(root: &Path) -> Result<String> {
+    let lock = fs::read_to_string(root.join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen entry".into())
+}
+
+/// A `key = "value"` from Trunk.toml's `[tools]` table.
+fn trunk_tool_version(root: &Path, key: &str) -> Result<String> {
+    let text = fs::read_to_string(root.join("Trunk.toml")).map_err(|e| format!("Trunk.toml: {e}"))?;
+    let mut in_tools = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_tools = line == "[tools]";
+        } else if in_tools {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == key {
+                    return Ok(v.trim().trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    Err(format!("Trunk.toml [tools] has no {key}"))
+}
+
+fn ensure_wasm_bindgen(root: &Path) -> Result {
+    let locked = locked_wasm_bindgen(root)?;
+    let pinned = trunk_tool_version(root, "wasm_bindgen")?;
+    if pinned != locked {
+        return Err(format!(
+            "Trunk.toml [tools] wasm_bindgen = \"{pinned}\" but Cargo.lock resolved wasm-bindgen {locked}: make them equal"
+        ));
+    }
+    let want = format!("wasm-bindgen {locked}");
+    let have_cli = version_of("wasm-bindgen", "--version").as_deref() == Some(want.as_str());
+    let have_runner = version_of("wasm-bindgen-test-runner", "--version").is_some_and(|v| v.ends_with(&locked));
+    if !(have_cli && have_runner) {
+        println!("xtask: installing wasm-bindgen-cli {locked} from crates.io (about 3 minutes)");
+        // Not --locked: its lock file pins a webpki-roots release the registry no longer has.
+        run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &locked, "--force"]))?;
+    }
+    Ok(())
+}
+
+fn ensure_wasm_opt(root: &Path) -> Result {
+    let pinned = trunk_tool_version(root, "wasm_opt")?;
+    if pinned != format!("version_{BINARYEN_NPM_VERSION}") {
+        return Err(format!("Trunk.toml [tools] wasm_opt = \"{pinned}\" but xtask installs binaryen {BINARYEN_NPM_VERSION}"));
+    }
+    let local = root.join("tools/npm/node_modules/.bin/wasm-opt");
+    let ok = version_of(local.to_str().unwrap(), "--version").is_some_and(|v| v.contains(&pinned));
+    if !ok {
+        // Debian's binaryen (108) breaks the externref table: the page stays blank. npm's is right.
+        if version_of("npm", "--version").is_none() {
+            apt_install(&["nodejs", "npm"])?;
+        }
+        println!("xtask: installing wasm-opt (binaryen@{BINARYEN_NPM_VERSION}) from npm into tools/npm");
+        run(Command::new("npm").args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            "tools/npm",
+            &format!("binaryen@{BINARYEN_NPM_VERSION}"),
+        ]))?;
+    }
+    Ok(())
+}
+
+fn ensure_chromium() -> Result {
+    let have_browser = version_of("chromium", "--version").is_some();
+    let have_driver = version_of("chromedriver", "--version").is_some();
+    if !(have_browser && have_driver) {
+        apt_install(&["chromium", "chromium-driver"])?;
+    }
+    Ok(())
+}
+
+fn apt_install(packages: &[&str]) -> Result {
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let wrap = |args: &[&str]| {
+        let mut c = if is_root { Command::new(args[0]) } else { Command::new("sudo") };
+        if is_root {
+            c.args(&args[1..]);
+        } else {
+            c.args(args);
+        }
+        c.env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    println!("xtask: installing {} from Debian", packages.join(" "));
+    run(&mut wrap(&["apt-get", "update"]))?;
+    let mut args = vec!["apt-get", "install", "-y", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    run(&mut wrap(&args))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build, serve, size
+
+fn build_release(root: &Path) -> Result {
+    let started = Instant::now();
+    run(Command::new("trunk").args(["build", "--release"]).current_dir(root))?;
+    println!("xtask: release bundle in dist/ ({:.0} s)", started.elapsed().as_secs_f32());
+    Ok(())
+}
+
+fn serve(root: &Path, args: &[String]) -> Result {
+    let mut port: u16 = 8080;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--port" => {
+                port = it.next().and_then(|p| p.parse().ok()).ok_or("--port needs a number")?;
+            }
+            other => return Err(format!("serve: unknown argument {other}")),
+        }
+    }
+    setup(root, Needs::build())?;
+    build_release(root)?;
+    println!("\nPiket is served at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n");
+    // Trunk serves dist/ with the single-page fallback, so deep links survive a reload.
+    run(Command::new("trunk")
+        .args(["serve", "--release", "--no-autoreload", "--address", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(root))
+}
+
+fn size(root: &Path) -> Result {
+    let dist = root.join("dist");
+    let mut rows = Vec::new();
+    for entry in fs::read_dir(&dist).map_err(|e| format!("dist/: {e}"))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if matches!(ext, "wasm" | "js" | "css") {
+            rows.push(path);
+        }
+    }
+    rows.sort();
+    println!("{:<44} {:>10} {:>10} {:>10}", "file", "raw", "gzip", "brotli");
+    for path in rows {
+        let raw = fs::metadata(&path).map_err(|e| e.to_string())?.len();
+        let gz = compressed_len("gzip", &["-9", "-c"], &path);
+        let br = compressed_len("brotli", &["-q", "11", "-c"], &path);
+        println!(
+            "{:<44} {:>10} {:>10} {:>10}",
+            path.file_name().unwrap().to_string_lossy(),
+            kb(Some(raw)),
+            kb(gz),
+            kb(br)
+        );
+    }
+    Ok(())
+}
+
+fn compressed_len(tool: &str, args: &[&str], path: &Path) -> Option<u64> {
+    let out = Command::new(tool).args(args).arg(path).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then_some(out.stdout.len() as u64)
+}
+
+fn kb(n: Option<u64>) -> String {
+    match n {
+        Some(n) => format!("{:.1} KB", n as f64 / 1024.0),
+        None => "(no tool)".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    levels: Vec<String>,
+}
+
+impl Tally {
+    fn summary(&self) -> String {
+        format!("xtask test: {} passed, {} failed ({})", self.passed, self.failed, self.levels.join(", "))
+    }
+}
+
+fn test(root: &Path, args: &[String]) -> Result {
+    let only = match args {
+        [] => None,
+        [flag, level] if flag == "--only" && ["native", "browser", "e2e"].contains(&level.as_str()) => Some(level.as_str()),
+        _ => return Err("test: usage: cargo xtask test [--only native|browser|e2e]".into()),
+    };
+    let wants = |level: &str| only.is_none_or(|o| o == level);
+    if only == Some("native") {
+        setup(root, Needs { wasm: false, browser: false })?;
+    } else {
+        setup(root, Needs::all())?;
+    }
+    let mut tally = Tally::default();
+    let outcome = (|| -> Result {
+        if wants("native") {
+            level(&mut tally, "native", Command::new("cargo").args(["test", "--workspace", "--all-targets"]))?;
+        }
+        if wants("browser") {
+            level(
+                &mut tally,
+                "browser",
+                Command::new("cargo").args(["test", "--target", "wasm32-unknown-unknown", "--test", "browser"]),
+            )?;
+        }
+        if wants("e2e") {
+            build_release(root)?;
+            level(
+                &mut tally,
+                "e2e",
+                Command::new("cargo")
+                    .args(["test", "--features", "e2e", "--test", "e2e", "--", "--test-threads=2"])
+                    .env("PIKET_DIST", root.join("dist")),
+            )?;
+        }
+        Ok(())
+    })();
+    println!("\n{}", tally.summary());
+    outcome
+}
+
+/// Runs one level, echoes its output, and adds libtest's "N passed; M failed" lines to the tally.
+fn level(tally: &mut Tally, name: &str, cmd: &mut Command) -> Result {
+    println!("\nxtask: ── {name} tests ──");
+    println!("xtask: $ {}", describe(cmd));
+    let started = Instant::now();
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .and_then(|child| child.wait_with_output())
+        .map_err(|e| format!("could not start {name} tests: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    let (mut passed, mut failed) = (0, 0);
+    for line in stdout.lines() {
+        if let Some(rest) = line.trim().strip_prefix("test result: ") {
+            passed += count_before(rest, " passed");
+            failed += count_before(rest, " failed");
+        }
+    }
+    tally.passed += passed;
+    tally.failed += failed;
+    tally.levels.push(format!("{name}: {passed} passed, {failed} failed in {:.0} s", started.elapsed().as_secs_f32()));
+    if !out.status.success() {
+        return Err(format!("{name} tests failed"));
+    }
+    if passed == 0 {
+        return Err(format!("{name} tests ran nothing"));
+    }
+    Ok(())
+}
+
+/// In "ok. 12 passed; 0 failed; …", the number before `label`.
+fn count_before(text: &str, label: &str) -> usize {
+    text.split(';')
+        .find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(label.trim_start()).map(str::trim))
+        .and_then(|n| n.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_libtest_summaries() {
+        let cases = [
+            ("ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s", 12, 0),
+            ("FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out", 3, 2),
+            ("ok. 0 passed; 0 failed; 0 ignored", 0, 0),
+        ];
+        for (line, p, f) in cases {
+            assert_eq!((count_before(line, " passed"), count_before(line, " failed")), (p, f), "{line}");
+        }
+    }
+
+    #[test]
+    fn trunk_pins_the_locked_wasm_bindgen() {
+        let root = project_root();
+        assert_eq!(trunk_tool_version(&root, "wasm_bindgen").unwrap(), locked_wasm_bindgen(&root).unwrap());
+        assert_eq!(trunk_tool_version(&root, "wasm_opt").unwrap(), format!("version_{BINARYEN_NPM_VERSION}"));
+    }
+}

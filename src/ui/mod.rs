@@ -1,0 +1,71 @@
+//! The Leptos app: the shell (header, navigation, routes) and one module per screen.
+//!
+//! Screens read signals from [`state::AppState`] and dispatch actions through it; they never call
+//! storage or adapters directly. Everything a user typed is rendered as text, never as HTML.
+
+mod people;
+mod placeholder;
+mod state;
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+use state::AppState;
+
+/// Mounts the app on `<body>`.
+pub fn start() {
+    adopt_hash_route();
+    leptos::mount::mount_to_body(App);
+}
+
+/// Links of the form `…/#/incidents/42` (what notifications and bookmarks carry, since they work on
+/// any static host) become the path route `/incidents/42` before the router starts.
+fn adopt_hash_route() {
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    let Ok(hash) = location.hash() else { return };
+    if let Some(route) = hash.strip_prefix('#').filter(|h| h.starts_with('/')) {
+        if let Ok(history) = window.history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(route));
+        }
+    }
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let state = AppState::new();
+    provide_context(state);
+    state.load();
+
+    view! {
+        <Router>
+            <header class="app-header">
+                <A href="/" attr:class="brand">"Piket"</A>
+            </header>
+            <nav class="app-nav" aria-label="Main">
+                <A href="/incidents">"Incidents"</A>
+                <A href="/policies">"Policies"</A>
+                <A href="/schedules">"Schedules"</A>
+                <A href="/people">"People"</A>
+                <A href="/lab">"Lab"</A>
+                <A href="/settings">"Settings"</A>
+            </nav>
+            <Show when=move || state.load_error.get().is_some()>
+                <p class="banner error" role="alert">{move || state.load_error.get().unwrap_or_default()}</p>
+            </Show>
+            <main id="main">
+                <Routes fallback=|| view! { <placeholder::NotFound/> }>
+                    <Route path=path!("/") view=placeholder::Incidents/>
+                    <Route path=path!("/incidents") view=placeholder::Incidents/>
+                    <Route path=path!("/incidents/:id") view=placeholder::Incident/>
+                    <Route path=path!("/policies") view=placeholder::Policies/>
+                    <Route path=path!("/schedules") view=placeholder::Schedules/>
+                    <Route path=path!("/people") view=people::PeopleScreen/>
+                    <Route path=path!("/lab") view=placeholder::Lab/>
+                    <Route path=path!("/settings") view=placeholder::Settings/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
