@@ -89,7 +89,7 @@ pub enum ReassignTo {
     Level(u32),
 }
 
-/// Why an input changed nothing. The engine's state is untouched when `handle` returns one.
+/// Why an input was refused. The input itself then changed nothing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
     #[error("No incident “{0}”.")]
@@ -116,6 +116,15 @@ pub enum Rejected {
     UnknownPerson(PersonId),
     #[error("Snooze until a time after now.")]
     SnoozeInThePast,
+}
+
+/// What [`Engine::handle`] did: the effects (deadlines that fell due first, then the input's), and
+/// why the input was refused, if it was.
+#[must_use]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub effects: Vec<Effect>,
+    pub rejected: Option<Rejected>,
 }
 
 /// What the runtime must do or show: every effect is a timeline entry of `incident`; the ones with a
@@ -309,16 +318,20 @@ impl Engine {
         out
     }
 
-    /// Apply an input at `now`, after firing every deadline up to `now`.
-    pub fn handle(&mut self, world: &World, now: DateTime<Utc>, input: Input) -> Result<Vec<Effect>, Rejected> {
+    /// Apply an input at `now`, after firing every deadline up to `now` (their effects come first).
+    /// An input that cannot apply is refused with a reason and changes nothing itself; the
+    /// deadlines fired before it stand, and their effects are in the outcome either way.
+    pub fn handle(&mut self, world: &World, now: DateTime<Utc>, input: Input) -> Outcome {
         let now = self.tick_clock(now);
-        self.check(world, &input)?;
-        let mut out = Vec::new();
-        self.fire_due(world, now, &mut out);
-        self.apply(world, now, input, &mut out)?;
+        let mut effects = Vec::new();
+        self.fire_due(world, now, &mut effects);
+        if let Err(r) = self.check(world, &input) {
+            return Outcome { effects, rejected: Some(r) };
+        }
+        self.apply(world, now, input, &mut effects);
         // An input can make a deadline due at once (a severity change shortening a timeout).
-        self.fire_due(world, now, &mut out);
-        Ok(out)
+        self.fire_due(world, now, &mut effects);
+        Outcome { effects, rejected: None }
     }
 
     fn tick_clock(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -340,9 +353,7 @@ impl Engine {
         }
     }
 
-    /// Checks an input can apply before anything fires, so a rejected input changes nothing.
-    /// (A deadline firing first cannot turn a valid input into an invalid one except by
-    /// resolving nothing: the engine never resolves on its own.)
+    /// Whether an input can apply to the engine as it is now.
     fn check(&self, world: &World, input: &Input) -> Result<(), Rejected> {
         let open = |id: &IncidentId| -> Result<&Incident, Rejected> {
             let i = self.incidents.get(id).ok_or_else(|| Rejected::UnknownIncident(id.clone()))?;
@@ -421,7 +432,7 @@ impl Engine {
         Ok(())
     }
 
-    fn apply(&mut self, world: &World, now: DateTime<Utc>, input: Input, out: &mut Vec<Effect>) -> Result<(), Rejected> {
+    fn apply(&mut self, world: &World, now: DateTime<Utc>, input: Input, out: &mut Vec<Effect>) {
         let id = match &input {
             Input::Open { details, .. } => match details.dedup_key.as_ref().and_then(|k| self.open_by_key.get(k)) {
                 Some(open) => open.clone(),
@@ -430,7 +441,7 @@ impl Engine {
                     let mut step = Step { world, out, history: &self.incidents };
                     let incident = step.open(now, id.clone(), by, details);
                     self.put_back(incident);
-                    return Ok(());
+                    return;
                 }
             },
             Input::ResolveByKey { dedup_key, .. } => self.open_by_key[dedup_key].clone(),
@@ -445,11 +456,10 @@ impl Engine {
             | Input::ChangeSeverity { incident, .. }
             | Input::ConfirmCheckpoint { incident, .. } => incident.clone(),
         };
-        let mut incident = self.take(&id).ok_or(Rejected::UnknownIncident(id))?;
+        let mut incident = self.take(&id).expect("checked: the incident exists");
         let mut step = Step { world, out, history: &self.incidents };
         step.apply(&mut incident, now, input);
         self.put_back(incident);
-        Ok(())
     }
 
     /// Remove an incident from the map and its index entries, to work on it.
@@ -1010,12 +1020,16 @@ impl Step<'_> {
 
     fn acknowledge(&mut self, incident: &mut Incident, now: DateTime<Utc>, by: PersonId, how: String) {
         incident.acknowledged = Some(Acknowledgement { by: by.clone(), at: now });
-        if matches!(incident.status, Status::New | Status::Triage) {
+        let status_changed = matches!(incident.status, Status::New | Status::Triage);
+        if status_changed {
             incident.status = Status::Acknowledged;
             incident.status_since = now;
         }
         self.record(incident, TimelineEntry::new(now, EntryKind::Acknowledged, Actor::Person(by)).detail(how));
         if let Some(e) = incident.escalation.as_mut() {
+            if let (true, Some(x), Stage::Paging | Stage::AwaitingCheckpoint) = (status_changed, e.policy.escalate_if_status_unchanged, &e.stage) {
+                e.timers.stale = Some(now + x.duration());
+            }
             e.timers.ack = None;
             e.timers.checkpoint = None;
             if matches!(e.stage, Stage::Paging | Stage::AwaitingCheckpoint | Stage::Stopped) {

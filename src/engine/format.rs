@@ -432,12 +432,11 @@ pub fn simulate(scenario: &Scenario) -> Simulation {
     let (mut lines, mut effects) = (Vec::new(), Vec::new());
     for timed in &scenario.inputs {
         let incident = input_incident(&timed.input);
-        match engine.handle(&scenario.world, timed.at, timed.input.clone()) {
-            Ok(out) => {
-                lines.extend(out.iter().map(SimulationLine::from));
-                effects.extend(out);
-            }
-            Err(r) => lines.push(rejected(timed.at, incident, r)),
+        let outcome = engine.handle(&scenario.world, timed.at, timed.input.clone());
+        lines.extend(outcome.effects.iter().map(SimulationLine::from));
+        effects.extend(outcome.effects);
+        if let Some(r) = outcome.rejected {
+            lines.push(rejected(timed.at, incident, r));
         }
     }
     let end = scenario.until.or_else(|| scenario.inputs.last().map(|i| i.at + Duration::hours(24)));
