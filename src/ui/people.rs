@@ -100,6 +100,27 @@ pub fn PeopleScreen() -> impl IntoView {
             <h1>"People"</h1>
             <p class="lede">"The responders Piket pages, and how each one is reached."</p>
 
+
+            <Show
+                when=move || state.loaded.get()
+                fallback=|| view! { <p class="muted">"Loading…"</p> }
+            >
+                <Show
+                    when=move || !state.people.get().is_empty()
+                    fallback=|| view! {
+                        <div class="empty-state">
+                            <p>"No one here yet. Add the people who take pages: a name, their time zone, and where a page reaches them."</p>
+                        </div>
+                    }
+                >
+                    <ul class="people-list" aria-label="People">
+                        <For each=move || state.people.get() key=|p| p.clone() let:person>
+                            <PersonRow person=person form=form confirm_remove=confirm_remove />
+                        </For>
+                    </ul>
+                </Show>
+            </Show>
+
             <form class="card form" on:submit=submit novalidate aria-labelledby="person-form-title">
                 <h2 id="person-form-title">{move || if editing() { "Edit person" } else { "Add a person" }}</h2>
                 <Field label="Name" id="person-name" error=Signal::derive(move || form.error_for("name"))>
@@ -139,26 +160,6 @@ pub fn PeopleScreen() -> impl IntoView {
                     </Show>
                 </div>
             </form>
-
-            <Show
-                when=move || state.loaded.get()
-                fallback=|| view! { <p class="muted">"Loading…"</p> }
-            >
-                <Show
-                    when=move || !state.people.get().is_empty()
-                    fallback=|| view! {
-                        <div class="empty-state">
-                            <p>"No one here yet. Add the people who take pages: a name, their time zone, and where a page reaches them."</p>
-                        </div>
-                    }
-                >
-                    <ul class="people-list" aria-label="People">
-                        <For each=move || state.people.get() key=|p| p.clone() let:person>
-                            <PersonRow person=person form=form confirm_remove=confirm_remove />
-                        </For>
-                    </ul>
-                </Show>
-            </Show>
         </section>
     }
 }

@@ -277,9 +277,9 @@ fn serve(root: &Path, args: &[String]) -> Result {
         }
     }
     setup(root, Needs::build())?;
-    build_release(root)?;
-    println!("\nPiket is served at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n");
-    // Trunk serves dist/ with the single-page fallback, so deep links survive a reload.
+    println!("\nxtask: building the release bundle; Piket will be served at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n");
+    // Trunk builds the release bundle into dist/, then serves it with the single-page fallback,
+    // so deep links survive a reload.
     run(Command::new("trunk")
         .args(["serve", "--release", "--no-autoreload", "--address", "127.0.0.1", "--port", &port.to_string()])
         .current_dir(root))
@@ -296,32 +296,42 @@ fn size(root: &Path) -> Result {
         }
     }
     rows.sort();
-    println!("{:<44} {:>10} {:>10} {:>10}", "file", "raw", "gzip", "brotli");
+    println!("{:<44} {:>10} {:>10} {:>10}", "file", "raw", "gzip -9", "brotli 11");
+    let mut totals = [0usize; 3];
     for path in rows {
-        let raw = fs::metadata(&path).map_err(|e| e.to_string())?.len();
-        let gz = compressed_len("gzip", &["-9", "-c"], &path);
-        let br = compressed_len("brotli", &["-q", "11", "-c"], &path);
+        let bytes = fs::read(&path).map_err(|e| e.to_string())?;
+        let sizes = [bytes.len(), gzip_len(&bytes), brotli_len(&bytes)];
+        for (t, s) in totals.iter_mut().zip(sizes) {
+            *t += s;
+        }
         println!(
             "{:<44} {:>10} {:>10} {:>10}",
             path.file_name().unwrap().to_string_lossy(),
-            kb(Some(raw)),
-            kb(gz),
-            kb(br)
+            kb(sizes[0]),
+            kb(sizes[1]),
+            kb(sizes[2])
         );
     }
+    println!("{:<44} {:>10} {:>10} {:>10}", "total", kb(totals[0]), kb(totals[1]), kb(totals[2]));
     Ok(())
 }
 
-fn compressed_len(tool: &str, args: &[&str], path: &Path) -> Option<u64> {
-    let out = Command::new(tool).args(args).arg(path).stderr(Stdio::null()).output().ok()?;
-    out.status.success().then_some(out.stdout.len() as u64)
+fn gzip_len(bytes: &[u8]) -> usize {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).expect("gzip into memory");
+    enc.finish().expect("gzip into memory").len()
 }
 
-fn kb(n: Option<u64>) -> String {
-    match n {
-        Some(n) => format!("{:.1} KB", n as f64 / 1024.0),
-        None => "(no tool)".into(),
-    }
+fn brotli_len(bytes: &[u8]) -> usize {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("brotli into memory");
+    out.len()
+}
+
+fn kb(n: usize) -> String {
+    format!("{:.1} KB", n as f64 / 1024.0)
 }
 
 // ---------------------------------------------------------------------------------------------
