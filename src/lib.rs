@@ -5,6 +5,8 @@
 //! storage; `ui` (wasm only) is the Leptos app.
 
 pub mod engine;
+/// Alert payloads (PagerDuty v2, Alertmanager v4) and intake links into engine inputs.
+pub mod intake;
 pub mod runtime;
 pub mod storage;
 
