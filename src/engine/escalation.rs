@@ -40,6 +40,7 @@ use super::world::World;
 /// JSON: `{"input": "acknowledge", "incident": "inc-1", "by": "alice"}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "input", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(clippy::large_enum_variant)] // one input at a time, never stored in bulk
 pub enum Input {
     /// A new incident, or an alert: with a dedup key matching an open incident it folds into that
     /// one (and `id` is not used).
@@ -273,7 +274,7 @@ impl From<EngineRecord> for Engine {
     fn from(r: EngineRecord) -> Engine {
         let mut engine = Engine { incidents: BTreeMap::new(), deadlines: BTreeSet::new(), open_by_key: BTreeMap::new(), clock: r.clock };
         for (_, incident) in r.incidents {
-            engine.put(incident);
+            engine.put_back(incident);
         }
         engine
     }
@@ -286,6 +287,16 @@ fn deadline(incident: &Incident) -> Option<DateTime<Utc>> {
 impl Engine {
     pub fn new() -> Engine {
         Engine::default()
+    }
+
+    /// Rebuilds an engine from stored incidents (the runtime persists incidents one by one, not
+    /// the engine as a whole).
+    pub fn restore(incidents: impl IntoIterator<Item = Incident>) -> Engine {
+        let mut engine = Engine::default();
+        for incident in incidents {
+            engine.put_back(incident);
+        }
+        engine
     }
 
     /// The earliest pending deadline: call [`Engine::handle_timeout`] then (or on waking, whichever
@@ -485,10 +496,6 @@ impl Engine {
         }
         self.incidents.insert(incident.id.clone(), incident);
     }
-
-    fn put(&mut self, incident: Incident) {
-        self.put_back(incident)
-    }
 }
 
 fn active(i: &Incident) -> Result<&Escalation, Rejected> {
@@ -496,6 +503,16 @@ fn active(i: &Incident) -> Result<&Escalation, Rejected> {
         Some(e) if !matches!(e.stage, Stage::Held { .. } | Stage::Snoozed { .. } | Stage::Done) => Ok(e),
         _ => Err(Rejected::NotEscalating),
     }
+}
+
+/// What a page or post belongs to, for its idempotency key.
+enum PageStep {
+    /// Level index (0-based) and loop.
+    Level(usize, u32),
+    /// The n-th ack reminder.
+    Reminder(u32),
+    /// The n-th reassignment to a person.
+    Reassign(usize),
 }
 
 /// One call's worth of work on one incident: the world to look things up in, where effects go, and
@@ -701,7 +718,7 @@ impl Step<'_> {
                     e.timers.ack = if acknowledged { None } else { level.ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| at + d.duration()) };
                     e.timers.resolution = level.resolution_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| at + d.duration());
                     for (target, delivery) in deliveries {
-                        self.deliver(incident, at, Some((index, pass)), &target, delivery, "", String::new());
+                        self.deliver(incident, at, PageStep::Level(index, pass), &target, delivery, String::new());
                     }
                     return;
                 }
@@ -755,16 +772,21 @@ impl Step<'_> {
         out
     }
 
-    /// Emit a page or post. `step` names it in the key when it belongs to no level (`reminder2`).
-    fn deliver(&mut self, incident: &mut Incident, at: DateTime<Utc>, level: Option<(usize, u32)>, target: &str, delivery: Delivery, step: &str, detail: String) {
-        let (kind, person) = match &delivery {
-            Delivery::Page { .. } if step.starts_with("reminder") => (EntryKind::AckReminder, Some(delivery_person(&delivery))),
-            Delivery::Page { .. } => (EntryKind::Paged, Some(delivery_person(&delivery))),
-            Delivery::Post { .. } => (EntryKind::Posted, None),
+    /// Emit a page or post, keyed by the step it belongs to.
+    fn deliver(&mut self, incident: &mut Incident, at: DateTime<Utc>, step: PageStep, target: &str, delivery: Delivery, detail: String) {
+        let (kind, person) = match (&delivery, &step) {
+            (Delivery::Page { person, .. }, PageStep::Reminder(_)) => (EntryKind::AckReminder, Some(person.clone())),
+            (Delivery::Page { person, .. }, _) => (EntryKind::Paged, Some(person.clone())),
+            (Delivery::Post { .. }, _) => (EntryKind::Posted, None),
         };
-        let step = match level {
-            Some((index, pass)) => format!("L{}/loop{pass}", index + 1),
-            None => step.to_string(),
+        let level = match step {
+            PageStep::Level(index, pass) => Some((index, pass)),
+            _ => None,
+        };
+        let step = match step {
+            PageStep::Level(index, pass) => format!("L{}/loop{pass}", index + 1),
+            PageStep::Reminder(n) => format!("reminder{n}"),
+            PageStep::Reassign(n) => format!("reassign{n}"),
         };
         let key = match &person {
             Some(p) => format!("{}/{step}/{target}/{p}", incident.id),
@@ -898,7 +920,7 @@ impl Step<'_> {
                 if let Some(person) = self.world.person(&ack.by) {
                     let delivery = Delivery::Page { person: ack.by.clone(), contact: person.contact.clone() };
                     let detail = format!("acknowledged {} ago and still not resolved", Minutes::from_seconds((t - ack.at).num_seconds()));
-                    self.deliver(incident, t, None, &format!("person:{}", ack.by), delivery, &format!("reminder{n}"), detail);
+                    self.deliver(incident, t, PageStep::Reminder(n), &format!("person:{}", ack.by), delivery, detail);
                 }
             }
         }
@@ -946,7 +968,7 @@ impl Step<'_> {
                         entry.person = Some(p.clone());
                         self.record(incident, entry);
                         let contact = self.world.person(&p).map(|x| x.contact.clone()).unwrap_or_default();
-                        self.deliver(incident, now, None, &format!("person:{p}"), Delivery::Page { person: p.clone(), contact }, &format!("reassign{n}"), String::new());
+                        self.deliver(incident, now, PageStep::Reassign(n), &format!("person:{p}"), Delivery::Page { person: p.clone(), contact }, String::new());
                         let severity = incident.details.severity;
                         if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) {
                             e.timers.reminder = None;
@@ -1120,16 +1142,9 @@ impl Step<'_> {
                 Delivery::Post { .. } => target.clone(),
             };
             if !already.contains(&who) {
-                self.deliver(incident, now, Some((index, pass)), &target, delivery, "", "added by a rule".into());
+                self.deliver(incident, now, PageStep::Level(index, pass), &target, delivery, "added by a rule".into());
             }
         }
-    }
-}
-
-fn delivery_person(d: &Delivery) -> PersonId {
-    match d {
-        Delivery::Page { person, .. } => person.clone(),
-        Delivery::Post { .. } => String::new(),
     }
 }
 

@@ -80,11 +80,7 @@ impl<'de> Deserialize<'de> for Minutes {
                 self.visit_f64(v as f64)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Minutes, E> {
-                let seconds = (v * 60.0).round();
-                if !(seconds >= 1.0 && seconds < 1e12) {
-                    return Err(E::custom(MINUTES_EXPECTED));
-                }
-                Ok(Minutes { seconds: seconds as i64 })
+                positive_minutes(v).ok_or_else(|| E::custom(MINUTES_EXPECTED))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Minutes, E> {
                 parse_length(v).ok_or_else(|| E::custom(MINUTES_EXPECTED))
@@ -94,12 +90,17 @@ impl<'de> Deserialize<'de> for Minutes {
     }
 }
 
+/// A number of minutes, rounded to the second, if it is at least one second.
+fn positive_minutes(minutes: f64) -> Option<Minutes> {
+    let seconds = (minutes * 60.0).round();
+    (1.0..1e12).contains(&seconds).then_some(Minutes { seconds: seconds as i64 })
+}
+
 /// `"90s"`, `"10m"`, `"2h"`, `"1h30m"`, `"1d"`, or a bare number of minutes.
 fn parse_length(text: &str) -> Option<Minutes> {
     let text = text.trim();
     if let Ok(m) = text.parse::<f64>() {
-        let s = (m * 60.0).round();
-        return (s >= 1.0 && s < 1e12).then_some(Minutes { seconds: s as i64 });
+        return positive_minutes(m);
     }
     let (mut total, mut number) = (0i64, String::new());
     for c in text.chars() {
