@@ -583,3 +583,24 @@ fn rules_on_change_and_recurring_alerts() {
          01-08 01:10 c1 paged L2.0 person:sam",
     );
 }
+
+#[test]
+fn refused_inputs_say_why_and_change_nothing() {
+    let open = |at: &str, id: &str| json!({"at": at, "input": "open", "id": id, "details": {"title": id}});
+    let cases: Vec<(Value, &str)> = vec![
+        (open("2025-01-08T02:01:00Z", "i"), "An incident “i” already exists."),
+        (json!({"at": "2025-01-08T02:01:00Z", "input": "acknowledge", "incident": "nope", "by": "alice"}), "No incident “nope”."),
+        (json!({"at": "2025-01-08T02:01:00Z", "input": "acknowledge", "incident": "i", "by": "mallory"}), "No person “mallory”."),
+        (json!({"at": "2025-01-08T02:01:00Z", "input": "unacknowledge", "incident": "i", "by": "alice"}), "It is not acknowledged."),
+        (json!({"at": "2025-01-08T02:01:00Z", "input": "confirm_checkpoint", "incident": "i", "by": "alice"}), "No checkpoint is waiting for confirmation."),
+        (json!({"at": "2025-01-08T02:01:00Z", "input": "snooze", "incident": "i", "by": "alice", "until": "2025-01-08T02:00:00Z"}), "Snooze until a time after now."),
+        (json!({"at": "2025-01-08T02:01:00Z", "input": "reassign", "incident": "i", "by": "alice", "to": {"level": 4}}), "The policy has no level 4."),
+    ];
+    for (input, why) in cases {
+        let sim = run(world(json!({})), json!([open("2025-01-08T02:00:00Z", "i"), input]), "2025-01-08T02:05:00Z");
+        let refused: Vec<&str> = sim.lines.iter().filter(|l| l.kind == "rejected").map(|l| l.detail.as_str()).collect();
+        assert_eq!(refused, [why]);
+        let i = sim.engine.incident("i").unwrap();
+        assert_eq!(i.timeline.len(), 2, "a refused input left a trace: {:?}", i.timeline);
+    }
+}
