@@ -1,20 +1,35 @@
 //! The runtime: Piket's imperative shell around the engine.
 //!
-//! Screens dispatch user actions here; the runtime runs the engine's rules, persists the result
-//! through a [`Store`], and hands back what changed. It is generic over the store, so native
-//! tests drive it with [`crate::storage::MemoryStore`] and the app with IndexedDB. It never
-//! touches the DOM; that is the `ui` module's job.
+//! [`driver::Driver`] takes inputs (user actions, timeouts, wake-ups), runs the engine, persists the
+//! result in one transaction, and only then hands back the effects to perform. It is generic over
+//! the [`Store`](crate::storage::Store), so native tests drive it with
+//! [`MemoryStore`](crate::storage::MemoryStore) on a virtual clock and the app with IndexedDB.
+//! It never touches the DOM (that is `ui`) nor sends anything itself (that is the adapters).
 
+pub mod command;
+pub mod config;
+pub mod driver;
+#[cfg(target_arch = "wasm32")]
+pub mod live;
 pub mod people;
 
+use crate::engine::escalation::Rejected;
+use crate::engine::format::FormatErrors;
 use crate::engine::person::PersonError;
+use crate::storage::backup::ImportError;
 use crate::storage::StoreError;
 
 /// Why an action did not happen. Nothing was changed when one is returned.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ActionError {
     #[error("{0}")]
     InvalidPerson(#[from] PersonError),
+    #[error("{0}")]
+    Invalid(#[from] FormatErrors),
+    #[error("{0}")]
+    Rejected(#[from] Rejected),
+    #[error("{0}")]
+    Import(#[from] ImportError),
     #[error("{0}")]
     Storage(#[from] StoreError),
 }

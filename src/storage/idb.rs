@@ -1,15 +1,16 @@
 //! [`Store`] on the browser's IndexedDB.
 //!
 //! One database, `piket`, at [`SCHEMA_VERSION`]; one object store per record kind, keyed by the
-//! envelope's `id`. Migrations run in `upgradeneeded`, one step per version.
+//! envelope's `id`, plus the auto-numbered `journal`. Migrations run in `upgradeneeded`, one step
+//! per version, so a database written by any earlier version opens without losing anything.
 
 use chrono::{DateTime, Utc};
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, TransactionOptions};
+use indexed_db_futures::KeyPath;
 
-use super::{Envelope, Record, Store, StoreError, SCHEMA_VERSION};
-use crate::engine::person::Person;
+use super::{Batch, Envelope, JournalEntry, Op, Record, Store, StoreError, JOURNAL, SCHEMA_VERSION};
 
 /// Piket's IndexedDB database.
 pub struct IdbStore {
@@ -20,12 +21,30 @@ impl IdbStore {
     /// Opens (creating or upgrading as needed) the database called `name`; the app uses
     /// `"piket"`, tests a fresh name each.
     pub async fn open(name: &str) -> Result<IdbStore, StoreError> {
+        Self::open_at(name, SCHEMA_VERSION).await
+    }
+
+    /// Opens at an older schema version: lets tests write a database as an earlier Piket did.
+    #[doc(hidden)]
+    pub async fn open_at(name: &str, version: u32) -> Result<IdbStore, StoreError> {
         let db = Database::open(name)
-            .with_version(SCHEMA_VERSION)
-            .with_on_upgrade_needed(|event, db| {
+            .with_version(version)
+            .with_on_upgrade_needed(move |event, db| {
                 let old = event.old_version() as u32;
+                // Version 1: people.
                 if old < 1 {
-                    db.create_object_store(Person::STORE).with_key_path("id".into()).build()?;
+                    db.create_object_store("people").with_key_path(KeyPath::One("id")).build()?;
+                }
+                // Version 2: the rest of the configuration, incidents and what happens to them.
+                if old < 2 && version >= 2 {
+                    for store in ["teams", "channels", "schedules", "policies", "rules", "maintenance", "timeline", "outbox", "settings"] {
+                        db.create_object_store(store).with_key_path(KeyPath::One("id")).build()?;
+                    }
+                    let incidents = db.create_object_store("incidents").with_key_path(KeyPath::One("id")).build()?;
+                    incidents.create_index("by_deadline", KeyPath::One("value.deadline_ms")).build()?;
+                    incidents.create_index("by_status", KeyPath::One("value.status")).build()?;
+                    incidents.create_index("by_service", KeyPath::One("value.service")).build()?;
+                    db.create_object_store(JOURNAL).with_auto_increment(true).build()?;
                 }
                 Ok(())
             })
@@ -33,11 +52,21 @@ impl IdbStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(IdbStore { db })
     }
+
+    /// Names of the object stores this database has (for the migration test).
+    pub fn store_names(&self) -> Vec<String> {
+        self.db.object_store_names().collect()
+    }
+
+    /// Closes the connection (so a test can reopen at another version).
+    pub fn close(self) {
+        self.db.close();
+    }
 }
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
     let text = e.to_string();
-    if text.contains("QuotaExceeded") {
+    if text.contains("Quota") {
         StoreError::QuotaExceeded(text)
     } else {
         StoreError::Other(text)
@@ -59,25 +88,92 @@ impl Store for IdbStore {
         Ok(rows)
     }
 
-    async fn put<T: Record>(&self, value: &T, now: DateTime<Utc>) -> Result<Envelope<T>, StoreError> {
-        let tx = self.db.transaction(T::STORE).with_mode(TransactionMode::Readwrite).build().map_err(fail)?;
-        let store = tx.object_store(T::STORE).map_err(fail)?;
-        let previous: Option<Envelope<T>> = store.get(value.id()).serde().map_err(fail)?.await.map_err(fail)?;
-        let envelope = Envelope {
-            id: value.id().to_string(),
-            rev: previous.map_or(1, |p| p.rev + 1),
-            updated_at: now,
-            value: value.clone(),
-        };
-        store.put(&envelope).serde().map_err(fail)?.await.map_err(fail)?;
-        tx.commit().await.map_err(fail)?;
-        Ok(envelope)
+    async fn list_raw(&self, store_name: &'static str) -> Result<Vec<Envelope<serde_json::Value>>, StoreError> {
+        let tx = self.db.transaction(store_name).build().map_err(fail)?;
+        let store = tx.object_store(store_name).map_err(fail)?;
+        let rows: Vec<Envelope<serde_json::Value>> = store
+            .get_all()
+            .serde()
+            .map_err(fail)?
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(rows)
     }
 
-    async fn delete<T: Record>(&self, id: &str) -> Result<(), StoreError> {
-        let tx = self.db.transaction(T::STORE).with_mode(TransactionMode::Readwrite).build().map_err(fail)?;
-        let store = tx.object_store(T::STORE).map_err(fail)?;
-        store.delete(id).await.map_err(fail)?;
+    async fn commit(&self, batch: Batch, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<&str> = batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::Put { store, .. } | Op::Delete { store, .. } | Op::Clear { store } => *store,
+            })
+            .collect();
+        names.push(JOURNAL);
+        names.sort_unstable();
+        names.dedup();
+        let mut options = TransactionOptions::new();
+        options.set_durability(if batch.strict { TransactionDurability::Strict } else { TransactionDurability::Relaxed });
+        let tx = self
+            .db
+            .transaction(names)
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(options)
+            .build()
+            .map_err(fail)?;
+        let journal = tx.object_store(JOURNAL).map_err(fail)?;
+        for op in batch.ops {
+            let entry = match op {
+                Op::Put { store: name, id, value } => {
+                    let store = tx.object_store(name).map_err(fail)?;
+                    let previous: Option<Envelope<serde_json::Value>> =
+                        store.get(id.as_str()).serde().map_err(fail)?.await.map_err(fail)?;
+                    let rev = previous.map_or(1, |p| p.rev + 1);
+                    store.put(&Envelope { id: id.clone(), rev, updated_at: now, value }).serde().map_err(fail)?.await.map_err(fail)?;
+                    JournalEntry { store: name.into(), id, rev, at: now, op: "put".into() }
+                }
+                Op::Delete { store: name, id } => {
+                    let store = tx.object_store(name).map_err(fail)?;
+                    store.delete(id.as_str()).await.map_err(fail)?;
+                    JournalEntry { store: name.into(), id, rev: 0, at: now, op: "delete".into() }
+                }
+                Op::Clear { store: name } => {
+                    tx.object_store(name).map_err(fail)?.clear().map_err(fail)?.await.map_err(fail)?;
+                    JournalEntry { store: name.into(), id: "*".into(), rev: 0, at: now, op: "clear".into() }
+                }
+            };
+            journal.add(&entry).serde().map_err(fail)?.await.map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)?;
+        Ok(())
+    }
+
+    async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        let tx = self.db.transaction(JOURNAL).build().map_err(fail)?;
+        let store = tx.object_store(JOURNAL).map_err(fail)?;
+        let rows: Vec<JournalEntry> = store
+            .get_all()
+            .serde()
+            .map_err(fail)?
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(rows)
+    }
+}
+
+impl IdbStore {
+    /// Writes one raw value, bypassing envelopes and the journal, as an older Piket would have:
+    /// only for the migration tests.
+    #[doc(hidden)]
+    pub async fn write_raw_for_tests(&self, store_name: &str, value: serde_json::Value) -> Result<(), StoreError> {
+        let tx = self.db.transaction(store_name).with_mode(TransactionMode::Readwrite).build().map_err(fail)?;
+        tx.object_store(store_name).map_err(fail)?.put(&value).serde().map_err(fail)?.await.map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         Ok(())
     }

@@ -1,49 +1,82 @@
-//! An in-memory [`Store`] for native tests and tools.
+//! An in-memory [`Store`] for native tests and tools. Records are kept as JSON, so the same
+//! schema mistakes IndexedDB would meet show up here too.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Envelope, Record, Store, StoreError};
+use super::{Batch, Envelope, JournalEntry, Op, Record, Store, StoreError};
 
-/// Records as JSON, keyed by (store, id): serializing on the way in and out catches the same
-/// schema mistakes IndexedDB would.
 #[derive(Default)]
 pub struct MemoryStore {
-    records: RefCell<BTreeMap<(&'static str, String), (u64, DateTime<Utc>, String)>>,
+    records: RefCell<BTreeMap<&'static str, BTreeMap<String, Envelope<serde_json::Value>>>>,
+    journal: RefCell<Vec<JournalEntry>>,
+    /// Test hook: the next commits fail as a full disk would, changing nothing.
+    fail_commits: Cell<u32>,
+    commits: Cell<u32>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+    /// Makes the next `n` commits fail with [`StoreError::QuotaExceeded`].
+    pub fn fail_next_commits(&self, n: u32) {
+        self.fail_commits.set(n);
+    }
+    /// How many commits succeeded (each is one transaction).
+    pub fn commit_count(&self) -> u32 {
+        self.commits.get()
+    }
 }
 
 impl Store for MemoryStore {
     async fn list<T: Record>(&self) -> Result<Vec<Envelope<T>>, StoreError> {
-        let records = self.records.borrow();
-        records
-            .iter()
-            .filter(|((store, _), _)| *store == T::STORE)
-            .map(|((_, id), (rev, updated_at, json))| {
-                let value = serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("{}/{id}: {e}", T::STORE)))?;
-                Ok(Envelope { id: id.clone(), rev: *rev, updated_at: *updated_at, value })
+        self.list_raw(T::STORE)
+            .await?
+            .into_iter()
+            .map(|e| {
+                let value = serde_json::from_value(e.value).map_err(|err| StoreError::Corrupt(format!("{}/{}: {err}", T::STORE, e.id)))?;
+                Ok(Envelope { id: e.id, rev: e.rev, updated_at: e.updated_at, value })
             })
             .collect()
     }
 
-    async fn put<T: Record>(&self, value: &T, now: DateTime<Utc>) -> Result<Envelope<T>, StoreError> {
-        let json = serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))?;
-        let key = (T::STORE, value.id().to_string());
-        let mut records = self.records.borrow_mut();
-        let rev = records.get(&key).map_or(1, |(rev, _, _)| rev + 1);
-        records.insert(key, (rev, now, json));
-        Ok(Envelope { id: value.id().to_string(), rev, updated_at: now, value: value.clone() })
+    async fn list_raw(&self, store: &'static str) -> Result<Vec<Envelope<serde_json::Value>>, StoreError> {
+        Ok(self.records.borrow().get(store).map(|m| m.values().cloned().collect()).unwrap_or_default())
     }
 
-    async fn delete<T: Record>(&self, id: &str) -> Result<(), StoreError> {
-        self.records.borrow_mut().remove(&(T::STORE, id.to_string()));
+    async fn commit(&self, batch: Batch, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if self.fail_commits.get() > 0 {
+            self.fail_commits.set(self.fail_commits.get() - 1);
+            return Err(StoreError::QuotaExceeded("QuotaExceededError (simulated)".into()));
+        }
+        let mut records = self.records.borrow_mut();
+        let mut journal = self.journal.borrow_mut();
+        for op in batch.ops {
+            match op {
+                Op::Put { store, id, value } => {
+                    let table = records.entry(store).or_default();
+                    let rev = table.get(&id).map_or(1, |e| e.rev + 1);
+                    journal.push(JournalEntry { store: store.into(), id: id.clone(), rev, at: now, op: "put".into() });
+                    table.insert(id.clone(), Envelope { id, rev, updated_at: now, value });
+                }
+                Op::Delete { store, id } => {
+                    records.entry(store).or_default().remove(&id);
+                    journal.push(JournalEntry { store: store.into(), id, rev: 0, at: now, op: "delete".into() });
+                }
+                Op::Clear { store } => {
+                    records.entry(store).or_default().clear();
+                    journal.push(JournalEntry { store: store.into(), id: "*".into(), rev: 0, at: now, op: "clear".into() });
+                }
+            }
+        }
+        self.commits.set(self.commits.get() + 1);
         Ok(())
+    }
+
+    async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        Ok(self.journal.borrow().clone())
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Everything Piket keeps goes through the [`Store`] trait. [`MemoryStore`] backs native tests and
 //! the command-line tools; `IdbStore` (wasm only) keeps records in the browser's IndexedDB.
-//! Each record is kept in an [`Envelope`] with a revision and an updated-at time, so a later
-//! replication layer can tell which copy is newer. This module never decides anything: validation
-//! belongs to the engine, sequencing to the runtime.
+//! Each record is kept in an [`Envelope`] with a revision and an updated-at time, and every write
+//! is journaled, so a later replication layer can tell which copy is newer and what changed.
+//! Writes go in a [`Batch`]: one transaction, all or nothing. This module never decides anything:
+//! validation belongs to the engine, sequencing to the runtime.
 
+pub mod backup;
 mod memory;
 pub use memory::MemoryStore;
 
@@ -17,23 +19,146 @@ pub use idb::IdbStore;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use crate::engine::incident::{Incident, TimelineEntry};
 use crate::engine::person::Person;
+use crate::engine::policy::EscalationPolicy;
+use crate::engine::rules::{MaintenanceWindow, Rule};
+use crate::engine::schedule::OnCallSchedule;
+use crate::engine::world::{Channel, Team};
 
-/// Version of the stored schema; raised with a migration whenever a store or index changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the stored schema; raised with a migration step whenever a store or index changes.
+/// 1: people. 2: everything else (config, incidents, timeline, outbox, settings, journal).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A kind of record with its own object store.
 pub trait Record: Serialize + DeserializeOwned + Clone + 'static {
     /// Object-store name (stable: part of the on-disk schema).
     const STORE: &'static str;
-    fn id(&self) -> &str;
+    fn id(&self) -> String;
 }
 
-impl Record for Person {
-    const STORE: &'static str = "people";
-    fn id(&self) -> &str {
-        &self.id
+macro_rules! record {
+    ($t:ty, $store:literal, |$v:ident| $id:expr) => {
+        impl Record for $t {
+            const STORE: &'static str = $store;
+            fn id(&self) -> String {
+                let $v = self;
+                $id
+            }
+        }
+    };
+}
+
+record!(Person, "people", |p| p.id.clone());
+record!(Team, "teams", |t| t.id.clone());
+record!(Channel, "channels", |c| c.id.clone());
+record!(OnCallSchedule, "schedules", |s| s.id.clone());
+record!(EscalationPolicy, "policies", |p| p.id.clone());
+record!(Rule, "rules", |r| r.id.clone());
+record!(MaintenanceWindow, "maintenance", |m| m.id.clone());
+record!(StoredIncident, "incidents", |i| i.incident.id.clone());
+record!(TimelineRow, "timeline", |t| t.id());
+record!(OutboxRow, "outbox", |o| o.key.clone());
+record!(Setting, "settings", |s| s.key.clone());
+
+/// Every object store, in the order a backup lists them. The journal is internal.
+pub const STORES: [&str; 11] =
+    ["people", "teams", "channels", "schedules", "policies", "rules", "maintenance", "incidents", "timeline", "outbox", "settings"];
+/// The append-only log of every write (store, id, revision, time, put or delete).
+pub const JOURNAL: &str = "journal";
+
+/// An incident as stored: its timeline lives in the `timeline` store, and the fields the
+/// screens query by are copied out so IndexedDB can index them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredIncident {
+    /// The incident with an empty `timeline`.
+    pub incident: Incident,
+    /// Earliest pending deadline, in Unix milliseconds (index `by_deadline`).
+    pub deadline_ms: Option<i64>,
+    /// Status name (index `by_status`).
+    pub status: String,
+    /// Affected service (index `by_service`).
+    pub service: String,
+}
+
+impl StoredIncident {
+    pub fn new(incident: &Incident, deadline: Option<DateTime<Utc>>) -> StoredIncident {
+        let mut incident = incident.clone();
+        incident.timeline.clear();
+        StoredIncident {
+            deadline_ms: deadline.map(|d| d.timestamp_millis()),
+            status: incident.status.as_str().to_string(),
+            service: incident.details.service.clone(),
+            incident,
+        }
     }
+}
+
+/// One timeline entry of one incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineRow {
+    pub incident: String,
+    /// Position in the incident's timeline, from 0.
+    pub seq: u32,
+    pub entry: TimelineEntry,
+    /// When the runtime actually recorded it; later than `entry.at` when a sleeping tab caught up.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl TimelineRow {
+    pub fn id(&self) -> String {
+        format!("{}/{:08}", self.incident, self.seq)
+    }
+    /// How late this step fired, when it fired late at all.
+    pub fn lateness(&self) -> chrono::Duration {
+        self.recorded_at - self.entry.at
+    }
+}
+
+/// A page or post waiting to be (or already) delivered. Keyed by the engine's idempotency key,
+/// so the same page can never be queued twice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    pub key: String,
+    pub incident: String,
+    /// What to deliver.
+    pub delivery: crate::engine::escalation::Delivery,
+    /// Intended time (the deadline the page belongs to).
+    pub at: DateTime<Utc>,
+    pub queued_at: DateTime<Utc>,
+    pub state: DeliveryState,
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    /// When to try again (pending rows only).
+    #[serde(default)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    /// Sent, but the target's answer cannot be read (`no-cors`).
+    Unverified,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: DateTime<Utc>,
+    /// HTTP status; 0 for an opaque answer; None for a network error.
+    pub status: Option<u16>,
+    pub latency_ms: u32,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A named setting (JSON value).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Setting {
+    pub key: String,
+    pub value: serde_json::Value,
 }
 
 /// How a record is kept: the value plus what replication needs.
@@ -46,16 +171,67 @@ pub struct Envelope<T> {
     pub value: T,
 }
 
+/// One journal line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub store: String,
+    pub id: String,
+    pub rev: u64,
+    pub at: DateTime<Utc>,
+    /// `"put"`, `"delete"`, or `"clear"` (the whole store; `id` is `*`).
+    pub op: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("the browser's storage is not available: {0}")]
     Unavailable(String),
-    #[error("storage is full: free some space or export and clear old incidents ({0})")]
+    #[error("storage is full: nothing was saved. Free some space, or export and clear old incidents ({0})")]
     QuotaExceeded(String),
     #[error("a stored record could not be read: {0}")]
     Corrupt(String),
-    #[error("storage failed: {0}")]
+    #[error("storage failed, nothing was saved: {0}")]
     Other(String),
+}
+
+/// One write inside a [`Batch`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    Put { store: &'static str, id: String, value: serde_json::Value },
+    Delete { store: &'static str, id: String },
+    /// Empty a whole store (restore from backup).
+    Clear { store: &'static str },
+}
+
+/// Writes applied together in one transaction: all of them or none.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    pub ops: Vec<Op>,
+    /// Flush to disk before reporting success (IndexedDB `durability: "strict"`): for writes that
+    /// must survive a crash, such as a page about to be sent.
+    pub strict: bool,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+    pub fn put<T: Record>(&mut self, value: &T) -> &mut Self {
+        let json = serde_json::to_value(value).expect("records serialize to JSON");
+        self.ops.push(Op::Put { store: T::STORE, id: value.id(), value: json });
+        self
+    }
+    pub fn delete<T: Record>(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::Delete { store: T::STORE, id: id.to_string() });
+        self
+    }
+    pub fn clear(&mut self, store: &'static str) -> &mut Self {
+        self.ops.push(Op::Clear { store });
+        self
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
 }
 
 /// Where Piket keeps its records.
@@ -65,8 +241,23 @@ pub enum StoreError {
 pub trait Store {
     /// Every record of a kind, in id order.
     async fn list<T: Record>(&self) -> Result<Vec<Envelope<T>>, StoreError>;
-    /// Inserts or replaces a record, raising its revision; returns what was written.
-    async fn put<T: Record>(&self, value: &T, now: DateTime<Utc>) -> Result<Envelope<T>, StoreError>;
-    /// Removes a record; removing a missing id is not an error.
-    async fn delete<T: Record>(&self, id: &str) -> Result<(), StoreError>;
+    /// Every record of a store as raw JSON envelopes (for backups).
+    async fn list_raw(&self, store: &'static str) -> Result<Vec<Envelope<serde_json::Value>>, StoreError>;
+    /// Applies every write in one transaction, raising revisions and journaling each write.
+    async fn commit(&self, batch: Batch, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The journal, oldest first.
+    async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// Inserts or replaces one record.
+    async fn put<T: Record>(&self, value: &T, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        batch.put(value);
+        self.commit(batch, now).await
+    }
+    /// Removes one record; removing a missing id is not an error.
+    async fn delete<T: Record>(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        batch.delete::<T>(id);
+        self.commit(batch, now).await
+    }
 }

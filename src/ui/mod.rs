@@ -3,6 +3,7 @@
 //! Screens read signals from [`state::AppState`] and dispatch actions through it; they never call
 //! storage or adapters directly. Everything a user typed is rendered as text, never as HTML.
 
+mod clock;
 mod people;
 mod placeholder;
 mod state;
@@ -36,12 +37,13 @@ fn adopt_hash_route() {
 fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
-    state.load();
+    state.start();
 
     view! {
         <Router>
             <header class="app-header">
                 <A href="/" attr:class="brand">"Piket"</A>
+                <clock::ClockBadge/>
             </header>
             <nav class="app-nav" aria-label="Main">
                 <A href="/incidents">"Incidents"</A>

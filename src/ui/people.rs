@@ -5,7 +5,7 @@ use leptos::task::spawn_local;
 
 use super::state::{browser_time_zone, AppState};
 use crate::engine::person::{time_zone_names, Contact, Person};
-use crate::runtime::ActionError;
+use crate::runtime::command::{Command, ConfigItem, ConfigKind};
 
 /// The form's fields, as typed.
 #[derive(Clone, Copy)]
@@ -87,10 +87,16 @@ pub fn PeopleScreen() -> impl IntoView {
         ev.prevent_default();
         let draft = form.draft();
         spawn_local(async move {
-            match state.save_person(draft).await {
+            match state.run(Command::Save { item: ConfigItem::Person(draft) }).await {
                 Ok(_) => form.clear(),
-                Err(ActionError::InvalidPerson(e)) => form.error.set(Some((e.field(), e.to_string()))),
-                Err(e) => form.error.set(Some(("form", e.to_string()))),
+                Err(refusal) => {
+                    let field = match refusal.field.as_deref() {
+                        Some("name") => "name",
+                        Some("time_zone") => "time_zone",
+                        _ => "form",
+                    };
+                    form.error.set(Some((field, refusal.message)));
+                }
             }
         });
     };
@@ -106,7 +112,7 @@ pub fn PeopleScreen() -> impl IntoView {
                 fallback=|| view! { <p class="muted">"Loading…"</p> }
             >
                 <Show
-                    when=move || !state.people.get().is_empty()
+                    when=move || state.world.with(|w| !w.people.is_empty())
                     fallback=|| view! {
                         <div class="empty-state">
                             <p>"No one here yet. Add the people who take pages: a name, their time zone, and where a page reaches them."</p>
@@ -114,7 +120,7 @@ pub fn PeopleScreen() -> impl IntoView {
                     }
                 >
                     <ul class="people-list" aria-label="People">
-                        <For each=move || state.people.get() key=|p| p.clone() let:person>
+                        <For each=move || state.people() key=|p| p.clone() let:person>
                             <PersonRow person=person form=form confirm_remove=confirm_remove />
                         </For>
                     </ul>
@@ -178,6 +184,7 @@ fn Field(label: &'static str, id: &'static str, error: Signal<Option<String>>, c
 #[component]
 fn PersonRow(person: Person, form: PersonForm, confirm_remove: RwSignal<Option<String>>) -> impl IntoView {
     let state = expect_context::<AppState>();
+    let remove_error = RwSignal::new(None::<String>);
     let id = person.id.clone();
     let asking = {
         let id = id.clone();
@@ -230,8 +237,8 @@ fn PersonRow(person: Person, form: PersonForm, confirm_remove: RwSignal<Option<S
                             let id = remove_id.clone();
                             confirm_remove.set(None);
                             spawn_local(async move {
-                                if let Err(e) = state.remove_person(id).await {
-                                    state.load_error.set(Some(e.to_string()));
+                                if let Err(e) = state.run(Command::Remove { kind: ConfigKind::Person, id }).await {
+                                    remove_error.set(Some(e.message));
                                 }
                             });
                         }
@@ -239,6 +246,9 @@ fn PersonRow(person: Person, form: PersonForm, confirm_remove: RwSignal<Option<S
                     <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
                 </Show>
             </div>
+            <Show when=move || remove_error.get().is_some()>
+                <p class="error" role="alert">{move || remove_error.get()}</p>
+            </Show>
         </li>
     }
 }

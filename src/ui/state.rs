@@ -1,78 +1,104 @@
-//! App-wide state for the screens: signals the screens read, and the actions they dispatch.
+//! App-wide state for the screens: signals the screens read, and the commands they dispatch.
 //!
-//! The actions call the [`crate::runtime`], which validates through the engine and persists
-//! through storage; the signals are refreshed from what was actually saved.
+//! The state is fed by the tab's [`Live`] runtime (snapshots after every change, a clock status
+//! every second). Screens change things only through [`AppState::run`], which the runtime executes
+//! here or in the tab that holds the clock. Screens never call storage or adapters.
 
-use std::rc::Rc;
+use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
+use crate::engine::incident::Incident;
 use crate::engine::person::Person;
-use crate::runtime::{self, ActionError};
-use crate::storage::{IdbStore, StoreError};
-
-/// Name of the app's IndexedDB database.
-pub const DATABASE: &str = "piket";
+use crate::engine::world::World;
+use crate::runtime::command::{Command, Refusal, Reply};
+use crate::runtime::live::{ClockStatus, Live, Snapshot};
+use crate::storage::OutboxRow;
 
 #[derive(Clone, Copy)]
 pub struct AppState {
-    store: StoredValue<Option<Rc<IdbStore>>, LocalStorage>,
-    /// Everyone, sorted by name.
-    pub people: RwSignal<Vec<Person>>,
-    /// False until the first load from storage finished (screens show "Loading…" meanwhile).
+    live: StoredValue<Option<Live>, LocalStorage>,
+    /// Everything configured.
+    pub world: RwSignal<World>,
+    /// Every incident with its timeline.
+    pub incidents: RwSignal<Vec<Incident>>,
+    pub outbox: RwSignal<Vec<OutboxRow>>,
+    /// When each timeline entry was recorded, per incident (lateness).
+    pub recorded: RwSignal<BTreeMap<String, Vec<DateTime<Utc>>>>,
+    pub next_deadline: RwSignal<Option<DateTime<Utc>>>,
+    /// The header's clock status; `None` until the runtime started.
+    pub clock: RwSignal<Option<ClockStatus>>,
+    /// The current time, refreshed every second (for countdowns).
+    pub now: RwSignal<DateTime<Utc>>,
+    /// False until the first snapshot arrived (screens show "Loading…" meanwhile).
     pub loaded: RwSignal<bool>,
-    /// Set when storage could not be opened or read; shown as a banner.
+    /// Set when storage could not be opened or a step could not be saved; shown as a banner.
     pub load_error: RwSignal<Option<String>>,
 }
 
 impl AppState {
     pub fn new() -> Self {
         AppState {
-            store: StoredValue::new_local(None),
-            people: RwSignal::new(Vec::new()),
+            live: StoredValue::new_local(None),
+            world: RwSignal::new(World::default()),
+            incidents: RwSignal::new(Vec::new()),
+            outbox: RwSignal::new(Vec::new()),
+            recorded: RwSignal::new(BTreeMap::new()),
+            next_deadline: RwSignal::new(None),
+            clock: RwSignal::new(None),
+            now: RwSignal::new(crate::adapters::clock::now()),
             loaded: RwSignal::new(false),
             load_error: RwSignal::new(None),
         }
     }
 
-    /// Opens the database and loads what the screens show.
-    pub fn load(self) {
-        spawn_local(async move {
-            match IdbStore::open(DATABASE).await {
-                Ok(store) => {
-                    let store = Rc::new(store);
-                    self.store.set_value(Some(store.clone()));
-                    match runtime::people::list_people(&*store).await {
-                        Ok(people) => self.people.set(people),
-                        Err(e) => self.load_error.set(Some(e.to_string())),
-                    }
-                }
-                Err(e) => self.load_error.set(Some(e.to_string())),
-            }
-            self.loaded.set(true);
-        });
+    /// Starts the tab's runtime.
+    pub fn start(self) {
+        let live = Live::start(
+            move |snap: Snapshot| {
+                self.world.set(snap.world);
+                self.incidents.set(snap.incidents);
+                self.outbox.set(snap.outbox);
+                self.recorded.set(snap.recorded);
+                self.next_deadline.set(snap.next_deadline);
+                self.loaded.set(true);
+            },
+            move |status: ClockStatus| {
+                self.now.set(status.now);
+                self.clock.set(Some(status));
+            },
+            move |error: String| self.load_error.set(Some(error)),
+        );
+        self.live.set_value(Some(live));
     }
 
-    fn store(self) -> Result<Rc<IdbStore>, ActionError> {
-        self.store
-            .get_value()
-            .ok_or_else(|| ActionError::Storage(StoreError::Unavailable("storage is still opening".into())))
+    /// Runs a command (in this tab or in the one holding the clock) and returns its reply.
+    pub async fn run(self, command: Command) -> Reply {
+        match self.live.get_value() {
+            Some(live) => live.run(command).await,
+            None => Err(Refusal { message: "Piket is still starting; try again in a moment.".into(), field: None }),
+        }
     }
 
-    /// Saves a new or edited person; on success the People list is refreshed.
-    pub async fn save_person(self, draft: Person) -> Result<Person, ActionError> {
-        let store = self.store()?;
-        let saved = runtime::people::save_person(&*store, draft, chrono::Utc::now()).await?;
-        self.people.set(runtime::people::list_people(&*store).await?);
-        Ok(saved)
+    /// A backup of everything, as JSON text.
+    pub async fn export(self, include_secrets: bool) -> Result<String, String> {
+        match self.live.get_value() {
+            Some(live) => live.export(include_secrets).await,
+            None => Err("Piket is still starting.".into()),
+        }
     }
 
-    pub async fn remove_person(self, id: String) -> Result<(), ActionError> {
-        let store = self.store()?;
-        runtime::people::remove_person(&*store, &id).await?;
-        self.people.set(runtime::people::list_people(&*store).await?);
-        Ok(())
+    /// Everyone, sorted by name.
+    pub fn people(self) -> Vec<Person> {
+        let mut people = self.world.with(|w| w.people.clone());
+        people.sort_by_key(|p| p.name.to_lowercase());
+        people
+    }
+
+    /// A person's name for display (the id when unknown).
+    pub fn person_name(self, id: &str) -> String {
+        self.world.with(|w| w.person(id).map(|p| p.name.clone())).unwrap_or_else(|| id.to_string())
     }
 }
 

@@ -1,0 +1,6 @@
+//! Adapters: thin wrappers around browser facilities, one per file. Each does one thing the
+//! runtime asks of it and decides nothing (wasm only).
+
+pub mod bus;
+pub mod clock;
+pub mod leader;

@@ -1,0 +1,180 @@
+//! Commands: every change a screen can ask for, as data.
+//!
+//! Only the tab that holds the clock (the leader) changes anything; other tabs send it their
+//! commands over a BroadcastChannel and wait for the [`Reply`]. So commands and replies are plain
+//! serializable values, and [`execute`] runs one against a [`Driver`] — natively testable.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::driver::Driver;
+use super::{people, ActionError};
+use crate::engine::escalation::Input;
+use crate::engine::person::Person;
+use crate::engine::policy::EscalationPolicy;
+use crate::engine::rules::{MaintenanceWindow, Rule};
+use crate::engine::schedule::OnCallSchedule;
+use crate::engine::world::{Channel, Team};
+use crate::storage::Store;
+
+/// A configuration record to add or replace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum ConfigItem {
+    Person(Person),
+    Team(Team),
+    Channel(Channel),
+    Schedule(OnCallSchedule),
+    Policy(EscalationPolicy),
+    Rule(Rule),
+    Maintenance(MaintenanceWindow),
+}
+
+/// Which kind of configuration record (for removal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigKind {
+    Person,
+    Team,
+    Channel,
+    Schedule,
+    Policy,
+    Rule,
+    Maintenance,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "command")]
+pub enum Command {
+    /// An input for the engine (open, acknowledge, resolve, …).
+    Dispatch { input: Input },
+    Save { item: ConfigItem },
+    Remove { kind: ConfigKind, id: String },
+    SetDefaultPolicy { policy: Option<String> },
+    /// Replace everything with a backup file's contents.
+    Restore { file: String },
+    /// Add or replace policies from a file of policies.
+    ImportPolicies { file: String },
+}
+
+/// Why a command was refused, in words for the screen, with the form field it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub message: String,
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+impl From<ActionError> for Refusal {
+    fn from(e: ActionError) -> Refusal {
+        let field = match &e {
+            ActionError::InvalidPerson(p) => Some(p.field().to_string()),
+            _ => None,
+        };
+        Refusal { message: e.to_string(), field }
+    }
+}
+
+/// What a command did: a short confirmation ("Alice saved.") and the id it concerned.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    pub message: String,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+pub type Reply = Result<Done, Refusal>;
+
+/// Runs one command. The driver is taken and given back because a restore replaces it.
+pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: DateTime<Utc>) -> (Driver<S>, Reply) {
+    let reply = match command {
+        Command::Restore { file } => {
+            return match driver.import(&file, now).await {
+                Ok((d, restore)) => {
+                    let total: usize = restore.counts.values().sum();
+                    let secrets = if restore.secrets_included { "" } else { " Webhook URLs were not in the file: enter them again." };
+                    (d, Ok(Done { message: format!("Restored {total} records.{secrets}"), id: None }))
+                }
+                Err((d, e)) => (d, Err(e.into())),
+            };
+        }
+        Command::Dispatch { input } => {
+            let id = incident_of(&input);
+            driver.dispatch(now, input).await.map(|_| Done { message: "Done.".into(), id })
+        }
+        Command::Save { item } => save(&mut driver, item, now).await,
+        Command::Remove { kind, id } => remove(&mut driver, kind, &id, now).await.map(|_| Done { message: "Removed.".into(), id: Some(id) }),
+        Command::SetDefaultPolicy { policy } => {
+            driver.set_default_policy(policy, now).await.map(|_| Done { message: "Default policy set.".into(), id: None })
+        }
+        Command::ImportPolicies { file } => {
+            driver.import_policies(&file, now).await.map(|n| Done { message: format!("Imported {n} policies."), id: None })
+        }
+    };
+    (driver, reply.map_err(Refusal::from))
+}
+
+fn incident_of(input: &Input) -> Option<String> {
+    let v = serde_json::to_value(input).ok()?;
+    v.get("incident").or_else(|| v.get("id")).and_then(|x| x.as_str()).map(str::to_string)
+}
+
+async fn save<S: Store>(d: &mut Driver<S>, item: ConfigItem, now: DateTime<Utc>) -> Result<Done, ActionError> {
+    let (id, what) = match item {
+        ConfigItem::Person(p) => {
+            let p = people::save_person(d, p, now).await?;
+            (p.id, p.name)
+        }
+        ConfigItem::Team(mut t) => {
+            fill_id(&mut t.id);
+            let t = d.save(t, now).await?;
+            (t.id, t.name)
+        }
+        ConfigItem::Channel(mut c) => {
+            fill_id(&mut c.id);
+            let c = d.save(c, now).await?;
+            (c.id, c.name)
+        }
+        ConfigItem::Schedule(mut s) => {
+            fill_id(&mut s.id);
+            let s = d.save(s, now).await?;
+            (s.id, s.name)
+        }
+        ConfigItem::Policy(mut p) => {
+            fill_id(&mut p.id);
+            let p = d.save(p, now).await?;
+            (p.id, p.name)
+        }
+        ConfigItem::Rule(mut r) => {
+            fill_id(&mut r.id);
+            let r = d.save(r, now).await?;
+            (r.id, r.name)
+        }
+        ConfigItem::Maintenance(mut m) => {
+            fill_id(&mut m.id);
+            let m = d.save(m, now).await?;
+            (m.id.clone(), m.id)
+        }
+    };
+    let what = if what.is_empty() { "It".to_string() } else { what };
+    Ok(Done { message: format!("{what} saved."), id: Some(id) })
+}
+
+fn fill_id(id: &mut String) {
+    if id.trim().is_empty() {
+        *id = uuid::Uuid::new_v4().to_string();
+    }
+}
+
+async fn remove<S: Store>(d: &mut Driver<S>, kind: ConfigKind, id: &str, now: DateTime<Utc>) -> Result<(), ActionError> {
+    match kind {
+        ConfigKind::Person => d.remove::<Person>(id, now).await,
+        ConfigKind::Team => d.remove::<Team>(id, now).await,
+        ConfigKind::Channel => d.remove::<Channel>(id, now).await,
+        ConfigKind::Schedule => d.remove::<OnCallSchedule>(id, now).await,
+        ConfigKind::Policy => d.remove::<EscalationPolicy>(id, now).await,
+        ConfigKind::Rule => d.remove::<Rule>(id, now).await,
+        ConfigKind::Maintenance => d.remove::<MaintenanceWindow>(id, now).await,
+    }
+}

@@ -1,0 +1,325 @@
+//! The driver: inputs in, engine step, one transaction, effects out.
+//!
+//! Every call follows the same order: run the engine on a copy of the state, write the new state,
+//! the new timeline entries and any new outbox rows in **one** transaction (strict durability when
+//! a page is queued), and only when that succeeded adopt the new state and return the effects. A
+//! failed write (a full disk) leaves memory and storage exactly as they were, so the same deadlines
+//! fire again on the next wake and nothing is lost or sent twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::config::ConfigRecord;
+use super::ActionError;
+use crate::engine::escalation::{Effect, Engine, Input};
+use crate::engine::format::validate;
+use crate::engine::incident::{Incident, IncidentId};
+use crate::engine::person::Person;
+use crate::engine::policy::EscalationPolicy;
+use crate::engine::rules::{MaintenanceWindow, Rule};
+use crate::engine::schedule::OnCallSchedule;
+use crate::engine::world::{Channel, Team, World};
+use crate::storage::backup::{self, Restore};
+use crate::storage::{Batch, DeliveryState, OutboxRow, Record, Setting, Store, StoredIncident, TimelineRow, STORES};
+
+/// World-wide settings that are not records of their own.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct WorldSettings {
+    #[serde(default)]
+    default_policy: Option<String>,
+    /// Rules run in this order.
+    #[serde(default)]
+    rule_order: Vec<String>,
+}
+
+const WORLD_SETTINGS: &str = "world";
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// Timeline effects, in order; the ones with a delivery were queued in the outbox.
+    pub effects: Vec<Effect>,
+    /// Outbox rows this step queued (the pages and posts to send now).
+    pub queued: Vec<OutboxRow>,
+}
+
+pub struct Driver<S: Store> {
+    store: S,
+    engine: Engine,
+    world: World,
+    /// Timeline entries already stored, per incident (the next row's `seq`).
+    stored_timeline: BTreeMap<IncidentId, u32>,
+    /// When each stored timeline entry was recorded (for lateness), per incident and seq.
+    recorded: BTreeMap<IncidentId, Vec<DateTime<Utc>>>,
+    outbox: BTreeMap<String, OutboxRow>,
+    settings: WorldSettings,
+}
+
+impl<S: Store> Driver<S> {
+    /// Reads everything from `store`.
+    pub async fn load(store: S) -> Result<Driver<S>, ActionError> {
+        let settings: WorldSettings = store
+            .list::<Setting>()
+            .await?
+            .into_iter()
+            .find(|s| s.id == WORLD_SETTINGS)
+            .and_then(|s| serde_json::from_value(s.value.value).ok())
+            .unwrap_or_default();
+        let mut world = World {
+            people: values(store.list::<Person>().await?),
+            teams: values(store.list::<Team>().await?),
+            channels: values(store.list::<Channel>().await?),
+            schedules: values(store.list::<OnCallSchedule>().await?),
+            policies: values(store.list::<EscalationPolicy>().await?),
+            rules: values(store.list::<Rule>().await?),
+            maintenance: values(store.list::<MaintenanceWindow>().await?),
+            default_policy: settings.default_policy.clone(),
+        };
+        order_rules(&mut world.rules, &settings.rule_order);
+
+        let mut timelines: BTreeMap<IncidentId, Vec<TimelineRow>> = BTreeMap::new();
+        for row in values(store.list::<TimelineRow>().await?) {
+            timelines.entry(row.incident.clone()).or_default().push(row);
+        }
+        let mut incidents = BTreeMap::new();
+        let mut stored_timeline = BTreeMap::new();
+        let mut recorded = BTreeMap::new();
+        for stored in values(store.list::<StoredIncident>().await?) {
+            let mut incident = stored.incident;
+            let mut rows = timelines.remove(&incident.id).unwrap_or_default();
+            rows.sort_by_key(|r| r.seq);
+            stored_timeline.insert(incident.id.clone(), rows.len() as u32);
+            recorded.insert(incident.id.clone(), rows.iter().map(|r| r.recorded_at).collect());
+            incident.timeline = rows.into_iter().map(|r| r.entry).collect();
+            incidents.insert(incident.id.clone(), incident);
+        }
+        let engine = restore_engine(incidents);
+        let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
+        Ok(Driver { store, engine, world, stored_timeline, recorded, outbox, settings })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+    /// Gives the store back (to reload from it, as a new page would).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+    /// Every outbox row, by key.
+    pub fn outbox(&self) -> &BTreeMap<String, OutboxRow> {
+        &self.outbox
+    }
+    /// When each of an incident's timeline entries was recorded (same order as its timeline).
+    pub fn recorded_at(&self, incident: &str) -> &[DateTime<Utc>] {
+        self.recorded.get(incident).map(Vec::as_slice).unwrap_or(&[])
+    }
+    /// The earliest pending deadline: sleep until then.
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        self.engine.poll_timeout()
+    }
+
+    /// Something happened (a user action, an alert). A refused input changes nothing and is
+    /// returned as [`ActionError::Rejected`]; deadlines that were due still fire and are kept.
+    pub async fn dispatch(&mut self, now: DateTime<Utc>, input: Input) -> Result<Step, ActionError> {
+        let mut engine = self.engine.clone();
+        let outcome = engine.handle(&self.world, now, input);
+        let step = self.persist(engine, now, outcome.effects).await?;
+        match outcome.rejected {
+            Some(why) => Err(ActionError::Rejected(why)),
+            None => Ok(step),
+        }
+    }
+
+    /// The clock woke us: fire every deadline up to `now`, in order.
+    pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<Step, ActionError> {
+        if self.engine.poll_timeout().is_none_or(|t| t > now) {
+            return Ok(Step { effects: Vec::new(), queued: Vec::new() });
+        }
+        let mut engine = self.engine.clone();
+        let effects = engine.handle_timeout(&self.world, now);
+        self.persist(engine, now, effects).await
+    }
+
+    async fn persist(&mut self, engine: Engine, now: DateTime<Utc>, effects: Vec<Effect>) -> Result<Step, ActionError> {
+        let touched: BTreeSet<&str> = effects.iter().map(|e| e.incident.as_str()).collect();
+        let mut batch = Batch::new();
+        let mut new_counts = Vec::new();
+        for id in &touched {
+            let Some(incident) = engine.incident(id) else { continue };
+            batch.put(&StoredIncident::new(incident, deadline_of(&engine, incident)));
+            let from = self.stored_timeline.get(*id).copied().unwrap_or(0);
+            for (seq, entry) in incident.timeline.iter().enumerate().skip(from as usize) {
+                batch.put(&TimelineRow { incident: id.to_string(), seq: seq as u32, entry: entry.clone(), recorded_at: now });
+            }
+            new_counts.push((id.to_string(), from, incident.timeline.len() as u32));
+        }
+        let mut queued = Vec::new();
+        for effect in &effects {
+            let (Some(delivery), Some(key)) = (&effect.delivery, effect.key()) else { continue };
+            if self.outbox.contains_key(key) || queued.iter().any(|q: &OutboxRow| q.key == key) {
+                continue; // idempotent: a key is queued once, ever
+            }
+            queued.push(OutboxRow {
+                key: key.to_string(),
+                incident: effect.incident.clone(),
+                delivery: delivery.clone(),
+                at: effect.at(),
+                queued_at: now,
+                state: DeliveryState::Pending,
+                attempts: Vec::new(),
+                next_attempt_at: Some(now),
+            });
+        }
+        for row in &queued {
+            batch.put(row);
+        }
+        batch.strict = !queued.is_empty();
+        if !batch.is_empty() {
+            self.store.commit(batch, now).await?;
+        }
+
+        self.engine = engine;
+        for (id, from, to) in new_counts {
+            self.stored_timeline.insert(id.clone(), to);
+            let rec = self.recorded.entry(id).or_default();
+            rec.truncate(from as usize);
+            rec.resize(to as usize, now);
+        }
+        for row in &queued {
+            self.outbox.insert(row.key.clone(), row.clone());
+        }
+        Ok(Step { effects, queued })
+    }
+
+    /// Records a delivery attempt's result (the adapters report back here).
+    pub async fn update_outbox(&mut self, row: OutboxRow, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let mut batch = Batch::new();
+        batch.put(&row);
+        self.store.commit(batch, now).await?;
+        self.outbox.insert(row.key.clone(), row);
+        Ok(())
+    }
+
+    /// Adds or replaces a configuration record, after checking the whole world still holds
+    /// together (every reference resolves). Live incidents keep the policy they were frozen with.
+    pub async fn save<T: ConfigRecord>(&mut self, value: T, now: DateTime<Utc>) -> Result<T, ActionError> {
+        let mut world = self.world.clone();
+        value.clone().upsert_into(&mut world);
+        validate(&world)?;
+        let mut batch = Batch::new();
+        batch.put(&value);
+        let mut settings = self.settings.clone();
+        if T::STORE == Rule::STORE && !settings.rule_order.contains(&value.id()) {
+            settings.rule_order.push(value.id());
+            batch.put(&settings_record(&settings));
+        }
+        self.store.commit(batch, now).await?;
+        self.world = world;
+        self.settings = settings;
+        Ok(value)
+    }
+
+    /// Removes a configuration record, unless something still refers to it.
+    pub async fn remove<T: ConfigRecord>(&mut self, id: &str, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let mut world = self.world.clone();
+        T::remove_from(&mut world, id);
+        if world.default_policy.as_deref() == Some(id) && T::STORE == EscalationPolicy::STORE {
+            world.default_policy = None;
+        }
+        validate(&world)?;
+        let mut batch = Batch::new();
+        batch.delete::<T>(id);
+        let mut settings = self.settings.clone();
+        settings.rule_order.retain(|r| r != id);
+        settings.default_policy = world.default_policy.clone();
+        batch.put(&settings_record(&settings));
+        self.store.commit(batch, now).await?;
+        self.world = world;
+        self.settings = settings;
+        Ok(())
+    }
+
+    /// The policy for incidents that ask for none and that no rule routes.
+    pub async fn set_default_policy(&mut self, policy: Option<String>, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let mut world = self.world.clone();
+        world.default_policy = policy.clone();
+        validate(&world)?;
+        let settings = WorldSettings { default_policy: policy, ..self.settings.clone() };
+        let mut batch = Batch::new();
+        batch.put(&settings_record(&settings));
+        self.store.commit(batch, now).await?;
+        self.world = world;
+        self.settings = settings;
+        Ok(())
+    }
+
+    /// Everything, as one JSON file. Webhook URLs are left out unless `include_secrets`.
+    pub async fn export(&self, now: DateTime<Utc>, include_secrets: bool) -> Result<String, ActionError> {
+        let mut stores = Vec::new();
+        for name in STORES {
+            stores.push((name, self.store.list_raw(name).await?));
+        }
+        Ok(backup::export(stores, now, include_secrets))
+    }
+
+    /// Replaces everything with a backup's contents, after checking the whole file. A refused file
+    /// changes nothing.
+    pub async fn import(self, text: &str, now: DateTime<Utc>) -> Result<(Driver<S>, Restore), (Driver<S>, ActionError)> {
+        let restore = match backup::parse_backup(text) {
+            Ok(r) => r,
+            Err(e) => return Err((self, e.into())),
+        };
+        if let Err(e) = self.store.commit(restore.batch.clone(), now).await {
+            return Err((self, e.into()));
+        }
+        match Driver::load(self.store).await {
+            Ok(driver) => Ok((driver, restore)),
+            Err(_) => unreachable_reload(),
+        }
+    }
+
+    /// Adds or replaces policies from a file of policies alone.
+    pub async fn import_policies(&mut self, text: &str, now: DateTime<Utc>) -> Result<usize, ActionError> {
+        let (batch, count) = backup::parse_policy_import(text, &self.world)?;
+        self.store.commit(batch, now).await?;
+        let policies = crate::engine::format::parse_policies(text)?;
+        for p in policies {
+            p.upsert_into(&mut self.world);
+        }
+        Ok(count)
+    }
+}
+
+fn unreachable_reload<T>() -> T {
+    panic!("a backup that passed every check could not be read back")
+}
+
+fn values<T>(rows: Vec<crate::storage::Envelope<T>>) -> Vec<T> {
+    rows.into_iter().map(|e| e.value).collect()
+}
+
+fn order_rules(rules: &mut [Rule], order: &[String]) {
+    rules.sort_by_key(|r| order.iter().position(|id| *id == r.id).unwrap_or(usize::MAX));
+}
+
+fn settings_record(settings: &WorldSettings) -> Setting {
+    Setting { key: WORLD_SETTINGS.into(), value: serde_json::to_value(settings).expect("settings serialize") }
+}
+
+fn deadline_of(_engine: &Engine, incident: &Incident) -> Option<DateTime<Utc>> {
+    let timers = &incident.escalation.as_ref()?.timers;
+    [timers.wake, timers.checkpoint, timers.ack, timers.resolution, timers.stale, timers.reminder].into_iter().flatten().min()
+}
+
+/// Rebuilds the engine from stored incidents.
+fn restore_engine(incidents: BTreeMap<IncidentId, Incident>) -> Engine {
+    Engine::restore(incidents.into_values())
+}

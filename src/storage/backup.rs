@@ -1,0 +1,252 @@
+//! Backups: everything Piket keeps, as one JSON file, and back.
+//!
+//! ```json
+//! { "piket_backup": 1, "schema": 2, "exported_at": "2026-11-26T02:00:00Z", "secrets_included": false,
+//!   "stores": { "people": [ { "id": "…", "rev": 3, "updated_at": "…", "value": { … } } ], … } }
+//! ```
+//!
+//! Reading a file never touches the database: [`parse_backup`] checks the whole file first
+//! (size, JSON, version, every record's shape, references, markup in strings) and only then hands
+//! back a [`Batch`] that replaces the stores in one transaction. A bad file changes nothing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{Batch, Envelope, Op, Record, StoredIncident, TimelineRow, OutboxRow, Setting, JOURNAL, SCHEMA_VERSION, STORES};
+use crate::engine::format::{parse_policies, validate};
+use crate::engine::person::Person;
+use crate::engine::policy::EscalationPolicy;
+use crate::engine::rules::{MaintenanceWindow, Rule};
+use crate::engine::schedule::OnCallSchedule;
+use crate::engine::world::{Channel, Team, World};
+
+/// The backup format's version (the `piket_backup` field).
+pub const BACKUP_VERSION: u32 = 1;
+/// Larger files are refused before parsing.
+pub const MAX_BACKUP_BYTES: usize = 20 * 1024 * 1024;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupFile {
+    piket_backup: u32,
+    #[serde(default)]
+    schema: u32,
+    exported_at: DateTime<Utc>,
+    #[serde(default)]
+    secrets_included: bool,
+    stores: BTreeMap<String, Vec<Envelope<serde_json::Value>>>,
+}
+
+/// Why a file was refused. The database was not changed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ImportError {
+    #[error("The file is {0:.1} MB; a Piket backup is at most 20 MB.")]
+    TooLarge(f64),
+    #[error("This is not a Piket backup: {0}")]
+    NotABackup(String),
+    #[error("This backup was written by a newer Piket (format {0}); this one reads format {BACKUP_VERSION}.")]
+    UnsupportedVersion(u32),
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// What a restore will write, for the confirmation message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restore {
+    pub batch: Batch,
+    /// Records per store.
+    pub counts: BTreeMap<String, usize>,
+    pub secrets_included: bool,
+}
+
+/// Secrets are webhook URLs: a person's personal webhook and a channel's address.
+fn strip_secrets(store: &str, value: &mut serde_json::Value) {
+    let field = match store {
+        "people" => value.get_mut("contact").and_then(|c| c.get_mut("webhook_url")),
+        "channels" => value.get_mut("address"),
+        _ => None,
+    };
+    if let Some(v) = field {
+        if v.as_str().is_some_and(|s| !s.is_empty()) {
+            *v = serde_json::Value::String(String::new());
+        }
+    }
+}
+
+/// Writes a backup of `stores` (as listed from a [`super::Store`]).
+pub fn export(stores: Vec<(&'static str, Vec<Envelope<serde_json::Value>>)>, now: DateTime<Utc>, include_secrets: bool) -> String {
+    let stores = stores
+        .into_iter()
+        .map(|(name, mut rows)| {
+            if !include_secrets {
+                for row in &mut rows {
+                    strip_secrets(name, &mut row.value);
+                }
+            }
+            (name.to_string(), rows)
+        })
+        .collect();
+    let file = BackupFile { piket_backup: BACKUP_VERSION, schema: SCHEMA_VERSION, exported_at: now, secrets_included: include_secrets, stores };
+    serde_json::to_string_pretty(&file).expect("a backup serializes")
+}
+
+fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, (String, String)> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
+}
+
+fn typed<T: Record>(store: &str, rows: &[Envelope<serde_json::Value>]) -> Result<Vec<T>, ImportError> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let value: T = serde_path_to_error::deserialize(row.value.clone()).map_err(|e| ImportError::Invalid {
+                path: format!("stores.{store}[{i}].value{}", dotted(&e.path().to_string())),
+                message: e.into_inner().to_string(),
+            })?;
+            if value.id() != row.id {
+                return Err(ImportError::Invalid {
+                    path: format!("stores.{store}[{i}].id"),
+                    message: format!("“{}” does not match the record's own id “{}”", row.id, value.id()),
+                });
+            }
+            Ok(value)
+        })
+        .collect()
+}
+
+fn dotted(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        String::new()
+    } else if path.starts_with('[') {
+        path.to_string()
+    } else {
+        format!(".{path}")
+    }
+}
+
+/// Markup has no business in a backup: a string holding a tag is refused, naming where it is.
+fn find_markup(value: &serde_json::Value, path: &mut String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => {
+            let bytes = s.as_bytes();
+            bytes
+                .windows(2)
+                .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!' || w[1] == b'?'))
+                .then(|| path.clone())
+        }
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = find_markup(v, path);
+            path.truncate(len);
+            found
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let len = path.len();
+            path.push('.');
+            path.push_str(k);
+            let found = find_markup(v, path);
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+/// Checks a whole backup file and, when every part of it is sound, returns the batch that replaces
+/// every store with its contents.
+pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
+    if text.len() > MAX_BACKUP_BYTES {
+        return Err(ImportError::TooLarge(text.len() as f64 / (1024.0 * 1024.0)));
+    }
+    let probe: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        ImportError::NotABackup(if e.is_eof() { format!("the file ends too early (truncated?) at line {}", e.line()) } else { e.to_string() })
+    })?;
+    match probe.get("piket_backup") {
+        None => return Err(ImportError::NotABackup("it has no “piket_backup” field".into())),
+        Some(v) => match v.as_u64() {
+            Some(n) if n == BACKUP_VERSION as u64 => {}
+            Some(n) => return Err(ImportError::UnsupportedVersion(n as u32)),
+            None => return Err(ImportError::Invalid { path: "piket_backup".into(), message: format!("expected a version number, found {v}") }),
+        },
+    }
+    if let Some(path) = find_markup(&probe, &mut String::new()) {
+        return Err(ImportError::Invalid {
+            path: path.trim_start_matches('.').to_string(),
+            message: "contains HTML markup; Piket backups hold plain text only".into(),
+        });
+    }
+    let file: BackupFile = parse_json(text).map_err(|(path, message)| ImportError::Invalid { path, message })?;
+    for name in file.stores.keys() {
+        if !STORES.contains(&name.as_str()) {
+            return Err(ImportError::Invalid { path: format!("stores.{name}"), message: format!("unknown store; expected one of {}", STORES.join(", ")) });
+        }
+    }
+    let empty = Vec::new();
+    let rows = |name: &str| file.stores.get(name).unwrap_or(&empty);
+
+    let world = World {
+        people: typed::<Person>("people", rows("people"))?,
+        teams: typed::<Team>("teams", rows("teams"))?,
+        channels: typed::<Channel>("channels", rows("channels"))?,
+        schedules: typed::<OnCallSchedule>("schedules", rows("schedules"))?,
+        policies: typed::<EscalationPolicy>("policies", rows("policies"))?,
+        rules: typed::<Rule>("rules", rows("rules"))?,
+        maintenance: typed::<MaintenanceWindow>("maintenance", rows("maintenance"))?,
+        default_policy: None,
+    };
+    validate(&world).map_err(|errors| {
+        let first = errors.0.into_iter().next().expect("validation errors are not empty");
+        ImportError::Invalid { path: first.path, message: first.message }
+    })?;
+    typed::<StoredIncident>("incidents", rows("incidents"))?;
+    typed::<TimelineRow>("timeline", rows("timeline"))?;
+    typed::<OutboxRow>("outbox", rows("outbox"))?;
+    typed::<Setting>("settings", rows("settings"))?;
+
+    let mut batch = Batch { ops: Vec::new(), strict: true };
+    let mut counts = BTreeMap::new();
+    for name in STORES {
+        batch.ops.push(Op::Clear { store: name });
+        let rows = rows(name);
+        counts.insert(name.to_string(), rows.len());
+        for row in rows {
+            batch.ops.push(Op::Put { store: name, id: row.id.clone(), value: row.value.clone() });
+        }
+    }
+    debug_assert!(!STORES.contains(&JOURNAL));
+    Ok(Restore { batch, counts, secrets_included: file.secrets_included })
+}
+
+/// Policies alone (`examples/policies.json`, or a backup's policies), checked against the people,
+/// schedules, teams and channels already configured; returns the batch that adds or replaces them.
+pub fn parse_policy_import(text: &str, current: &World) -> Result<(Batch, usize), ImportError> {
+    if text.len() > MAX_BACKUP_BYTES {
+        return Err(ImportError::TooLarge(text.len() as f64 / (1024.0 * 1024.0)));
+    }
+    let policies = parse_policies(text).map_err(|errors| {
+        let first = errors.0.into_iter().next().expect("errors are not empty");
+        ImportError::Invalid { path: first.path, message: first.message }
+    })?;
+    let probe: serde_json::Value = serde_json::from_str(text).map_err(|e| ImportError::NotABackup(e.to_string()))?;
+    if let Some(path) = find_markup(&probe, &mut String::new()) {
+        return Err(ImportError::Invalid { path: path.trim_start_matches('.').to_string(), message: "contains HTML markup; policies hold plain text only".into() });
+    }
+    let mut world = current.clone();
+    for p in &policies {
+        world.policies.retain(|q| q.id != p.id);
+        world.policies.push(p.clone());
+    }
+    validate(&world).map_err(|errors| {
+        let first = errors.0.into_iter().next().expect("errors are not empty");
+        ImportError::Invalid { path: first.path, message: first.message }
+    })?;
+    let mut batch = Batch { ops: Vec::new(), strict: false };
+    for p in &policies {
+        batch.put(p);
+    }
+    Ok((batch, policies.len()))
+}

@@ -1,0 +1,63 @@
+//! The header's clock status: whether this tab, another tab, or nobody is keeping the
+//! escalation clock, always visible.
+
+use leptos::prelude::*;
+
+use super::state::AppState;
+use crate::runtime::live::Role;
+
+/// Human words for a duration ("14 min", "2 h 5 min", "40 s").
+pub fn span(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
+    }
+}
+
+fn is_phone() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(pointer: coarse) and (max-width: 700px)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}
+
+#[component]
+pub fn ClockBadge() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let phone = is_phone();
+    let view_state = move || {
+        let Some(status) = state.clock.get() else {
+            return ("starting", "Starting the clock…".to_string());
+        };
+        let silent = status.last_run.map(|t| status.now - t);
+        match status.role {
+            Role::Leader => match status.caught_up {
+                Some(late) if late > chrono::Duration::seconds(60) => {
+                    ("here", format!("Clock running here — caught up; steps fired {} late: this tab was asleep", span(late)))
+                }
+                _ => ("here", "Clock running here".to_string()),
+            },
+            Role::Follower if status.last_heartbeat.is_some_and(|h| status.now - h < chrono::Duration::seconds(5)) => {
+                ("other", "Clock running in another tab".to_string())
+            }
+            _ => match silent {
+                Some(s) if s > chrono::Duration::seconds(90) => {
+                    ("stale", format!("No clock has run for {} — pages may be late", span(s)))
+                }
+                _ => ("starting", "Looking for the clock…".to_string()),
+            },
+        }
+    };
+    view! {
+        <div class="clock-status" role="status" aria-live="polite" data-state=move || view_state().0>
+            <span class="dot" aria-hidden="true"></span>
+            <span class="clock-text">{move || view_state().1}</span>
+            {phone.then(|| view! {
+                <span class="clock-hint">"Keep Piket open on a desk machine; this phone receives pages and acknowledges."</span>
+            })}
+        </div>
+    }
+}

@@ -1,0 +1,252 @@
+//! The driver on a virtual clock with the in-memory store: every step persisted in one
+//! transaction, nothing lost or sent twice across reloads, failed writes, catch-up and backups.
+#![cfg(not(target_arch = "wasm32"))]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use piket::engine::escalation::Input;
+use piket::engine::format::parse_world;
+use piket::engine::incident::{Actor, IncidentDetails};
+use piket::engine::person::Person;
+use piket::engine::policy::EscalationPolicy;
+use piket::runtime::driver::Driver;
+use piket::runtime::ActionError;
+use piket::storage::backup::ImportError;
+use piket::storage::{MemoryStore, OutboxRow, Store, StoredIncident, TimelineRow};
+use pollster::block_on;
+
+const WORLD: &str = r##"{
+  "people": [
+    {"id": "alice", "name": "Alice", "time_zone": "Europe/Amsterdam", "contact": {"ntfy_topic": "piket-alice", "webhook_url": "https://hooks.example/secret-alice"}},
+    {"id": "bob", "name": "Bob", "time_zone": "Europe/Amsterdam"}
+  ],
+  "channels": [{"id": "war-room", "name": "#war-room", "address": "https://hooks.slack.com/services/T/B/SECRET"}],
+  "policies": [{"id": "quick", "name": "Quick", "levels": [
+      {"targets": [{"person": "alice"}], "ack_timeout": "30s"},
+      {"targets": [{"person": "bob"}, {"channel": "war-room"}]}
+  ]}],
+  "default_policy": "quick"
+}"##;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap()
+}
+
+fn secs(n: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(n)
+}
+
+/// A driver whose store holds WORLD.
+fn configured() -> Driver<MemoryStore> {
+    let world = parse_world(WORLD).unwrap();
+    let mut d = block_on(Driver::load(MemoryStore::new())).unwrap();
+    for p in world.people {
+        block_on(d.save(p, t0())).unwrap();
+    }
+    for c in world.channels {
+        block_on(d.save(c, t0())).unwrap();
+    }
+    for p in world.policies {
+        block_on(d.save(p, t0())).unwrap();
+    }
+    block_on(d.set_default_policy(Some("quick".into()), t0())).unwrap();
+    d
+}
+
+fn open(id: &str, title: &str) -> Input {
+    Input::Open {
+        id: id.into(),
+        by: Actor::Automation,
+        details: IncidentDetails { title: title.into(), ..serde_json::from_str(r#"{"title": ""}"#).unwrap() },
+    }
+}
+
+fn outbox_keys<S: Store>(d: &Driver<S>) -> Vec<String> {
+    d.outbox().keys().cloned().collect()
+}
+
+fn reload(d: Driver<MemoryStore>) -> Driver<MemoryStore> {
+    block_on(Driver::load(d.into_store())).unwrap()
+}
+
+#[test]
+fn pages_level_one_then_level_two_and_survives_reloads() {
+    let mut d = configured();
+    let step = block_on(d.dispatch(t0(), open("inc-1", "Checkout down"))).unwrap();
+    assert_eq!(step.queued.len(), 1, "level 1 paged at once: {:?}", step.queued);
+    assert_eq!(d.next_deadline(), Some(secs(30)));
+
+    d = reload(d);
+    assert!(block_on(d.tick(secs(29))).unwrap().queued.is_empty(), "nothing before the deadline");
+    d = reload(d);
+    let step = block_on(d.tick(secs(31))).unwrap();
+    let targets: Vec<_> = step.queued.iter().map(|r| r.key.clone()).collect();
+    assert_eq!(targets.len(), 2, "bob and the war-room channel: {targets:?}");
+    assert!(step.queued.iter().all(|r| r.at == secs(30)), "intended time is the deadline");
+
+    d = reload(d);
+    assert!(block_on(d.tick(secs(3600))).unwrap().queued.is_empty(), "nothing is paged twice after a reload");
+    assert_eq!(d.outbox().len(), 3);
+    let timeline = &d.engine().incident("inc-1").unwrap().timeline;
+    assert_eq!(d.recorded_at("inc-1").len(), timeline.len(), "every entry was stored");
+}
+
+#[test]
+fn acknowledge_stops_further_pages() {
+    let mut d = configured();
+    block_on(d.dispatch(t0(), open("inc-1", "Disk full"))).unwrap();
+    block_on(d.dispatch(secs(10), Input::Acknowledge { incident: "inc-1".into(), by: "alice".into() })).unwrap();
+    let d = reload(d);
+    let mut d = d;
+    assert!(block_on(d.tick(secs(600))).unwrap().queued.is_empty());
+    assert_eq!(d.outbox().len(), 1);
+}
+
+#[test]
+fn a_failed_write_changes_nothing_and_the_step_runs_again() {
+    let mut d = configured();
+    block_on(d.dispatch(t0(), open("inc-1", "Latency"))).unwrap();
+    let commits = d.store().commit_count();
+    d.store().fail_next_commits(1);
+    let err = block_on(d.tick(secs(45))).unwrap_err();
+    assert!(matches!(err, ActionError::Storage(_)), "{err:?}");
+    assert_eq!(d.store().commit_count(), commits);
+    assert_eq!(d.outbox().len(), 1, "nothing queued in memory either");
+    assert_eq!(d.next_deadline(), Some(secs(30)), "the deadline is still pending");
+
+    let step = block_on(d.tick(secs(46))).unwrap();
+    assert_eq!(step.queued.len(), 2);
+    assert!(step.queued.iter().all(|r| r.at == secs(30)));
+    let d = reload(d);
+    let rows = block_on(d.store().list::<OutboxRow>()).unwrap();
+    assert_eq!(rows.len(), 3);
+}
+
+#[test]
+fn a_refused_input_is_reported_and_changes_nothing() {
+    let mut d = configured();
+    block_on(d.dispatch(t0(), open("inc-1", "A"))).unwrap();
+    let before = d.store().commit_count();
+    let err = block_on(d.dispatch(secs(1), Input::Acknowledge { incident: "nope".into(), by: "alice".into() })).unwrap_err();
+    assert!(matches!(err, ActionError::Rejected(_)), "{err:?}");
+    assert_eq!(d.store().commit_count(), before, "a refused input with nothing due writes nothing");
+}
+
+#[test]
+fn catching_up_after_sleep_matches_ticking_every_few_seconds() {
+    let mut sleepy = configured();
+    let mut steady = configured();
+    for d in [&mut sleepy, &mut steady] {
+        block_on(d.dispatch(t0(), open("inc-1", "A"))).unwrap();
+        block_on(d.dispatch(t0(), open("inc-2", "B"))).unwrap();
+    }
+    block_on(sleepy.tick(secs(3600))).unwrap();
+    for s in (5..=3600).step_by(5) {
+        block_on(steady.tick(secs(s))).unwrap();
+    }
+    assert_eq!(outbox_keys(&sleepy), outbox_keys(&steady));
+    for id in ["inc-1", "inc-2"] {
+        let a = &sleepy.engine().incident(id).unwrap().timeline;
+        let b = &steady.engine().incident(id).unwrap().timeline;
+        assert_eq!(a, b, "same entries, same intended times, same order");
+    }
+    let sleepy = reload(sleepy);
+    let rows = block_on(sleepy.store().list::<TimelineRow>()).unwrap();
+    let late: Vec<_> = rows.iter().map(|r| r.value.lateness()).filter(|l| *l > Duration::zero()).collect();
+    assert!(late.iter().any(|l| *l >= Duration::minutes(59)), "lateness is recorded: {late:?}");
+}
+
+#[test]
+fn every_write_is_journaled_with_a_revision() {
+    let mut d = configured();
+    block_on(d.dispatch(t0(), open("inc-1", "A"))).unwrap();
+    block_on(d.tick(secs(31))).unwrap();
+    let journal = block_on(d.store().journal()).unwrap();
+    let incident_revs: Vec<u64> = journal.iter().filter(|j| j.store == "incidents").map(|j| j.rev).collect();
+    assert_eq!(incident_revs, [1, 2]);
+    let rows = block_on(d.store().list::<StoredIncident>()).unwrap();
+    assert_eq!((rows[0].rev, rows[0].updated_at), (2, secs(31)));
+}
+
+#[test]
+fn removing_a_person_a_policy_pages_is_refused() {
+    let mut d = configured();
+    let err = block_on(d.remove::<Person>("alice", t0())).unwrap_err();
+    assert!(err.to_string().contains("alice"), "{err}");
+    assert!(d.world().person("alice").is_some());
+    let d = reload(d);
+    assert!(d.world().person("alice").is_some());
+}
+
+#[test]
+fn export_then_import_gives_the_same_data_and_ids() {
+    let mut d = configured();
+    block_on(d.dispatch(t0(), open("inc-1", "A"))).unwrap();
+    block_on(d.tick(secs(31))).unwrap();
+    let file = block_on(d.export(secs(40), true)).unwrap();
+
+    let fresh = block_on(Driver::load(MemoryStore::new())).unwrap();
+    let (restored, summary) = block_on(fresh.import(&file, secs(50))).map_err(|(_, e)| e).unwrap();
+    assert_eq!(summary.counts["people"], 2);
+    assert_eq!(restored.world(), d.world());
+    assert_eq!(outbox_keys(&restored), outbox_keys(&d));
+    assert_eq!(restored.engine().incident("inc-1"), d.engine().incident("inc-1"));
+    assert_eq!(restored.next_deadline(), d.next_deadline());
+}
+
+#[test]
+fn exports_leave_webhook_urls_out_unless_asked() {
+    let d = configured();
+    let without = block_on(d.export(t0(), false)).unwrap();
+    assert!(!without.contains("secret-alice") && !without.contains("SECRET"), "{without}");
+    let with = block_on(d.export(t0(), true)).unwrap();
+    assert!(with.contains("secret-alice") && with.contains("SECRET"));
+}
+
+#[test]
+fn bad_backups_are_refused_with_a_reason_and_change_nothing() {
+    let d = configured();
+    let good = block_on(d.export(t0(), true)).unwrap();
+    let wrong_type = good.replacen("\"name\": \"Alice\"", "\"name\": 42", 1);
+    let html = good.replacen("\"name\": \"Alice\"", "\"name\": \"<img src=x onerror=alert(1)>\"", 1);
+    let dangling = good.replacen("\"person\": \"alice\"", "\"person\": \"zed\"", 1);
+    let junk = "x".repeat(50 * 1024 * 1024);
+    let cases: Vec<(String, Box<dyn Fn(&ImportError) -> bool>)> = vec![
+        (good.replace("\"piket_backup\": 1", "\"piket_backup\": 7"), Box::new(|e| matches!(e, ImportError::UnsupportedVersion(7)))),
+        (good[..good.len() / 2].to_string(), Box::new(|e| matches!(e, ImportError::NotABackup(m) if m.contains("truncated")))),
+        (wrong_type, Box::new(|e| matches!(e, ImportError::Invalid { path, .. } if path == "stores.people[0].value.name"))),
+        (html, Box::new(|e| matches!(e, ImportError::Invalid { path, message } if path.contains("people") && message.contains("HTML")))),
+        (dangling, Box::new(|e| matches!(e, ImportError::Invalid { message, .. } if message.contains("zed")))),
+        (junk, Box::new(|e| matches!(e, ImportError::TooLarge(mb) if *mb > 49.0))),
+        ("{\"hello\": 1}".into(), Box::new(|e| matches!(e, ImportError::NotABackup(_)))),
+    ];
+    let mut d = d;
+    for (file, check) in cases {
+        let before = d.store().commit_count();
+        let world = d.world().clone();
+        let (back, err) = match block_on(d.import(&file, t0())) {
+            Ok(_) => panic!("accepted a bad file"),
+            Err(x) => x,
+        };
+        d = back;
+        match &err {
+            ActionError::Import(e) => assert!(check(e), "unexpected error: {e}"),
+            other => panic!("unexpected error: {other}"),
+        }
+        assert_eq!(d.store().commit_count(), before, "the database is unchanged ({err})");
+        assert_eq!(d.world(), &world);
+    }
+}
+
+#[test]
+fn policies_import_alone_and_are_checked_against_the_people() {
+    let mut d = configured();
+    let ok = r#"[{"id": "night", "name": "Night", "levels": [{"targets": [{"person": "bob"}]}]}]"#;
+    assert_eq!(block_on(d.import_policies(ok, t0())).unwrap(), 1);
+    assert!(d.world().policy("night").is_some());
+    let bad = r#"[{"id": "x", "levels": [{"targets": [{"person": "nobody"}]}]}]"#;
+    let err = block_on(d.import_policies(bad, t0())).unwrap_err();
+    assert!(err.to_string().contains("nobody"), "{err}");
+    let d = reload(d);
+    let ids: Vec<_> = d.world().policies.iter().map(|p: &EscalationPolicy| p.id.clone()).collect();
+    assert_eq!(ids, ["night", "quick"]);
+}
