@@ -4,11 +4,11 @@
 //! (IndexedDB in the browser, memory in tests); [`runtime`] runs actions through the engine and
 //! storage; `ui` (wasm only) is the Leptos app.
 
-#[cfg(target_arch = "wasm32")]
-pub mod adapters;
 pub mod engine;
 /// Alert payloads (PagerDuty v2, Alertmanager v4) and intake links into engine inputs.
 pub mod intake;
+/// What to send to ntfy, Slack, Teams, Discord or a webhook, and when to retry.
+pub mod delivery;
 pub mod runtime;
 pub mod storage;
 

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{add_evidence, from_value, non_blank, parse_timestamp, severity_from_word, Intake, IntakeError, IntakeEvent, NewId, PayloadFormat};
-use crate::engine::{Actor, IncidentDetails, Input, Severity};
+use crate::engine::{Actor, IncidentDetails, Input};
 
 type Labels = BTreeMap<String, String>;
 
@@ -108,7 +108,7 @@ fn read_alert(alert: Alert, status: Status, new_id: NewId<'_>) -> IntakeEvent {
     let mut details = IncidentDetails {
         title,
         summary: text(&annotations, &["description", "details", "message"]),
-        severity: pick(&labels, &["severity"]).and_then(severity_from_word).unwrap_or(Severity::default()),
+        severity: pick(&labels, &["severity"]).and_then(severity_from_word).unwrap_or_default(),
         kind: text(&labels, &["type"]),
         service: text(&labels, &["service", "job"]),
         source: "alertmanager".into(),
@@ -149,6 +149,7 @@ mod tests {
     use super::super::tests::counter;
     use super::super::{parse_payload, parse_payload_detailed};
     use super::*;
+    use crate::engine::Severity;
 
     const MULTIPLE: &str = include_str!("../../tests/fixtures/payloads/alertmanager-firing-multiple.json");
     const GROUPED: &str = include_str!("../../tests/fixtures/payloads/alertmanager-firing-grouped.json");

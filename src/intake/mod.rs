@@ -140,6 +140,15 @@ pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Resul
     })
 }
 
+/// Like [`from_value`] for a value found at `prefix` (`payload`), so paths stay whole.
+pub(crate) fn from_value_at<T: DeserializeOwned>(prefix: &str, value: serde_json::Value) -> Result<T, IntakeError> {
+    from_value(value).map_err(|e| match e {
+        IntakeError::Invalid { path, message } if path == "." => IntakeError::Invalid { path: prefix.to_string(), message },
+        IntakeError::Invalid { path, message } => IntakeError::Invalid { path: format!("{prefix}.{path}"), message },
+        other => other,
+    })
+}
+
 /// serde says "map" and "sequence"; people pasting JSON say "object" and "array".
 fn plain_words(message: &str) -> String {
     message.replace("expected string or map", "expected a string").replace("a map", "an object").replace("a sequence", "an array").replace("map,", "object,").replace("sequence,", "array,")

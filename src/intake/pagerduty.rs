@@ -20,19 +20,17 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{add_evidence, from_value, non_blank, parse_timestamp, Intake, IntakeError, IntakeEvent, NewId, PayloadFormat};
+use super::{add_evidence, from_value, from_value_at, non_blank, parse_timestamp, Intake, IntakeError, IntakeEvent, NewId, PayloadFormat};
 use crate::engine::{Actor, IncidentDetails, Input, Severity};
 
 #[derive(Deserialize)]
 struct Event {
-    #[serde(default)]
-    #[allow(dead_code)]
-    routing_key: Option<String>,
     event_action: Action,
     #[serde(default)]
     dedup_key: Option<String>,
+    /// Read only for a trigger (PagerDuty ignores it otherwise).
     #[serde(default)]
-    payload: Option<Payload>,
+    payload: Option<Value>,
     #[serde(default)]
     client: Option<String>,
     #[serde(default)]
@@ -116,7 +114,10 @@ pub(crate) fn read(value: Value, new_id: NewId<'_>) -> Result<Intake, IntakeErro
 }
 
 fn trigger(event: Event, dedup_key: Option<String>, new_id: NewId<'_>) -> Result<IntakeEvent, IntakeError> {
-    let payload = event.payload.ok_or_else(|| IntakeError::Invalid { path: "payload".into(), message: "required for a trigger event".into() })?;
+    let payload = match event.payload {
+        None | Some(Value::Null) => return Err(IntakeError::Invalid { path: "payload".into(), message: "required for a trigger event".into() }),
+        Some(v) => from_value_at::<Payload>("payload", v)?,
+    };
     let title = non_blank(Some(&payload.summary))
         .ok_or_else(|| IntakeError::Invalid { path: "payload.summary".into(), message: "must not be empty".into() })?
         .to_string();
@@ -274,12 +275,20 @@ mod tests {
             (r#"{"event_action":"trigger","payload":{"summary":3,"source":"y","severity":"info"}}"#, "payload.summary: invalid type: integer `3`, expected a string"),
             (r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info"},"links":{"href":"h"}}"#, "links: invalid type: object, expected an array"),
             (r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info"},"links":[{"text":"no href"}]}"#, "links[0]: missing field `href`"),
+            (r#"{"event_action":"trigger","payload":"disk full"}"#, "payload: invalid type: string \"disk full\", expected struct Payload"),
+            (r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info","custom_details":{"a":1},"timestamp":7}}"#, "payload.timestamp: invalid type: integer `7`, expected a string"),
             (r#"{"event_action":7}"#, "event_action: invalid type: integer `7`, expected a string"),
         ];
         for (json, expected) in cases {
             let err = parse_payload(json, &mut counter()).unwrap_err();
             assert_eq!(err.to_string(), *expected, "{json}");
         }
+    }
+
+    #[test]
+    fn a_resolve_ignores_whatever_payload_it_carries() {
+        let json = r#"{"event_action":"resolve","dedup_key":"k","payload":{"summary":5}}"#;
+        assert_eq!(parse_payload(json, &mut counter()).unwrap(), vec![Input::ResolveByKey { dedup_key: "k".into(), by: Actor::Automation }]);
     }
 
     #[test]
