@@ -4,6 +4,8 @@
 //! (IndexedDB in the browser, memory in tests); [`runtime`] runs actions through the engine and
 //! storage; `ui` (wasm only) is the Leptos app.
 
+#[cfg(target_arch = "wasm32")]
+pub mod adapters;
 pub mod engine;
 /// Alert payloads (PagerDuty v2, Alertmanager v4) and intake links into engine inputs.
 pub mod intake;
