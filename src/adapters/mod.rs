@@ -4,3 +4,4 @@
 pub mod bus;
 pub mod clock;
 pub mod leader;
+pub mod quota;

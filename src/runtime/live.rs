@@ -270,6 +270,16 @@ impl Live {
         reply
     }
 
+    /// Storage persistence and usage, asking for persistence first if not yet granted.
+    pub async fn storage_info(&self) -> crate::adapters::quota::StorageInfo {
+        let info = crate::adapters::quota::info().await;
+        if info.persisted == Some(false) {
+            crate::adapters::quota::request_persist().await;
+            return crate::adapters::quota::info().await;
+        }
+        info
+    }
+
     /// Everything as one JSON file (read-only: any tab can do it).
     pub async fn export(&self, include_secrets: bool) -> Result<String, String> {
         let guard = self.0.driver.lock().await;

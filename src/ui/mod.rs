@@ -5,6 +5,7 @@
 
 mod clock;
 mod people;
+mod settings;
 mod placeholder;
 mod state;
 
@@ -65,7 +66,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/schedules") view=placeholder::Schedules/>
                     <Route path=path!("/people") view=people::PeopleScreen/>
                     <Route path=path!("/lab") view=placeholder::Lab/>
-                    <Route path=path!("/settings") view=placeholder::Settings/>
+                    <Route path=path!("/settings") view=settings::SettingsScreen/>
                 </Routes>
             </main>
         </Router>

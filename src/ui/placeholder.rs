@@ -50,11 +50,6 @@ pub fn Lab() -> impl IntoView {
 }
 
 #[component]
-pub fn Settings() -> impl IntoView {
-    view! { <Empty title="Settings" text="Notifications, storage, backup and restore, and your time zone will be set here."/> }
-}
-
-#[component]
 pub fn NotFound() -> impl IntoView {
     view! { <Empty title="Not found" text="This page does not exist. Use the navigation to get back."/> }
 }

@@ -89,6 +89,11 @@ impl AppState {
         }
     }
 
+    /// Storage persistence and usage (asks for persistence when not yet granted).
+    pub async fn storage_info(self) -> Option<crate::adapters::quota::StorageInfo> {
+        Some(self.live.get_value()?.storage_info().await)
+    }
+
     /// Everyone, sorted by name.
     pub fn people(self) -> Vec<Person> {
         let mut people = self.world.with(|w| w.people.clone());

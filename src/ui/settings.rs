@@ -1,0 +1,165 @@
+//! Settings: the clock, storage, backup and restore.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::clock::span;
+use super::state::AppState;
+use crate::runtime::command::Command;
+use crate::runtime::live::Role;
+
+/// Offers `text` as a file download named `name`.
+fn download(name: &str, text: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&text.into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(|_| "could not make the file")?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "could not make the file")?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(|_| "no link")?.unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// The text of the file chosen in an `<input type=file>`.
+async fn chosen_file_text(input: &web_sys::HtmlInputElement) -> Result<String, String> {
+    let file = input.files().and_then(|f| f.get(0)).ok_or("Choose a file first.")?;
+    let text = JsFuture::from(file.text()).await.map_err(|_| "The file could not be read.")?;
+    text.as_string().ok_or_else(|| "The file could not be read as text.".into())
+}
+
+fn megabytes(bytes: f64) -> String {
+    format!("{:.1} MB", bytes / (1024.0 * 1024.0))
+}
+
+#[component]
+pub fn SettingsScreen() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let include_secrets = RwSignal::new(false);
+    let backup_message = RwSignal::new(None::<Result<String, String>>);
+    let pending_restore = RwSignal::new(None::<String>);
+    let storage = LocalResource::new(move || async move { state.storage_info().await });
+    let restore_input = NodeRef::<leptos::html::Input>::new();
+    let policies_input = NodeRef::<leptos::html::Input>::new();
+
+    let on_download = move |_| {
+        spawn_local(async move {
+            match state.export(include_secrets.get_untracked()).await {
+                Ok(text) => {
+                    let name = format!("piket-backup-{}.json", state.now.get_untracked().format("%Y-%m-%d"));
+                    backup_message.set(Some(download(&name, &text).map(|_| format!("Backup saved as {name}."))));
+                }
+                Err(e) => backup_message.set(Some(Err(e))),
+            }
+        });
+    };
+    let on_restore_chosen = move |_| {
+        let Some(input) = restore_input.get() else { return };
+        spawn_local(async move {
+            match chosen_file_text(&input).await {
+                Ok(text) => {
+                    backup_message.set(None);
+                    pending_restore.set(Some(text));
+                }
+                Err(e) => backup_message.set(Some(Err(e))),
+            }
+        });
+    };
+    let on_restore_confirm = move |_| {
+        let Some(file) = pending_restore.get_untracked() else { return };
+        pending_restore.set(None);
+        spawn_local(async move {
+            let reply = state.run(Command::Restore { file }).await;
+            backup_message.set(Some(reply.map(|d| d.message).map_err(|e| e.message)));
+        });
+    };
+    let on_policies_chosen = move |_| {
+        let Some(input) = policies_input.get() else { return };
+        spawn_local(async move {
+            let result = match chosen_file_text(&input).await {
+                Ok(file) => state.run(Command::ImportPolicies { file }).await.map(|d| d.message).map_err(|e| e.message),
+                Err(e) => Err(e),
+            };
+            backup_message.set(Some(result));
+        });
+    };
+
+    view! {
+        <section class="screen settings">
+            <h1>"Settings"</h1>
+
+            <section class="card" aria-labelledby="clock-title">
+                <h2 id="clock-title">"Escalation clock"</h2>
+                {move || state.clock.get().map(|c| {
+                    let role = match c.role {
+                        Role::Leader => "This tab keeps the clock: it fires escalations and sends pages.",
+                        Role::Follower => "Another tab of this browser keeps the clock; this one shows the same incidents and passes your actions to it.",
+                        Role::Starting => "Starting…",
+                    };
+                    let ticks = if c.uses_worker { "Ticks come from a background worker (not slowed down when the tab is hidden)." } else { "Ticks come from page timers (a hidden tab may only wake once a minute)." };
+                    let last = c.last_run.map(|t| format!("Last run: {} ago.", span(c.now - t))).unwrap_or_default();
+                    view! { <p>{role}</p><p class="muted">{ticks}" "{last}</p> }
+                })}
+            </section>
+
+            <section class="card" aria-labelledby="storage-title">
+                <h2 id="storage-title">"Storage"</h2>
+                <Suspense fallback=|| view! { <p class="muted">"Reading storage…"</p> }>
+                    {move || storage.get().map(|info| match info {
+                        Some(info) => {
+                            let persisted = match info.persisted {
+                                Some(true) => "Persistent storage granted: the browser will not clear Piket's data to free space.",
+                                Some(false) => "Persistent storage not granted: under storage pressure the browser may clear Piket's data. Keep backups.",
+                                None => "This browser does not say whether Piket's data is persistent. Keep backups.",
+                            };
+                            let usage = match (info.usage_bytes, info.quota_bytes) {
+                                (Some(u), Some(q)) => format!("Using {} of {} available.", megabytes(u), megabytes(q)),
+                                _ => "Usage unknown.".to_string(),
+                            };
+                            view! { <p class="storage-persisted">{persisted}</p><p class="muted">{usage}</p> }.into_any()
+                        }
+                        None => view! { <p class="muted">"Starting…"</p> }.into_any(),
+                    })}
+                </Suspense>
+            </section>
+
+            <section class="card form-stack" aria-labelledby="backup-title">
+                <h2 id="backup-title">"Backup and restore"</h2>
+                <p class="muted">"One JSON file with people, schedules, policies, rules, channels, incidents and their timelines."</p>
+                <label class="check">
+                    <input type="checkbox" bind:checked=include_secrets />
+                    " Include webhook URLs (they are secrets: keep such a file safe)"
+                </label>
+                <div class="actions">
+                    <button type="button" class="primary" on:click=on_download>"Download backup"</button>
+                </div>
+                <div class="field">
+                    <label for="restore-file">"Restore from backup"</label>
+                    <input id="restore-file" type="file" accept="application/json,.json" node_ref=restore_input on:change=on_restore_chosen />
+                </div>
+                <Show when=move || pending_restore.get().is_some()>
+                    <div class="confirm-box" role="alertdialog" aria-labelledby="restore-confirm-text">
+                        <p id="restore-confirm-text">"Replace everything on this device with this backup? Incidents and settings here now will be gone."</p>
+                        <div class="actions">
+                            <button type="button" class="danger" on:click=on_restore_confirm>"Replace everything"</button>
+                            <button type="button" on:click=move |_| pending_restore.set(None)>"Cancel"</button>
+                        </div>
+                    </div>
+                </Show>
+                <div class="field">
+                    <label for="policies-file">"Import policies"</label>
+                    <input id="policies-file" type="file" accept="application/json,.json" node_ref=policies_input on:change=on_policies_chosen />
+                </div>
+                {move || backup_message.get().map(|m| match m {
+                    Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
+                    Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+                })}
+            </section>
+        </section>
+    }
+}
