@@ -4,6 +4,7 @@
 //! storage or adapters directly. Everything a user typed is rendered as text, never as HTML.
 
 mod clock;
+mod incidents;
 mod people;
 mod settings;
 mod placeholder;
@@ -59,9 +60,10 @@ fn App() -> impl IntoView {
             </Show>
             <main id="main">
                 <Routes fallback=|| view! { <placeholder::NotFound/> }>
-                    <Route path=path!("/") view=placeholder::Incidents/>
-                    <Route path=path!("/incidents") view=placeholder::Incidents/>
-                    <Route path=path!("/incidents/:id") view=placeholder::Incident/>
+                    <Route path=path!("/") view=incidents::IncidentList/>
+                    <Route path=path!("/incidents") view=incidents::IncidentList/>
+                    <Route path=path!("/new") view=incidents::NewIncident/>
+                    <Route path=path!("/incidents/:id") view=incidents::IncidentPage/>
                     <Route path=path!("/policies") view=placeholder::Policies/>
                     <Route path=path!("/schedules") view=placeholder::Schedules/>
                     <Route path=path!("/people") view=people::PeopleScreen/>

@@ -2,7 +2,6 @@
 //! No fake data is shown.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 #[component]
 fn Empty(title: &'static str, text: &'static str) -> impl IntoView {
@@ -11,24 +10,6 @@ fn Empty(title: &'static str, text: &'static str) -> impl IntoView {
             <h1>{title}</h1>
             <div class="empty-state">
                 <p>{text}</p>
-            </div>
-        </section>
-    }
-}
-
-#[component]
-pub fn Incidents() -> impl IntoView {
-    view! { <Empty title="Incidents" text="No incidents yet. Open incidents will be listed here by severity, with a live countdown to their next escalation."/> }
-}
-
-#[component]
-pub fn Incident() -> impl IntoView {
-    let params = use_params_map();
-    view! {
-        <section class="screen">
-            <h1>"Incident"</h1>
-            <div class="empty-state">
-                <p>"No incident with id " <code>{move || params.read().get("id").unwrap_or_default()}</code> " is stored on this device."</p>
             </div>
         </section>
     }

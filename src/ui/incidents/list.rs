@@ -1,0 +1,254 @@
+//! The incident list: open incidents first, by severity then by time left to the next escalation
+//! (a live countdown); filters; resolved ones in their own tab.
+//!
+//! Stays fast with thousands of incidents: a memo reduces each incident to a small [`Row`] once per
+//! snapshot, filters and sorting are memos over those rows, and only the first [`PAGE`] rows (more
+//! on "Show more") are in the page. The countdown is the only thing that changes every second.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+use super::{countdown, incident_deadline, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label, use_me, AppState, STATUSES};
+use crate::engine::incident::{EntryKind, Incident, Severity, Status};
+
+/// Rows rendered at first, and added by each "Show more".
+const PAGE: usize = 50;
+
+/// What the list shows of an incident (and filters on).
+#[derive(Clone, Debug, PartialEq)]
+struct Row {
+    id: String,
+    title: String,
+    severity: Severity,
+    status: Status,
+    service: String,
+    alert_count: u32,
+    deadline: Option<DateTime<Utc>>,
+    stage: String,
+    opened_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    /// People it concerns: assignee, acknowledger, everyone paged (for "mine").
+    people: Vec<String>,
+    acknowledged_by: Option<String>,
+}
+
+impl Row {
+    fn of(i: &Incident) -> Row {
+        let mut people: Vec<String> = i.timeline.iter().filter(|e| matches!(e.kind, EntryKind::Paged | EntryKind::AckReminder)).filter_map(|e| e.person.clone()).collect();
+        people.extend(i.assignee.clone());
+        people.extend(i.acknowledged.as_ref().map(|a| a.by.clone()));
+        people.sort();
+        people.dedup();
+        Row {
+            id: i.id.clone(),
+            title: i.details.title.clone(),
+            severity: i.details.severity,
+            status: i.status,
+            service: i.details.service.clone(),
+            alert_count: i.alert_count,
+            deadline: incident_deadline(i),
+            stage: stage_words(i),
+            opened_at: i.opened_at,
+            resolved_at: i.resolved_at,
+            people,
+            acknowledged_by: i.acknowledged.as_ref().map(|a| a.by.clone()),
+        }
+    }
+}
+
+/// A row is rendered again only when something it shows changed.
+fn row_key(r: &Row) -> (String, String, &'static str, Severity, u32, Option<DateTime<Utc>>, String, Option<String>) {
+    (r.id.clone(), r.title.clone(), r.status.as_str(), r.severity, r.alert_count, r.deadline, r.stage.clone(), r.acknowledged_by.clone())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Open,
+    Resolved,
+}
+
+#[component]
+pub fn IncidentList() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let me = use_me();
+    let tab = RwSignal::new(Tab::Open);
+    let status = RwSignal::new(String::new());
+    let severity = RwSignal::new(String::new());
+    let service = RwSignal::new(String::new());
+    let mine = RwSignal::new(false);
+    let shown = RwSignal::new(PAGE);
+
+    let rows = Memo::new(move |_| state.incidents.with(|all| all.iter().map(Row::of).collect::<Vec<_>>()));
+    let open_count = Memo::new(move |_| rows.with(|r| r.iter().filter(|r| r.status != Status::Resolved).count()));
+    let resolved_count = Memo::new(move |_| rows.with(|r| r.iter().filter(|r| r.status == Status::Resolved).count()));
+    let services = Memo::new(move |_| {
+        let mut s: Vec<String> = rows.with(|r| r.iter().map(|r| r.service.clone()).filter(|s| !s.is_empty()).collect());
+        s.sort_by_key(|x| x.to_lowercase());
+        s.dedup();
+        s
+    });
+    let filtered = Memo::new(move |_| {
+        let tab = tab.get();
+        let status = parse_status(&status.get());
+        let severity = parse_severity(&severity.get());
+        let service = service.get();
+        let me = me.get();
+        let mine = mine.get() && !me.is_empty();
+        let mut out: Vec<Row> = rows.with(|rows| {
+            rows.iter()
+                .filter(|r| (r.status == Status::Resolved) == (tab == Tab::Resolved))
+                .filter(|r| status.is_none_or(|s| r.status == s))
+                .filter(|r| severity.is_none_or(|s| r.severity == s))
+                .filter(|r| service.is_empty() || r.service == service)
+                .filter(|r| !mine || r.people.contains(&me))
+                .cloned()
+                .collect()
+        });
+        match tab {
+            // Most severe first; then the one escalating soonest; nothing pending last.
+            Tab::Open => out.sort_by(|a, b| {
+                (a.severity, a.deadline.is_none(), a.deadline, std::cmp::Reverse(a.opened_at)).cmp(&(b.severity, b.deadline.is_none(), b.deadline, std::cmp::Reverse(b.opened_at)))
+            }),
+            Tab::Resolved => out.sort_by_key(|r| std::cmp::Reverse(r.resolved_at.unwrap_or(r.opened_at))),
+        }
+        out
+    });
+    // A new filter starts from the top again.
+    Effect::new(move |_| {
+        tab.track();
+        status.track();
+        severity.track();
+        service.track();
+        mine.track();
+        shown.set(PAGE);
+    });
+    let visible = Memo::new(move |_| filtered.with(|f| f.iter().take(shown.get()).cloned().collect::<Vec<_>>()));
+    let hidden = move || filtered.with(|f| f.len()).saturating_sub(shown.get());
+
+    let tab_button = move |t: Tab, label: &'static str| {
+        view! {
+            <button type="button" class="tab" aria-pressed=move || (tab.get() == t).to_string() on:click=move |_| tab.set(t)>
+                {label} " " <span class="count">{move || if t == Tab::Open { open_count.get() } else { resolved_count.get() }}</span>
+            </button>
+        }
+    };
+
+    view! {
+        <section class="screen incidents">
+            <div class="screen-head">
+                <h1>"Incidents"</h1>
+                <a class="button primary" href="/new">"Open an incident"</a>
+            </div>
+            <div class="tabs" role="group" aria-label="Which incidents">
+                {tab_button(Tab::Open, "Open")}
+                {tab_button(Tab::Resolved, "Resolved")}
+            </div>
+            <details class="filters">
+                <summary>"Filters"</summary>
+                <div class="filter-grid">
+                    <div class="field">
+                        <label for="filter-status">"Status"</label>
+                        <select id="filter-status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>
+                            <option value="">"Any status"</option>
+                            {STATUSES.into_iter().filter(|s| *s != Status::Resolved).map(|s| view! { <option value=s.as_str()>{status_label(s)}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="filter-severity">"Severity"</label>
+                        <select id="filter-severity" prop:value=move || severity.get() on:change=move |ev| severity.set(event_target_value(&ev))>
+                            <option value="">"Any severity"</option>
+                            {Severity::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{severity_label(s)}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="filter-service">"Service"</label>
+                        <select id="filter-service" prop:value=move || service.get() on:change=move |ev| service.set(event_target_value(&ev))>
+                            <option value="">"Any service"</option>
+                            <For each=move || services.get() key=|s| s.clone() let:s>
+                                <option value=s.clone()>{s.clone()}</option>
+                            </For>
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="filter-me">"I am"</label>
+                        <select id="filter-me" prop:value=move || me.get() on:change=move |ev| me.set(event_target_value(&ev))>
+                            <option value="">"Not chosen"</option>
+                            <For each=move || state.people() key=|p| (p.id.clone(), p.name.clone()) let:p>
+                                <option value=p.id.clone()>{p.name.clone()}</option>
+                            </For>
+                        </select>
+                    </div>
+                    <label class="check">
+                        <input type="checkbox" bind:checked=mine disabled=move || me.get().is_empty() />
+                        " Only mine"
+                    </label>
+                </div>
+            </details>
+
+            <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Show
+                    when=move || filtered.with(|f| !f.is_empty())
+                    fallback=move || view! { <Empty tab=tab.get() any=Signal::derive(move || open_count.get() + resolved_count.get() > 0) /> }
+                >
+                    <ul class="incident-list" aria-label="Incidents">
+                        <For each=move || visible.get() key=row_key let:row>
+                            <IncidentRow row=row />
+                        </For>
+                    </ul>
+                    <Show when=move || { hidden() > 0 }>
+                        <button type="button" class="show-more" on:click=move |_| shown.update(|n| *n += PAGE)>
+                            {move || format!("Show more ({} more)", hidden())}
+                        </button>
+                    </Show>
+                </Show>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn Empty(tab: Tab, any: Signal<bool>) -> impl IntoView {
+    match tab {
+        Tab::Resolved => view! { <div class="empty-state"><p>"No resolved incidents match."</p></div> }.into_any(),
+        Tab::Open => view! {
+            <div class="empty-state">
+                <p>{move || if any.get() { "No open incidents match. " } else { "No open incidents. " }}
+                    <a href="/new">"Open an incident"</a>
+                    " by hand, or paste an alert from PagerDuty or Alertmanager on that screen."
+                </p>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn IncidentRow(row: Row) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let deadline = row.deadline;
+    let countdown_text = move || deadline.map(|d| format!("next step {}", countdown(d, state.now.get())));
+    let acked = row.acknowledged_by.as_ref().map(|p| format!("Acknowledged by {}", state.person_name(p)));
+    let sev = row.severity;
+    view! {
+        <li>
+            <a class="card incident-row" href=format!("/incidents/{}", row.id) data-severity=sev.as_str()>
+                <span class="sev-badge" data-severity=sev.as_str()>{severity_short(sev)}</span>
+                <span class="row-main">
+                    <strong class="incident-title">{row.title.clone()}</strong>
+                    <span class="muted row-meta">
+                        {status_label(row.status)}
+                        {(!row.service.is_empty()).then(|| format!(" · {}", row.service))}
+                        {" · "}{row.stage.clone()}
+                    </span>
+                    {acked.map(|a| view! { <span class="muted">{a}</span> })}
+                </span>
+                <span class="row-side">
+                    {(row.alert_count > 1).then(|| view! {
+                        <span class="fold-count" title="Alerts folded into this incident">{format!("{} alerts", row.alert_count)}</span>
+                    })}
+                    <span class="countdown">{countdown_text}</span>
+                </span>
+            </a>
+        </li>
+    }
+}

@@ -1,0 +1,586 @@
+//! The incident page: the one a phone opens from a page. Acknowledge and Resolve at the top, who is
+//! paged now and who is next (with a countdown), the timeline newest first (with lateness and
+//! delivery state), and every other action: note, status, severity, reassign, escalate now, snooze,
+//! checkpoint. `?ack=1` acknowledges in one tap.
+//!
+//! "Who is next" is a dry run: the incident alone in a throwaway [`Engine`], stepped to its next
+//! deadline against the configured world. Nothing is stored.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::{
+    actor_name, clock_time, clock_time_exact, countdown, incident_deadline, known_me, kind_words, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label, use_me,
+    AppState, WhoAmI, STATUSES,
+};
+use crate::engine::escalation::{Delivery, Engine, Input, ReassignTo, Stage};
+use crate::engine::incident::{Actor, EntryKind, Incident, Severity, Status, TimelineEntry};
+use crate::intake::is_evidence_url;
+use crate::runtime::command::Command;
+use crate::storage::{DeliveryState, OutboxRow};
+
+/// Something a responder does to the incident.
+#[derive(Clone, Debug, PartialEq)]
+enum Action {
+    Acknowledge,
+    Unacknowledge,
+    Resolve,
+    Note(String),
+    Status(Status),
+    Severity(Severity),
+    Reassign(ReassignTo),
+    EscalateNow,
+    Snooze(DateTime<Utc>),
+    ConfirmCheckpoint,
+}
+
+impl Action {
+    /// Actions the engine takes only from a person.
+    fn needs_person(&self) -> bool {
+        matches!(self, Action::Acknowledge | Action::Unacknowledge | Action::Snooze(_) | Action::ConfirmCheckpoint)
+    }
+
+    fn input(self, incident: String, me: Option<String>) -> Option<Input> {
+        let by = me.clone().map(Actor::Person).unwrap_or(Actor::Automation);
+        Some(match self {
+            Action::Acknowledge => Input::Acknowledge { incident, by: me? },
+            Action::Unacknowledge => Input::Unacknowledge { incident, by: me? },
+            Action::Resolve => Input::Resolve { incident, by },
+            Action::Note(text) => Input::AddNote { incident, by, text },
+            Action::Status(status) => Input::ChangeStatus { incident, by, status },
+            Action::Severity(severity) => Input::ChangeSeverity { incident, by, severity },
+            Action::Reassign(to) => Input::Reassign { incident, by, to },
+            Action::EscalateNow => Input::EscalateNow { incident, by },
+            Action::Snooze(until) => Input::Snooze { incident, by: me?, until },
+            Action::ConfirmCheckpoint => Input::ConfirmCheckpoint { incident, by: me? },
+        })
+    }
+
+    fn done(&self) -> &'static str {
+        match self {
+            Action::Acknowledge => "Acknowledged: you have it.",
+            Action::Unacknowledge => "Given back: the level's timeout runs again.",
+            Action::Resolve => "Resolved.",
+            Action::Note(_) => "Note added.",
+            Action::Status(_) => "Status changed.",
+            Action::Severity(_) => "Severity changed.",
+            Action::Reassign(_) => "Reassigned.",
+            Action::EscalateNow => "Escalated.",
+            Action::Snooze(_) => "Snoozed.",
+            Action::ConfirmCheckpoint => "Checkpoint confirmed.",
+        }
+    }
+}
+
+/// What the next deadline would do, from a dry run.
+#[derive(Clone, Debug, PartialEq)]
+struct NextStep {
+    at: DateTime<Utc>,
+    /// People paged and channels posted to.
+    who: Vec<String>,
+    /// Other things that happen (escalated, level skipped, …).
+    what: Vec<String>,
+}
+
+fn next_step(state: AppState, incident: &Incident) -> Option<NextStep> {
+    let at = incident_deadline(incident)?;
+    let mut engine = Engine::restore([incident.clone()]);
+    let effects = state.world.with(|w| engine.handle_timeout(w, at));
+    let mut step = NextStep { at, who: Vec::new(), what: Vec::new() };
+    for effect in effects {
+        let name = match &effect.delivery {
+            Some(Delivery::Page { person, .. }) => Some(state.person_name(person)),
+            Some(Delivery::Post { channel }) => Some(format!("channel {}", channel_name(state, channel))),
+            None => None,
+        };
+        match name {
+            Some(n) if !step.who.contains(&n) => step.who.push(n),
+            Some(_) => {}
+            None => {
+                let e = &effect.entry;
+                let words = if e.detail.is_empty() { kind_words(e.kind).to_string() } else { format!("{}: {}", kind_words(e.kind), e.detail) };
+                step.what.push(words);
+            }
+        }
+    }
+    Some(step)
+}
+
+fn channel_name(state: AppState, id: &str) -> String {
+    state.world.with(|w| w.channel(id).map(|c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() })).unwrap_or_else(|| id.to_string())
+}
+
+/// Who the current level paged (people and channels), by name.
+fn paged_now(state: AppState, i: &Incident) -> Vec<String> {
+    let Some(e) = i.escalation.as_ref().filter(|e| matches!(e.stage, Stage::Paging | Stage::Stopped)) else { return Vec::new() };
+    let mut names = Vec::new();
+    for entry in i.timeline.iter().filter(|x| x.level == Some(e.level as u32 + 1) && x.pass == Some(e.pass)) {
+        let name = match (entry.kind, &entry.person, &entry.target) {
+            (EntryKind::Paged, Some(p), _) => state.person_name(p),
+            (EntryKind::Posted, _, Some(t)) => format!("channel {}", channel_name(state, t.strip_prefix("channel:").unwrap_or(t))),
+            _ => continue,
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+fn delivery_words(row: &OutboxRow) -> String {
+    let tries = row.attempts.len();
+    let last = row.attempts.last().map(|a| {
+        let status = a.status.map_or("network error".to_string(), |s| if s == 0 { "opaque answer".into() } else { format!("HTTP {s}") });
+        if a.note.is_empty() { status } else { format!("{status}, {}", a.note) }
+    });
+    let state = match row.state {
+        DeliveryState::Pending => match row.next_attempt_at {
+            Some(t) if tries > 0 => format!("pending, next try {}", clock_time(t)),
+            _ => "pending".to_string(),
+        },
+        DeliveryState::Delivered => "delivered".to_string(),
+        DeliveryState::Unverified => "sent (the target's answer cannot be read)".to_string(),
+        DeliveryState::Failed => "failed".to_string(),
+    };
+    match (tries, last) {
+        (0, _) | (_, None) => state,
+        (n, Some(last)) => format!("{state} ({n} {}; last: {last})", if n == 1 { "attempt" } else { "attempts" }),
+    }
+}
+
+#[component]
+pub fn IncidentPage() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let params = use_params_map();
+    let query = use_query_map();
+    let me = use_me();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let incident = Memo::new(move |_| {
+        let id = id.get();
+        state.incidents.with(|all| all.iter().find(|i| i.id == id).cloned())
+    });
+
+    let error = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let pending = RwSignal::new(None::<Action>);
+    let choosing = RwSignal::new(false);
+
+    let run = move |action: Action, who: Option<String>| {
+        let Some(input) = action.clone().input(id.get_untracked(), who) else { return };
+        error.set(None);
+        notice.set(None);
+        busy.set(true);
+        spawn_local(async move {
+            let reply = state.run(Command::Dispatch { input }).await;
+            busy.set(false);
+            match reply {
+                Ok(_) => notice.set(Some(action.done().to_string())),
+                Err(r) => error.set(Some(r.message)),
+            }
+        });
+    };
+    // Every action goes through here: it asks who you are first when that is not known yet.
+    let act = move |action: Action| {
+        let who = known_me(state, &me.get_untracked());
+        let anyone = state.world.with_untracked(|w| !w.people.is_empty());
+        if who.is_none() && (action.needs_person() || anyone) {
+            pending.set(Some(action));
+            choosing.set(true);
+            return;
+        }
+        run(action, who);
+    };
+    let on_pick = Callback::new(move |person: String| {
+        me.set(person.clone());
+        choosing.set(false);
+        if let Some(action) = pending.get_untracked() {
+            pending.set(None);
+            run(action, Some(person));
+        }
+    });
+    let on_cancel = Callback::new(move |_| {
+        pending.set(None);
+        choosing.set(false);
+    });
+
+    // `?ack=1` (from a notification): acknowledge as soon as the incident is known, once.
+    let wants_ack = query.with_untracked(|q| q.get("ack").is_some_and(|v| v == "1" || v == "true"));
+    let ack_handled = StoredValue::new(false);
+    Effect::new(move |_| {
+        if !wants_ack || ack_handled.get_value() || !state.loaded.get() {
+            return;
+        }
+        let Some((open, acked)) = incident.with(|i| i.as_ref().map(|i| (i.is_open(), i.acknowledged.clone()))) else { return };
+        ack_handled.set_value(true);
+        match (open, acked) {
+            (false, _) => notice.set(Some("This incident is already resolved.".into())),
+            (true, Some(a)) => notice.set(Some(format!("Already acknowledged by {}.", state.person_name(&a.by)))),
+            (true, None) => act(Action::Acknowledge),
+        }
+    });
+
+    view! {
+        <section class="screen incident-page">
+            <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Show
+                    when=move || incident.with(|i| i.is_some())
+                    fallback=move || view! {
+                        <h1>"Incident"</h1>
+                        <div class="empty-state">
+                            <p>"No incident with id " <code>{move || id.get()}</code> " is stored on this device. "
+                                <a href="/incidents">"Back to incidents"</a></p>
+                        </div>
+                    }
+                >
+                    <Head incident=incident />
+                    <div class="big-actions">
+                        <button type="button" class="primary big" aria-label="Acknowledge"
+                            disabled=move || busy.get() || incident.with(|i| i.as_ref().is_none_or(|i| !i.is_open() || i.acknowledged.is_some()))
+                            on:click=move |_| act(Action::Acknowledge)>
+                            {move || incident.with(|i| match i.as_ref().and_then(|i| i.acknowledged.clone()) {
+                                Some(a) => format!("Acknowledged by {}", state.person_name(&a.by)),
+                                None => "Acknowledge".to_string(),
+                            })}
+                        </button>
+                        <button type="button" class="big resolve" aria-label="Resolve"
+                            disabled=move || busy.get() || incident.with(|i| i.as_ref().is_none_or(|i| !i.is_open()))
+                            on:click=move |_| act(Action::Resolve)>
+                            {move || if incident.with(|i| i.as_ref().is_some_and(|i| !i.is_open())) { "Resolved" } else { "Resolve" }}
+                        </button>
+                    </div>
+                    <Show when=move || error.get().is_some()>
+                        <p class="error" role="alert">{move || error.get()}</p>
+                    </Show>
+                    <Show when=move || notice.get().is_some()>
+                        <p class="notice" role="status">{move || notice.get()}</p>
+                    </Show>
+                    <Show when=move || choosing.get()>
+                        <WhoAmI on_pick=on_pick on_cancel=on_cancel />
+                    </Show>
+                    <p class="acting-as muted">
+                        {move || match known_me(state, &me.get()) {
+                            Some(p) => format!("You act as {} on this device. ", state.person_name(&p)),
+                            None => "You have not said who you are on this device. ".to_string(),
+                        }}
+                        <button type="button" class="link" on:click=move |_| choosing.set(true)>"Change who I am"</button>
+                    </p>
+                    <Paging incident=incident act=act />
+                    <NoteForm act=act busy=busy.into() />
+                    <Timeline incident=incident />
+                    <Changes incident=incident act=act busy=busy.into() />
+                    <Deliveries id=id />
+                </Show>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn Head(incident: Memo<Option<Incident>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let with = move |f: fn(&Incident) -> String| move || incident.with(|i| i.as_ref().map(f).unwrap_or_default());
+    let links = move || incident.with(|i| i.as_ref().map(|i| i.details.links.clone()).unwrap_or_default());
+    view! {
+        <header class="incident-head">
+            <h1>{with(|i| i.details.title.clone())}</h1>
+            <p class="badges">
+                <span class="sev-badge" data-severity=with(|i| i.details.severity.as_str().to_string())>{with(|i| severity_short(i.details.severity).to_string())}</span>
+                <span class="badge">{with(|i| status_label(i.status).to_string())}</span>
+                {move || incident.with(|i| i.as_ref().and_then(|i| i.details.priority).map(|p| view! { <span class="badge">{format!("priority {}", p.as_str())}</span> }))}
+                {move || incident.with(|i| i.as_ref().filter(|i| i.alert_count > 1).map(|i| view! { <span class="badge fold-count">{format!("{} alerts", i.alert_count)}</span> }))}
+            </p>
+            <p class="muted meta">
+                {move || incident.with(|i| i.as_ref().map(|i| {
+                    let d = &i.details;
+                    let mut parts = vec![format!("opened {} ago", super::super::clock::span(state.now.get() - i.opened_at))];
+                    for (label, v) in [("service", &d.service), ("type", &d.kind), ("env", &d.environment), ("region", &d.region), ("SLA", &d.sla_tier), ("source", &d.source), ("reported by", &d.reporter)] {
+                        if !v.is_empty() {
+                            parts.push(format!("{label} {v}"));
+                        }
+                    }
+                    if d.customer_impact {
+                        parts.push("customers affected".into());
+                    }
+                    if let Some(a) = &i.assignee {
+                        parts.push(format!("assigned to {}", state.person_name(a)));
+                    }
+                    parts.join(" · ")
+                }).unwrap_or_default())}
+            </p>
+            <Show when=move || incident.with(|i| i.as_ref().is_some_and(|i| !i.details.summary.is_empty()))>
+                <p class="summary">{with(|i| i.details.summary.clone())}</p>
+            </Show>
+            <Show when=move || !links().is_empty()>
+                <ul class="evidence" aria-label="Evidence">
+                    {move || links().into_iter().map(|l| if is_evidence_url(&l) {
+                        view! { <li><a href=l.clone() target="_blank" rel="noopener noreferrer">{l.clone()}</a></li> }.into_any()
+                    } else {
+                        view! { <li>{l}</li> }.into_any()
+                    }).collect_view()}
+                </ul>
+            </Show>
+        </header>
+    }
+}
+
+#[component]
+fn Paging<F>(incident: Memo<Option<Incident>>, act: F) -> impl IntoView
+where
+    F: Fn(Action) + Copy + Send + Sync + 'static,
+{
+    let state = expect_context::<AppState>();
+    let now_paged = Memo::new(move |_| incident.with(|i| i.as_ref().map(|i| paged_now(state, i)).unwrap_or_default()));
+    let next = Memo::new(move |_| incident.with(|i| i.as_ref().and_then(|i| next_step(state, i))));
+    let checkpoint = Memo::new(move |_| {
+        incident.with(|i| {
+            let e = i.as_ref().filter(|i| i.is_open())?.escalation.as_ref()?;
+            (e.stage == Stage::AwaitingCheckpoint).then(|| e.policy.levels[e.level].checkpoint.as_ref().map(|c| c.prompt.clone()).unwrap_or_default())
+        })
+    });
+    view! {
+        <section class="card paging" aria-labelledby="paging-title">
+            <h2 id="paging-title">{move || incident.with(|i| i.as_ref().map(stage_words).unwrap_or_default())}</h2>
+            <p class="paged-now">
+                <strong>"Paged now: "</strong>
+                {move || now_paged.with(|n| if n.is_empty() { "nobody".to_string() } else { n.join(", ") })}
+            </p>
+            <p class="next-step">
+                <strong>"Next: "</strong>
+                {move || match next.get() {
+                    None => "nothing more is scheduled.".to_string(),
+                    Some(step) => {
+                        let when = format!("{} (at {})", countdown(step.at, state.now.get()), clock_time(step.at));
+                        let mut parts = Vec::new();
+                        if !step.who.is_empty() {
+                            parts.push(format!("pages {}", step.who.join(", ")));
+                        }
+                        parts.extend(step.what);
+                        if parts.is_empty() { when } else { format!("{when}: {}", parts.join("; ")) }
+                    }
+                }}
+            </p>
+            <Show when=move || checkpoint.with(|c| c.is_some())>
+                <div class="checkpoint">
+                    <p><strong>"Checkpoint: "</strong>{move || checkpoint.get().unwrap_or_default()}</p>
+                    <button type="button" class="primary" on:click=move |_| act(Action::ConfirmCheckpoint)>"Confirm checkpoint"</button>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn NoteForm<F>(act: F, busy: Signal<bool>) -> impl IntoView
+where
+    F: Fn(Action) + Copy + Send + Sync + 'static,
+{
+    let text = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let t = text.get_untracked().trim().to_string();
+        if t.is_empty() {
+            return;
+        }
+        text.set(String::new());
+        act(Action::Note(t));
+    };
+    view! {
+        <form class="note-form" on:submit=submit>
+            <label for="note-text">"Note"</label>
+            <textarea id="note-text" rows="2" placeholder="What you see, what you tried" bind:value=text></textarea>
+            <button type="submit" disabled=move || busy.get()>"Add note"</button>
+        </form>
+    }
+}
+
+#[component]
+fn Timeline(incident: Memo<Option<Incident>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let id = move || incident.with(|i| i.as_ref().map(|i| i.id.clone()).unwrap_or_default());
+    // Delivery state by idempotency key, for pages and posts.
+    let delivery = Memo::new(move |_| {
+        let id = id();
+        state.outbox.with(|rows| rows.iter().filter(|r| r.incident == id).map(|r| (r.key.clone(), delivery_words(r))).collect::<BTreeMap<_, _>>())
+    });
+    let entries = Memo::new(move |_| {
+        let recorded = state.recorded.with(|r| r.get(&id()).cloned().unwrap_or_default());
+        incident.with(|i| {
+            i.as_ref()
+                .map(|i| i.timeline.iter().enumerate().map(|(n, e)| (n, e.clone(), recorded.get(n).copied())).rev().collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    });
+    view! {
+        <section aria-labelledby="timeline-title">
+            <h2 id="timeline-title">"Timeline"</h2>
+            <ol class="timeline" reversed>
+                <For each=move || entries.get() key=|(n, e, r)| (*n, e.key.clone(), *r) let:item>
+                    <Entry entry=item.1 recorded=item.2 delivery=delivery />
+                </For>
+            </ol>
+        </section>
+    }
+}
+
+#[component]
+fn Entry(entry: TimelineEntry, recorded: Option<DateTime<Utc>>, delivery: Memo<BTreeMap<String, String>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let late = recorded.map(|r| r - entry.at).filter(|d| *d >= Duration::seconds(60));
+    let key = entry.key.clone();
+    let person = entry.person.as_ref().map(|p| state.person_name(p));
+    view! {
+        <li class="entry" data-kind=entry.kind.as_str()>
+            <time datetime=entry.at.to_rfc3339()>{clock_time_exact(entry.at)}</time>
+            " "
+            <span class="kind">{kind_words(entry.kind)}</span>
+            {person.map(|p| view! { " " <strong class="person">{p}</strong> })}
+            {entry.level.map(|l| format!(" · level {l}"))}
+            <span class="actor muted">{format!(" · by {}", actor_name(state, &entry.actor))}</span>
+            {(!entry.detail.is_empty()).then(|| view! { <span class="detail">{entry.detail.clone()}</span> })}
+            {late.map(|d| view! { <span class="late">{format!("fired {} late: this tab was asleep", super::super::clock::span(d))}</span> })}
+            {move || key.as_ref().and_then(|k| delivery.with(|m| m.get(k).cloned())).map(|w| view! { <span class="delivery muted">{format!("delivery: {w}")}</span> })}
+        </li>
+    }
+}
+
+#[component]
+fn Changes<F>(incident: Memo<Option<Incident>>, act: F, busy: Signal<bool>) -> impl IntoView
+where
+    F: Fn(Action) + Copy + Send + Sync + 'static,
+{
+    let state = expect_context::<AppState>();
+    let current = move |f: fn(&Incident) -> String| incident.with(|i| i.as_ref().map(f).unwrap_or_default());
+    let status = RwSignal::new(current(|i| i.status.as_str().to_string()));
+    let severity = RwSignal::new(current(|i| i.details.severity.as_str().to_string()));
+    let reassign = RwSignal::new(String::new());
+    let snooze = RwSignal::new("30".to_string());
+    // Follow changes made elsewhere (another tab, a rule).
+    Effect::new(move |_| status.set(current(|i| i.status.as_str().to_string())));
+    Effect::new(move |_| severity.set(current(|i| i.details.severity.as_str().to_string())));
+
+    let open = move || incident.with(|i| i.as_ref().is_some_and(|i| i.is_open()));
+    let acknowledged = move || incident.with(|i| i.as_ref().is_some_and(|i| i.acknowledged.is_some()));
+    let levels = move || {
+        incident.with(|i| {
+            i.as_ref()
+                .and_then(|i| i.escalation.as_ref())
+                .map(|e| e.policy.levels.iter().enumerate().map(|(n, l)| (n + 1, l.name.clone())).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    };
+    let do_reassign = move |_| {
+        let v = reassign.get_untracked();
+        let to = if let Some(p) = v.strip_prefix("person:") {
+            ReassignTo::Person(p.to_string())
+        } else if let Some(l) = v.strip_prefix("level:").and_then(|l| l.parse().ok()) {
+            ReassignTo::Level(l)
+        } else {
+            return;
+        };
+        act(Action::Reassign(to));
+    };
+    let do_snooze = move |_| {
+        let minutes: i64 = snooze.get_untracked().parse().unwrap_or(30);
+        act(Action::Snooze(state.now.get_untracked() + Duration::minutes(minutes)));
+    };
+
+    view! {
+        <Show when=open>
+            <section class="card changes" aria-labelledby="changes-title">
+                <h2 id="changes-title">"Change"</h2>
+                <div class="change-row">
+                    <div class="field">
+                        <label for="change-status">"Status"</label>
+                        <select id="change-status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>
+                            {STATUSES.into_iter().map(|s| view! { <option value=s.as_str() selected=move || status.get() == s.as_str()>{status_label(s)}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <button type="button" disabled=move || busy.get() on:click=move |_| {
+                        if let Some(s) = parse_status(&status.get_untracked()) { act(Action::Status(s)) }
+                    }>"Change status"</button>
+                </div>
+                <div class="change-row">
+                    <div class="field">
+                        <label for="change-severity">"Severity"</label>
+                        <select id="change-severity" prop:value=move || severity.get() on:change=move |ev| severity.set(event_target_value(&ev))>
+                            {Severity::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=move || severity.get() == s.as_str()>{severity_label(s)}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <button type="button" disabled=move || busy.get() on:click=move |_| {
+                        if let Some(s) = parse_severity(&severity.get_untracked()) { act(Action::Severity(s)) }
+                    }>"Change severity"</button>
+                </div>
+                <div class="change-row">
+                    <div class="field">
+                        <label for="change-assignee">"Reassign to"</label>
+                        <select id="change-assignee" prop:value=move || reassign.get() on:change=move |ev| reassign.set(event_target_value(&ev))>
+                            <option value="">"Choose a person or level"</option>
+                            {move || state.people().into_iter().map(|p| view! { <option value=format!("person:{}", p.id)>{p.name.clone()}</option> }).collect_view()}
+                            {move || levels().into_iter().map(|(n, name)| {
+                                let label = if name.is_empty() { format!("Level {n}") } else { format!("Level {n}: {name}") };
+                                view! { <option value=format!("level:{n}")>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                    </div>
+                    <button type="button" disabled=move || busy.get() || reassign.get().is_empty() on:click=do_reassign>"Reassign"</button>
+                </div>
+                <div class="change-row">
+                    <div class="field">
+                        <label for="change-snooze">"Snooze for"</label>
+                        <select id="change-snooze" prop:value=move || snooze.get() on:change=move |ev| snooze.set(event_target_value(&ev))>
+                            {[(15, "15 min"), (30, "30 min"), (60, "1 hour"), (120, "2 hours"), (240, "4 hours"), (480, "8 hours")].map(|(m, l)| {
+                                view! { <option value=m.to_string() selected=m == 30>{l}</option> }
+                            }).collect_view()}
+                        </select>
+                    </div>
+                    <button type="button" disabled=move || busy.get() on:click=do_snooze>
+                        {move || {
+                            let minutes: i64 = snooze.get().parse().unwrap_or(30);
+                            format!("Snooze until {}", clock_time(state.now.get() + Duration::minutes(minutes)))
+                        }}
+                    </button>
+                </div>
+                <div class="actions">
+                    <button type="button" disabled=move || busy.get() on:click=move |_| act(Action::EscalateNow)>"Escalate now"</button>
+                    <Show when=acknowledged>
+                        <button type="button" disabled=move || busy.get() on:click=move |_| act(Action::Unacknowledge)>"Give it back"</button>
+                    </Show>
+                </div>
+            </section>
+        </Show>
+    }
+}
+
+#[component]
+fn Deliveries(id: Memo<String>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let rows = Memo::new(move |_| {
+        let id = id.get();
+        state.outbox.with(|rows| rows.iter().filter(|r| r.incident == id).cloned().collect::<Vec<_>>())
+    });
+    view! {
+        <Show when=move || rows.with(|r| !r.is_empty())>
+            <section aria-labelledby="deliveries-title">
+                <h2 id="deliveries-title">"Deliveries"</h2>
+                <ul class="deliveries">
+                    {move || rows.get().into_iter().map(|r| {
+                        let to = match &r.delivery {
+                            Delivery::Page { person, .. } => format!("Page to {}", state.person_name(person)),
+                            Delivery::Post { channel } => format!("Post to channel {}", channel_name(state, channel)),
+                        };
+                        view! {
+                            <li data-state=format!("{:?}", r.state).to_lowercase()>
+                                <strong>{to}</strong>{format!(" at {}: ", clock_time(r.at))}{delivery_words(&r)}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </section>
+        </Show>
+    }
+}
