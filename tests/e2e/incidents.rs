@@ -130,7 +130,7 @@ async fn acknowledge_in_one_tap_on_a_phone() -> Result {
     b.wait_text(".who-am-i", |t| t.contains("Who are you?")).await?;
     b.click("I am Alice Example").await?;
     b.wait_text("ol.timeline > li:first-child", |t| t.contains("Acknowledged") && t.contains("Alice Example")).await?;
-    b.wait_text(".big-actions", |t| t.contains("Acknowledged by Alice Example")).await?;
+    b.wait_text(".ack-state", |t| t.contains("Acknowledged by Alice Example")).await?;
     assert!(!b.button("Acknowledge").await?.is_enabled().await?);
 
     let sizes = b

@@ -56,8 +56,10 @@ impl Row {
     }
 }
 
-/// A row is rendered again only when something it shows changed.
-fn row_key(r: &Row) -> (String, String, &'static str, Severity, u32, Option<DateTime<Utc>>, String, Option<String>) {
+/// What a row shows: it is rendered again only when this changed.
+type RowKey = (String, String, &'static str, Severity, u32, Option<DateTime<Utc>>, String, Option<String>);
+
+fn row_key(r: &Row) -> RowKey {
     (r.id.clone(), r.title.clone(), r.status.as_str(), r.severity, r.alert_count, r.deadline, r.stage.clone(), r.acknowledged_by.clone())
 }
 

@@ -274,7 +274,7 @@ pub fn NewIncident() -> impl IntoView {
                     <div class="field">
                         <label for="inc-policy">"Escalation policy"</label>
                         <select id="inc-policy" prop:value=move || form.policy.get() on:change=move |ev| form.policy.set(event_target_value(&ev))>
-                            <option value="">"Let rules and the default decide"</option>
+                            <option value="">"Decided by rules and the default"</option>
                             {move || policies().into_iter().map(|(id, name)| {
                                 let sel = id.clone();
                                 view! { <option value=id selected=move || form.policy.get() == sel>{name}</option> }

@@ -239,19 +239,23 @@ pub fn IncidentPage() -> impl IntoView {
                 >
                     <Head incident=incident />
                     <div class="big-actions">
-                        <button type="button" class="primary big" aria-label="Acknowledge"
+                        <button type="button" class="primary big"
                             disabled=move || busy.get() || incident.with(|i| i.as_ref().is_none_or(|i| !i.is_open() || i.acknowledged.is_some()))
                             on:click=move |_| act(Action::Acknowledge)>
-                            {move || incident.with(|i| match i.as_ref().and_then(|i| i.acknowledged.clone()) {
-                                Some(a) => format!("Acknowledged by {}", state.person_name(&a.by)),
-                                None => "Acknowledge".to_string(),
-                            })}
+                            "Acknowledge"
                         </button>
-                        <button type="button" class="big resolve" aria-label="Resolve"
+                        <button type="button" class="big resolve"
                             disabled=move || busy.get() || incident.with(|i| i.as_ref().is_none_or(|i| !i.is_open()))
                             on:click=move |_| act(Action::Resolve)>
-                            {move || if incident.with(|i| i.as_ref().is_some_and(|i| !i.is_open())) { "Resolved" } else { "Resolve" }}
+                            "Resolve"
                         </button>
+                        <p class="ack-state">
+                            {move || incident.with(|i| i.as_ref().map(|i| match (&i.acknowledged, i.resolved_at) {
+                                (_, Some(t)) => format!("Resolved at {}.", clock_time(t)),
+                                (Some(a), None) => format!("Acknowledged by {} at {}.", state.person_name(&a.by), clock_time(a.at)),
+                                (None, None) => "Nobody has acknowledged it yet.".to_string(),
+                            }))}
+                        </p>
                     </div>
                     <Show when=move || error.get().is_some()>
                         <p class="error" role="alert">{move || error.get()}</p>
