@@ -250,3 +250,51 @@ fn policies_import_alone_and_are_checked_against_the_people() {
     let ids: Vec<_> = d.world().policies.iter().map(|p: &EscalationPolicy| p.id.clone()).collect();
     assert_eq!(ids, ["night", "quick"]);
 }
+
+#[test]
+fn phase_channels_get_posts_at_their_transitions() {
+    let mut d = configured();
+    let channels = r##"{"channels": [
+        {"id": "crit", "name": "#critical", "phase": "critical", "kind": "slack", "address": "https://hooks.slack.com/services/T/B/C"},
+        {"id": "war", "name": "#war-room-phase", "phase": "war_room", "kind": "generic", "address": "https://hooks.example/war"},
+        {"id": "retro", "name": "#retro", "phase": "retro", "kind": "generic", "address": "https://hooks.example/retro"}
+    ]}"##;
+    for c in parse_world(channels).unwrap().channels {
+        block_on(d.save(c, t0())).unwrap();
+    }
+    let details = serde_json::from_str(r#"{"title": "Database down", "severity": "sev1"}"#).unwrap();
+    block_on(d.dispatch(t0(), Input::Open { id: "inc-1".into(), by: Actor::Automation, details })).unwrap();
+    block_on(d.dispatch(secs(5), Input::Acknowledge { incident: "inc-1".into(), by: "alice".into() })).unwrap();
+    block_on(d.dispatch(secs(9), Input::Resolve { incident: "inc-1".into(), by: Actor::person("alice") })).unwrap();
+    let posts: Vec<String> = d.outbox().keys().filter(|k| k.contains("/phase/")).cloned().collect();
+    assert_eq!(posts.len(), 3, "{posts:?}");
+    assert!(posts.iter().any(|k| k.ends_with("/crit")) && posts.iter().any(|k| k.ends_with("/war")) && posts.iter().any(|k| k.ends_with("/retro")));
+
+    let sends = d.due_sends("https://piket.example", secs(10));
+    let retro = sends.iter().find(|s| s.key.ends_with("/retro")).expect("the retro post is due");
+    match &retro.send {
+        piket::runtime::outbox::Send::Http(spec) => {
+            let body: serde_json::Value = serde_json::from_str(&spec.body).unwrap();
+            assert_eq!(body["event"], "resolved");
+            assert_eq!(body["incident"]["url"], "https://piket.example/#/incidents/inc-1");
+        }
+        other => panic!("expected an HTTP post, got {other:?}"),
+    }
+
+    // A SEV3 without customer impact posts nowhere on opening.
+    block_on(d.dispatch(secs(20), open("inc-2", "Minor"))).unwrap();
+    assert!(!d.outbox().keys().any(|k| k.starts_with("inc-2/phase/")));
+}
+
+#[test]
+fn a_channel_with_a_bad_kind_or_url_is_refused() {
+    use piket::runtime::command::{execute, Command, ConfigItem};
+    let d = configured();
+    let bad: piket::engine::world::Channel = serde_json::from_str(r#"{"id": "x", "name": "X", "kind": "pager", "address": "https://a.example"}"#).unwrap();
+    let (d, reply) = block_on(execute(d, Command::Save { item: ConfigItem::Channel(bad) }, t0()));
+    assert!(reply.unwrap_err().message.contains("pager"));
+    let bad_url: piket::engine::world::Channel = serde_json::from_str(r#"{"id": "y", "name": "Y", "kind": "slack", "address": "not a url"}"#).unwrap();
+    let (d, reply) = block_on(execute(d, Command::Save { item: ConfigItem::Channel(bad_url) }, t0()));
+    assert!(reply.unwrap_err().message.contains("url"));
+    assert!(d.world().channel("x").is_none() && d.world().channel("y").is_none());
+}

@@ -4,4 +4,6 @@
 pub mod bus;
 pub mod clock;
 pub mod leader;
+pub mod notify;
 pub mod quota;
+pub mod webhook;

@@ -57,9 +57,23 @@ pub struct Channel {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
-    /// Where the runtime delivers (URL or topic); the engine only passes the channel id on.
+    /// Where the runtime delivers: the webhook URL, or the ntfy server. A secret (masked on
+    /// screens, left out of exports unless asked); the engine only passes the channel id on.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
+    /// How the runtime delivers: `ntfy`, `slack`, `teams`, `discord` or `generic` (JSON).
+    #[serde(default = "generic", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// ntfy only: the topic.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub topic: String,
+    /// The message, with placeholders such as `{{title}}`; empty for Piket's wording.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub template: String,
+}
+
+fn generic() -> String {
+    "generic".into()
 }
 
 /// What a channel is for during an incident.

@@ -55,6 +55,9 @@ pub enum Command {
     Restore { file: String },
     /// Add or replace policies from a file of policies.
     ImportPolicies { file: String },
+    /// Send a failed delivery's failed routes again.
+    RetryDelivery { key: String },
+    SetDeliverySettings { settings: super::outbox::DeliverySettings },
 }
 
 /// Why a command was refused, in words for the screen, with the form field it concerns.
@@ -108,6 +111,10 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
         Command::SetDefaultPolicy { policy } => {
             driver.set_default_policy(policy, now).await.map(|_| Done { message: "Default policy set.".into(), id: None })
         }
+        Command::RetryDelivery { key } => driver.retry_delivery(&key, now).await.map(|_| Done { message: "Queued again.".into(), id: Some(key) }),
+        Command::SetDeliverySettings { settings } => {
+            driver.set_delivery_settings(settings, now).await.map(|_| Done { message: "Delivery settings saved.".into(), id: None })
+        }
         Command::ImportPolicies { file } => {
             driver.import_policies(&file, now).await.map(|n| Done { message: format!("Imported {n} policies."), id: None })
         }
@@ -133,6 +140,9 @@ async fn save<S: Store>(d: &mut Driver<S>, item: ConfigItem, now: DateTime<Utc>)
         }
         ConfigItem::Channel(mut c) => {
             fill_id(&mut c.id);
+            if let Err(e) = super::outbox::channel_config(&c) {
+                return Err(ActionError::Invalid(crate::engine::format::FormatErrors(vec![crate::engine::format::FormatError { path: String::new(), message: e }])));
+            }
             let c = d.save(c, now).await?;
             (c.id, c.name)
         }

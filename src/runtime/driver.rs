@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::config::ConfigRecord;
+use super::outbox::{self, DeliverySettings, DueSend, Outcome};
 use super::ActionError;
 use crate::engine::escalation::{Effect, Engine, Input};
 use crate::engine::format::validate;
@@ -35,6 +36,7 @@ struct WorldSettings {
 }
 
 const WORLD_SETTINGS: &str = "world";
+const DELIVERY_SETTINGS: &str = "delivery";
 
 /// What one step did.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,18 +57,16 @@ pub struct Driver<S: Store> {
     recorded: BTreeMap<IncidentId, Vec<DateTime<Utc>>>,
     outbox: BTreeMap<String, OutboxRow>,
     settings: WorldSettings,
+    delivery: DeliverySettings,
 }
 
 impl<S: Store> Driver<S> {
     /// Reads everything from `store`.
     pub async fn load(store: S) -> Result<Driver<S>, ActionError> {
-        let settings: WorldSettings = store
-            .list::<Setting>()
-            .await?
-            .into_iter()
-            .find(|s| s.id == WORLD_SETTINGS)
-            .and_then(|s| serde_json::from_value(s.value.value).ok())
-            .unwrap_or_default();
+        let stored_settings = store.list::<Setting>().await?;
+        let setting = |key: &str| stored_settings.iter().find(|s| s.id == key).map(|s| s.value.value.clone());
+        let settings: WorldSettings = setting(WORLD_SETTINGS).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+        let delivery: DeliverySettings = setting(DELIVERY_SETTINGS).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
         let mut world = World {
             people: values(store.list::<Person>().await?),
             teams: values(store.list::<Team>().await?),
@@ -97,7 +97,7 @@ impl<S: Store> Driver<S> {
         }
         let engine = restore_engine(incidents);
         let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
-        Ok(Driver { store, engine, world, stored_timeline, recorded, outbox, settings })
+        Ok(Driver { store, engine, world, stored_timeline, recorded, outbox, settings, delivery })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -176,7 +176,14 @@ impl<S: Store> Driver<S> {
                 state: DeliveryState::Pending,
                 attempts: Vec::new(),
                 next_attempt_at: Some(now),
+                routes: super::outbox::routes_for(delivery, now),
+                event: None,
             });
+        }
+        for row in outbox::phase_posts(&effects, &engine, &self.world, now) {
+            if !self.outbox.contains_key(&row.key) && !queued.iter().any(|q| q.key == row.key) {
+                queued.push(row);
+            }
         }
         for row in &queued {
             batch.put(row);
@@ -199,8 +206,42 @@ impl<S: Store> Driver<S> {
         Ok(Step { effects, queued })
     }
 
-    /// Records a delivery attempt's result (the adapters report back here).
-    pub async fn update_outbox(&mut self, row: OutboxRow, now: DateTime<Utc>) -> Result<(), ActionError> {
+    /// Delivery settings (ntfy server, retry limit).
+    pub fn delivery_settings(&self) -> &DeliverySettings {
+        &self.delivery
+    }
+
+    pub async fn set_delivery_settings(&mut self, settings: DeliverySettings, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let mut batch = Batch::new();
+        batch.put(&Setting { key: DELIVERY_SETTINGS.into(), value: serde_json::to_value(&settings).expect("settings serialize") });
+        self.store.commit(batch, now).await?;
+        self.delivery = settings;
+        Ok(())
+    }
+
+    /// Every route due at `now`, with what to send; `origin` is the app's address for links.
+    pub fn due_sends(&self, origin: &str, now: DateTime<Utc>) -> Vec<DueSend> {
+        let rows: Vec<&OutboxRow> = self.outbox.values().filter(|r| r.state == DeliveryState::Pending && r.next_attempt_at.is_some_and(|t| t <= now)).collect();
+        let lookup = |id: &str| self.engine.incident(id).cloned();
+        outbox::due(&rows, &lookup, &self.world, &self.delivery, origin, now)
+    }
+
+    /// Records what an attempt came back with (relaxed durability: the page itself is already
+    /// safely queued; losing an attempt record at worst repeats the attempt).
+    pub async fn record_attempt(&mut self, key: &str, route: usize, result: &Outcome, latency_ms: u32, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let Some(mut row) = self.outbox.get(key).cloned() else { return Ok(()) };
+        outbox::record(&mut row, route, result, latency_ms, &self.delivery, now);
+        self.write_outbox(row, now).await
+    }
+
+    /// Queues a failed delivery's failed routes again (the "Retry" button).
+    pub async fn retry_delivery(&mut self, key: &str, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let Some(mut row) = self.outbox.get(key).cloned() else { return Ok(()) };
+        outbox::retry(&mut row, now);
+        self.write_outbox(row, now).await
+    }
+
+    async fn write_outbox(&mut self, row: OutboxRow, now: DateTime<Utc>) -> Result<(), ActionError> {
         let mut batch = Batch::new();
         batch.put(&row);
         self.store.commit(batch, now).await?;

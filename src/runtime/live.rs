@@ -27,6 +27,12 @@ use super::driver::Driver;
 use crate::adapters::bus::Bus;
 use crate::adapters::clock::{self, Clock, Wake};
 use crate::adapters::leader::Leadership;
+use crate::adapters::notify::{self, WorkerMessage};
+use crate::adapters::webhook;
+use crate::engine::escalation::Input;
+use crate::engine::incident::Actor;
+use crate::engine::world::Channel;
+use super::outbox::{self, Outcome, Send};
 use crate::engine::incident::Incident;
 use crate::engine::world::World;
 use crate::storage::{IdbStore, OutboxRow};
@@ -50,6 +56,7 @@ pub struct Snapshot {
     /// When each timeline entry was recorded, per incident (for "fired 14 min late").
     pub recorded: BTreeMap<String, Vec<DateTime<Utc>>>,
     pub next_deadline: Option<DateTime<Utc>>,
+    pub delivery: outbox::DeliverySettings,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +105,7 @@ struct Inner {
     on_status: Box<dyn Fn(ClockStatus)>,
     on_error: Box<dyn Fn(String)>,
     ticking: Cell<bool>,
+    delivering: Cell<bool>,
     _pagehide: RefCell<Option<Closure<dyn FnMut(web_sys::Event)>>>,
 }
 
@@ -127,6 +135,7 @@ impl Live {
             on_status: Box::new(on_status),
             on_error: Box::new(on_error),
             ticking: Cell::new(false),
+            delivering: Cell::new(false),
             _pagehide: RefCell::new(None),
         }));
         let this = live.clone();
@@ -147,6 +156,22 @@ impl Live {
     }
 
     fn join(&self) {
+        spawn_local(async {
+            notify::register_service_worker().await;
+        });
+        let weak = Rc::downgrade(&self.0);
+        notify::on_worker_message(Rc::new(move |message| {
+            let Some(inner) = weak.upgrade() else { return };
+            let live = Live(inner);
+            if let WorkerMessage::Ack { incident, person } = message {
+                spawn_local(async move {
+                    if let Err(refusal) = live.acknowledge_from_notification(incident, person).await {
+                        (live.0.on_error)(format!("Acknowledge from the notification failed: {refusal}"));
+                    }
+                });
+            }
+        }));
+
         let weak = Rc::downgrade(&self.0);
         let bus = Bus::join(
             "piket",
@@ -267,7 +292,103 @@ impl Live {
         *guard = Some(driver);
         drop(guard);
         self.post(&Message::Changed { tab: self.0.tab.clone() });
+        let this = self.clone();
+        spawn_local(async move { this.deliver().await });
         reply
+    }
+
+    /// The Acknowledge action of a notification: acknowledge as the paged person, and say where
+    /// it came from on the timeline.
+    pub async fn acknowledge_from_notification(&self, incident: String, person: String) -> Reply {
+        let ack = Input::Acknowledge { incident: incident.clone(), by: person.clone() };
+        let reply = self.run(Command::Dispatch { input: ack }).await;
+        if reply.is_ok() {
+            let note = Input::AddNote { incident, by: Actor::Person(person), text: "Acknowledged from notification".into() };
+            let _ = self.run(Command::Dispatch { input: note }).await;
+        }
+        reply
+    }
+
+    /// Leader only: sends every page and post that is due, and records each attempt.
+    async fn deliver(&self) {
+        if self.0.role.get() != Role::Leader || self.0.delivering.replace(true) {
+            return;
+        }
+        let now = clock::now();
+        let sends = {
+            let guard = self.0.driver.lock().await;
+            guard.as_ref().map(|d| d.due_sends(&origin(), now)).unwrap_or_default()
+        };
+        if !sends.is_empty() {
+            let attempts = sends.into_iter().map(|due| async move {
+                let started = js_sys::Date::now();
+                let outcome = match &due.send {
+                    Send::Notification { title, body, tag, url, incident, person } => {
+                        match notify::show(title, body, tag, url, incident, person.clone()).await {
+                            Ok(()) => Outcome::Shown,
+                            Err(why) => Outcome::NotAllowed(why),
+                        }
+                    }
+                    Send::Http(spec) => Outcome::Http(webhook::send(spec).await.0),
+                    Send::Impossible(why) => Outcome::Impossible(why.clone()),
+                };
+                let latency = (js_sys::Date::now() - started).max(0.0) as u32;
+                (due, outcome, latency)
+            });
+            let results = futures::future::join_all(attempts).await;
+            let mut guard = self.0.driver.lock().await;
+            if let Some(driver) = guard.as_mut() {
+                let at = clock::now();
+                for (due, outcome, latency) in results {
+                    if let Err(e) = driver.record_attempt(&due.key, due.route, &outcome, latency, at).await {
+                        (self.0.on_error)(format!("A delivery result could not be saved: {e}"));
+                    }
+                }
+                (self.0.on_snapshot)(snapshot(driver));
+            }
+            drop(guard);
+            self.post(&Message::Changed { tab: self.0.tab.clone() });
+        }
+        self.0.delivering.set(false);
+    }
+
+    /// Sends a test message to a channel as configured (not yet saved), and says what came back.
+    pub async fn test_channel(&self, channel: Channel) -> Result<String, String> {
+        let config = outbox::channel_config(&channel)?;
+        let now = clock::now();
+        let message = crate::delivery::Message {
+            event: crate::delivery::Event::Test,
+            incident_id: "test".into(),
+            title: "Test message from Piket".into(),
+            summary: "If you can read this, the channel works.".into(),
+            severity: Default::default(),
+            status: Default::default(),
+            service: String::new(),
+            url: origin(),
+            level: None,
+            person: None,
+            at: now,
+        };
+        let spec = crate::delivery::request(&config, &message);
+        let (outcome, latency) = webhook::send(&spec).await;
+        match outcome {
+            crate::delivery::AttemptOutcome::Status { code, .. } if (200..300).contains(&code) => Ok(format!("Delivered: HTTP {code} in {latency} ms.")),
+            crate::delivery::AttemptOutcome::Opaque => Ok(format!("Sent in {latency} ms. This service does not let a web page read its answer (no-cors): check the channel to see it arrived.")),
+            other => Err(format!("Not delivered: {other}.")),
+        }
+    }
+
+    /// Shows a test notification on this device.
+    pub async fn test_notification(&self) -> Result<(), String> {
+        notify::show("Piket test notification", "Pages will look like this. Tap Acknowledge on a real page to take it.", "piket-test", &origin(), "", None).await
+    }
+
+    pub fn notification_permission(&self) -> String {
+        notify::permission()
+    }
+
+    pub async fn request_notification_permission(&self) -> String {
+        notify::request_permission().await
     }
 
     /// Storage persistence and usage, asking for persistence first if not yet granted.
@@ -385,6 +506,7 @@ impl Live {
         }
         drop(guard);
         self.0.ticking.set(false);
+        self.deliver().await;
         self.publish_status();
     }
 
@@ -422,7 +544,13 @@ fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
         outbox: driver.outbox().values().cloned().collect(),
         recorded,
         next_deadline: driver.next_deadline(),
+        delivery: driver.delivery_settings().clone(),
     }
+}
+
+/// The app's address, for links in pages.
+fn origin() -> String {
+    web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default()
 }
 
 fn local_storage() -> Option<web_sys::Storage> {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod driver;
 #[cfg(target_arch = "wasm32")]
 pub mod live;
+pub mod outbox;
 pub mod people;
 
 use crate::engine::escalation::Rejected;

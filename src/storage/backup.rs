@@ -64,6 +64,20 @@ pub struct Restore {
 
 /// Secrets are webhook URLs: a person's personal webhook and a channel's address.
 fn strip_secrets(store: &str, value: &mut serde_json::Value) {
+    if store == "outbox" {
+        // A queued page carries the person's contact, and a webhook route its URL.
+        if let Some(url) = value.pointer_mut("/delivery/contact/webhook_url") {
+            *url = serde_json::Value::String(String::new());
+        }
+        if let Some(routes) = value.get_mut("routes").and_then(|r| r.as_array_mut()) {
+            for route in routes {
+                if let Some(url) = route.pointer_mut("/route/url") {
+                    *url = serde_json::Value::String(String::new());
+                }
+            }
+        }
+        return;
+    }
     let field = match store {
         "people" => value.get_mut("contact").and_then(|c| c.get_mut("webhook_url")),
         "channels" => value.get_mut("address"),

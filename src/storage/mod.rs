@@ -126,12 +126,63 @@ pub struct OutboxRow {
     /// Intended time (the deadline the page belongs to).
     pub at: DateTime<Utc>,
     pub queued_at: DateTime<Utc>,
+    /// Summary of the routes: pending while any route is, failed when one gave up.
     pub state: DeliveryState,
+    /// Every attempt on every route, oldest first (the incident's delivery log).
     #[serde(default)]
     pub attempts: Vec<Attempt>,
-    /// When to try again (pending rows only).
+    /// When the next route is due (pending rows only).
     #[serde(default)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The ways this page or post goes out (a notification, ntfy, a webhook, a channel).
+    #[serde(default)]
+    pub routes: Vec<RouteState>,
+    /// What the message announces, when it is not the timeline entry with the same key (posts to
+    /// an incident's phase channels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<crate::delivery::Event>,
+}
+
+/// One way a page or post goes out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "via")]
+pub enum Route {
+    /// A Web Notification on this device, with an Acknowledge action.
+    Notification,
+    /// The person's ntfy topic on the configured ntfy server.
+    Ntfy { topic: String },
+    /// The person's own webhook (generic JSON).
+    Webhook { url: String },
+    /// A configured channel.
+    Channel { id: String },
+}
+
+/// Where one route stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouteState {
+    pub route: Route,
+    pub status: RouteStatus,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The last outcome, in words.
+    #[serde(default)]
+    pub last: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteStatus {
+    Pending,
+    Delivered,
+    /// Sent, but the answer cannot be read (`no-cors`).
+    Unverified,
+    Failed,
+    /// Not available here (notifications not allowed): does not count as reaching anyone.
+    Skipped,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +198,9 @@ pub enum DeliveryState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
     pub at: DateTime<Utc>,
+    /// Which route (`notification`, `ntfy`, `webhook`, `channel:<id>`).
+    #[serde(default)]
+    pub route: String,
     /// HTTP status; 0 for an opaque answer; None for a network error.
     pub status: Option<u16>,
     pub latency_ms: u32,

@@ -3,6 +3,7 @@
 //! Screens read signals from [`state::AppState`] and dispatch actions through it; they never call
 //! storage or adapters directly. Everything a user typed is rendered as text, never as HTML.
 
+mod channels;
 mod clock;
 mod incidents;
 mod people;
@@ -52,6 +53,7 @@ fn App() -> impl IntoView {
                 <A href="/policies">"Policies"</A>
                 <A href="/schedules">"Schedules"</A>
                 <A href="/people">"People"</A>
+                <A href="/channels">"Channels"</A>
                 <A href="/lab">"Lab"</A>
                 <A href="/settings">"Settings"</A>
             </nav>
@@ -67,6 +69,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/policies") view=placeholder::Policies/>
                     <Route path=path!("/schedules") view=placeholder::Schedules/>
                     <Route path=path!("/people") view=people::PeopleScreen/>
+                    <Route path=path!("/channels") view=channels::ChannelsScreen/>
                     <Route path=path!("/lab") view=placeholder::Lab/>
                     <Route path=path!("/settings") view=settings::SettingsScreen/>
                 </Routes>

@@ -107,6 +107,8 @@ pub fn SettingsScreen() -> impl IntoView {
                 })}
             </section>
 
+            <NotificationSettings/>
+
             <section class="card" aria-labelledby="storage-title">
                 <h2 id="storage-title">"Storage"</h2>
                 <Suspense fallback=|| view! { <p class="muted">"Reading storage…"</p> }>
@@ -160,6 +162,66 @@ pub fn SettingsScreen() -> impl IntoView {
                     Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
                 })}
             </section>
+        </section>
+    }
+}
+
+/// Honest words about what this browser can do with notifications.
+fn platform_note() -> &'static str {
+    let ua = web_sys::window().and_then(|w| w.navigator().user_agent().ok()).unwrap_or_default();
+    let ios = ua.contains("iPhone") || ua.contains("iPad");
+    let safari = ua.contains("Safari") && !ua.contains("Chrome") && !ua.contains("Chromium") && !ua.contains("Android");
+    if ios {
+        "On iPhone and iPad, notifications work only after “Add to Home Screen” (iOS 16.4 or later), and they have no Acknowledge button: tap to open the incident."
+    } else if safari {
+        "Safari shows notifications without action buttons: tap a notification to open the incident and acknowledge there."
+    } else {
+        "Notifications carry an Acknowledge button; tapping the notification opens the incident."
+    }
+}
+
+#[component]
+fn NotificationSettings() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let permission = RwSignal::new(state.notification_permission());
+    let message = RwSignal::new(None::<Result<String, String>>);
+    Effect::new(move |_| {
+        // The runtime starts after the first render: read the permission again once it has.
+        if state.clock.get().is_some() {
+            permission.set(state.notification_permission());
+        }
+    });
+    let allow = move |_| {
+        spawn_local(async move {
+            permission.set(state.request_notification_permission().await);
+        });
+    };
+    let test = move |_| {
+        spawn_local(async move {
+            message.set(Some(state.test_notification().await.map(|_| "Test notification sent.".to_string())));
+        });
+    };
+    view! {
+        <section class="card form-stack" aria-labelledby="notify-title">
+            <h2 id="notify-title">"Notifications"</h2>
+            <p>"The tab that keeps the clock shows every page as a notification on this device, so a desk machine rings even when Piket is in the background. Phones are best reached through ntfy (set a topic on each person)."</p>
+            <p class="muted">{platform_note()}</p>
+            <p class="notify-permission">{move || match permission.get().as_str() {
+                "granted" => "Notifications are allowed on this device.",
+                "denied" => "Notifications are blocked for Piket. Allow them in the browser's site settings (the icon left of the address), then reload.",
+                "unsupported" => "This browser cannot show notifications.",
+                _ => "Notifications are not allowed yet.",
+            }}</p>
+            <div class="actions">
+                <Show when=move || permission.get() == "default">
+                    <button type="button" class="primary" on:click=allow>"Allow notifications"</button>
+                </Show>
+                <button type="button" on:click=test disabled=move || permission.get() != "granted">"Send test notification"</button>
+            </div>
+            {move || message.get().map(|r| match r {
+                Ok(t) => view! { <p class="ok" role="status">{t}</p> }.into_any(),
+                Err(t) => view! { <p class="error" role="alert">{t}</p> }.into_any(),
+            })}
         </section>
     }
 }

@@ -27,6 +27,8 @@ pub struct AppState {
     /// When each timeline entry was recorded, per incident (lateness).
     pub recorded: RwSignal<BTreeMap<String, Vec<DateTime<Utc>>>>,
     pub next_deadline: RwSignal<Option<DateTime<Utc>>>,
+    /// ntfy server and retry limit.
+    pub delivery: RwSignal<crate::runtime::outbox::DeliverySettings>,
     /// The header's clock status; `None` until the runtime started.
     pub clock: RwSignal<Option<ClockStatus>>,
     /// The current time, refreshed every second (for countdowns).
@@ -46,6 +48,7 @@ impl AppState {
             outbox: RwSignal::new(Vec::new()),
             recorded: RwSignal::new(BTreeMap::new()),
             next_deadline: RwSignal::new(None),
+            delivery: RwSignal::new(Default::default()),
             clock: RwSignal::new(None),
             now: RwSignal::new(crate::adapters::clock::now()),
             loaded: RwSignal::new(false),
@@ -62,6 +65,7 @@ impl AppState {
                 self.outbox.set(snap.outbox);
                 self.recorded.set(snap.recorded);
                 self.next_deadline.set(snap.next_deadline);
+                self.delivery.set(snap.delivery);
                 self.loaded.set(true);
             },
             move |status: ClockStatus| {
@@ -92,6 +96,28 @@ impl AppState {
     /// Storage persistence and usage (asks for persistence when not yet granted).
     pub async fn storage_info(self) -> Option<crate::adapters::quota::StorageInfo> {
         Some(self.live.get_value()?.storage_info().await)
+    }
+
+    /// Sends a test message to a channel as it stands in the form.
+    pub async fn test_channel(self, channel: crate::engine::world::Channel) -> Result<String, String> {
+        self.live.get_value().ok_or("Piket is still starting.")?.test_channel(channel).await
+    }
+
+    /// Shows a test notification on this device.
+    pub async fn test_notification(self) -> Result<(), String> {
+        self.live.get_value().ok_or("Piket is still starting.")?.test_notification().await
+    }
+
+    /// `granted`, `denied`, `default` or `unsupported`.
+    pub fn notification_permission(self) -> String {
+        self.live.get_value().map(|l| l.notification_permission()).unwrap_or_else(|| "default".into())
+    }
+
+    pub async fn request_notification_permission(self) -> String {
+        match self.live.get_value() {
+            Some(l) => l.request_notification_permission().await,
+            None => "default".into(),
+        }
     }
 
     /// Everyone, sorted by name.

@@ -5,6 +5,8 @@
 //! By hand: `trunk build --release && cargo test --features e2e --test e2e`.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod clock;
+mod delivery;
 mod incidents;
 mod people;
 mod shell;

@@ -13,6 +13,7 @@ async fn navigation_reaches_every_screen() -> Result {
         ("Policies", "Policies"),
         ("Schedules", "Schedules"),
         ("People", "People"),
+        ("Channels", "Channels"),
         ("Lab", "Lab"),
         ("Settings", "Settings"),
     ] {

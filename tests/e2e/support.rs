@@ -25,24 +25,135 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Base URL of the one static server this test process runs.
-pub fn base_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let root = dist();
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("static server starts");
-        let port = server.server_addr().to_ip().unwrap().port();
-        std::thread::spawn(move || {
-            for request in server.incoming_requests() {
-                let path = request.url().split(['?', '#']).next().unwrap_or("/").trim_start_matches('/').to_string();
-                let file = safe_join(&root, &path).filter(|p| p.is_file()).unwrap_or_else(|| root.join("index.html"));
-                let body = std::fs::read(&file).unwrap_or_default();
-                let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], content_type(&file).as_bytes()).unwrap();
-                let _ = request.respond(tiny_http::Response::from_data(body).with_header(header));
+/// A request as the test servers see it.
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+type Handler = dyn Fn(HttpRequest) -> HttpResponse + Send + Sync;
+
+/// A tiny HTTP/1.1 server on a loopback port that can really go away: after [`MiniServer::stop`]
+/// the port refuses connections, as a host that is down does.
+pub struct MiniServer {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl MiniServer {
+    pub fn start(port: u16, handler: std::sync::Arc<Handler>) -> MiniServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("test server binds");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let accept = std::thread::spawn(move || {
+            while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let handler = handler.clone();
+                        std::thread::spawn(move || serve_connection(stream, handler));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
             }
+            // The listener drops here: the port closes.
         });
-        format!("http://127.0.0.1:{port}")
-    })
+        MiniServer { port, stop, accept: std::sync::Mutex::new(Some(accept)) }
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.accept.lock().unwrap().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve_connection(mut stream: std::net::TcpStream, handler: std::sync::Arc<Handler>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("/").to_string());
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" || h == "\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let length = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0usize);
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let response = handler(HttpRequest { method, path, headers, body });
+    let mut head = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n", response.status, response.body.len());
+    for (k, v) in &response.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&response.body);
+    let _ = stream.flush();
+}
+
+/// A static server for `dist/` with the single-page fallback (unknown paths get index.html).
+pub struct StaticServer {
+    pub url: String,
+    server: MiniServer,
+}
+
+impl StaticServer {
+    pub fn start() -> StaticServer {
+        let root = dist();
+        let server = MiniServer::start(
+            0,
+            std::sync::Arc::new(move |request: HttpRequest| {
+                let path = request.path.split(['?', '#']).next().unwrap_or("/").trim_start_matches('/').to_string();
+                let file = safe_join(&root, &path).filter(|p| p.is_file()).unwrap_or_else(|| root.join("index.html"));
+                HttpResponse {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), content_type(&file).into())],
+                    body: std::fs::read(&file).unwrap_or_default(),
+                }
+            }),
+        );
+        StaticServer { url: format!("http://127.0.0.1:{}", server.port), server }
+    }
+
+    /// Stops serving: the address refuses connections from now on (the network is "cut").
+    pub fn stop(&self) {
+        self.server.stop();
+    }
+}
+
+/// Base URL of the shared static server of this test process.
+pub fn base_url() -> &'static str {
+    static SERVER: OnceLock<StaticServer> = OnceLock::new();
+    &SERVER.get_or_init(StaticServer::start).url
 }
 
 fn safe_join(root: &Path, path: &str) -> Option<PathBuf> {
@@ -79,6 +190,15 @@ impl Browser {
 
     /// A browser whose window is `width`×`height` CSS pixels (360×740 is a phone).
     pub async fn start_sized(width: u32, height: u32) -> Result<Browser> {
+        Self::launch(width, height, false).await
+    }
+
+    /// A browser in which the user has already allowed notifications.
+    pub async fn start_with_notifications() -> Result<Browser> {
+        Self::launch(1280, 900, true).await
+    }
+
+    async fn launch(width: u32, height: u32, notifications: bool) -> Result<Browser> {
         let port = free_port();
         let chromedriver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -102,6 +222,9 @@ impl Browser {
             &format!("--window-size={width},{height}"),
         ] {
             caps.add_arg(arg)?;
+        }
+        if notifications {
+            caps.add_experimental_option("prefs", serde_json::json!({"profile.default_content_setting_values.notifications": 1}))?;
         }
         let server = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -138,7 +261,12 @@ impl Browser {
 
     /// Opens a path of the app (e.g. `/people`) and waits for the shell to render.
     pub async fn open(&self, path: &str) -> Result {
-        self.driver.goto(format!("{}{path}", base_url())).await?;
+        self.open_at(base_url(), path).await
+    }
+
+    /// Opens a path of the app served at `base`.
+    pub async fn open_at(&self, base: &str, path: &str) -> Result {
+        self.driver.goto(format!("{base}{path}")).await?;
         self.wait_for(By::Css("nav.app-nav a")).await?;
         Ok(())
     }

@@ -210,6 +210,9 @@ pub fn IncidentPage() -> impl IntoView {
 
     // `?ack=1` (from a notification): acknowledge as soon as the incident is known, once.
     let wants_ack = query.with_untracked(|q| q.get("ack").is_some_and(|v| v == "1" || v == "true"));
+    // A notification's Acknowledge action names the paged person and says where it came from.
+    let ack_by = query.with_untracked(|q| q.get("by"));
+    let from_notification = query.with_untracked(|q| q.get("from").is_some_and(|v| v == "notification"));
     let ack_handled = StoredValue::new(false);
     Effect::new(move |_| {
         if !wants_ack || ack_handled.get_value() || !state.loaded.get() {
@@ -220,7 +223,27 @@ pub fn IncidentPage() -> impl IntoView {
         match (open, acked) {
             (false, _) => notice.set(Some("This incident is already resolved.".into())),
             (true, Some(a)) => notice.set(Some(format!("Already acknowledged by {}.", state.person_name(&a.by)))),
-            (true, None) => act(Action::Acknowledge),
+            (true, None) => match ack_by.clone().and_then(|by| known_me(state, &by)) {
+                Some(by) => {
+                    me.set(by.clone());
+                    let incident_id = id.get_untracked();
+                    busy.set(true);
+                    spawn_local(async move {
+                        let ack = Input::Acknowledge { incident: incident_id.clone(), by: by.clone() };
+                        let reply = state.run(Command::Dispatch { input: ack }).await;
+                        if reply.is_ok() && from_notification {
+                            let note = Input::AddNote { incident: incident_id, by: Actor::Person(by), text: "Acknowledged from notification".into() };
+                            let _ = state.run(Command::Dispatch { input: note }).await;
+                        }
+                        busy.set(false);
+                        match reply {
+                            Ok(_) => notice.set(Some(Action::Acknowledge.done().to_string())),
+                            Err(r) => error.set(Some(r.message)),
+                        }
+                    });
+                }
+                None => act(Action::Acknowledge),
+            },
         }
     });
 
