@@ -5,11 +5,16 @@
 
 mod channels;
 mod clock;
+mod first_run;
 mod incidents;
 mod people;
+mod policies;
+mod rules;
+mod schedules;
 mod settings;
 mod placeholder;
 mod state;
+mod teams;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
@@ -66,8 +71,12 @@ fn App() -> impl IntoView {
                     <Route path=path!("/incidents") view=incidents::IncidentList/>
                     <Route path=path!("/new") view=incidents::NewIncident/>
                     <Route path=path!("/incidents/:id") view=incidents::IncidentPage/>
-                    <Route path=path!("/policies") view=placeholder::Policies/>
-                    <Route path=path!("/schedules") view=placeholder::Schedules/>
+                    <Route path=path!("/policies") view=policies::PoliciesScreen/>
+                    <Route path=path!("/policies/:id") view=policies::PolicyEditorScreen/>
+                    <Route path=path!("/schedules") view=schedules::SchedulesScreen/>
+                    <Route path=path!("/schedules/:id") view=schedules::ScheduleEditorScreen/>
+                    <Route path=path!("/teams") view=teams::TeamsScreen/>
+                    <Route path=path!("/rules") view=rules::RulesScreen/>
                     <Route path=path!("/people") view=people::PeopleScreen/>
                     <Route path=path!("/channels") view=channels::ChannelsScreen/>
                     <Route path=path!("/lab") view=placeholder::Lab/>

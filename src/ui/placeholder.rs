@@ -16,16 +16,6 @@ fn Empty(title: &'static str, text: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn Policies() -> impl IntoView {
-    view! { <Empty title="Policies" text="No escalation policies yet. A policy lists who is paged first, who next, and after how long."/> }
-}
-
-#[component]
-pub fn Schedules() -> impl IntoView {
-    view! { <Empty title="Schedules" text="No on-call schedules yet. Rotations, overrides and holidays will show who is on call now and for the next two weeks."/> }
-}
-
-#[component]
 pub fn Lab() -> impl IntoView {
     view! { <Empty title="Lab" text="Simulate incidents against your policies on a virtual clock, check coverage for gaps, and replay past incidents."/> }
 }

@@ -6,6 +6,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod clock;
+mod config;
 mod delivery;
 mod incidents;
 mod people;

@@ -1,0 +1,572 @@
+//! Policies: the list (with the default policy) and the editor, with a live preview of the path.
+//!
+//! The editor keeps a draft; saving sends it through the runtime, which validates it against
+//! everything else before writing. Editing never touches a live incident: the engine froze the
+//! policy onto each incident when it started.
+
+pub mod fields;
+mod form;
+pub mod preview;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::NavigateOptions;
+
+use self::fields::{
+    datetime_input, parse_datetime_input, problem_at, problems_of_refusal, problems_text, target_choices, target_from_key, target_name,
+    zone_named, Choice, Labelled, Problems, WindowsEditor,
+};
+use self::form::{LevelForm, PolicyForm, TimeoutForm};
+use self::preview::{path_of, PathPreview};
+use super::first_run::FirstRunCard;
+use super::state::{browser_time_zone, AppState};
+use crate::engine::incident::Severity;
+use crate::engine::person::time_zone_names;
+use crate::engine::policy::EscalationPolicy;
+use crate::runtime::command::{Command, ConfigItem, ConfigKind};
+
+/// A policy summed up in one line: “Primary (schedule) → Carol + Dana → Erin”.
+fn path_summary(state: AppState, p: &EscalationPolicy) -> String {
+    state.world.with(|w| {
+        p.levels
+            .iter()
+            .map(|l| l.targets.iter().map(|t| target_name(w, t)).collect::<Vec<_>>().join(" + "))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    })
+}
+
+fn display_name(p: &EscalationPolicy) -> String {
+    if p.name.trim().is_empty() {
+        format!("Untitled policy ({})", p.id)
+    } else {
+        p.name.clone()
+    }
+}
+
+#[component]
+pub fn PoliciesScreen() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let navigate = use_navigate();
+    let confirm_remove = RwSignal::new(None::<String>);
+    let default_error = RwSignal::new(None::<String>);
+    let default_choice = RwSignal::new(String::new());
+    Effect::new(move |_| default_choice.set(state.world.with(|w| w.default_policy.clone().unwrap_or_default())));
+    Effect::new(move |prev: Option<String>| {
+        let chosen = default_choice.get();
+        if let Some(prev) = prev {
+            let current = state.world.with_untracked(|w| w.default_policy.clone().unwrap_or_default());
+            if chosen != prev && chosen != current {
+                let policy = (!chosen.is_empty()).then(|| chosen.clone());
+                spawn_local(async move {
+                    match state.run(Command::SetDefaultPolicy { policy }).await {
+                        Ok(_) => default_error.set(None),
+                        Err(e) => default_error.set(Some(e.message)),
+                    }
+                });
+            }
+        }
+        chosen
+    });
+
+    view! {
+        <section class="screen config">
+            <h1>"Policies"</h1>
+            <p class="lede">"Who is paged first, who next, and after how long. Rules can route an incident to a policy; the default policy takes the rest."</p>
+            <FirstRunCard/>
+            <div class="actions">
+                <button type="button" class="primary" on:click=move |_| navigate("/policies/new", NavigateOptions::default())>"New policy"</button>
+                <A href="/rules" attr:class="button-link">"Rules"</A>
+                <A href="/teams" attr:class="button-link">"Teams"</A>
+            </div>
+            <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Show
+                    when=move || state.world.with(|w| !w.policies.is_empty())
+                    fallback=|| view! {
+                        <div class="empty-state">
+                            <p>"No escalation policies yet. A policy lists who is paged first (level 1), who next, and after how long nobody acknowledging pulls in the next level."</p>
+                        </div>
+                    }
+                >
+                    <div class="field">
+                        <label for="default-policy">"Default policy"</label>
+                        {move || {
+                            let mut options = vec![(String::new(), "None: incidents no rule routes page nobody".to_string())];
+                            options.extend(state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), display_name(p))).collect::<Vec<_>>()));
+                            view! { <Choice id="default-policy" options=options value=default_choice/> }
+                        }}
+                        <Show when=move || default_error.get().is_some()>
+                            <p class="field-error" role="alert">{move || default_error.get()}</p>
+                        </Show>
+                    </div>
+                    <ul class="config-list" aria-label="Policies">
+                        <For each=move || state.world.with(|w| w.policies.clone()) key=|p| (p.id.clone(), p.name.clone(), p.levels.len()) let:policy>
+                            <PolicyRow policy=policy confirm_remove=confirm_remove/>
+                        </For>
+                    </ul>
+                </Show>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn PolicyRow(policy: EscalationPolicy, confirm_remove: RwSignal<Option<String>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let navigate = use_navigate();
+    let name = display_name(&policy);
+    let id = policy.id.clone();
+    let summary = path_summary(state, &policy);
+    let error = RwSignal::new(None::<String>);
+    let is_default = {
+        let id = id.clone();
+        move || state.world.with(|w| w.default_policy.as_deref() == Some(id.as_str()))
+    };
+    let asking = {
+        let id = id.clone();
+        move || confirm_remove.get().as_deref() == Some(id.as_str())
+    };
+    let href = format!("/policies/{id}");
+    let levels = policy.levels.len();
+    let link_name = name.clone();
+    let confirm_name = name.clone();
+    let remove_label = format!("Confirm removing {name}");
+    view! {
+        <li class="card config-item">
+            <div class="config-main">
+                <A href=href.clone() attr:class="config-name">{link_name}</A>
+                <Show when=is_default.clone()><span class="badge">"default"</span></Show>
+                <span class="muted">{format!("{levels} level{}: {summary}", if levels == 1 { "" } else { "s" })}</span>
+            </div>
+            <div class="actions">
+                <Show
+                    when=asking.clone()
+                    fallback={
+                        let (name, id, href, navigate) = (name.clone(), id.clone(), href.clone(), navigate.clone());
+                        move || {
+                            let (id, href, navigate) = (id.clone(), href.clone(), navigate.clone());
+                            view! {
+                                <button type="button" aria-label=format!("Edit {name}") on:click=move |_| navigate(&href, NavigateOptions::default())>"Edit"</button>
+                                <button type="button" aria-label=format!("Remove {name}") on:click=move |_| confirm_remove.set(Some(id.clone()))>"Remove"</button>
+                            }
+                        }
+                    }
+                >
+                    <span class="confirm">{format!("Remove {confirm_name}? Open incidents keep their path.")}</span>
+                    <button type="button" class="danger" aria-label=remove_label.clone() on:click={
+                        let id = id.clone();
+                        move |_| {
+                            let id = id.clone();
+                            confirm_remove.set(None);
+                            spawn_local(async move {
+                                if let Err(e) = state.run(Command::Remove { kind: ConfigKind::Policy, id }).await {
+                                    error.set(Some(e.message));
+                                }
+                            });
+                        }
+                    }>"Yes, remove"</button>
+                    <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
+                </Show>
+            </div>
+            <Show when=move || error.get().is_some()>
+                <p class="error" role="alert">{move || error.get()}</p>
+            </Show>
+        </li>
+    }
+}
+
+/// The route `/policies/:id` (`new` for a new policy).
+#[component]
+pub fn PolicyEditorScreen() -> impl IntoView {
+    let params = use_params_map();
+    // Read once: the editor replaces `new` by the saved id itself, without starting over.
+    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    view! { <PolicyEditor id=id/> }
+}
+
+const SEVERITY_OPTIONS: [(&str, &str); 4] = [("sev1", "SEV1 (critical)"), ("sev2", "SEV2"), ("sev3", "SEV3"), ("sev4", "SEV4 (low)")];
+
+fn severity_of(s: &str) -> Severity {
+    match s {
+        "sev1" => Severity::Sev1,
+        "sev2" => Severity::Sev2,
+        "sev4" => Severity::Sev4,
+        _ => Severity::Sev3,
+    }
+}
+
+#[component]
+fn PolicyEditor(id: String) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let navigate = use_navigate();
+    let is_new = id == "new";
+    let form = PolicyForm::new(browser_time_zone());
+    let make_default = RwSignal::new(false);
+    let filled = RwSignal::new(false);
+    let tried = RwSignal::new(false);
+    let refusal = RwSignal::new(Problems::new());
+    let status = RwSignal::new(String::new());
+    let saving = RwSignal::new(false);
+
+    {
+        let id = id.clone();
+        Effect::new(move |_| {
+            if filled.get_untracked() || !state.loaded.get() {
+                return;
+            }
+            if is_new {
+                make_default.set(state.world.with_untracked(|w| w.default_policy.is_none()));
+                filled.set(true);
+            } else if let Some(p) = state.world.with(|w| w.policy(&id).cloned()) {
+                form.fill(&p);
+                make_default.set(state.world.with_untracked(|w| w.default_policy.as_deref() == Some(p.id.as_str())));
+                filled.set(true);
+            }
+        });
+    }
+    let missing = move || !is_new && state.loaded.get() && !filled.get();
+
+    let draft = Memo::new(move |_| form.policy());
+    let problems = Memo::new(move |_| {
+        let mut p = if tried.get() { draft.get().err().unwrap_or_default() } else { Problems::new() };
+        p.extend(refusal.get());
+        p
+    });
+    let at = move |path: String| Signal::derive(move || problem_at(&problems.get(), &path));
+
+    // The preview: severity and start instant in the policy's zone.
+    let zone = Signal::derive(move || zone_named(&form.time_zone.get()));
+    let preview_severity = RwSignal::new("sev1".to_string());
+    let preview_at = RwSignal::new(datetime_input(zone_named(&browser_time_zone()), state.now.get_untracked()));
+    let start = Signal::derive(move || parse_datetime_input(zone.get(), &preview_at.get()));
+    let severity = Signal::derive(move || severity_of(&preview_severity.get()));
+    let steps = Signal::derive(move || match (draft.get(), start.get()) {
+        (Err(_), _) => Err("Give every level a target and a timeout (only the last may wait forever) to see the path.".to_string()),
+        (Ok(p), Some(t0)) => Ok(state.world.with(|w| path_of(w, &p, severity.get(), t0))),
+        (Ok(_), None) => Ok(Vec::new()),
+    });
+
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if saving.get_untracked() {
+            return;
+        }
+        tried.set(true);
+        refusal.set(Problems::new());
+        status.set(String::new());
+        let policy = match draft.get_untracked() {
+            Ok(p) => p,
+            Err(_) => {
+                status.set("Not saved: fix what is marked below.".into());
+                return;
+            }
+        };
+        saving.set(true);
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            let reply = state.run(Command::Save { item: ConfigItem::Policy(policy) }).await;
+            match reply {
+                Ok(done) => {
+                    let id = done.id.unwrap_or_default();
+                    let was_default = state.world.with_untracked(|w| w.default_policy.clone());
+                    let want = make_default.get_untracked();
+                    let mut message = "Saved. Incidents already open keep the path they started with.".to_string();
+                    if want && was_default.as_deref() != Some(id.as_str()) {
+                        if let Err(e) = state.run(Command::SetDefaultPolicy { policy: Some(id.clone()) }).await {
+                            message = format!("Saved, but it could not become the default: {}", e.message);
+                        }
+                    } else if !want && was_default.as_deref() == Some(id.as_str()) {
+                        let _ = state.run(Command::SetDefaultPolicy { policy: None }).await;
+                    }
+                    if form.id.get_untracked().is_empty() {
+                        form.id.set(id.clone());
+                        navigate(&format!("/policies/{id}"), NavigateOptions { replace: true, ..NavigateOptions::default() });
+                    }
+                    status.set(message);
+                }
+                Err(r) => {
+                    refusal.set(problems_of_refusal(&r.message, "policies"));
+                    status.set("Not saved: fix what is marked below.".into());
+                }
+            }
+            saving.set(false);
+        });
+    };
+
+    let add_level = move |_| {
+        form.levels.update(|ls| ls.push(LevelForm::new()));
+    };
+
+    view! {
+        <section class="screen config">
+            <p><A href="/policies">"← All policies"</A></p>
+            <h1>{move || if form.id.get().is_empty() { "New policy" } else { "Edit policy" }}</h1>
+            <p class="note">"Saving changes the path of incidents that open from now on. An incident already open keeps the path it started with: Piket froze the policy onto it."</p>
+            <Show when=missing>
+                <p class="error" role="alert">"No policy with this id is stored on this device."</p>
+            </Show>
+            <form class="card form-stack" on:submit=save novalidate aria-label="Policy">
+                <Labelled label="Policy name" id="policy-name" error=at("name".into())>
+                    <input id="policy-name" type="text" autocomplete="off" bind:value=form.name/>
+                </Labelled>
+
+                <For each=move || form.levels.get() key=|l| l.uid let:level>
+                    <LevelEditor level=level form=form problems=problems/>
+                </For>
+                <div class="actions">
+                    <button type="button" on:click=add_level>"Add level"</button>
+                </div>
+                <p class="hint">"A level whose targets reach nobody at that moment (an empty schedule, a gap) is skipped at once, and the next level is paged."</p>
+
+                <fieldset class="group">
+                    <legend>"After the last level"</legend>
+                    <div class="field">
+                        <label for="policy-after">"After the last level"</label>
+                        <select id="policy-after" on:change=move |ev| form.repeat.set(event_target_value(&ev) == "repeat")>
+                            <option value="stop" prop:selected=move || !form.repeat.get()>"Stop escalating"</option>
+                            <option value="repeat" prop:selected=move || form.repeat.get()>"Go round again"</option>
+                        </select>
+                    </div>
+                    <Show when=move || form.repeat.get()>
+                        <div class="row">
+                            <Labelled label="Extra loops" id="policy-repeat-times" error=at("repeat.times".into())>
+                                <input id="policy-repeat-times" type="number" min="1" max="100" inputmode="numeric" bind:value=form.repeat_times/>
+                            </Labelled>
+                            <Labelled label="Each loop starts at level" id="policy-repeat-from" error=at("repeat.from_level".into())>
+                                <input id="policy-repeat-from" type="number" min="1" inputmode="numeric" bind:value=form.repeat_from/>
+                            </Labelled>
+                        </div>
+                    </Show>
+                </fieldset>
+
+                <fieldset class="group">
+                    <legend>"After an acknowledgement"</legend>
+                    <Labelled label="Ack reminder (minutes)" id="policy-reminder" hint="Page whoever acknowledged again every this long until it is resolved. Empty: never." error=at("ack_reminder".into())>
+                        <input id="policy-reminder" type="text" inputmode="decimal" autocomplete="off" bind:value=form.ack_reminder/>
+                    </Labelled>
+                    <Labelled label="Status unchanged for (minutes) → escalate" id="policy-stale" hint="Pull in the next level when the status has not changed this long, even when acknowledged. Empty: never." error=at("escalate_if_status_unchanged".into())>
+                        <input id="policy-stale" type="text" inputmode="decimal" autocomplete="off" bind:value=form.stale/>
+                    </Labelled>
+                </fieldset>
+
+                <details class="group">
+                    <summary>"Time zone and holidays (for levels' hours)"</summary>
+                    <Labelled label="Policy time zone" id="policy-tz" error=at("time_zone".into())>
+                        <input id="policy-tz" type="text" list="policy-zones" autocomplete="off" bind:value=form.time_zone/>
+                    </Labelled>
+                    <datalist id="policy-zones">
+                        {time_zone_names().map(|z| view! { <option value=z></option> }).collect_view()}
+                    </datalist>
+                    <Labelled label="Holidays" id="policy-holidays" hint="Dates as YYYY-MM-DD, separated by commas; hours can be closed on them." error=at("holidays".into())>
+                        <input id="policy-holidays" type="text" autocomplete="off" bind:value=form.holidays/>
+                    </Labelled>
+                </details>
+
+                <div class="check">
+                    <input id="policy-default" type="checkbox" bind:checked=make_default/>
+                    <label for="policy-default">"Default policy (for incidents no rule routes)"</label>
+                </div>
+
+                <Show when=move || !problems.get().is_empty()>
+                    <p class="error pre" role="alert">{move || problems_text(&problems.get())}</p>
+                </Show>
+                <p class="status" role="status">{move || status.get()}</p>
+                <div class="actions">
+                    <button type="submit" class="primary" prop:disabled=move || saving.get()>"Save policy"</button>
+                </div>
+            </form>
+
+            <section class="card preview-card" aria-labelledby="preview-title">
+                <h2 id="preview-title">"Path preview"</h2>
+                <div class="row">
+                    <div class="field">
+                        <label for="preview-severity">"Preview severity"</label>
+                        <Choice id="preview-severity" options=SEVERITY_OPTIONS.iter().map(|(v, t)| (v.to_string(), t.to_string())).collect() value=preview_severity/>
+                    </div>
+                    <div class="field">
+                        <label for="preview-at">"Incident opens at"</label>
+                        <input id="preview-at" type="datetime-local" bind:value=preview_at/>
+                    </div>
+                </div>
+                <PathPreview steps=steps start=start severity=severity zone=zone/>
+            </section>
+        </section>
+    }
+}
+
+fn position_of(form: PolicyForm, uid: u64) -> usize {
+    form.levels.with(|ls| ls.iter().position(|l| l.uid == uid).unwrap_or(0))
+}
+
+#[component]
+fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let index = Memo::new(move |_| position_of(form, level.uid));
+    let n = move || index.get() + 1;
+    let count = move || form.levels.with(Vec::len);
+    let at = move |suffix: &'static str| {
+        Signal::derive(move || {
+            let path = if suffix.is_empty() { format!("levels[{}]", index.get()) } else { format!("levels[{}].{suffix}", index.get()) };
+            problem_at(&problems.get(), &path)
+        })
+    };
+    let move_by = move |delta: isize| {
+        form.levels.update(|ls| {
+            let i = ls.iter().position(|l| l.uid == level.uid).unwrap_or(0) as isize;
+            let j = i + delta;
+            if j >= 0 && (j as usize) < ls.len() {
+                ls.swap(i as usize, j as usize);
+            }
+        })
+    };
+    let add_target = move |ev: leptos::ev::Event| {
+        let key = event_target_value(&ev);
+        if let Some(t) = target_from_key(&key) {
+            level.targets.update(|ts| {
+                if !ts.contains(&t) {
+                    ts.push(t)
+                }
+            });
+        }
+        if let Some(target) = ev.target() {
+            let _ = js_sys::Reflect::set(&target, &"value".into(), &"".into());
+        }
+    };
+    let legend = move || format!("Level {}", n());
+    let what_only = Signal::derive(move || format!("level {} only during", n()));
+    let what_except = Signal::derive(move || format!("level {} except during", n()));
+
+    view! {
+        <fieldset class="level">
+            <legend>{legend}</legend>
+            <Labelled label="Level name (optional)" id=format!("lvl{}-name", level.uid)>
+                <input id=format!("lvl{}-name", level.uid) type="text" autocomplete="off" placeholder="Primary on-call" bind:value=level.name/>
+            </Labelled>
+
+            <div class="field">
+                <span class="field-label" id=format!("lvl{}-targets-label", level.uid)>"Paged together"</span>
+                <ul class="chips" aria-labelledby=format!("lvl{}-targets-label", level.uid)>
+                    {move || {
+                        let targets = level.targets.get();
+                        if targets.is_empty() {
+                            return view! { <li class="muted">"Nobody yet: add a target below."</li> }.into_any();
+                        }
+                        targets
+                            .into_iter()
+                            .map(|t| {
+                                let name = state.world.with(|w| target_name(w, &t));
+                                let label = format!("Remove {name} from level {}", n());
+                                view! {
+                                    <li class="chip">
+                                        <span>{name}</span>
+                                        <button type="button" class="small" aria-label=label on:click=move |_| level.targets.update(|ts| ts.retain(|x| *x != t))>"×"</button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                            .into_any()
+                    }}
+                </ul>
+            </div>
+            <div class="field">
+                <label for=format!("lvl{}-add", level.uid)>{move || format!("Add target to level {}", n())}</label>
+                <select id=format!("lvl{}-add", level.uid) on:change=add_target>
+                    <option value="" selected>"Choose a person, schedule, team or channel…"</option>
+                    {move || {
+                        state.world.with(|w| target_choices(w))
+                            .into_iter()
+                            .filter(|(_, options)| !options.is_empty())
+                            .map(|(group, options)| view! {
+                                <optgroup label=group>
+                                    {options.into_iter().map(|(key, name)| view! { <option value=key>{name}</option> }).collect_view()}
+                                </optgroup>
+                            })
+                            .collect_view()
+                    }}
+                </select>
+                <Show when=move || at("targets").get().is_some()>
+                    <p class="field-error" role="alert">{move || at("targets").get()}</p>
+                </Show>
+            </div>
+
+            <TimeoutFields timeout=level.ack id=format!("lvl{}-ack", level.uid) what="Ack timeout" hint="No acknowledgement this long after the level was paged → the next level." error=at("ack_timeout")/>
+            <TimeoutFields timeout=level.resolution id=format!("lvl{}-res", level.uid) what="Resolution timeout" hint="Not resolved this long after the level was paged, acknowledged or not → the next level. Empty: none." error=at("resolution_timeout")/>
+
+            <details class="group" open=move || !level.only_during.get_untracked().is_empty() || !level.except_during.get_untracked().is_empty()>
+                <summary>"Hours (time conditions)"</summary>
+                <p class="hint">"Only during: the level takes part only inside these hours. Except during: it is skipped inside them. In the policy's time zone."</p>
+                <h3 class="sub">"Only during"</h3>
+                <WindowsEditor windows=level.only_during what=what_only/>
+                <h3 class="sub">"Except during"</h3>
+                <WindowsEditor windows=level.except_during what=what_except new_window=("daily", "22:00", "07:00")/>
+            </details>
+
+            <div class="check">
+                <input id=format!("lvl{}-cp", level.uid) type="checkbox" bind:checked=level.checkpoint/>
+                <label for=format!("lvl{}-cp", level.uid)>"Ask for confirmation before paging this level"</label>
+            </div>
+            <Show when=move || level.checkpoint.get()>
+                <div class="group">
+                    <Labelled label="Question to confirm" id=format!("lvl{}-cp-prompt", level.uid) error=at("checkpoint.prompt")>
+                        <input id=format!("lvl{}-cp-prompt", level.uid) type="text" autocomplete="off" placeholder="Page the payments vendor?" bind:value=level.checkpoint_prompt/>
+                    </Labelled>
+                    <div class="row">
+                        <Labelled label="Wait for confirmation (minutes)" id=format!("lvl{}-cp-timeout", level.uid) error=at("checkpoint.timeout")>
+                            <input id=format!("lvl{}-cp-timeout", level.uid) type="text" inputmode="decimal" bind:value=level.checkpoint_timeout/>
+                        </Labelled>
+                        <div class="field">
+                            <label for=format!("lvl{}-cp-on", level.uid)>"If nobody confirms"</label>
+                            <Choice id=format!("lvl{}-cp-on", level.uid) options=vec![
+                                ("proceed".into(), "Page the level anyway".into()),
+                                ("skip".into(), "Skip this level".into()),
+                                ("stop".into(), "Stop escalating".into()),
+                            ] value=level.checkpoint_on_timeout/>
+                        </div>
+                    </div>
+                </div>
+            </Show>
+
+            <Show when=move || at("").get().is_some()>
+                <p class="field-error" role="alert">{move || at("").get()}</p>
+            </Show>
+            <div class="actions">
+                <button type="button" class="small" prop:disabled=move || { index.get() == 0 } aria-label=move || format!("Move level {} up", n()) on:click=move |_| move_by(-1)>"↑ Up"</button>
+                <button type="button" class="small" prop:disabled=move || { index.get() + 1 >= count() } aria-label=move || format!("Move level {} down", n()) on:click=move |_| move_by(1)>"↓ Down"</button>
+                <button type="button" class="small danger" prop:disabled=move || { count() <= 1 } aria-label=move || format!("Remove level {}", n())
+                    on:click=move |_| form.levels.update(|ls| ls.retain(|l| l.uid != level.uid))>"Remove level"</button>
+            </div>
+        </fieldset>
+    }
+}
+
+/// A timeout: one length in minutes, and optional lengths per severity.
+#[component]
+fn TimeoutFields(timeout: TimeoutForm, id: String, what: &'static str, hint: &'static str, error: Signal<Option<String>>) -> impl IntoView {
+    let open = timeout.has_overrides();
+    let base_id = id.clone();
+    view! {
+        <Labelled label=format!("{what} (minutes)") id=base_id.clone() hint=hint error=error>
+            <input id=base_id type="text" inputmode="decimal" autocomplete="off" bind:value=timeout.base/>
+        </Labelled>
+        <details class="per-severity" open=open>
+            <summary>{format!("{what} per severity")}</summary>
+            <div class="row four">
+                {["SEV1", "SEV2", "SEV3", "SEV4"]
+                    .into_iter()
+                    .zip(timeout.by_severity)
+                    .map(|(sev, value)| {
+                        let field = format!("{id}-{}", sev.to_lowercase());
+                        view! {
+                            <div class="field">
+                                <label for=field.clone()>{format!("{sev} {} (minutes)", what.to_lowercase())}</label>
+                                <input id=field type="text" inputmode="decimal" autocomplete="off" placeholder="as above" bind:value=value/>
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+        </details>
+    }
+}

@@ -1,0 +1,705 @@
+//! Schedules: rotations (people in order, handoff time, length, zone), layers, restrictions,
+//! overrides and holidays; who is on call now; and a 14-day timeline with gaps in red.
+//!
+//! The timeline asks the engine's own [`OnCallSchedule::on_call_at`] and `next_handoff`, so it shows
+//! exactly who a page would reach. Segments run from handoff to handoff (never sampled per minute).
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::NavigateOptions;
+use serde_json::{json, Value};
+
+use super::policies::fields::{
+    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, problems_of_refusal, problems_text, uid,
+    zone_named, Choice, Labelled, Problems, WindowForm, WindowsEditor,
+};
+use super::state::{browser_time_zone, AppState};
+use crate::engine::format::parse_schedules;
+use crate::engine::person::time_zone_names;
+use crate::engine::schedule::{Layer, OnCallSchedule, Override, RotationLength};
+use crate::engine::world::World;
+use crate::runtime::command::{Command, ConfigItem, ConfigKind};
+
+/// Days the timeline shows.
+pub const TIMELINE_DAYS: i64 = 14;
+/// At most this many segments are computed (a schedule handing off every hour for 14 days is 336).
+const MAX_SEGMENTS: usize = 1000;
+
+fn names(world: &World, ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "nobody".into();
+    }
+    ids.iter().map(|id| world.person(id).map(|p| p.name.clone()).unwrap_or_else(|| id.clone())).collect::<Vec<_>>().join(" + ")
+}
+
+/// Who is on call from `from` to `to`, as (start, end, people) from handoff to handoff.
+pub fn segments(s: &OnCallSchedule, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut cursor = from;
+    while cursor < to && out.len() < MAX_SEGMENTS {
+        let who = s.on_call_at(cursor);
+        let next = s.next_handoff(cursor).filter(|t| *t < to).unwrap_or(to);
+        out.push((cursor, next, who));
+        cursor = next;
+    }
+    out
+}
+
+/// “On call now: Alice, until Mon 09:00 (then Bob)”.
+pub fn on_call_now(world: &World, s: &OnCallSchedule, now: DateTime<Utc>) -> String {
+    let who = s.on_call_at(now);
+    let mut text = if who.is_empty() { "Nobody is on call now".to_string() } else { format!("On call now: {}", names(world, &who)) };
+    if let Some(next) = s.next_handoff(now) {
+        text.push_str(&format!(", until {} (then {})", local_text(s.time_zone, next), names(world, &s.on_call_at(next))));
+    }
+    text
+}
+
+/// The 14-day timeline (class `oncall-timeline`; gaps have class `gap`).
+#[component]
+pub fn OnCallTimeline(schedule: Signal<Option<OnCallSchedule>>, now: DateTime<Utc>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+        <div class="oncall-timeline" role="list" aria-label="Who is on call, the next 14 days">
+            {move || {
+                let Some(s) = schedule.get() else {
+                    return view! { <p class="muted">"Complete the rotation above to see who is on call."</p> }.into_any();
+                };
+                let zone = s.time_zone;
+                let today = zone.local(now).date();
+                let midnight = |d: chrono::NaiveDate| zone.instant(d.and_time(NaiveTime::MIN));
+                let (from, to) = (midnight(today), midnight(today + Duration::days(TIMELINE_DAYS)));
+                let all = segments(&s, from, to);
+                let mut palette: Vec<Vec<String>> = Vec::new();
+                state.world.with(|world| {
+                    (0..TIMELINE_DAYS)
+                        .map(|d| {
+                            let date = today + Duration::days(d);
+                            let (start, end) = (midnight(date), midnight(date + Duration::days(1)));
+                            let length = (end - start).num_seconds().max(1) as f64;
+                            let mut spoken = Vec::new();
+                            let bars = all
+                                .iter()
+                                .filter(|(a, b, _)| *b > start && *a < end)
+                                .map(|(a, b, who)| {
+                                    let (a, b) = ((*a).max(start), (*b).min(end));
+                                    let left = (a - start).num_seconds() as f64 / length * 100.0;
+                                    let width = (b - a).num_seconds() as f64 / length * 100.0;
+                                    let span = format!("{}–{}", zone.local(a).format("%H:%M"), if b == end { "24:00".to_string() } else { zone.local(b).format("%H:%M").to_string() });
+                                    let label = names(world, who);
+                                    spoken.push(format!("{label} {span}"));
+                                    let class = if who.is_empty() {
+                                        "seg gap".to_string()
+                                    } else {
+                                        let i = palette.iter().position(|p| p == who).unwrap_or_else(|| {
+                                            palette.push(who.clone());
+                                            palette.len() - 1
+                                        });
+                                        format!("seg p{}", i % 6)
+                                    };
+                                    let text = if who.is_empty() { "gap".to_string() } else { label.clone() };
+                                    view! {
+                                        <span class=class style=format!("left:{left:.3}%;width:{width:.3}%") title=format!("{label} {span}")>{text}</span>
+                                    }
+                                })
+                                .collect_view();
+                            let weekend = matches!(chrono::Datelike::weekday(&date), chrono::Weekday::Sat | chrono::Weekday::Sun);
+                            view! {
+                                <div class="day" class:weekend=weekend role="listitem">
+                                    <span class="day-label">{date.format("%a %-d %b").to_string()}</span>
+                                    <div class="bar" aria-hidden="true">{bars}</div>
+                                    <span class="sr-only">{spoken.join(", ")}</span>
+                                </div>
+                            }
+                        })
+                        .collect_view()
+                        .into_any()
+                })
+            }}
+        </div>
+    }
+}
+
+#[component]
+pub fn SchedulesScreen() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let navigate = use_navigate();
+    let confirm_remove = RwSignal::new(None::<String>);
+    view! {
+        <section class="screen config">
+            <h1>"Schedules"</h1>
+            <p class="lede">"Rotations decide who a schedule target pages at any moment: handoffs in a time zone, restrictions such as office hours, overrides and holidays."</p>
+            <div class="actions">
+                <button type="button" class="primary" on:click=move |_| navigate("/schedules/new", NavigateOptions::default())>"New schedule"</button>
+            </div>
+            <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Show
+                    when=move || state.world.with(|w| !w.schedules.is_empty())
+                    fallback=|| view! {
+                        <div class="empty-state">
+                            <p>"No on-call schedules yet. A rotation hands the pager from one person to the next: daily, weekly, or every few days or hours."</p>
+                        </div>
+                    }
+                >
+                    <ul class="config-list" aria-label="Schedules">
+                        <For each=move || state.world.with(|w| w.schedules.clone()) key=|s| format!("{s:?}") let:schedule>
+                            <ScheduleRow schedule=schedule confirm_remove=confirm_remove/>
+                        </For>
+                    </ul>
+                </Show>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn ScheduleRow(schedule: OnCallSchedule, confirm_remove: RwSignal<Option<String>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let navigate = use_navigate();
+    let name = if schedule.name.trim().is_empty() { format!("Untitled schedule ({})", schedule.id) } else { schedule.name.clone() };
+    let id = schedule.id.clone();
+    let error = RwSignal::new(None::<String>);
+    let now_text = {
+        let s = schedule.clone();
+        move || state.world.with(|w| on_call_now(w, &s, state.now.get()))
+    };
+    let asking = {
+        let id = id.clone();
+        move || confirm_remove.get().as_deref() == Some(id.as_str())
+    };
+    let href = format!("/schedules/{id}");
+    let (link_name, confirm_name, remove_label) = (name.clone(), name.clone(), format!("Confirm removing {name}"));
+    view! {
+        <li class="card config-item">
+            <div class="config-main">
+                <A href=href.clone() attr:class="config-name">{link_name}</A>
+                <span class="muted">{format!("{} · {}", schedule.time_zone.name(), if schedule.layers.len() == 1 { "1 layer".to_string() } else { format!("{} layers", schedule.layers.len()) })}</span>
+                <span class="oncall-now">{now_text}</span>
+            </div>
+            <div class="actions">
+                <Show
+                    when=asking.clone()
+                    fallback={
+                        let (name, id, href, navigate) = (name.clone(), id.clone(), href.clone(), navigate.clone());
+                        move || {
+                            let (id, href, navigate) = (id.clone(), href.clone(), navigate.clone());
+                            view! {
+                                <button type="button" aria-label=format!("Edit {name}") on:click=move |_| navigate(&href, NavigateOptions::default())>"Edit"</button>
+                                <button type="button" aria-label=format!("Remove {name}") on:click=move |_| confirm_remove.set(Some(id.clone()))>"Remove"</button>
+                            }
+                        }
+                    }
+                >
+                    <span class="confirm">{format!("Remove {confirm_name}?")}</span>
+                    <button type="button" class="danger" aria-label=remove_label.clone() on:click={
+                        let id = id.clone();
+                        move |_| {
+                            let id = id.clone();
+                            confirm_remove.set(None);
+                            spawn_local(async move {
+                                if let Err(e) = state.run(Command::Remove { kind: ConfigKind::Schedule, id }).await {
+                                    error.set(Some(e.message));
+                                }
+                            });
+                        }
+                    }>"Yes, remove"</button>
+                    <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
+                </Show>
+            </div>
+            <Show when=move || error.get().is_some()>
+                <p class="error" role="alert">{move || error.get()}</p>
+            </Show>
+        </li>
+    }
+}
+
+/// One rotation layer as typed.
+#[derive(Clone, Copy)]
+struct LayerForm {
+    uid: u64,
+    name: RwSignal<String>,
+    people: RwSignal<Vec<String>>,
+    start_date: RwSignal<String>,
+    handoff: RwSignal<String>,
+    /// `daily`, `weekly`, `days`, `hours`.
+    length: RwSignal<String>,
+    count: RwSignal<String>,
+    restrictions: RwSignal<Vec<WindowForm>>,
+}
+
+impl LayerForm {
+    fn new(today: String) -> LayerForm {
+        LayerForm {
+            uid: uid(),
+            name: RwSignal::new(String::new()),
+            people: RwSignal::new(Vec::new()),
+            start_date: RwSignal::new(today),
+            handoff: RwSignal::new("09:00".into()),
+            length: RwSignal::new("weekly".into()),
+            count: RwSignal::new("2".into()),
+            restrictions: RwSignal::new(Vec::new()),
+        }
+    }
+
+    fn of(l: &Layer) -> LayerForm {
+        let f = LayerForm::new(l.start.0.date().to_string());
+        f.name.set(l.name.clone());
+        f.people.set(l.people.clone());
+        f.handoff.set(l.start.0.format("%H:%M").to_string());
+        let (length, count) = match l.every {
+            RotationLength::Daily => ("daily", 2),
+            RotationLength::Weekly => ("weekly", 2),
+            RotationLength::Days(n) => ("days", n),
+            RotationLength::Hours(n) => ("hours", n),
+        };
+        f.length.set(length.into());
+        f.count.set(count.to_string());
+        f.restrictions.set(l.restrictions.iter().map(WindowForm::of).collect());
+        f
+    }
+
+    fn json(self) -> Value {
+        let count = self.count.get();
+        let n = || count.trim().parse::<u64>().map(|n| json!(n)).unwrap_or(json!(count.trim()));
+        let every = match self.length.get().as_str() {
+            "daily" => json!("daily"),
+            "days" => json!({ "days": n() }),
+            "hours" => json!({ "hours": n() }),
+            _ => json!("weekly"),
+        };
+        let mut v = json!({
+            "people": self.people.get(),
+            "start": format!("{}T{}", self.start_date.get().trim(), self.handoff.get().trim()),
+            "every": every,
+        });
+        if !self.name.get().trim().is_empty() {
+            v["name"] = json!(self.name.get().trim());
+        }
+        let restrictions: Vec<Value> = self.restrictions.get().into_iter().map(WindowForm::json).collect();
+        if !restrictions.is_empty() {
+            v["restrictions"] = json!(restrictions);
+        }
+        v
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ScheduleForm {
+    id: RwSignal<String>,
+    name: RwSignal<String>,
+    time_zone: RwSignal<String>,
+    layers: RwSignal<Vec<LayerForm>>,
+    overrides: RwSignal<Vec<Override>>,
+    holidays: RwSignal<String>,
+}
+
+impl ScheduleForm {
+    fn new(time_zone: String, today: String) -> ScheduleForm {
+        ScheduleForm {
+            id: RwSignal::new(String::new()),
+            name: RwSignal::new(String::new()),
+            time_zone: RwSignal::new(time_zone),
+            layers: RwSignal::new(vec![LayerForm::new(today)]),
+            overrides: RwSignal::new(Vec::new()),
+            holidays: RwSignal::new(String::new()),
+        }
+    }
+
+    fn fill(self, s: &OnCallSchedule) {
+        self.id.set(s.id.clone());
+        self.name.set(s.name.clone());
+        self.time_zone.set(s.time_zone.name().into());
+        self.layers.set(s.layers.iter().map(LayerForm::of).collect());
+        self.overrides.set(s.overrides.clone());
+        self.holidays.set(dates_text(&s.holidays));
+    }
+
+    fn schedule(self) -> Result<OnCallSchedule, Problems> {
+        let new = self.id.get().trim().is_empty();
+        let mut v = json!({
+            "id": if new { "new-schedule".to_string() } else { self.id.get() },
+            "name": self.name.get().trim(),
+            "time_zone": self.time_zone.get().trim(),
+            "layers": self.layers.get().into_iter().map(LayerForm::json).collect::<Vec<_>>(),
+        });
+        let overrides = self.overrides.get();
+        if !overrides.is_empty() {
+            v["overrides"] = serde_json::to_value(overrides).unwrap_or_default();
+        }
+        let holidays = dates_json(&self.holidays.get());
+        if holidays.as_array().is_some_and(|a| !a.is_empty()) {
+            v["holidays"] = holidays;
+        }
+        let mut s = parse_schedules(&Value::Array(vec![v]).to_string()).map(|mut v| v.remove(0)).map_err(problems_of)?;
+        if new {
+            s.id = String::new();
+        }
+        Ok(s)
+    }
+}
+
+/// The route `/schedules/:id` (`new` for a new schedule).
+#[component]
+pub fn ScheduleEditorScreen() -> impl IntoView {
+    let params = use_params_map();
+    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    view! { <ScheduleEditor id=id/> }
+}
+
+#[component]
+fn ScheduleEditor(id: String) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let navigate = use_navigate();
+    let is_new = id == "new";
+    let tz = browser_time_zone();
+    let now = state.now.get_untracked();
+    let today = zone_named(&tz).local(now).date().to_string();
+    let form = ScheduleForm::new(tz, today.clone());
+    let filled = RwSignal::new(false);
+    let tried = RwSignal::new(false);
+    let refusal = RwSignal::new(Problems::new());
+    let status = RwSignal::new(String::new());
+    let saving = RwSignal::new(false);
+
+    {
+        let id = id.clone();
+        Effect::new(move |_| {
+            if filled.get_untracked() || !state.loaded.get() {
+                return;
+            }
+            if is_new {
+                filled.set(true);
+            } else if let Some(s) = state.world.with(|w| w.schedule(&id).cloned()) {
+                form.fill(&s);
+                filled.set(true);
+            }
+        });
+    }
+    let missing = move || !is_new && state.loaded.get() && !filled.get();
+    let draft = Memo::new(move |_| form.schedule());
+    let problems = Memo::new(move |_| {
+        let mut p = if tried.get() { draft.get().err().unwrap_or_default() } else { Problems::new() };
+        p.extend(refusal.get());
+        p
+    });
+    let at = move |path: String| Signal::derive(move || problem_at(&problems.get(), &path));
+    let preview = Signal::derive(move || draft.get().ok());
+
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if saving.get_untracked() {
+            return;
+        }
+        tried.set(true);
+        refusal.set(Problems::new());
+        let Ok(schedule) = draft.get_untracked() else {
+            status.set("Not saved: fix what is marked below.".into());
+            return;
+        };
+        saving.set(true);
+        status.set(String::new());
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match state.run(Command::Save { item: ConfigItem::Schedule(schedule) }).await {
+                Ok(done) => {
+                    let id = done.id.unwrap_or_default();
+                    if form.id.get_untracked().is_empty() {
+                        form.id.set(id.clone());
+                        navigate(&format!("/schedules/{id}"), NavigateOptions { replace: true, ..NavigateOptions::default() });
+                    }
+                    status.set("Saved.".into());
+                }
+                Err(r) => {
+                    refusal.set(problems_of_refusal(&r.message, "schedules"));
+                    status.set("Not saved: fix what is marked below.".into());
+                }
+            }
+            saving.set(false);
+        });
+    };
+
+    view! {
+        <section class="screen config">
+            <p><A href="/schedules">"← All schedules"</A></p>
+            <h1>{move || if form.id.get().is_empty() { "New schedule" } else { "Edit schedule" }}</h1>
+            <Show when=missing>
+                <p class="error" role="alert">"No schedule with this id is stored on this device."</p>
+            </Show>
+            <p class="oncall-now">{move || match preview.get() {
+                Some(s) => state.world.with(|w| on_call_now(w, &s, state.now.get())),
+                None => String::new(),
+            }}</p>
+            <form class="card form-stack" on:submit=save novalidate aria-label="Schedule">
+                <Labelled label="Schedule name" id="schedule-name" error=at("name".into())>
+                    <input id="schedule-name" type="text" autocomplete="off" bind:value=form.name/>
+                </Labelled>
+                <Labelled label="Time zone" id="schedule-tz" hint="Handoffs and hours are read in this zone (safe across daylight saving)." error=at("time_zone".into())>
+                    <input id="schedule-tz" type="text" list="schedule-zones" autocomplete="off" bind:value=form.time_zone/>
+                </Labelled>
+                <datalist id="schedule-zones">
+                    {time_zone_names().map(|z| view! { <option value=z></option> }).collect_view()}
+                </datalist>
+
+                <For each=move || form.layers.get() key=|l| l.uid let:layer>
+                    <LayerEditor layer=layer form=form problems=problems/>
+                </For>
+                <div class="actions">
+                    <button type="button" on:click={
+                        let today = today.clone();
+                        move |_| form.layers.update(|ls| ls.push(LayerForm::new(today.clone())))
+                    }>"Add layer"</button>
+                </div>
+                <p class="hint">"Layers are listed bottom to top: where a higher layer has someone on call, it wins (e.g. office hours on top of a weekly rotation)."</p>
+
+                <OverridesEditor form=form problems=problems/>
+
+                <Labelled label="Holidays" id="schedule-holidays" hint="Dates as YYYY-MM-DD, separated by commas; restrictions can be closed on them." error=at("holidays".into())>
+                    <input id="schedule-holidays" type="text" autocomplete="off" bind:value=form.holidays/>
+                </Labelled>
+
+                <Show when=move || !problems.get().is_empty()>
+                    <p class="error pre" role="alert">{move || problems_text(&problems.get())}</p>
+                </Show>
+                <p class="status" role="status">{move || status.get()}</p>
+                <div class="actions">
+                    <button type="submit" class="primary" prop:disabled=move || saving.get()>"Save schedule"</button>
+                </div>
+            </form>
+
+            <section class="card" aria-labelledby="timeline-title">
+                <h2 id="timeline-title">"The next 14 days"</h2>
+                <p class="hint">"Red: nobody is on call; a page to this schedule would reach nobody and the level is skipped."</p>
+                <OnCallTimeline schedule=preview now=now/>
+            </section>
+        </section>
+    }
+}
+
+#[component]
+fn LayerEditor(layer: LayerForm, form: ScheduleForm, problems: Memo<Problems>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let index = Memo::new(move |_| form.layers.with(|ls| ls.iter().position(|l| l.uid == layer.uid).unwrap_or(0)));
+    let n = move || index.get() + 1;
+    let count = move || form.layers.with(Vec::len);
+    let at = move |suffix: &'static str| Signal::derive(move || problem_at(&problems.get(), &format!("layers[{}].{suffix}", index.get())));
+    let u = layer.uid;
+    let add_person = move |ev: leptos::ev::Event| {
+        let id = event_target_value(&ev);
+        if !id.is_empty() {
+            layer.people.update(|ps| ps.push(id));
+        }
+        if let Some(target) = ev.target() {
+            let _ = js_sys::Reflect::set(&target, &"value".into(), &"".into());
+        }
+    };
+    let move_person = move |i: usize, delta: isize| {
+        layer.people.update(|ps| {
+            let j = i as isize + delta;
+            if j >= 0 && (j as usize) < ps.len() {
+                ps.swap(i, j as usize);
+            }
+        })
+    };
+    let what = Signal::derive(move || format!("layer {} restrictions", n()));
+    view! {
+        <fieldset class="level">
+            <legend>{move || format!("Layer {}", n())}</legend>
+            <Labelled label="Layer name (optional)" id=format!("ly{u}-name")>
+                <input id=format!("ly{u}-name") type="text" autocomplete="off" placeholder="Weekly" bind:value=layer.name/>
+            </Labelled>
+            <div class="field">
+                <span class="field-label" id=format!("ly{u}-people-label")>"People, in order"</span>
+                <ol class="rotation" aria-labelledby=format!("ly{u}-people-label")>
+                    {move || {
+                        let people = layer.people.get();
+                        if people.is_empty() {
+                            return view! { <li class="muted">"Nobody yet: add people below."</li> }.into_any();
+                        }
+                        let last = people.len() - 1;
+                        people
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, id)| {
+                                let name = state.person_name(&id);
+                                view! {
+                                    <li class="chip">
+                                        <span>{name.clone()}</span>
+                                        <button type="button" class="small" prop:disabled=i == 0 aria-label=format!("Move {name} earlier in layer {}", n()) on:click=move |_| move_person(i, -1)>"↑"</button>
+                                        <button type="button" class="small" prop:disabled=i == last aria-label=format!("Move {name} later in layer {}", n()) on:click=move |_| move_person(i, 1)>"↓"</button>
+                                        <button type="button" class="small" aria-label=format!("Remove {name} from layer {}", n()) on:click=move |_| layer.people.update(|ps| { ps.remove(i); })>"×"</button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                            .into_any()
+                    }}
+                </ol>
+                <Show when=move || at("people").get().is_some()>
+                    <p class="field-error" role="alert">{move || at("people").get()}</p>
+                </Show>
+            </div>
+            <div class="field">
+                <label for=format!("ly{u}-add")>{move || format!("Add person to layer {}", n())}</label>
+                <select id=format!("ly{u}-add") on:change=add_person>
+                    <option value="" selected>"Choose a person…"</option>
+                    {move || state.people().into_iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="row">
+                <Labelled label="Rotation starts on" id=format!("ly{u}-date") error=at("start")>
+                    <input id=format!("ly{u}-date") type="date" bind:value=layer.start_date/>
+                </Labelled>
+                <Labelled label="Handoff time" id=format!("ly{u}-handoff")>
+                    <input id=format!("ly{u}-handoff") type="time" bind:value=layer.handoff/>
+                </Labelled>
+            </div>
+            <div class="row">
+                <div class="field">
+                    <label for=format!("ly{u}-length")>"Rotation length"</label>
+                    <Choice id=format!("ly{u}-length") options=vec![
+                        ("daily".into(), "Daily".into()),
+                        ("weekly".into(), "Weekly".into()),
+                        ("days".into(), "Every N days".into()),
+                        ("hours".into(), "Every N hours".into()),
+                    ] value=layer.length/>
+                </div>
+                <Show when=move || matches!(layer.length.get().as_str(), "days" | "hours")>
+                    <Labelled label="Days or hours per shift" id=format!("ly{u}-count") error=at("every")>
+                        <input id=format!("ly{u}-count") type="number" min="1" inputmode="numeric" bind:value=layer.count/>
+                    </Labelled>
+                </Show>
+            </div>
+            <h3 class="sub">"Restrictions"</h3>
+            <p class="hint">"Empty: this layer is on call around the clock. With hours (e.g. weekdays 09:00–17:00) it has someone only inside them."</p>
+            <WindowsEditor windows=layer.restrictions what=what/>
+            <div class="actions">
+                <button type="button" class="small danger" prop:disabled=move || { count() <= 1 } aria-label=move || format!("Remove layer {}", n())
+                    on:click=move |_| form.layers.update(|ls| ls.retain(|l| l.uid != layer.uid))>"Remove layer"</button>
+            </div>
+        </fieldset>
+    }
+}
+
+#[component]
+fn OverridesEditor(form: ScheduleForm, problems: Memo<Problems>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let who = RwSignal::new(String::new());
+    let kind = RwSignal::new("with".to_string());
+    let replaces = RwSignal::new(String::new());
+    let zone = move || zone_named(&form.time_zone.get());
+    let now = state.now.get_untracked();
+    let from = RwSignal::new(datetime_input(zone_named(&form.time_zone.get_untracked()), now));
+    let to = RwSignal::new(datetime_input(zone_named(&form.time_zone.get_untracked()), now + Duration::hours(12)));
+    let error = RwSignal::new(None::<String>);
+    let people = move || {
+        let mut v = vec![(String::new(), "Choose a person…".to_string())];
+        v.extend(state.people().into_iter().map(|p| (p.id, p.name)));
+        v
+    };
+    let add = move |_| {
+        let (Some(start), Some(end)) = (parse_datetime_input(zone(), &from.get_untracked()), parse_datetime_input(zone(), &to.get_untracked())) else {
+            error.set(Some("Give both a start and an end.".into()));
+            return;
+        };
+        let person = who.get_untracked();
+        if person.is_empty() {
+            error.set(Some("Choose who the override is about.".into()));
+            return;
+        }
+        let mut o = Override { start, end, add: None, remove: None, replace: None, with: None };
+        match kind.get_untracked().as_str() {
+            "add" => o.add = Some(person),
+            "remove" => o.remove = Some(person),
+            "replace" => {
+                let r = replaces.get_untracked();
+                if r.is_empty() {
+                    error.set(Some("Choose who is replaced.".into()));
+                    return;
+                }
+                o.replace = Some(r);
+                o.with = Some(person);
+            }
+            _ => o.with = Some(person),
+        }
+        if end <= start {
+            error.set(Some("The end must be after the start.".into()));
+            return;
+        }
+        error.set(None);
+        form.overrides.update(|os| os.push(o));
+    };
+    let describe = move |o: &Override| {
+        let name = |id: &Option<String>| id.as_deref().map(|i| state.person_name(i)).unwrap_or_default();
+        let z = zone();
+        let span = format!("{} → {}", local_text(z, o.start), local_text(z, o.end));
+        if o.add.is_some() {
+            format!("{} joins whoever is on call, {span}", name(&o.add))
+        } else if o.remove.is_some() {
+            format!("{} is off, {span}", name(&o.remove))
+        } else if o.replace.is_some() {
+            format!("{} covers for {}, {span}", name(&o.with), name(&o.replace))
+        } else {
+            format!("{} covers for whoever is on call, {span}", name(&o.with))
+        }
+    };
+    view! {
+        <fieldset class="group">
+            <legend>"Overrides"</legend>
+            <p class="hint">"“I'll cover Tuesday night”: one person takes over (or joins, or is off) for a while."</p>
+            <ul class="plain-list">
+                {move || form.overrides.get().into_iter().enumerate().map(|(i, o)| {
+                    let text = describe(&o);
+                    let err = problems.with(|p| p.iter().filter(|(path, _)| path.starts_with(&format!("overrides[{i}]"))).map(|(_, m)| m.clone()).collect::<Vec<_>>().join(" "));
+                    view! {
+                        <li>
+                            <span>{text.clone()}</span>
+                            " "
+                            <button type="button" class="small" aria-label=format!("Remove override: {text}") on:click=move |_| form.overrides.update(|os| { os.remove(i); })>"Remove"</button>
+                            {(!err.is_empty()).then(|| view! { <p class="field-error" role="alert">{err}</p> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <div class="row">
+                <div class="field">
+                    <label for="ovr-who">"Who"</label>
+                    {move || view! { <Choice id="ovr-who" options=people() value=who/> }}
+                </div>
+                <div class="field">
+                    <label for="ovr-kind">"Override kind"</label>
+                    <Choice id="ovr-kind" options=vec![
+                        ("with".into(), "covers for whoever is on call".into()),
+                        ("replace".into(), "covers for one person".into()),
+                        ("add".into(), "joins whoever is on call".into()),
+                        ("remove".into(), "is off (taken out)".into()),
+                    ] value=kind/>
+                </div>
+                <Show when=move || kind.get() == "replace">
+                    <div class="field">
+                        <label for="ovr-replaces">"Covers for"</label>
+                        {move || view! { <Choice id="ovr-replaces" options=people() value=replaces/> }}
+                    </div>
+                </Show>
+            </div>
+            <div class="row">
+                <div class="field">
+                    <label for="ovr-from">"Override from"</label>
+                    <input id="ovr-from" type="datetime-local" bind:value=from/>
+                </div>
+                <div class="field">
+                    <label for="ovr-to">"Override until"</label>
+                    <input id="ovr-to" type="datetime-local" bind:value=to/>
+                </div>
+            </div>
+            <Show when=move || error.get().is_some()>
+                <p class="field-error" role="alert">{move || error.get()}</p>
+            </Show>
+            <div class="actions">
+                <button type="button" on:click=add>"Add override"</button>
+            </div>
+        </fieldset>
+    }
+}
