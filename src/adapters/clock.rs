@@ -1,7 +1,7 @@
 //! Wake-ups: a dedicated worker ticking every second and at the next deadline (a hidden tab's
 //! own timers are throttled to once a minute), with page timers as the fallback, plus the page
 //! events after which a sleeping tab must catch up: `visibilitychange`, `focus`, `online`,
-//! `pageshow`.
+//! `pageshow`, `resume` (after the browser froze the page).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -55,6 +55,7 @@ impl Clock {
             (window.unchecked_ref::<web_sys::EventTarget>().clone(), "focus"),
             (window.unchecked_ref::<web_sys::EventTarget>().clone(), "online"),
             (window.unchecked_ref::<web_sys::EventTarget>().clone(), "pageshow"),
+            (document.unchecked_ref::<web_sys::EventTarget>().clone(), "resume"),
         ] {
             let cb = on_wake.clone();
             let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| cb(Wake::PageEvent));

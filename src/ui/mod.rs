@@ -5,12 +5,12 @@
 
 mod channels;
 mod clock;
-mod first_run;
+pub(crate) mod first_run;
 mod incidents;
 mod people;
 mod policies;
 mod rules;
-mod schedules;
+pub(crate) mod schedules;
 mod settings;
 mod placeholder;
 mod state;

@@ -104,7 +104,7 @@ pub fn PeopleScreen() -> impl IntoView {
     view! {
         <section class="screen">
             <h1>"People"</h1>
-            <p class="lede">"The responders Piket pages, and how each one is reached."</p>
+            <p class="lede">"The responders Piket pages, and how each one is reached. Group them in "<a href="/teams">"Teams"</a>"."</p>
 
 
             <Show

@@ -211,3 +211,58 @@ async fn two_tabs_page_once_and_the_survivor_takes_over() -> Result {
     assert_eq!(keys.iter().filter(|k| k.starts_with(&id2)).count(), 2, "{keys:?}");
     b.quit().await
 }
+
+/// Lateness of every stored timeline entry: (kind, seconds between intended and recorded time).
+async fn lateness(b: &Browser) -> Result<Vec<(String, f64)>> {
+    let rows = idb_all(b, "timeline").await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let at = chrono::DateTime::parse_from_rfc3339(r["value"]["entry"]["at"].as_str().unwrap()).unwrap();
+            let recorded = chrono::DateTime::parse_from_rfc3339(r["value"]["recorded_at"].as_str().unwrap()).unwrap();
+            (r["value"]["entry"]["kind"].as_str().unwrap_or("").to_string(), (recorded - at).num_milliseconds() as f64 / 1000.0)
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_tab_catches_up_in_order_and_says_how_late() -> Result {
+    use thirtyfour::extensions::cdp::ChromeDevTools;
+    let b = Browser::start().await?;
+    restore(&b, &backup_file(3)).await?;
+    b.wait_text(".clock-status", |t| t.contains("Clock running here")).await?;
+    let id = open_incident(&b, "Asleep at the desk").await?;
+    let visible = wait_for_pages(&b, 2, Duration::from_secs(15)).await?;
+    assert_eq!(visible.len(), 2);
+    let on_time = lateness(&b).await?;
+    let escalated = on_time.iter().find(|(k, _)| k == "escalated").map(|(_, s)| *s).unwrap_or(f64::NAN);
+    println!("lateness in a visible tab: level 2 escalated {escalated:.2} s after its deadline");
+    assert!(escalated < 3.0, "a visible tab fires within a tick: {escalated} s");
+
+    // Freeze the page the way a browser does to a background tab, across a deadline.
+    let second = open_incident(&b, "Paged while frozen").await?;
+    let cdp = ChromeDevTools::new(b.driver.handle.clone());
+    cdp.execute_cdp_with_params("Page.setWebLifecycleState", json!({"state": "frozen"})).await?;
+    tokio::time::sleep(Duration::from_secs(70)).await;
+    cdp.execute_cdp_with_params("Page.setWebLifecycleState", json!({"state": "active"})).await?;
+
+    let keys = wait_for_pages(&b, 4, Duration::from_secs(20)).await?;
+    assert_eq!(keys.iter().filter(|k| k.starts_with(&second)).count(), 2, "nothing lost while frozen: {keys:?}");
+    assert_eq!(keys.iter().filter(|k| k.starts_with(&id)).count(), 2, "nothing repeated: {keys:?}");
+    let rows = idb_all(&b, "timeline").await?;
+    let late: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["value"]["incident"] == json!(second) && r["value"]["entry"]["kind"] == "escalated")
+        .map(|r| {
+            let at = chrono::DateTime::parse_from_rfc3339(r["value"]["entry"]["at"].as_str().unwrap()).unwrap();
+            let recorded = chrono::DateTime::parse_from_rfc3339(r["value"]["recorded_at"].as_str().unwrap()).unwrap();
+            (recorded - at).num_milliseconds() as f64 / 1000.0
+        })
+        .collect();
+    println!("lateness after a 70 s freeze: level 2 escalated {late:?} s after its deadline");
+    assert!(late.iter().all(|s| *s > 60.0), "the step fired late and says so: {late:?}");
+    b.wait_text(".clock-status", |t| t.contains("caught up") && t.contains("late")).await?;
+    b.driver.goto(format!("{}/incidents/{second}", crate::support::base_url())).await?;
+    b.wait_text("ol.timeline", |t| t.contains("late: this tab was asleep")).await?;
+    b.quit().await
+}

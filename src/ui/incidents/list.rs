@@ -141,6 +141,8 @@ pub fn IncidentList() -> impl IntoView {
                 <h1>"Incidents"</h1>
                 <a class="button primary" href="/new">"Open an incident"</a>
             </div>
+            <crate::ui::first_run::FirstRunCard/>
+            <OnCallNow/>
             <div class="tabs" role="group" aria-label="Which incidents">
                 {tab_button(Tab::Open, "Open")}
                 {tab_button(Tab::Resolved, "Resolved")}
@@ -252,5 +254,32 @@ fn IncidentRow(row: Row) -> impl IntoView {
                 </span>
             </a>
         </li>
+    }
+}
+
+/// "On call now" for every schedule, on the home screen.
+#[component]
+fn OnCallNow() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let lines = Memo::new(move |_| {
+        // Refresh each minute, not each second.
+        let now = state.now.get();
+        let minute = now - chrono::Duration::seconds(now.timestamp() % 60);
+        state.world.with(|w| {
+            w.schedules
+                .iter()
+                .map(|s| (if s.name.is_empty() { s.id.clone() } else { s.name.clone() }, crate::ui::schedules::on_call_now(w, s, minute)))
+                .collect::<Vec<_>>()
+        })
+    });
+    view! {
+        <Show when=move || !lines.get().is_empty()>
+            <section class="card on-call-now" aria-labelledby="on-call-now-title">
+                <h2 id="on-call-now-title">"On call now"</h2>
+                <ul class="plain">
+                    {move || lines.get().into_iter().map(|(name, text)| view! { <li><strong>{name}</strong>": "{text}</li> }).collect_view()}
+                </ul>
+            </section>
+        </Show>
     }
 }
