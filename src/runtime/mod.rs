@@ -9,6 +9,7 @@
 pub mod command;
 pub mod config;
 pub mod driver;
+pub mod lab;
 #[cfg(target_arch = "wasm32")]
 pub mod live;
 pub mod outbox;

@@ -7,6 +7,7 @@ mod channels;
 mod clock;
 pub(crate) mod first_run;
 mod incidents;
+mod lab;
 mod people;
 mod policies;
 mod rules;
@@ -79,7 +80,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/rules") view=rules::RulesScreen/>
                     <Route path=path!("/people") view=people::PeopleScreen/>
                     <Route path=path!("/channels") view=channels::ChannelsScreen/>
-                    <Route path=path!("/lab") view=placeholder::Lab/>
+                    <Route path=path!("/lab") view=lab::LabScreen/>
                     <Route path=path!("/settings") view=settings::SettingsScreen/>
                 </Routes>
             </main>

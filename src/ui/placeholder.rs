@@ -16,11 +16,6 @@ fn Empty(title: &'static str, text: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn Lab() -> impl IntoView {
-    view! { <Empty title="Lab" text="Simulate incidents against your policies on a virtual clock, check coverage for gaps, and replay past incidents."/> }
-}
-
-#[component]
 pub fn NotFound() -> impl IntoView {
     view! { <Empty title="Not found" text="This page does not exist. Use the navigation to get back."/> }
 }

@@ -9,6 +9,7 @@ mod clock;
 mod config;
 mod delivery;
 mod incidents;
+mod lab;
 mod people;
 mod shell;
 mod support;

@@ -1,0 +1,343 @@
+//! The Lab: drills on a virtual clock, a coverage check for gaps, and scenarios run from JSON.
+//!
+//! Everything is computed in the page by [`crate::runtime::lab`] on a clone of the world: nothing
+//! is stored, nobody is paged. Text from the world or a scenario is rendered as text.
+
+use chrono::{DateTime, Duration, Utc};
+use leptos::prelude::*;
+
+use super::policies::fields::{datetime_input, local_text, parse_datetime_input, zone_named, Choice, Labelled};
+use super::state::{browser_time_zone, AppState};
+use crate::engine::format::SimulationLine;
+use crate::engine::incident::Severity;
+use crate::engine::time::Zone;
+use crate::runtime::lab::{coverage, drill, run_scenario, Coverage, Drill, DrillSetup, Ending, Span, COVERAGE_DAYS, DRILL_HOURS};
+
+/// The example scenario the "Load the example scenario" button fills in.
+const EXAMPLE_SCENARIO: &str = include_str!("../../examples/scenario-sev1-night.json");
+
+fn severity_of(s: &str) -> Severity {
+    match s {
+        "sev1" => Severity::Sev1,
+        "sev2" => Severity::Sev2,
+        "sev4" => Severity::Sev4,
+        _ => Severity::Sev3,
+    }
+}
+
+/// “at once”, “+10 min”, “+1 h 30 min”.
+fn after(d: Duration) -> String {
+    let m = d.num_minutes();
+    match (m / 60, m % 60) {
+        (0, 0) => "at once".into(),
+        (0, m) => format!("+{m} min"),
+        (h, 0) => format!("+{h} h"),
+        (h, m) => format!("+{h} h {m} min"),
+    }
+}
+
+/// “Mon 3 Mar 17:00 – Tue 4 Mar 09:00”.
+fn span_text(zone: Zone, (from, to): Span) -> String {
+    format!("{} – {}", local_text(zone, from), local_text(zone, to))
+}
+
+#[component]
+pub fn LabScreen() -> impl IntoView {
+    view! {
+        <section class="screen config lab">
+            <h1>"Lab"</h1>
+            <p class="lede">"Try your policies without paging anyone: everything here runs in this page on a virtual clock and nothing is saved."</p>
+            <DrillPanel/>
+            <CoveragePanel/>
+            <ScenarioPanel/>
+        </section>
+    }
+}
+
+#[component]
+fn DrillPanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let zone = zone_named(&browser_time_zone());
+    let policy = RwSignal::new(String::new());
+    let severity = RwSignal::new("sev1".to_string());
+    let start = RwSignal::new(datetime_input(zone, state.now.get_untracked()));
+    let ack = RwSignal::new("nobody".to_string());
+    let ack_minutes = RwSignal::new("5".to_string());
+    let result: RwSignal<Option<(Result<Drill, String>, Option<DateTime<Utc>>)>> = RwSignal::new(None);
+
+    let policy_options = move || {
+        state.world.with(|w| {
+            let default = w.default_policy.as_deref().and_then(|id| w.policy(id)).map(|p| if p.name.is_empty() { p.id.clone() } else { p.name.clone() });
+            let mut options = vec![(String::new(), default.map(|n| format!("The default ({n})")).unwrap_or_else(|| "The default (none set)".into()))];
+            options.extend(w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })));
+            options
+        })
+    };
+    let severity_options: Vec<(String, String)> =
+        [("sev1", "SEV1 (critical)"), ("sev2", "SEV2"), ("sev3", "SEV3"), ("sev4", "SEV4 (low)")].into_iter().map(|(v, t)| (v.into(), t.into())).collect();
+    let ack_options: Vec<(String, String)> = vec![("nobody".into(), "Nobody acknowledges".into()), ("after".into(), "Acknowledged after N minutes".into())];
+
+    let run = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(t0) = parse_datetime_input(zone, &start.get_untracked()) else {
+            result.set(Some((Err("Choose when the incident opens.".into()), None)));
+            return;
+        };
+        let ack_after = if ack.get_untracked() == "after" {
+            match ack_minutes.get_untracked().trim().parse::<i64>() {
+                Ok(m) if m >= 0 => Some(m),
+                _ => {
+                    result.set(Some((Err("Give the minutes until someone acknowledges as a whole number (0 or more).".into()), None)));
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let setup = DrillSetup {
+            policy: Some(policy.get_untracked()).filter(|p| !p.is_empty()),
+            severity: severity_of(&severity.get_untracked()),
+            start: t0,
+            ack_after,
+        };
+        result.set(Some((state.world.with_untracked(|w| drill(w, &setup)), Some(t0))));
+    };
+
+    view! {
+        <section class="card lab-panel" aria-labelledby="lab-drill-title">
+            <h2 id="lab-drill-title">"Drill"</h2>
+            <p class="hint">{format!("Open a pretend incident and watch the policy's path for up to {DRILL_HOURS} hours. Rules and maintenance windows are left out, so the path is the policy's own.")}</p>
+            <form class="form-stack" on:submit=run novalidate aria-label="Drill">
+                <Labelled label="Policy" id="lab-policy">
+                    {move || view! { <Choice id="lab-policy" options=policy_options() value=policy/> }}
+                </Labelled>
+                <div class="row lab-row">
+                    <Labelled label="Severity" id="lab-severity">
+                        <Choice id="lab-severity" options=severity_options value=severity/>
+                    </Labelled>
+                    <Labelled label="Starts at" id="lab-start" hint=format!("Your time ({}).", zone.name())>
+                        <input id="lab-start" type="datetime-local" bind:value=start/>
+                    </Labelled>
+                </div>
+                <div class="row lab-row">
+                    <Labelled label="Acknowledgement" id="lab-ack">
+                        <Choice id="lab-ack" options=ack_options value=ack/>
+                    </Labelled>
+                    <Show when=move || ack.get() == "after">
+                        <Labelled label="Minutes until acknowledged" id="lab-ack-minutes" hint="The person paged last acknowledges.">
+                            <input id="lab-ack-minutes" type="number" min="0" step="1" inputmode="numeric" bind:value=ack_minutes/>
+                        </Labelled>
+                    </Show>
+                </div>
+                <div class="actions">
+                    <button type="submit" class="primary">"Run drill"</button>
+                </div>
+            </form>
+            <div class="lab-drill-result" aria-live="polite">
+                {move || result.get().map(|(r, t0)| match r {
+                    Err(why) => view! { <p class="error" role="alert">{why}</p> }.into_any(),
+                    Ok(d) => view! { <DrillResult drill=d start=t0.unwrap_or_default() zone=zone/> }.into_any(),
+                })}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn DrillResult(drill: Drill, start: DateTime<Utc>, zone: Zone) -> impl IntoView {
+    let first = drill.first_page_after.map(after).unwrap_or_else(|| "nobody was paged".into());
+    let people = if drill.people.is_empty() { "nobody".to_string() } else { drill.people.join(", ") };
+    let levels = drill.deepest_level.map(|l| format!("up to level {l}")).unwrap_or_else(|| "none".into());
+    let repeats = match drill.repeats {
+        0 => String::new(),
+        1 => ", after going round once more".into(),
+        n => format!(", after going round {n} more times"),
+    };
+    let ending = match &drill.ending {
+        Ending::Acknowledged { by, at } => format!("acknowledged by {by} {}{repeats}", after(*at - start)),
+        Ending::Stopped { at, why } => format!("stopped {} ({why}){repeats}", after(*at - start)),
+        Ending::Waiting { level } => format!("waits at level {level}, which has no timeout{repeats}"),
+        Ending::StillEscalating => format!("still escalating after {DRILL_HOURS} hours{repeats}"),
+    };
+    let head = format!("{} at {}", drill.policy_name, local_text(zone, start));
+    view! {
+        <h3 class="lab-head">{head}</h3>
+        {drill.ack_note.clone().map(|n| view! { <p class="error" role="alert">{n}</p> })}
+        <dl class="lab-measures">
+            <div><dt>"Time to first page"</dt><dd>{first}</dd></div>
+            <div><dt>"Pages"</dt><dd>{drill.pages.to_string()}</dd></div>
+            <div><dt>"People paged"</dt><dd>{people}</dd></div>
+            <div><dt>"Levels reached"</dt><dd>{levels}</dd></div>
+            <div><dt>"End"</dt><dd>{ending}</dd></div>
+        </dl>
+        <table class="lab-table lab-timeline">
+            <caption class="sr-only">"Drill timeline"</caption>
+            <thead><tr><th scope="col">"Time"</th><th scope="col">"What"</th><th scope="col">"Who"</th></tr></thead>
+            <tbody>
+                {drill
+                    .lines
+                    .into_iter()
+                    .map(|l| {
+                        let when = format!("{} ({})", after(l.at - start), zone.local(l.at).format("%a %H:%M"));
+                        view! {
+                            <tr>
+                                <td data-label="Time" class="lab-when">{when}</td>
+                                <td data-label="What">{l.what}</td>
+                                <td data-label="Who" class="lab-who">{l.who}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn CoveragePanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let zone = zone_named(&browser_time_zone());
+    let checked_at = RwSignal::new(state.now.get_untracked());
+    let report = Memo::new(move |_| {
+        let now = checked_at.get();
+        state.world.with(|w| coverage(w, now))
+    });
+    view! {
+        <section class="card lab-panel lab-coverage" aria-labelledby="lab-coverage-title">
+            <h2 id="lab-coverage-title">{format!("Coverage, the next {COVERAGE_DAYS} days")}</h2>
+            <div class="actions">
+                <button type="button" on:click=move |_| checked_at.set(state.now.get_untracked())>"Check coverage"</button>
+            </div>
+            <div aria-live="polite">
+                {move || {
+                    let r = report.get();
+                    view! { <CoverageReport report=r zone=zone checked=checked_at.get()/> }
+                }}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn CoverageReport(report: Coverage, zone: Zone, checked: DateTime<Utc>) -> impl IntoView {
+    let clean = report.is_clean();
+    let no_schedules = report.schedules.is_empty();
+    view! {
+        <p class="hint">{format!("Checked from {}.", local_text(zone, checked))}</p>
+        {clean.then(|| view! { <p class="ok">"No gaps found"</p> })}
+        <h3>"Schedules"</h3>
+        {no_schedules.then(|| view! { <p class="muted">"No on-call schedules yet."</p> })}
+        <ul class="plain lab-schedules">
+            {report
+                .schedules
+                .into_iter()
+                .map(|s| {
+                    let gaps = s.gaps.len();
+                    view! {
+                        <li>
+                            <strong>{s.name}</strong>
+                            ": "
+                            {if gaps == 0 { "someone is on call throughout".to_string() } else if gaps == 1 { "1 gap".into() } else { format!("{gaps} gaps") }}
+                            {(gaps > 0).then(|| view! {
+                                <ul class="lab-gaps">
+                                    {s.gaps.into_iter().map(|g| view! { <li class="error">{format!("Nobody on call {}", span_text(zone, g))}</li> }).collect_view()}
+                                </ul>
+                            })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+        {(!report.empty_levels.is_empty()).then(|| view! {
+            <h3>"Levels that reach nobody"</h3>
+            <ul class="plain">
+                {report.empty_levels.into_iter().map(|l| {
+                    let more = if l.times > 1 { format!(" (and {} more handoffs)", l.times - 1) } else { String::new() };
+                    view! { <li class="error">{format!("{}: level {} reaches nobody at {}{more}; it would be skipped", l.policy, l.level, local_text(zone, l.first))}</li> }
+                }).collect_view()}
+            </ul>
+        })}
+        {(!report.no_ack_timeout.is_empty()).then(|| view! {
+            <h3>"Levels without an acknowledgement timeout"</h3>
+            <ul class="plain">{report.no_ack_timeout.into_iter().map(|t| view! { <li class="error">{t}</li> }).collect_view()}</ul>
+        })}
+        {report.default_policy.map(|t| view! {
+            <h3>"Default policy"</h3>
+            <p class="error">{t}</p>
+        })}
+        {(!report.unpaged.is_empty()).then(|| view! {
+            <h3>"People no policy pages"</h3>
+            <p>{report.unpaged.join(", ")}</p>
+            <p class="hint">"Only a rule, a reassignment or a manual page can reach them."</p>
+        })}
+    }
+}
+
+#[component]
+fn ScenarioPanel() -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let result: RwSignal<Option<Result<Vec<SimulationLine>, Vec<String>>>> = RwSignal::new(None);
+    let run = move |_| result.set(Some(run_scenario(&text.get_untracked())));
+    view! {
+        <section class="card lab-panel lab-scenario" aria-labelledby="lab-scenario-title">
+            <h2 id="lab-scenario-title">"Scenario"</h2>
+            <p class="hint">"A world and timed inputs (alerts, acknowledgements, notes, resolutions) as JSON; times are in UTC."</p>
+            <div class="form-stack">
+                <Labelled label="Scenario JSON" id="lab-scenario-json">
+                    <textarea id="lab-scenario-json" rows="10" spellcheck="false" autocomplete="off" bind:value=text></textarea>
+                </Labelled>
+                <div class="actions">
+                    <button type="button" on:click=move |_| text.set(EXAMPLE_SCENARIO.to_string())>"Load the example scenario"</button>
+                    <button type="button" class="primary" on:click=run>"Run scenario"</button>
+                </div>
+            </div>
+            <div class="lab-scenario-result" aria-live="polite">
+                {move || result.get().map(|r| match r {
+                    Err(errors) => view! {
+                        <div class="error" role="alert">
+                            <p>"The scenario could not be read:"</p>
+                            <ul>{errors.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
+                        </div>
+                    }
+                    .into_any(),
+                    Ok(lines) if lines.is_empty() => view! { <p class="muted">"Nothing happened."</p> }.into_any(),
+                    Ok(lines) => view! {
+                        <p class="hint">{format!("{} lines.", lines.len())}</p>
+                        <table class="lab-table lab-lines">
+                            <caption class="sr-only">"Scenario output"</caption>
+                            <thead><tr>
+                                <th scope="col">"Time (UTC)"</th>
+                                <th scope="col">"Incident"</th>
+                                <th scope="col">"What"</th>
+                                <th scope="col">"Level"</th>
+                                <th scope="col">"Who"</th>
+                                <th scope="col">"Detail"</th>
+                            </tr></thead>
+                            <tbody>
+                                {lines.into_iter().map(|l| {
+                                    let who = l.person.clone().or_else(|| l.target.clone()).or_else(|| l.actor.clone().filter(|a| a != "automation")).unwrap_or_default();
+                                    let level = match (l.level, l.pass) {
+                                        (Some(n), Some(p)) if p > 0 => format!("{n} (loop {})", p + 1),
+                                        (Some(n), _) => n.to_string(),
+                                        _ => String::new(),
+                                    };
+                                    view! {
+                                        <tr class:rejected=l.kind == "rejected">
+                                            <td data-label="Time (UTC)" class="lab-when">{l.time.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                            <td data-label="Incident">{l.incident.unwrap_or_default()}</td>
+                                            <td data-label="What">{l.kind.replace('_', " ")}</td>
+                                            <td data-label="Level">{level}</td>
+                                            <td data-label="Who" class="lab-who">{who}</td>
+                                            <td data-label="Detail">{l.detail}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }
+                    .into_any(),
+                })}
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,70 @@
+//! The Lab through the browser, on a phone-sized window: a drill on the example team, the coverage
+//! check, the example scenario, and a broken scenario whose error names its path.
+
+use thirtyfour::components::SelectElement;
+use thirtyfour::prelude::*;
+
+use crate::support::{Browser, Result};
+
+async fn no_sideways_scroll(b: &Browser) -> Result {
+    let widths: Vec<i64> = b.driver.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await?.convert()?;
+    assert!(widths[0] <= widths[1], "the page scrolls sideways: {widths:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drill_coverage_and_scenario_on_the_example_team() -> Result {
+    let b = Browser::start_sized(360, 740).await?;
+    b.open("/policies").await?;
+    b.click("Start from an example team").await?;
+    let said = b.wait_text(".first-run-slot", |t| t.contains("is loaded") || t.contains("could not")).await?;
+    assert!(said.contains("is loaded"), "{said}");
+
+    // A SEV1 drill nobody answers: the on-call person, then the senior level, then the manager.
+    b.open("/lab").await?;
+    b.wait_text("#lab-policy", |t| t.contains("Example team")).await?;
+    SelectElement::new(&b.field("Severity").await?).await?.select_by_exact_text("SEV1 (critical)").await?;
+    SelectElement::new(&b.field("Acknowledgement").await?).await?.select_by_exact_text("Nobody acknowledges").await?;
+    b.click("Run drill").await?;
+    let timeline = b
+        .wait_text(".lab-drill-result", |t| (t.contains("Alice (example)") || t.contains("Bob (example)")) && t.contains("Dana (example)"))
+        .await?;
+    assert!(timeline.contains("Carol (example)") && timeline.contains("#major-incident (example)"), "{timeline}");
+    assert!(timeline.contains("Time to first page") && timeline.contains("at once"), "{timeline}");
+    assert!(timeline.contains("up to level 3") && timeline.contains("stopped"), "{timeline}");
+    no_sideways_scroll(&b).await?;
+
+    // Acknowledged after 2 minutes: nobody past level 1.
+    SelectElement::new(&b.field("Acknowledgement").await?).await?.select_by_exact_text("Acknowledged after N minutes").await?;
+    b.fill("Minutes until acknowledged", "2").await?;
+    b.click("Run drill").await?;
+    let acked = b.wait_text(".lab-drill-result", |t| t.contains("acknowledged by")).await?;
+    assert!(!acked.contains("Dana (example)"), "{acked}");
+
+    // Coverage lists every schedule by name.
+    let coverage = b.wait_text(".lab-coverage", |t| t.contains("Coverage, the next 14 days") && t.contains("Primary on-call (example)")).await?;
+    assert!(coverage.contains("someone is on call throughout") || coverage.contains("Nobody on call"), "{coverage}");
+    b.click("Check coverage").await?;
+    b.wait_text(".lab-coverage", |t| t.contains("Primary on-call (example)")).await?;
+
+    // The example scenario runs into a table.
+    b.click("Load the example scenario").await?;
+    b.click("Run scenario").await?;
+    b.wait_text(".lab-scenario-result", |t| t.contains("lines.") && t.contains("inc-1") && t.contains("paged")).await?;
+    let rows = b.driver.find_all(By::Css(".lab-lines tbody tr")).await?;
+    assert!(rows.len() > 5, "only {} rows", rows.len());
+    no_sideways_scroll(&b).await?;
+
+    // A broken scenario names where it is broken, as text.
+    b.fill(
+        "Scenario JSON",
+        r#"{"world":{},"inputs":[{"at":"2025-01-01T00:00:00Z","input":"open","id":"i","details":{"title":"<b>x</b>","severity":"sev9"}}]}"#,
+    )
+    .await?;
+    b.click("Run scenario").await?;
+    let error = b.wait_text(".lab-scenario-result [role=alert]", |t| t.contains("inputs[0]")).await?;
+    assert!(error.contains("sev9"), "{error}");
+    assert!(b.driver.find_all(By::Css(".lab-lines")).await?.is_empty(), "the old table is gone");
+    no_sideways_scroll(&b).await?;
+    b.quit().await
+}
