@@ -35,6 +35,11 @@ impl Severity {
     pub fn as_str(self) -> &'static str {
         ["sev1", "sev2", "sev3", "sev4"][self as usize]
     }
+    /// Reads `"sev1"` … `"sev4"` (what [`Severity::as_str`] writes); anything else is SEV3, the
+    /// default.
+    pub fn from_str_or_default(s: &str) -> Severity {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s).unwrap_or_default()
+    }
 }
 
 /// How urgently a human should look, set by people or rules ("production and customer impact → urgent").

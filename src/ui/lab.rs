@@ -17,12 +17,7 @@ use crate::runtime::lab::{coverage, drill, run_scenario, Coverage, Drill, DrillS
 const EXAMPLE_SCENARIO: &str = include_str!("../../examples/scenario-sev1-night.json");
 
 fn severity_of(s: &str) -> Severity {
-    match s {
-        "sev1" => Severity::Sev1,
-        "sev2" => Severity::Sev2,
-        "sev4" => Severity::Sev4,
-        _ => Severity::Sev3,
-    }
+    Severity::from_str_or_default(s)
 }
 
 /// “at once”, “+10 min”, “+1 h 30 min”.

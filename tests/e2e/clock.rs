@@ -266,3 +266,36 @@ async fn a_frozen_tab_catches_up_in_order_and_says_how_late() -> Result {
     b.wait_text("ol.timeline", |t| t.contains("late: this tab was asleep")).await?;
     b.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn editing_a_policy_leaves_live_incidents_on_their_frozen_path() -> Result {
+    let b = Browser::start().await?;
+    let people = vec![
+        json!({"id": "alice", "name": "Alice Primary", "time_zone": "UTC"}),
+        json!({"id": "bob", "name": "Bob Backup", "time_zone": "UTC"}),
+        json!({"id": "carol", "name": "Carol Newcomer", "time_zone": "UTC"}),
+    ];
+    restore(&b, &backup_with(people, 8)).await?;
+    let live = open_incident(&b, "Opened before the edit").await?;
+
+    // The policy changes while that incident escalates: level 2 becomes Carol, after 3 s.
+    let edited = std::env::temp_dir().join(format!("piket-e2e-policies-{}.json", std::process::id()));
+    std::fs::write(
+        &edited,
+        serde_json::to_string(&json!([{"id": "quick", "name": "Quick test policy", "levels": [
+            {"name": "Primary", "targets": [{"person": "alice"}], "ack_timeout": "3s"},
+            {"name": "Backup", "targets": [{"person": "carol"}]}
+        ]}]))?,
+    )?;
+    b.open("/settings").await?;
+    b.field("Import policies").await?.send_keys(edited.display().to_string()).await?;
+    b.wait_text(".settings", |t| t.contains("Imported 1 policies")).await?;
+    let after = open_incident(&b, "Opened after the edit").await?;
+
+    let keys = wait_for_pages(&b, 4, Duration::from_secs(25)).await?;
+    let of = |id: &str| keys.iter().filter(|k| k.starts_with(id)).cloned().collect::<Vec<_>>();
+    assert!(of(&live).iter().any(|k| k.ends_with("/bob")), "the live incident kept its frozen level 2: {keys:?}");
+    assert!(!of(&live).iter().any(|k| k.contains("carol")), "{keys:?}");
+    assert!(of(&after).iter().any(|k| k.ends_with("/carol")), "a new incident follows the edited policy: {keys:?}");
+    b.quit().await
+}

@@ -11,5 +11,6 @@ mod delivery;
 mod incidents;
 mod lab;
 mod people;
+mod screens;
 mod shell;
 mod support;

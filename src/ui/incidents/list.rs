@@ -268,7 +268,10 @@ fn OnCallNow() -> impl IntoView {
         state.world.with(|w| {
             w.schedules
                 .iter()
-                .map(|s| (if s.name.is_empty() { s.id.clone() } else { s.name.clone() }, crate::ui::schedules::on_call_now(w, s, minute)))
+                .map(|s| {
+                    let text = crate::ui::schedules::on_call_now(w, s, minute);
+                    (if s.name.is_empty() { s.id.clone() } else { s.name.clone() }, text.trim_start_matches("On call now: ").to_string())
+                })
                 .collect::<Vec<_>>()
         })
     });

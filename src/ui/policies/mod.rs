@@ -189,12 +189,7 @@ pub fn PolicyEditorScreen() -> impl IntoView {
 const SEVERITY_OPTIONS: [(&str, &str); 4] = [("sev1", "SEV1 (critical)"), ("sev2", "SEV2"), ("sev3", "SEV3"), ("sev4", "SEV4 (low)")];
 
 fn severity_of(s: &str) -> Severity {
-    match s {
-        "sev1" => Severity::Sev1,
-        "sev2" => Severity::Sev2,
-        "sev4" => Severity::Sev4,
-        _ => Severity::Sev3,
-    }
+    Severity::from_str_or_default(s)
 }
 
 #[component]
