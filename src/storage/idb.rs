@@ -126,27 +126,52 @@ impl Store for IdbStore {
             .build()
             .map_err(fail)?;
         let journal = tx.object_store(JOURNAL).map_err(fail)?;
+        // Revisions: read the previous envelope of every record this batch puts, all at once —
+        // except in stores the batch empties first (a restore), where every record starts at 1.
+        let mut cleared: Vec<&str> = Vec::new();
+        let mut to_read: Vec<(&str, String)> = Vec::new();
+        for op in &batch.ops {
+            match op {
+                Op::Clear { store } => cleared.push(store),
+                Op::Put { store, id, .. } if !cleared.contains(store) => to_read.push((store, id.clone())),
+                _ => {}
+            }
+        }
+        let mut reads = Vec::with_capacity(to_read.len());
+        for (name, id) in &to_read {
+            let store = tx.object_store(name).map_err(fail)?;
+            reads.push(store.get::<Envelope<serde_json::Value>, _, _>(id.as_str()).serde().map_err(fail)?);
+        }
+        let mut revs: std::collections::HashMap<(&str, String), u64> = std::collections::HashMap::new();
+        for ((name, id), read) in to_read.into_iter().zip(futures::future::join_all(reads).await) {
+            if let Some(previous) = read.map_err(fail)? {
+                revs.insert((name, id), previous.rev);
+            }
+        }
+        // Then issue every write in order without waiting for each: IndexedDB runs a
+        // transaction's requests in order, and any failure aborts the whole transaction.
         for op in batch.ops {
             let entry = match op {
                 Op::Put { store: name, id, value } => {
+                    let rev = revs.get(&(name, id.clone())).map_or(1, |r| r + 1);
+                    revs.insert((name, id.clone()), rev);
                     let store = tx.object_store(name).map_err(fail)?;
-                    let previous: Option<Envelope<serde_json::Value>> =
-                        store.get(id.as_str()).serde().map_err(fail)?.await.map_err(fail)?;
-                    let rev = previous.map_or(1, |p| p.rev + 1);
-                    store.put(&Envelope { id: id.clone(), rev, updated_at: now, value }).serde().map_err(fail)?.await.map_err(fail)?;
+                    let _request = store.put(Envelope { id: id.clone(), rev, updated_at: now, value }).serde().map_err(fail)?;
                     JournalEntry { store: name.into(), id, rev, at: now, op: "put".into() }
                 }
                 Op::Delete { store: name, id } => {
                     let store = tx.object_store(name).map_err(fail)?;
-                    store.delete(id.as_str()).await.map_err(fail)?;
+                    let _request = store.delete(id.as_str()).primitive().map_err(fail)?;
+                    revs.remove(&(name, id.clone()));
                     JournalEntry { store: name.into(), id, rev: 0, at: now, op: "delete".into() }
                 }
                 Op::Clear { store: name } => {
-                    tx.object_store(name).map_err(fail)?.clear().map_err(fail)?.await.map_err(fail)?;
+                    let _request = tx.object_store(name).map_err(fail)?.clear().map_err(fail)?;
+                    revs.retain(|(s, _), _| *s != name);
                     JournalEntry { store: name.into(), id: "*".into(), rev: 0, at: now, op: "clear".into() }
                 }
             };
-            journal.add(&entry).serde().map_err(fail)?.await.map_err(fail)?;
+            let _request = journal.add(entry).serde().map_err(fail)?;
         }
         tx.commit().await.map_err(fail)?;
         Ok(())

@@ -49,7 +49,7 @@ pub async fn restore(b: &Browser, path: &std::path::Path) -> Result {
     b.open("/settings").await?;
     b.field("Restore from backup").await?.send_keys(path.display().to_string()).await?;
     b.click("Replace everything").await?;
-    b.wait_text(".settings", |t| t.contains("Restored")).await?;
+    b.wait_text_within(".settings", Duration::from_secs(60), |t| t.contains("Restored")).await?;
     Ok(())
 }
 

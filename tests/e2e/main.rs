@@ -11,6 +11,7 @@ mod delivery;
 mod incidents;
 mod lab;
 mod people;
+mod scale;
 mod screens;
 mod shell;
 mod support;

@@ -311,7 +311,12 @@ impl Browser {
     /// Polls until `check` holds on the text of `css` (joined, whitespace-normalised), or fails
     /// with what was last seen.
     pub async fn wait_text(&self, css: &str, check: impl Fn(&str) -> bool) -> Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.wait_text_within(css, Duration::from_secs(15), check).await
+    }
+
+    /// [`Browser::wait_text`] with a longer (or shorter) patience.
+    pub async fn wait_text_within(&self, css: &str, within: Duration, check: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + within;
         loop {
             let mut texts = Vec::new();
             for el in self.driver.find_all(By::Css(css)).await? {
