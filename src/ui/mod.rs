@@ -10,6 +10,7 @@ mod incidents;
 mod lab;
 mod people;
 mod policies;
+mod row_actions;
 mod rules;
 pub(crate) mod schedules;
 mod settings;

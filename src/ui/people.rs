@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::row_actions::RowActions;
 use super::state::{browser_time_zone, AppState};
 use crate::engine::person::{time_zone_names, Contact, Person};
 use crate::runtime::command::{Command, ConfigItem, ConfigKind};
@@ -183,13 +184,6 @@ fn Field(label: &'static str, id: &'static str, error: Signal<Option<String>>, c
 
 #[component]
 fn PersonRow(person: Person, form: PersonForm, confirm_remove: RwSignal<Option<String>>) -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let remove_error = RwSignal::new(None::<String>);
-    let id = person.id.clone();
-    let asking = {
-        let id = id.clone();
-        move || confirm_remove.get().as_deref() == Some(id.as_str())
-    };
     let contact = [
         (!person.contact.ntfy_topic.is_empty()).then(|| format!("ntfy: {}", person.contact.ntfy_topic)),
         (!person.contact.webhook_url.is_empty()).then(|| "webhook: ••••".to_string()),
@@ -201,8 +195,6 @@ fn PersonRow(person: Person, form: PersonForm, confirm_remove: RwSignal<Option<S
     .join(" · ");
     let name = person.name.clone();
     let edit_person = person.clone();
-    let remove_id = id.clone();
-    let ask_id = id.clone();
     view! {
         <li class="card person">
             <div class="person-main">
@@ -213,42 +205,8 @@ fn PersonRow(person: Person, form: PersonForm, confirm_remove: RwSignal<Option<S
                     <span class="notes">{person.notes.clone()}</span>
                 </Show>
             </div>
-            <div class="actions">
-                <Show
-                    when=asking.clone()
-                    fallback={
-                        let name = name.clone();
-                        let edit_person = edit_person.clone();
-                        let ask_id = ask_id.clone();
-                        move || {
-                            let edit_person = edit_person.clone();
-                            let ask_id = ask_id.clone();
-                            view! {
-                                <button type="button" aria-label=format!("Edit {name}") on:click=move |_| form.fill(&edit_person)>"Edit"</button>
-                                <button type="button" aria-label=format!("Remove {name}") on:click=move |_| confirm_remove.set(Some(ask_id.clone()))>"Remove"</button>
-                            }
-                        }
-                    }
-                >
-                    <span class="confirm">{format!("Remove {name}?")}</span>
-                    <button type="button" class="danger" aria-label=format!("Confirm removing {name}") on:click={
-                        let remove_id = remove_id.clone();
-                        move |_| {
-                            let id = remove_id.clone();
-                            confirm_remove.set(None);
-                            spawn_local(async move {
-                                if let Err(e) = state.run(Command::Remove { kind: ConfigKind::Person, id }).await {
-                                    remove_error.set(Some(e.message));
-                                }
-                            });
-                        }
-                    }>"Yes, remove"</button>
-                    <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
-                </Show>
-            </div>
-            <Show when=move || remove_error.get().is_some()>
-                <p class="error" role="alert">{move || remove_error.get()}</p>
-            </Show>
+            <RowActions name=name.clone() id=person.id.clone() kind=ConfigKind::Person question=format!("Remove {name}?")
+                confirm_remove=confirm_remove on_edit=Callback::new(move |_| form.fill(&edit_person)) />
         </li>
     }
 }

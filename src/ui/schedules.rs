@@ -16,6 +16,7 @@ use super::policies::fields::{
     dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, problems_of_refusal, problems_text, uid,
     zone_named, Choice, Labelled, Problems, WindowForm, WindowsEditor,
 };
+use super::row_actions::RowActions;
 use super::state::{browser_time_zone, AppState};
 use crate::engine::format::parse_schedules;
 use crate::engine::person::time_zone_names;
@@ -161,17 +162,12 @@ fn ScheduleRow(schedule: OnCallSchedule, confirm_remove: RwSignal<Option<String>
     let navigate = use_navigate();
     let name = if schedule.name.trim().is_empty() { format!("Untitled schedule ({})", schedule.id) } else { schedule.name.clone() };
     let id = schedule.id.clone();
-    let error = RwSignal::new(None::<String>);
     let now_text = {
         let s = schedule.clone();
         move || state.world.with(|w| on_call_now(w, &s, state.now.get()))
     };
-    let asking = {
-        let id = id.clone();
-        move || confirm_remove.get().as_deref() == Some(id.as_str())
-    };
     let href = format!("/schedules/{id}");
-    let (link_name, confirm_name, remove_label) = (name.clone(), name.clone(), format!("Confirm removing {name}"));
+    let (link_name, confirm_name) = (name.clone(), name.clone());
     view! {
         <li class="card config-item">
             <div class="config-main">
@@ -179,39 +175,8 @@ fn ScheduleRow(schedule: OnCallSchedule, confirm_remove: RwSignal<Option<String>
                 <span class="muted">{format!("{} · {}", schedule.time_zone.name(), if schedule.layers.len() == 1 { "1 layer".to_string() } else { format!("{} layers", schedule.layers.len()) })}</span>
                 <span class="oncall-now">{now_text}</span>
             </div>
-            <div class="actions">
-                <Show
-                    when=asking.clone()
-                    fallback={
-                        let (name, id, href, navigate) = (name.clone(), id.clone(), href.clone(), navigate.clone());
-                        move || {
-                            let (id, href, navigate) = (id.clone(), href.clone(), navigate.clone());
-                            view! {
-                                <button type="button" aria-label=format!("Edit {name}") on:click=move |_| navigate(&href, NavigateOptions::default())>"Edit"</button>
-                                <button type="button" aria-label=format!("Remove {name}") on:click=move |_| confirm_remove.set(Some(id.clone()))>"Remove"</button>
-                            }
-                        }
-                    }
-                >
-                    <span class="confirm">{format!("Remove {confirm_name}?")}</span>
-                    <button type="button" class="danger" aria-label=remove_label.clone() on:click={
-                        let id = id.clone();
-                        move |_| {
-                            let id = id.clone();
-                            confirm_remove.set(None);
-                            spawn_local(async move {
-                                if let Err(e) = state.run(Command::Remove { kind: ConfigKind::Schedule, id }).await {
-                                    error.set(Some(e.message));
-                                }
-                            });
-                        }
-                    }>"Yes, remove"</button>
-                    <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
-                </Show>
-            </div>
-            <Show when=move || error.get().is_some()>
-                <p class="error" role="alert">{move || error.get()}</p>
-            </Show>
+            <RowActions name=name.clone() id=id.clone() kind=ConfigKind::Schedule question=format!("Remove {confirm_name}?") confirm_remove=confirm_remove
+                on_edit=Callback::new({ let (href, navigate) = (href.clone(), navigate.clone()); move |_| navigate(&href, NavigateOptions::default()) }) />
         </li>
     }
 }

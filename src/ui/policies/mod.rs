@@ -21,6 +21,7 @@ use self::fields::{
 use self::form::{LevelForm, PolicyForm, TimeoutForm};
 use self::preview::{path_of, PathPreview};
 use super::first_run::FirstRunCard;
+use super::row_actions::RowActions;
 use super::state::{browser_time_zone, AppState};
 use crate::engine::incident::Severity;
 use crate::engine::person::time_zone_names;
@@ -119,20 +120,14 @@ fn PolicyRow(policy: EscalationPolicy, confirm_remove: RwSignal<Option<String>>)
     let name = display_name(&policy);
     let id = policy.id.clone();
     let summary = path_summary(state, &policy);
-    let error = RwSignal::new(None::<String>);
     let is_default = {
         let id = id.clone();
         move || state.world.with(|w| w.default_policy.as_deref() == Some(id.as_str()))
-    };
-    let asking = {
-        let id = id.clone();
-        move || confirm_remove.get().as_deref() == Some(id.as_str())
     };
     let href = format!("/policies/{id}");
     let levels = policy.levels.len();
     let link_name = name.clone();
     let confirm_name = name.clone();
-    let remove_label = format!("Confirm removing {name}");
     view! {
         <li class="card config-item">
             <div class="config-main">
@@ -140,39 +135,8 @@ fn PolicyRow(policy: EscalationPolicy, confirm_remove: RwSignal<Option<String>>)
                 <Show when=is_default.clone()><span class="badge">"default"</span></Show>
                 <span class="muted">{format!("{levels} level{}: {summary}", if levels == 1 { "" } else { "s" })}</span>
             </div>
-            <div class="actions">
-                <Show
-                    when=asking.clone()
-                    fallback={
-                        let (name, id, href, navigate) = (name.clone(), id.clone(), href.clone(), navigate.clone());
-                        move || {
-                            let (id, href, navigate) = (id.clone(), href.clone(), navigate.clone());
-                            view! {
-                                <button type="button" aria-label=format!("Edit {name}") on:click=move |_| navigate(&href, NavigateOptions::default())>"Edit"</button>
-                                <button type="button" aria-label=format!("Remove {name}") on:click=move |_| confirm_remove.set(Some(id.clone()))>"Remove"</button>
-                            }
-                        }
-                    }
-                >
-                    <span class="confirm">{format!("Remove {confirm_name}? Open incidents keep their path.")}</span>
-                    <button type="button" class="danger" aria-label=remove_label.clone() on:click={
-                        let id = id.clone();
-                        move |_| {
-                            let id = id.clone();
-                            confirm_remove.set(None);
-                            spawn_local(async move {
-                                if let Err(e) = state.run(Command::Remove { kind: ConfigKind::Policy, id }).await {
-                                    error.set(Some(e.message));
-                                }
-                            });
-                        }
-                    }>"Yes, remove"</button>
-                    <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
-                </Show>
-            </div>
-            <Show when=move || error.get().is_some()>
-                <p class="error" role="alert">{move || error.get()}</p>
-            </Show>
+            <RowActions name=name.clone() id=id.clone() kind=ConfigKind::Policy question=format!("Remove {confirm_name}? Open incidents keep their path.") confirm_remove=confirm_remove
+                on_edit=Callback::new({ let (href, navigate) = (href.clone(), navigate.clone()); move |_| navigate(&href, NavigateOptions::default()) }) />
         </li>
     }
 }
