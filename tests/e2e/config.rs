@@ -2,6 +2,8 @@
 //! the visible labels; the path preview; the 14-day timeline's gaps; the first-run example team;
 //! and typed markup shown as text.
 
+use std::time::Duration;
+
 use thirtyfour::components::SelectElement;
 use thirtyfour::prelude::*;
 
@@ -153,7 +155,8 @@ async fn first_run_loads_the_example_team_and_removes_exactly_it() -> Result {
     let b = Browser::start().await?;
     b.open("/policies").await?;
     b.click("Start from an example team").await?;
-    let said = b.wait_text(".first-run-slot", |t| t.contains("is loaded") || t.contains("could not")).await?;
+    // Loading and removing go record by record through the clock tab: give a busy machine time.
+    let said = b.wait_text_within(".first-run-slot", Duration::from_secs(60), |t| t.contains("is loaded") || t.contains("could not")).await?;
     assert!(said.contains("is loaded"), "{said}");
     b.wait_text(".config-list", |t| t.contains("Example team: on-call, then senior, then manager") && t.contains("default")).await?;
     b.wait_text(".first-run", |t| t.contains("You are looking at the example team")).await?;
@@ -174,10 +177,10 @@ async fn first_run_loads_the_example_team_and_removes_exactly_it() -> Result {
 
     b.open("/policies").await?;
     b.click("Remove the example team").await?;
-    b.wait_text(".screen", |t| t.contains("No escalation policies yet")).await?;
+    b.wait_text_within(".screen", Duration::from_secs(60), |t| t.contains("No escalation policies yet")).await?;
     b.open("/people").await?;
     // Removal runs record by record after the policies went: wait until the people are done too.
-    b.wait_text(".people-list", |t| t.contains("Zoe") && !t.contains("(example)")).await?;
+    b.wait_text_within(".people-list", Duration::from_secs(60), |t| t.contains("Zoe") && !t.contains("(example)")).await?;
     assert_eq!(b.people_names().await?, ["Zoe"], "only the example's records were removed");
     b.open("/schedules").await?;
     b.wait_text(".screen", |t| t.contains("No on-call schedules yet")).await?;

@@ -17,7 +17,7 @@ async fn drill_coverage_and_scenario_on_the_example_team() -> Result {
     let b = Browser::start_sized(360, 740).await?;
     b.open("/policies").await?;
     b.click("Start from an example team").await?;
-    let said = b.wait_text(".first-run-slot", |t| t.contains("is loaded") || t.contains("could not")).await?;
+    let said = b.wait_text_within(".first-run-slot", std::time::Duration::from_secs(60), |t| t.contains("is loaded") || t.contains("could not")).await?;
     assert!(said.contains("is loaded"), "{said}");
 
     // A SEV1 drill nobody answers: the on-call person, then the senior level, then the manager.

@@ -21,7 +21,7 @@ async fn shot(b: &Browser, name: &str) -> Result {
 async fn tour(b: &Browser, size: &str) -> Result {
     b.open("/policies").await?;
     b.click("Start from an example team").await?;
-    b.wait_text(".first-run-slot", |t| t.contains("is loaded")).await?;
+    b.wait_text_within(".first-run-slot", Duration::from_secs(60), |t| t.contains("is loaded")).await?;
 
     b.open("/new?title=Checkout%20error%20rate%20above%205%25&severity=sev1&service=payments").await?;
     b.wait_text(".rules-preview", |t| t.contains("(example)")).await?;
