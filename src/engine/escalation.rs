@@ -78,6 +78,26 @@ pub enum Input {
     ConfirmCheckpoint { incident: IncidentId, by: PersonId },
 }
 
+impl Input {
+    /// The incident this input names: the new one's id for `open`, none for `resolve_by_key`.
+    pub fn incident_id(&self) -> Option<&IncidentId> {
+        match self {
+            Input::Open { id, .. } => Some(id),
+            Input::ResolveByKey { .. } => None,
+            Input::Acknowledge { incident, .. }
+            | Input::Unacknowledge { incident, .. }
+            | Input::Resolve { incident, .. }
+            | Input::Reassign { incident, .. }
+            | Input::EscalateNow { incident, .. }
+            | Input::Snooze { incident, .. }
+            | Input::AddNote { incident, .. }
+            | Input::ChangeStatus { incident, .. }
+            | Input::ChangeSeverity { incident, .. }
+            | Input::ConfirmCheckpoint { incident, .. } => Some(incident),
+        }
+    }
+}
+
 fn automation() -> Actor {
     Actor::Automation
 }
@@ -456,16 +476,7 @@ impl Engine {
                 }
             },
             Input::ResolveByKey { dedup_key, .. } => self.open_by_key[dedup_key].clone(),
-            Input::Acknowledge { incident, .. }
-            | Input::Unacknowledge { incident, .. }
-            | Input::Resolve { incident, .. }
-            | Input::Reassign { incident, .. }
-            | Input::EscalateNow { incident, .. }
-            | Input::Snooze { incident, .. }
-            | Input::AddNote { incident, .. }
-            | Input::ChangeStatus { incident, .. }
-            | Input::ChangeSeverity { incident, .. }
-            | Input::ConfirmCheckpoint { incident, .. } => incident.clone(),
+            other => other.incident_id().expect("every other input names its incident").clone(),
         };
         let mut incident = self.take(&id).expect("checked: the incident exists");
         let mut step = Step { world, out, history: &self.incidents };

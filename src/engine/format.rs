@@ -431,7 +431,7 @@ pub fn simulate(scenario: &Scenario) -> Simulation {
     let mut engine = Engine::new();
     let (mut lines, mut effects) = (Vec::new(), Vec::new());
     for timed in &scenario.inputs {
-        let incident = input_incident(&timed.input);
+        let incident = timed.input.incident_id().cloned();
         let outcome = engine.handle(&scenario.world, timed.at, timed.input.clone());
         lines.extend(outcome.effects.iter().map(SimulationLine::from));
         effects.extend(outcome.effects);
@@ -448,22 +448,6 @@ pub fn simulate(scenario: &Scenario) -> Simulation {
     Simulation { lines, effects, engine }
 }
 
-fn input_incident(input: &Input) -> Option<String> {
-    match input {
-        Input::Open { id, .. } => Some(id.clone()),
-        Input::ResolveByKey { .. } => None,
-        Input::Acknowledge { incident, .. }
-        | Input::Unacknowledge { incident, .. }
-        | Input::Resolve { incident, .. }
-        | Input::Reassign { incident, .. }
-        | Input::EscalateNow { incident, .. }
-        | Input::Snooze { incident, .. }
-        | Input::AddNote { incident, .. }
-        | Input::ChangeStatus { incident, .. }
-        | Input::ChangeSeverity { incident, .. }
-        | Input::ConfirmCheckpoint { incident, .. } => Some(incident.clone()),
-    }
-}
 
 fn rejected(at: DateTime<Utc>, incident: Option<String>, r: Rejected) -> SimulationLine {
     SimulationLine { time: at, kind: "rejected".into(), incident, level: None, pass: None, target: None, person: None, key: None, actor: None, detail: r.to_string() }

@@ -103,7 +103,7 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
             };
         }
         Command::Dispatch { input } => {
-            let id = incident_of(&input);
+            let id = input.incident_id().cloned();
             driver.dispatch(now, input).await.map(|_| Done { message: "Done.".into(), id })
         }
         Command::Save { item } => save(&mut driver, item, now).await,
@@ -122,10 +122,6 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
     (driver, reply.map_err(Refusal::from))
 }
 
-fn incident_of(input: &Input) -> Option<String> {
-    let v = serde_json::to_value(input).ok()?;
-    v.get("incident").or_else(|| v.get("id")).and_then(|x| x.as_str()).map(str::to_string)
-}
 
 async fn save<S: Store>(d: &mut Driver<S>, item: ConfigItem, now: DateTime<Utc>) -> Result<Done, ActionError> {
     let (id, what) = match item {

@@ -53,6 +53,20 @@ impl IdbStore {
         Ok(IdbStore { db })
     }
 
+    /// Every record of one object store, in key order.
+    async fn get_all<T: serde::de::DeserializeOwned>(&self, store_name: &str) -> Result<Vec<T>, StoreError> {
+        let tx = self.db.transaction(store_name).build().map_err(fail)?;
+        let store = tx.object_store(store_name).map_err(fail)?;
+        store
+            .get_all()
+            .serde()
+            .map_err(fail)?
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
     /// Names of the object stores this database has (for the migration test).
     pub fn store_names(&self) -> Vec<String> {
         self.db.object_store_names().collect()
@@ -75,31 +89,11 @@ fn fail(e: impl std::fmt::Display) -> StoreError {
 
 impl Store for IdbStore {
     async fn list<T: Record>(&self) -> Result<Vec<Envelope<T>>, StoreError> {
-        let tx = self.db.transaction(T::STORE).build().map_err(fail)?;
-        let store = tx.object_store(T::STORE).map_err(fail)?;
-        let rows: Vec<Envelope<T>> = store
-            .get_all()
-            .serde()
-            .map_err(fail)?
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(rows)
+        self.get_all(T::STORE).await
     }
 
     async fn list_raw(&self, store_name: &'static str) -> Result<Vec<Envelope<serde_json::Value>>, StoreError> {
-        let tx = self.db.transaction(store_name).build().map_err(fail)?;
-        let store = tx.object_store(store_name).map_err(fail)?;
-        let rows: Vec<Envelope<serde_json::Value>> = store
-            .get_all()
-            .serde()
-            .map_err(fail)?
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(rows)
+        self.get_all(store_name).await
     }
 
     async fn commit(&self, batch: Batch, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -178,17 +172,7 @@ impl Store for IdbStore {
     }
 
     async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        let tx = self.db.transaction(JOURNAL).build().map_err(fail)?;
-        let store = tx.object_store(JOURNAL).map_err(fail)?;
-        let rows: Vec<JournalEntry> = store
-            .get_all()
-            .serde()
-            .map_err(fail)?
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(rows)
+        self.get_all(JOURNAL).await
     }
 }
 
