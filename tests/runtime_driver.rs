@@ -298,3 +298,30 @@ fn a_channel_with_a_bad_kind_or_url_is_refused() {
     assert!(reply.unwrap_err().message.contains("url"));
     assert!(d.world().channel("x").is_none() && d.world().channel("y").is_none());
 }
+
+#[test]
+fn moving_a_rule_changes_which_runs_first_and_survives_a_reload() {
+    use piket::engine::incident::Severity;
+    use piket::engine::rules::Rule;
+    let mut d = configured();
+    for (id, severity) in [("loud", "sev1"), ("quiet", "sev4")] {
+        let rule: Rule = serde_json::from_value(serde_json::json!({"id": id, "then": [{"set_severity": severity}], "stop": true})).unwrap();
+        block_on(d.save(rule, t0())).unwrap();
+    }
+    let order = |d: &Driver<MemoryStore>| d.world().rules.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    assert_eq!(order(&d), ["loud", "quiet"]);
+    block_on(d.dispatch(t0(), open("inc-1", "A"))).unwrap();
+    assert_eq!(d.engine().incident("inc-1").unwrap().details.severity, Severity::Sev1, "the first rule stops the list");
+
+    block_on(d.move_rule("quiet", true, secs(1))).unwrap();
+    assert_eq!(order(&d), ["quiet", "loud"]);
+    block_on(d.move_rule("quiet", true, secs(2))).unwrap();
+    assert_eq!(order(&d), ["quiet", "loud"], "the first rule cannot go higher");
+    let mut d = reload(d);
+    assert_eq!(order(&d), ["quiet", "loud"], "the order is stored");
+    block_on(d.dispatch(secs(3), open("inc-2", "B"))).unwrap();
+    assert_eq!(d.engine().incident("inc-2").unwrap().details.severity, Severity::Sev4);
+
+    let err = block_on(d.move_rule("gone", false, secs(4))).unwrap_err();
+    assert_eq!(err.to_string(), "There is no rule gone.");
+}

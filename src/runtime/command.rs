@@ -57,6 +57,8 @@ pub enum Command {
     ImportPolicies { file: String },
     /// Send a failed delivery's failed routes again.
     RetryDelivery { key: String },
+    /// Run a rule one place earlier (`up`) or later.
+    MoveRule { id: String, up: bool },
     SetDeliverySettings { settings: super::outbox::DeliverySettings },
 }
 
@@ -112,6 +114,7 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
             driver.set_default_policy(policy, now).await.map(|_| Done { message: "Default policy set.".into(), id: None })
         }
         Command::RetryDelivery { key } => driver.retry_delivery(&key, now).await.map(|_| Done { message: "Queued again.".into(), id: Some(key) }),
+        Command::MoveRule { id, up } => driver.move_rule(&id, up, now).await.map(|_| Done { message: "Rule order saved.".into(), id: Some(id) }),
         Command::SetDeliverySettings { settings } => {
             driver.set_delivery_settings(settings, now).await.map(|_| Done { message: "Delivery settings saved.".into(), id: None })
         }

@@ -288,6 +288,25 @@ impl<S: Store> Driver<S> {
         Ok(())
     }
 
+    /// Moves a rule one place earlier (`up`) or later in the order rules run. Moving the first
+    /// rule up, or the last down, changes nothing.
+    pub async fn move_rule(&mut self, id: &str, up: bool, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let mut order: Vec<String> = self.world.rules.iter().map(|r| r.id.clone()).collect();
+        let Some(at) = order.iter().position(|r| r == id) else {
+            return Err(ActionError::NotFound(format!("rule {id}")));
+        };
+        let to = if up { at.checked_sub(1) } else { Some(at + 1).filter(|&to| to < order.len()) };
+        let Some(to) = to else { return Ok(()) };
+        order.swap(at, to);
+        let settings = WorldSettings { rule_order: order, ..self.settings.clone() };
+        let mut batch = Batch::new();
+        batch.put(&settings_record(&settings));
+        self.store.commit(batch, now).await?;
+        order_rules(&mut self.world.rules, &settings.rule_order);
+        self.settings = settings;
+        Ok(())
+    }
+
     /// The policy for incidents that ask for none and that no rule routes.
     pub async fn set_default_policy(&mut self, policy: Option<String>, now: DateTime<Utc>) -> Result<(), ActionError> {
         let mut world = self.world.clone();

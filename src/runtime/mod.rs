@@ -34,4 +34,7 @@ pub enum ActionError {
     Import(#[from] ImportError),
     #[error("{0}")]
     Storage(#[from] StoreError),
+    /// The record a command names does not exist (any more).
+    #[error("There is no {0}.")]
+    NotFound(String),
 }

@@ -8,6 +8,7 @@ use leptos_router::components::A;
 use serde_json::{json, Value};
 
 use super::policies::fields::{problems_of, problems_of_refusal, problems_text, target_choices, target_from_key, target_name, uid, Choice, Labelled, Problems};
+use super::row_actions::RowActions;
 use super::state::AppState;
 use crate::engine::escalation::{Engine, Input};
 use crate::engine::format::parse_rules;
@@ -420,47 +421,35 @@ pub fn RulesScreen() -> impl IntoView {
                     fallback=|| view! { <div class="empty-state"><p>"No rules yet: every incident follows its own or the default policy."</p></div> }
                 >
                     <ol class="config-list rules-list" aria-label="Rules, in the order they run">
-                        <For each=move || state.world.with(|w| w.rules.clone()) key=|r| format!("{r:?}") let:rule>
+                        <For each=move || { let rules = state.world.with(|w| w.rules.clone()); let n = rules.len(); rules.into_iter().enumerate().map(move |(i, r)| (i, n, r)).collect::<Vec<_>>() } key=|(i, n, r)| format!("{i}/{n}/{r:?}") let:item>
                             {
+                                let (index, count, rule) = item;
                                 let name = if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() };
                                 let line = summary(&rule);
-                                let rid = rule.id.clone();
-                                let asking = {
-                                    let rid = rid.clone();
-                                    move || confirm_remove.get().as_deref() == Some(rid.as_str())
+                                let mover = move |id: String, up: bool| {
+                                    move |_| {
+                                        let id = id.clone();
+                                        list_error.set(None);
+                                        spawn_local(async move {
+                                            if let Err(e) = state.run(Command::MoveRule { id, up }).await {
+                                                list_error.set(Some(e.message));
+                                            }
+                                        });
+                                    }
                                 };
-                                let (n1, n2) = (name.clone(), name.clone());
                                 view! {
                                     <li class="card config-item">
                                         <div class="config-main">
                                             <strong class="config-name">{name.clone()}</strong>
                                             <code class="rule-line">{line}</code>
                                         </div>
-                                        <div class="actions">
-                                            <Show when=asking.clone() fallback={
-                                                let (rule, rid) = (rule.clone(), rid.clone());
-                                                move || {
-                                                    let (rule, rid) = (rule.clone(), rid.clone());
-                                                    view! {
-                                                        <button type="button" aria-label=format!("Edit {n1}") on:click=move |_| { form.fill(&rule); tried.set(false); refusal.set(Problems::new()); status.set(String::new()); }>"Edit"</button>
-                                                        <button type="button" aria-label=format!("Remove {n1}") on:click=move |_| confirm_remove.set(Some(rid.clone()))>"Remove"</button>
-                                                    }
-                                                }
-                                            }>
-                                                <button type="button" class="danger" aria-label=format!("Confirm removing {n2}") on:click={
-                                                    let rid = rid.clone();
-                                                    move |_| {
-                                                        let id = rid.clone();
-                                                        confirm_remove.set(None);
-                                                        spawn_local(async move {
-                                                            if let Err(e) = state.run(Command::Remove { kind: ConfigKind::Rule, id }).await {
-                                                                list_error.set(Some(e.message));
-                                                            }
-                                                        });
-                                                    }
-                                                }>"Yes, remove"</button>
-                                                <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
-                                            </Show>
+                                        <div class="actions-row">
+                                        <div class="actions order-actions">
+                                            <button type="button" aria-label=format!("Move {name} up") disabled=index == 0 on:click=mover(rule.id.clone(), true)>"↑"</button>
+                                            <button type="button" aria-label=format!("Move {name} down") disabled=index + 1 == count on:click=mover(rule.id.clone(), false)>"↓"</button>
+                                        </div>
+                                        <RowActions name=name.clone() id=rule.id.clone() kind=ConfigKind::Rule question=format!("Remove {name}?")
+                                            confirm_remove=confirm_remove on_edit=Callback::new(move |_| { form.fill(&rule); tried.set(false); refusal.set(Problems::new()); status.set(String::new()); }) />
                                         </div>
                                     </li>
                                 }

@@ -273,6 +273,8 @@ async fn the_acknowledge_action_of_a_notification_acknowledges() -> Result {
     assert_eq!(shown[0]["data"]["incident"], json!(id));
     assert!(shown[0]["title"].as_str().unwrap().contains("Notify me"));
 
+    b.wait_text("ol.timeline", |t| t.contains("delivered (1 attempt; last: notification shown)")).await?;
+
     // What Chromium does when the Acknowledge button is pressed: the worker's click handler.
     let tag = shown[0]["tag"].as_str().unwrap().to_string();
     b.driver

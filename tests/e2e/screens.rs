@@ -35,6 +35,7 @@ async fn tour(b: &Browser, size: &str) -> Result {
         ("/incidents", "Incidents", "incidents"),
         ("/policies/example-policy", "", "policy"),
         ("/schedules/example-primary", "", "schedule"),
+        ("/rules", "Rules", "rules"),
         ("/channels", "Channels", "channels"),
         ("/settings", "Settings", "settings"),
     ] {

@@ -303,8 +303,12 @@ impl Browser {
         self.wait_for(By::XPath(format!("//button[@aria-label={lit} or (not(@aria-label) and normalize-space()={lit})]"))).await
     }
 
+    /// Clicks a button by its accessible name, scrolled to the middle of the screen first (WebDriver
+    /// would scroll it to the top edge, under the sticky header).
     pub async fn click(&self, name: &str) -> Result {
-        self.button(name).await?.click().await?;
+        let button = self.button(name).await?;
+        self.driver.execute("arguments[0].scrollIntoView({block: 'center'})", vec![button.to_json()?]).await?;
+        button.click().await?;
         Ok(())
     }
 

@@ -134,6 +134,10 @@ fn paged_now(state: AppState, i: &Incident) -> Vec<String> {
 fn delivery_words(row: &OutboxRow) -> String {
     let tries = row.attempts.len();
     let last = row.attempts.last().map(|a| {
+        // A notification has no HTTP answer: its note says what happened.
+        if a.route == "notification" && !a.note.is_empty() {
+            return a.note.clone();
+        }
         let status = a.status.map_or("network error".to_string(), |s| if s == 0 { "opaque answer".into() } else { format!("HTTP {s}") });
         if a.note.is_empty() { status } else { format!("{status}, {}", a.note) }
     });
