@@ -14,6 +14,7 @@ pub mod lab;
 pub mod live;
 pub mod outbox;
 pub mod people;
+pub mod replay;
 
 use crate::engine::escalation::Rejected;
 use crate::engine::format::FormatErrors;

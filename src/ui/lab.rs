@@ -1,4 +1,5 @@
-//! The Lab: drills on a virtual clock, a coverage check for gaps, and scenarios run from JSON.
+//! The Lab: drills on a virtual clock, replays of past incidents against another policy, a coverage
+//! check for gaps, and scenarios run from JSON.
 //!
 //! Everything is computed in the page by [`crate::runtime::lab`] on a clone of the world: nothing
 //! is stored, nobody is paged. Text from the world or a scenario is rendered as text.
@@ -11,6 +12,7 @@ use super::state::{browser_time_zone, AppState};
 use crate::engine::format::SimulationLine;
 use crate::engine::incident::Severity;
 use crate::engine::time::Zone;
+use crate::runtime::replay::{replay, Reach, Replay, REPLAY_MAX_INCIDENTS};
 use crate::runtime::lab::{coverage, drill, run_scenario, Coverage, Drill, DrillSetup, Ending, Span, COVERAGE_DAYS, DRILL_HOURS};
 
 /// The example scenario the "Load the example scenario" button fills in.
@@ -43,6 +45,7 @@ pub fn LabScreen() -> impl IntoView {
             <h1>"Lab"</h1>
             <p class="lede">"Try your policies without paging anyone: everything here runs in this page on a virtual clock and nothing is saved."</p>
             <DrillPanel/>
+            <ReplayPanel/>
             <CoveragePanel/>
             <ScenarioPanel/>
         </section>
@@ -186,6 +189,122 @@ fn DrillResult(drill: Drill, start: DateTime<Utc>, zone: Zone) -> impl IntoView 
             </tbody>
         </table>
     }
+}
+
+#[component]
+fn ReplayPanel() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let zone = zone_named(&browser_time_zone());
+    let policy = RwSignal::new(String::new());
+    let period = RwSignal::new("30".to_string());
+    let result: RwSignal<Option<Result<Replay, String>>> = RwSignal::new(None);
+    let policy_options = move || {
+        state.world.with(|w| {
+            let default = w.default_policy.as_deref().and_then(|id| w.policy(id)).map(|p| if p.name.is_empty() { p.id.clone() } else { p.name.clone() });
+            let mut options = vec![(String::new(), default.map(|n| format!("The default ({n})")).unwrap_or_else(|| "The default (none set)".into()))];
+            options.extend(w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })));
+            options
+        })
+    };
+    let period_options: Vec<(String, String)> =
+        [("1", "The last 24 hours"), ("7", "The last 7 days"), ("30", "The last 30 days"), ("90", "The last 90 days")].into_iter().map(|(v, t)| (v.into(), t.into())).collect();
+    let run = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let now = state.now.get_untracked();
+        let days = period.get_untracked().parse::<i64>().unwrap_or(30);
+        let chosen = policy.get_untracked();
+        let r = state.world.with_untracked(|w| state.incidents.with_untracked(|incidents| replay(w, incidents, Some(chosen.as_str()), now - Duration::days(days), now)));
+        result.set(Some(r));
+    };
+    view! {
+        <section class="card lab-panel" aria-labelledby="lab-replay-title">
+            <h2 id="lab-replay-title">"Replay"</h2>
+            <p class="hint">{format!("Run past incidents again with another policy: each opens at its own time and gets the acknowledgements and resolution it really got. Rules still apply, except routing to another policy. At most the {REPLAY_MAX_INCIDENTS} most recent.")}</p>
+            <form class="form-stack" on:submit=run novalidate aria-label="Replay">
+                <div class="row lab-row">
+                    <Labelled label="Replay with policy" id="replay-policy">
+                        {move || view! { <Choice id="replay-policy" options=policy_options() value=policy/> }}
+                    </Labelled>
+                    <Labelled label="Incidents opened in" id="replay-period">
+                        <Choice id="replay-period" options=period_options value=period/>
+                    </Labelled>
+                </div>
+                <div class="actions">
+                    <button type="submit" class="primary">"Replay incidents"</button>
+                </div>
+            </form>
+            <div class="lab-replay-result" aria-live="polite">
+                {move || result.get().map(|r| match r {
+                    Err(why) => view! { <p class="error" role="alert">{why}</p> }.into_any(),
+                    Ok(r) => view! { <ReplayResult replay=r zone=zone/> }.into_any(),
+                })}
+            </div>
+        </section>
+    }
+}
+
+/// “2 pages: Alice, Bob (level 2; first at once; 1 before the ack)”.
+fn reach_text(r: &Reach, acknowledged: bool) -> String {
+    if r.pages == 0 {
+        return "nobody paged".into();
+    }
+    let pages = if r.pages == 1 { "1 page".to_string() } else { format!("{} pages", r.pages) };
+    let level = r.deepest_level.map(|l| format!("level {l}; ")).unwrap_or_default();
+    let first = r.first_page_after.map(|d| format!("first {}", after(d))).unwrap_or_default();
+    let before = if acknowledged { format!("; {} before the ack", r.pages_before_ack) } else { String::new() };
+    format!("{pages}: {} ({level}{first}{before})", r.people.join(", "))
+}
+
+#[component]
+fn ReplayResult(replay: Replay, zone: Zone) -> impl IntoView {
+    if replay.lines.is_empty() {
+        return view! { <p class="muted">"No incidents were opened in that period."</p> }.into_any();
+    }
+    let (actual, replayed) = (replay.actual_pages(), replay.replayed_pages());
+    let n = replay.lines.len();
+    let head = format!("{n} {} replayed with {}", if n == 1 { "incident" } else { "incidents" }, replay.policy_name);
+    let change = match replayed.cmp(&actual) {
+        std::cmp::Ordering::Equal => "the same number of pages".to_string(),
+        std::cmp::Ordering::Greater => format!("{} more", replayed - actual),
+        std::cmp::Ordering::Less => format!("{} fewer", actual - replayed),
+    };
+    let differ = replay.lines.iter().filter(|l| l.actual.people != l.replayed.people || l.actual.pages != l.replayed.pages).count();
+    view! {
+        <h3 class="lab-head">{head}</h3>
+        <dl class="lab-measures">
+            <div><dt>"Pages, as it went"</dt><dd>{actual.to_string()}</dd></div>
+            <div><dt>"Pages with this policy"</dt><dd>{format!("{replayed} ({change})")}</dd></div>
+            <div><dt>"Incidents that would go differently"</dt><dd>{differ.to_string()}</dd></div>
+        </dl>
+        {(replay.left_out > 0).then(|| view! { <p class="muted">{format!("{} older incidents were left out.", replay.left_out)}</p> })}
+        <table class="lab-table lab-replay">
+            <caption class="sr-only">"Each incident, as it went and with this policy"</caption>
+            <thead><tr><th scope="col">"Incident"</th><th scope="col">"As it went"</th><th scope="col">"With this policy"</th></tr></thead>
+            <tbody>
+                {replay
+                    .lines
+                    .into_iter()
+                    .map(|l| {
+                        let acknowledged = l.acknowledged_after.is_some();
+                        let ack = match l.acknowledged_after.map(after) {
+                            Some(a) if a.starts_with('+') => format!(", acknowledged after {}", &a[1..]),
+                            Some(a) => format!(", acknowledged {a}"),
+                            None => ", not acknowledged".into(),
+                        };
+                        let what = format!("{} ({}, {}{ack})", l.title, l.severity.as_str().to_uppercase(), local_text(zone, l.opened_at));
+                        view! {
+                            <tr>
+                                <td data-label="Incident">{what}</td>
+                                <td data-label="As it went">{reach_text(&l.actual, acknowledged)}</td>
+                                <td data-label="With this policy">{reach_text(&l.replayed, acknowledged)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 #[component]

@@ -73,7 +73,7 @@ async fn open_an_incident_through_the_form_and_follow_it() -> Result {
     b.open("/").await?;
     b.wait_text(".empty-state", |t| t.contains("No open incidents") && t.contains("Open an incident")).await?;
 
-    b.driver.find(By::LinkText("Open an incident")).await?.click().await?;
+    b.tap(&b.driver.find(By::LinkText("Open an incident")).await?).await?;
     b.wait_text("main h1", |t| t == "Open an incident").await?;
     b.wait_text(".rules-preview-policy", |t| t.contains("none")).await?;
     b.fill("Title", "Primary database down").await?;
@@ -102,10 +102,10 @@ async fn open_an_incident_through_the_form_and_follow_it() -> Result {
     b.wait_text("ol.timeline > li:first-child", |t| t.contains("Note") && t.contains("Failing over to the replica") && t.contains("Bob Example")).await?;
     b.wait_text(".acting-as", |t| t.contains("You act as Bob Example")).await?;
 
-    b.driver.find(By::LinkText("Incidents")).await?.click().await?;
+    b.tap(&b.driver.find(By::LinkText("Incidents")).await?).await?;
     let row = b.wait_text("ul.incident-list a", |t| t.contains("Primary database down") && t.contains("next step in")).await?;
     assert!(row.contains("SEV2") && row.contains("payments"), "{row}");
-    b.driver.find(By::Css("ul.incident-list a")).await?.click().await?;
+    b.tap(&b.driver.find(By::Css("ul.incident-list a")).await?).await?;
     b.wait_text("main h1", |t| t == "Primary database down").await?;
 
     // Severity first: a SEV1 opened later is listed above it.
@@ -197,7 +197,7 @@ async fn a_pasted_alertmanager_payload_opens_then_folds() -> Result {
     let row = b.wait_text("ul.incident-list a", |t| t.contains("2 alerts")).await?;
     assert_eq!(b.driver.find_all(By::Css("ul.incident-list > li")).await?.len(), 1, "the repeat folded: {row}");
     assert!(row.contains("SEV1"), "{row}");
-    b.driver.find(By::Css("ul.incident-list a")).await?.click().await?;
+    b.tap(&b.driver.find(By::Css("ul.incident-list a")).await?).await?;
     b.wait_text("ol.timeline > li", |t| t.contains("Alert folded in") && t.contains("no escalation policy")).await?;
     b.quit().await
 }

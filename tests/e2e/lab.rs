@@ -68,3 +68,56 @@ async fn drill_coverage_and_scenario_on_the_example_team() -> Result {
     no_sideways_scroll(&b).await?;
     b.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_a_handled_incident_with_a_wider_policy() -> Result {
+    use crate::clock::{open_incident, restore};
+    use serde_json::json;
+    let b = Browser::start_sized(360, 740).await?;
+    // Alice alone under "quick" (the default); "wide" would have paged Bob with her.
+    let now = "2026-11-26T00:00:00Z";
+    let env = |id: &str, value: serde_json::Value| json!({"id": id, "rev": 1, "updated_at": now, "value": value});
+    let file = json!({
+        "piket_backup": 1, "schema": 2, "exported_at": now, "secrets_included": true,
+        "stores": {
+            "people": [
+                env("alice", json!({"id": "alice", "name": "Alice Replay", "time_zone": "UTC"})),
+                env("bob", json!({"id": "bob", "name": "Bob Replay", "time_zone": "UTC"})),
+            ],
+            "policies": [
+                env("quick", json!({"id": "quick", "name": "Alice alone", "levels": [{"targets": [{"person": "alice"}]}]})),
+                env("wide", json!({"id": "wide", "name": "Alice and Bob", "levels": [{"targets": [{"person": "alice"}, {"person": "bob"}]}]})),
+            ],
+            "settings": [env("world", json!({"key": "world", "value": {"default_policy": "quick", "rule_order": []}}))],
+        }
+    });
+    let path = std::env::temp_dir().join(format!("piket-e2e-replay-{}.json", std::process::id()));
+    std::fs::write(&path, file.to_string())?;
+    restore(&b, &path).await?;
+
+    let id = open_incident(&b, "Replay me").await?;
+    b.open(&format!("/incidents/{id}?ack=1")).await?;
+    b.click("I am Alice Replay").await?;
+    b.wait_text(".ack-state", |t| t.contains("Acknowledged by Alice Replay")).await?;
+    b.click("Resolve").await?;
+    b.wait_text("ol.timeline > li:first-child", |t| t.contains("Resolved")).await?;
+
+    b.open("/lab").await?;
+    b.wait_text("#replay-policy", |t| t.contains("Alice and Bob")).await?;
+    SelectElement::new(&b.field("Replay with policy").await?).await?.select_by_exact_text("Alice and Bob").await?;
+    b.click("Replay incidents").await?;
+    let result = b.wait_text(".lab-replay-result", |t| t.contains("1 incident replayed with Alice and Bob")).await?;
+    assert!(result.contains("1 page: Alice Replay"), "as it went: {result}");
+    assert!(result.contains("2 pages: Alice Replay, Bob Replay"), "with the wider policy: {result}");
+    assert!(result.contains("Replay me") && result.contains("acknowledged"), "{result}");
+    assert!(result.contains("1 more"), "{result}");
+    no_sideways_scroll(&b).await?;
+    b.driver.execute("document.querySelector('.lab-replay-result').scrollIntoView({block: 'center'})", vec![]).await?;
+    crate::screens::shot(&b, "lab-replay-phone").await?;
+
+    // The default policy replays to what happened.
+    SelectElement::new(&b.field("Replay with policy").await?).await?.select_by_exact_text("The default (Alice alone)").await?;
+    b.click("Replay incidents").await?;
+    b.wait_text(".lab-replay-result", |t| t.contains("replayed with Alice alone") && t.contains("the same number of pages")).await?;
+    b.quit().await
+}

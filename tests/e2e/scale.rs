@@ -61,14 +61,14 @@ async fn three_thousand_open_incidents_stay_usable() -> Result {
 
     let tab = |name: &'static str| By::XPath(format!("//button[contains(@class,'tab')][starts-with(normalize-space(),'{name}')]"));
     let started = Instant::now();
-    b.driver.find(tab("Resolved")).await?.click().await?;
+    b.tap(&b.driver.find(tab("Resolved")).await?).await?;
     b.wait_text(".screen", |t| !t.contains("Show more")).await?;
-    b.driver.find(tab("Open")).await?.click().await?;
+    b.tap(&b.driver.find(tab("Open")).await?).await?;
     b.wait_text(".incident-list", |t| t.contains("Incident number")).await?;
     let tabs = started.elapsed();
 
     let first = b.driver.find(By::Css(".incident-list > li a")).await?;
-    first.click().await?;
+    b.tap(&first).await?;
     b.wait_for(By::Css("ol.timeline")).await?;
     let started = Instant::now();
     b.click("Acknowledge").await?;

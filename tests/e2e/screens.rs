@@ -8,7 +8,7 @@ use thirtyfour::prelude::*;
 
 use crate::support::{Browser, Result};
 
-async fn shot(b: &Browser, name: &str) -> Result {
+pub async fn shot(b: &Browser, name: &str) -> Result {
     if let Ok(dir) = std::env::var("PIKET_SCREENSHOTS") {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);

@@ -17,7 +17,7 @@ async fn navigation_reaches_every_screen() -> Result {
         ("Lab", "Lab"),
         ("Settings", "Settings"),
     ] {
-        b.driver.find(By::LinkText(link)).await?.click().await?;
+        b.tap(&b.driver.find(By::LinkText(link)).await?).await?;
         b.wait_text("main h1", |t| t == heading).await?;
         let current = b.driver.find(By::Css("nav.app-nav a[aria-current='page']")).await?.text().await?;
         assert_eq!(current, link, "the current screen is marked in the navigation");

@@ -303,12 +303,17 @@ impl Browser {
         self.wait_for(By::XPath(format!("//button[@aria-label={lit} or (not(@aria-label) and normalize-space()={lit})]"))).await
     }
 
-    /// Clicks a button by its accessible name, scrolled to the middle of the screen first (WebDriver
-    /// would scroll it to the top edge, under the sticky header).
+    /// Clicks a button by its accessible name (see [`Browser::tap`]).
     pub async fn click(&self, name: &str) -> Result {
         let button = self.button(name).await?;
-        self.driver.execute("arguments[0].scrollIntoView({block: 'center'})", vec![button.to_json()?]).await?;
-        button.click().await?;
+        self.tap(&button).await
+    }
+
+    /// Clicks an element scrolled to the middle of the screen first (WebDriver would scroll it to
+    /// the top edge, under the sticky header).
+    pub async fn tap(&self, element: &WebElement) -> Result {
+        self.driver.execute("arguments[0].scrollIntoView({block: 'center'})", vec![element.to_json()?]).await?;
+        element.click().await?;
         Ok(())
     }
 
