@@ -12,6 +12,7 @@ use super::state::{browser_time_zone, AppState};
 use crate::engine::format::SimulationLine;
 use crate::engine::incident::Severity;
 use crate::engine::time::Zone;
+use crate::engine::world::World;
 use crate::runtime::replay::{replay, Reach, Replay, REPLAY_MAX_INCIDENTS};
 use crate::runtime::lab::{coverage, drill, run_scenario, Coverage, Drill, DrillSetup, Ending, Span, COVERAGE_DAYS, DRILL_HOURS};
 
@@ -52,6 +53,15 @@ pub fn LabScreen() -> impl IntoView {
     }
 }
 
+/// "The default (…)" first, then every policy by name.
+fn policy_choices(w: &World) -> Vec<(String, String)> {
+    let name = |p: &crate::engine::policy::EscalationPolicy| if p.name.is_empty() { p.id.clone() } else { p.name.clone() };
+    let default = w.default_policy.as_deref().and_then(|id| w.policy(id)).map(name);
+    let mut options = vec![(String::new(), default.map(|n| format!("The default ({n})")).unwrap_or_else(|| "The default (none set)".into()))];
+    options.extend(w.policies.iter().map(|p| (p.id.clone(), name(p))));
+    options
+}
+
 #[component]
 fn DrillPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -63,14 +73,7 @@ fn DrillPanel() -> impl IntoView {
     let ack_minutes = RwSignal::new("5".to_string());
     let result: RwSignal<Option<(Result<Drill, String>, Option<DateTime<Utc>>)>> = RwSignal::new(None);
 
-    let policy_options = move || {
-        state.world.with(|w| {
-            let default = w.default_policy.as_deref().and_then(|id| w.policy(id)).map(|p| if p.name.is_empty() { p.id.clone() } else { p.name.clone() });
-            let mut options = vec![(String::new(), default.map(|n| format!("The default ({n})")).unwrap_or_else(|| "The default (none set)".into()))];
-            options.extend(w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })));
-            options
-        })
-    };
+    let policy_options = move || state.world.with(policy_choices);
     let severity_options: Vec<(String, String)> =
         [("sev1", "SEV1 (critical)"), ("sev2", "SEV2"), ("sev3", "SEV3"), ("sev4", "SEV4 (low)")].into_iter().map(|(v, t)| (v.into(), t.into())).collect();
     let ack_options: Vec<(String, String)> = vec![("nobody".into(), "Nobody acknowledges".into()), ("after".into(), "Acknowledged after N minutes".into())];
@@ -198,14 +201,7 @@ fn ReplayPanel() -> impl IntoView {
     let policy = RwSignal::new(String::new());
     let period = RwSignal::new("30".to_string());
     let result: RwSignal<Option<Result<Replay, String>>> = RwSignal::new(None);
-    let policy_options = move || {
-        state.world.with(|w| {
-            let default = w.default_policy.as_deref().and_then(|id| w.policy(id)).map(|p| if p.name.is_empty() { p.id.clone() } else { p.name.clone() });
-            let mut options = vec![(String::new(), default.map(|n| format!("The default ({n})")).unwrap_or_else(|| "The default (none set)".into()))];
-            options.extend(w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })));
-            options
-        })
-    };
+    let policy_options = move || state.world.with(policy_choices);
     let period_options: Vec<(String, String)> =
         [("1", "The last 24 hours"), ("7", "The last 7 days"), ("30", "The last 30 days"), ("90", "The last 90 days")].into_iter().map(|(v, t)| (v.into(), t.into())).collect();
     let run = move |ev: leptos::ev::SubmitEvent| {
