@@ -117,6 +117,19 @@ fn discord_color(m: &Message) -> u32 {
     [0xC62828, 0xEF6C00, 0xF9A825, 0x1565C0][m.severity as usize]
 }
 
+/// Discord reads markdown in message text and embed descriptions (and `:name:` emoji, `<@id>`
+/// mentions): a backslash before a punctuation character makes it literal.
+pub(super) fn discord_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '#' | '-' | '[' | ']' | ':' | '<') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub(super) fn discord(text: &str, m: &Message) -> Value {
     let mut fields = vec![
         json!({"name": "Severity", "value": severity_label(m.severity), "inline": true}),
@@ -129,7 +142,7 @@ pub(super) fn discord(text: &str, m: &Message) -> Value {
     let mut embed = Map::new();
     embed.insert("title".into(), json!(truncate(&headline(m), DISCORD_TITLE_MAX)));
     if !m.summary.is_empty() {
-        embed.insert("description".into(), json!(truncate(&m.summary, DISCORD_DESCRIPTION_MAX)));
+        embed.insert("description".into(), json!(truncate(&discord_escape(&m.summary), DISCORD_DESCRIPTION_MAX)));
     }
     if let Some(url) = link(m) {
         embed.insert("url".into(), json!(url));

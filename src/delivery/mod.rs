@@ -19,7 +19,8 @@
 //!   body holding the JSON, `no-cors`); the answer is opaque.
 //! - **Teams** Workflows: a `message` with an Adaptive Card attachment, `no-cors`, opaque.
 //! - **Discord**: `content` (≤ 2000 characters, cut with "…") + one embed, JSON with CORS;
-//!   `allowed_mentions` is empty so a title holding `@everyone` pings nobody.
+//!   `allowed_mentions` is empty so a title holding `@everyone` pings nobody, and the incident's
+//!   words are markdown-escaped in the text and the embed's description.
 //! - **Generic** webhook: the documented JSON body below ([`ChannelKind::Generic`]).
 //!
 //! Any kind but Slack and Teams can be switched to the `no-cors` form with
@@ -259,7 +260,22 @@ pub fn default_text(m: &Message) -> String {
 }
 
 /// The message text for a channel: its template filled in, or [`default_text`].
+/// For Discord, whose message text is markdown, the incident's own words are escaped so a title
+/// like `api/* 5xx > 5%` arrives as written (the template's own markdown still works).
 pub fn message_text(config: &ChannelConfig, m: &Message) -> String {
+    let escaped;
+    let m = if config.kind == ChannelKind::Discord {
+        escaped = Message {
+            title: body::discord_escape(&m.title),
+            summary: body::discord_escape(&m.summary),
+            service: body::discord_escape(&m.service),
+            person: m.person.as_deref().map(body::discord_escape),
+            ..m.clone()
+        };
+        &escaped
+    } else {
+        m
+    };
     config.template.as_deref().map_or_else(|| default_text(m), |t| render(t, m))
 }
 

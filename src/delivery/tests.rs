@@ -206,6 +206,23 @@ fn hostile_text_stays_plain_strings_in_every_body() {
 }
 
 #[test]
+fn discord_text_shows_an_incident_s_markdown_characters_as_written() {
+    let mut m = message();
+    m.title = "api/* 5xx > 5% [prod] _now_ :fire:".into();
+    m.summary = "# not a header\n- not a list".into();
+    let b = body(&request(&config(ChannelKind::Discord), &m));
+    let content = b["content"].as_str().unwrap();
+    assert!(content.contains(r"api/\* 5xx \> 5% \[prod\] \_now\_ \:fire\:"), "{content}");
+    assert_eq!(b["embeds"][0]["description"], json!("\\# not a header\n\\- not a list"));
+    assert_eq!(b["embeds"][0]["title"], json!(format!("[SEV1] {}", m.title)), "the embed title is not markdown");
+    // A template's own markdown is kept; only the incident's words are escaped.
+    let mut templated = config(ChannelKind::Discord);
+    templated.template = Some("**{{title}}** {{url}}".into());
+    let b = body(&request(&templated, &m));
+    assert_eq!(b["content"], json!(format!(r"**api/\* 5xx \> 5% \[prod\] \_now\_ \:fire\:** {}", m.url)));
+}
+
+#[test]
 fn templates_fill_the_message_text_of_every_kind() {
     let mut m = message();
     m.title = "Title with {{url}} and \"quotes\"".into();
