@@ -214,7 +214,7 @@ fn discord_text_shows_an_incident_s_markdown_characters_as_written() {
     let content = b["content"].as_str().unwrap();
     assert!(content.contains(r"api/\* 5xx \> 5% \[prod\] \_now\_ \:fire\:"), "{content}");
     assert_eq!(b["embeds"][0]["description"], json!("\\# not a header\n\\- not a list"));
-    assert_eq!(b["embeds"][0]["title"], json!(format!("[SEV1] {}", m.title)), "the embed title is not markdown");
+    assert_eq!(b["embeds"][0]["title"], json!(format!("[SEV1] {}", m.title)), "the embed title is left as written");
     // A template's own markdown is kept; only the incident's words are escaped.
     let mut templated = config(ChannelKind::Discord);
     templated.template = Some("**{{title}}** {{url}}".into());
