@@ -5,6 +5,7 @@
 //! By hand: `trunk build --release && cargo test --features e2e --test e2e`.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod a11y;
 mod clock;
 mod config;
 mod delivery;

@@ -190,15 +190,21 @@ impl Browser {
 
     /// A browser whose window is `width`×`height` CSS pixels (360×740 is a phone).
     pub async fn start_sized(width: u32, height: u32) -> Result<Browser> {
-        Self::launch(width, height, false).await
+        Self::launch(width, height, false, &[]).await
     }
 
     /// A browser in which the user has already allowed notifications.
     pub async fn start_with_notifications() -> Result<Browser> {
-        Self::launch(1280, 900, true).await
+        Self::launch(1280, 900, true, &[]).await
     }
 
-    async fn launch(width: u32, height: u32, notifications: bool) -> Result<Browser> {
+    /// A browser whose pages can read an element's accessible name as Chromium computes it
+    /// (`element.computedName`).
+    pub async fn start_accessible(width: u32, height: u32) -> Result<Browser> {
+        Self::launch(width, height, false, &["--enable-blink-features=ComputedAccessibilityInfo,AccessibilityObjectModel", "--force-renderer-accessibility"]).await
+    }
+
+    async fn launch(width: u32, height: u32, notifications: bool, extra: &[&str]) -> Result<Browser> {
         let port = free_port();
         let chromedriver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -221,6 +227,9 @@ impl Browser {
             &format!("--user-data-dir={}", profile.display()),
             &format!("--window-size={width},{height}"),
         ] {
+            caps.add_arg(arg)?;
+        }
+        for arg in extra {
             caps.add_arg(arg)?;
         }
         if notifications {
