@@ -315,6 +315,33 @@ fn duplicate_alerts_fold_into_the_open_incident() {
 }
 
 #[test]
+fn a_folded_alert_adds_what_is_new_and_overwrites_nothing() {
+    let rules = json!([{"id": "impact", "when": {"field": "customer_impact", "equals": "true"}, "then": [{"set_priority": "urgent"}]}]);
+    let sim = run(
+        world(json!({"rules": rules})),
+        json!([
+            {"at": "2025-01-08T02:00:00Z", "input": "alert", "id": "a1", "details": {"title": "Checkout 5xx", "dedup_key": "checkout",
+                "links": ["https://grafana/d/1"], "labels": {"instance": "web-1", "alertname": "Checkout5xx"}}},
+            {"at": "2025-01-08T02:05:00Z", "input": "alert", "id": "a2", "details": {"title": "Checkout 5xx (again)", "dedup_key": "checkout", "severity": "sev4",
+                "summary": "error rate 7%", "service": "checkout", "customer_impact": true,
+                "links": ["https://grafana/d/1", "https://logs/q"], "labels": {"instance": "web-2", "zone": "eu-1"}}}
+        ]),
+        "2025-01-08T02:10:00Z",
+    );
+    let a1 = sim.engine.incident("a1").unwrap();
+    let d = &a1.details;
+    assert_eq!(d.title, "Checkout 5xx", "the title stays");
+    assert_eq!(d.severity, piket::engine::incident::Severity::Sev3, "the severity stays (sev3 is the default)");
+    assert_eq!(d.links, ["https://grafana/d/1", "https://logs/q"]);
+    assert_eq!(d.labels["instance"], "web-1", "a label already there is not overwritten");
+    assert_eq!(d.labels["zone"], "eu-1");
+    assert_eq!((d.summary.as_str(), d.service.as_str(), d.customer_impact), ("error rate 7%", "checkout", true), "blanks are filled");
+    let folded = sim.lines.iter().find(|l| l.kind == "alert_folded").unwrap();
+    assert_eq!(folded.detail, "alert #2: Checkout 5xx (again) (1 new link, 1 new label, summary, service, customer impact)");
+    assert_eq!(a1.details.priority, Some(piket::engine::incident::Priority::Urgent), "rules see what the fold added");
+}
+
+#[test]
 fn suppression_by_rule_and_by_maintenance_window() {
     let rules = json!([{"id": "staging-disk",
         "when": {"all": [{"field": "environment", "equals": "staging"}, {"field": "labels.alertname", "matches": "Disk*"}]},

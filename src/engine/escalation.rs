@@ -943,7 +943,9 @@ impl Step<'_> {
                 incident.alert_count += 1;
                 incident.last_seen = now;
                 let n = incident.alert_count;
-                let entry = TimelineEntry::new(now, EntryKind::AlertFolded, by).detail(format!("alert #{n}: {}", details.title));
+                let learned = merge_folded(&mut incident.details, details.clone());
+                let detail = if learned.is_empty() { format!("alert #{n}: {}", details.title) } else { format!("alert #{n}: {} ({})", details.title, learned.join(", ")) };
+                let entry = TimelineEntry::new(now, EntryKind::AlertFolded, by).detail(detail);
                 self.record(incident, entry);
                 self.rules_on_change(incident, now);
             }
@@ -1176,4 +1178,52 @@ fn rule_entry(now: DateTime<Utc>, rule: &super::rules::Rule) -> TimelineEntry {
     let name = if rule.name.is_empty() { &rule.id } else { &rule.name };
     let actions: Vec<String> = rule.then.iter().map(|a| serde_json::to_string(a).unwrap_or_default()).collect();
     TimelineEntry::new(now, EntryKind::RuleApplied, Actor::Automation).detail(format!("{name}: {}", actions.join(", ")))
+}
+
+/// At most this many evidence links and labels an incident gathers from folded alerts.
+const MAX_FOLDED_LINKS: usize = 50;
+const MAX_FOLDED_LABELS: usize = 100;
+
+/// What a folded alert adds to its incident: evidence links and labels it did not have yet, blank
+/// fields filled in, and customer impact once any alert reports it. Nothing already there is
+/// overwritten (the title, severity and what people set stay as they are). Returns what it learned,
+/// in words for the timeline.
+fn merge_folded(into: &mut IncidentDetails, alert: IncidentDetails) -> Vec<String> {
+    let mut learned = Vec::new();
+    let mut links = 0;
+    for link in alert.links {
+        if into.links.len() < MAX_FOLDED_LINKS && !into.links.contains(&link) {
+            into.links.push(link);
+            links += 1;
+        }
+    }
+    if links > 0 {
+        learned.push(if links == 1 { "1 new link".to_string() } else { format!("{links} new links") });
+    }
+    let mut labels = 0;
+    for (k, v) in alert.labels {
+        if into.labels.len() < MAX_FOLDED_LABELS && !into.labels.contains_key(&k) {
+            into.labels.insert(k, v);
+            labels += 1;
+        }
+    }
+    if labels > 0 {
+        learned.push(if labels == 1 { "1 new label".to_string() } else { format!("{labels} new labels") });
+    }
+    for (name, field, value) in [
+        ("summary", &mut into.summary, alert.summary),
+        ("service", &mut into.service, alert.service),
+        ("environment", &mut into.environment, alert.environment),
+        ("region", &mut into.region, alert.region),
+    ] {
+        if field.is_empty() && !value.is_empty() {
+            *field = value;
+            learned.push(name.to_string());
+        }
+    }
+    if alert.customer_impact && !into.customer_impact {
+        into.customer_impact = true;
+        learned.push("customer impact".to_string());
+    }
+    learned
 }
