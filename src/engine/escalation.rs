@@ -943,8 +943,9 @@ impl Step<'_> {
                 incident.alert_count += 1;
                 incident.last_seen = now;
                 let n = incident.alert_count;
-                let learned = merge_folded(&mut incident.details, details.clone());
-                let detail = if learned.is_empty() { format!("alert #{n}: {}", details.title) } else { format!("alert #{n}: {} ({})", details.title, learned.join(", ")) };
+                let title = details.title.clone();
+                let learned = merge_folded(&mut incident.details, details);
+                let detail = if learned.is_empty() { format!("alert #{n}: {title}") } else { format!("alert #{n}: {title} ({})", learned.join(", ")) };
                 let entry = TimelineEntry::new(now, EntryKind::AlertFolded, by).detail(detail);
                 self.record(incident, entry);
                 self.rules_on_change(incident, now);
