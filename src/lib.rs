@@ -11,6 +11,8 @@ pub mod engine;
 pub mod intake;
 /// What to send to ntfy, Slack, Teams, Discord or a webhook, and when to retry.
 pub mod delivery;
+/// Acknowledgements from phones through ntfy: signed tokens and the clock's verdict on each.
+pub mod reply;
 pub mod runtime;
 pub mod storage;
 

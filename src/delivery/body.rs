@@ -48,7 +48,19 @@ pub(super) fn ntfy(topic: &str, text: &str, m: &Message) -> Value {
     body.insert("message".into(), json!(text));
     body.insert("priority".into(), json!(ntfy_priority(m)));
     body.insert("tags".into(), json!([emoji, severity_label(m.severity).to_ascii_lowercase(), m.event.as_str()]));
-    if let Some(url) = link(m) {
+    if let Some(ack) = m.acks.first() {
+        // The phone app sends the http action's request itself: the signed token goes straight
+        // back to the clock's reply topic, and the notification clears. "Open" shows the /ack/
+        // page (which works with nothing stored). ntfy allows at most 3 actions.
+        body.insert("click".into(), json!(ack.link));
+        body.insert(
+            "actions".into(),
+            json!([
+                {"action": "http", "label": "Acknowledge", "url": ack.reply_url, "method": "POST", "body": ack.token, "clear": true},
+                {"action": "view", "label": "Open", "url": ack.link},
+            ]),
+        );
+    } else if let Some(url) = link(m) {
         body.insert("click".into(), json!(url));
         body.insert("actions".into(), json!([{"action": "view", "label": "Open incident", "url": url, "clear": true}]));
     }
@@ -70,10 +82,24 @@ pub(super) fn slack(text: &str, m: &Message) -> Value {
         json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&slack_escape(text), SLACK_SECTION_MAX)}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": facts}]}),
     ];
+    let mut buttons: Vec<Value> = m
+        .acks
+        .iter()
+        .take(ACK_BUTTONS_MAX)
+        .map(|a| json!({"type": "button", "style": "primary", "text": {"type": "plain_text", "text": ack_label(m, a)}, "url": a.link}))
+        .collect();
     if let Some(url) = link(m) {
-        blocks.push(json!({"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open incident"}, "url": url}]}));
+        buttons.push(json!({"type": "button", "text": {"type": "plain_text", "text": "Open incident"}, "url": url}));
     }
-    json!({"text": slack_escape(text), "blocks": blocks})
+    if !buttons.is_empty() {
+        blocks.push(json!({"type": "actions", "elements": buttons}));
+    }
+    // The plain text (notifications, clients without blocks) carries the links too.
+    let mut plain = slack_escape(text);
+    for a in m.acks.iter().take(ACK_BUTTONS_MAX) {
+        plain += &format!("\n<{}|{}>", a.link, ack_label(m, a));
+    }
+    json!({"text": plain, "blocks": blocks})
 }
 
 pub(super) fn teams(text: &str, m: &Message) -> Value {
@@ -103,8 +129,12 @@ pub(super) fn teams(text: &str, m: &Message) -> Value {
             {"type": "FactSet", "facts": facts},
         ],
     });
+    let mut actions: Vec<Value> = m.acks.iter().take(ACK_BUTTONS_MAX).map(|a| json!({"type": "Action.OpenUrl", "title": ack_label(m, a), "url": a.link, "style": "positive"})).collect();
     if let Some(url) = link(m) {
-        card["actions"] = json!([{"type": "Action.OpenUrl", "title": "Open incident", "url": url}]);
+        actions.push(json!({"type": "Action.OpenUrl", "title": "Open incident", "url": url}));
+    }
+    if !actions.is_empty() {
+        card["actions"] = Value::Array(actions);
     }
     json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null, "content": card}]})
 }
@@ -150,15 +180,19 @@ pub(super) fn discord(text: &str, m: &Message) -> Value {
     embed.insert("color".into(), json!(discord_color(m)));
     embed.insert("fields".into(), Value::Array(fields));
     embed.insert("timestamp".into(), json!(m.at));
+    // The acknowledgement links go whole at the end (in <…> so Discord shows no preview); the
+    // text is cut to leave them room.
+    let links: String = m.acks.iter().take(ACK_BUTTONS_MAX).map(|a| format!("\n{}: <{}>", ack_label(m, a), a.link)).collect();
+    let room = DISCORD_CONTENT_MAX.saturating_sub(links.chars().count()).max(1);
     json!({
-        "content": truncate(text, DISCORD_CONTENT_MAX),
+        "content": format!("{}{links}", truncate(text, room)),
         "allowed_mentions": {"parse": []},
         "embeds": [Value::Object(embed)],
     })
 }
 
 pub(super) fn generic(text: &str, m: &Message) -> Value {
-    json!({
+    let mut body = json!({
         "event": m.event,
         "text": text,
         "incident": {
@@ -173,5 +207,22 @@ pub(super) fn generic(text: &str, m: &Message) -> Value {
         "level": m.level,
         "person": m.person,
         "at": m.at,
-    })
+    });
+    if let Some(first) = m.acks.first() {
+        body["ack_url"] = json!(first.link);
+        body["acks"] = m.acks.iter().map(|a| json!({"person": a.name, "url": a.link})).collect();
+    }
+    body
+}
+
+/// At most this many acknowledgement buttons in one chat message.
+const ACK_BUTTONS_MAX: usize = 5;
+
+/// "Acknowledge" on a page to one person; "Acknowledge as Alice" when a post carries several.
+fn ack_label(m: &Message, a: &crate::reply::AckLink) -> String {
+    if m.acks.len() > 1 {
+        format!("Acknowledge as {}", a.name)
+    } else {
+        "Acknowledge".to_string()
+    }
 }

@@ -60,6 +60,9 @@ pub enum ChannelKind {
     ///               "status": "new", "service": "payments", "url": "https://…"},
     ///  "level": 1, "person": "Alice Example", "at": "2025-03-01T03:00:00Z"}
     /// ```
+    ///
+    /// With the reply channel on, a page also has `"ack_url"` (the one-tap acknowledgement link)
+    /// and `"acks": [{"person": "Alice Example", "url": "https://…/ack/#…"}]`.
     Generic,
 }
 
@@ -197,6 +200,11 @@ pub struct Message {
     pub person: Option<String>,
     /// The intended time of the event.
     pub at: DateTime<Utc>,
+    /// The one-tap acknowledgements this message carries: one per person it pages, when the
+    /// reply channel is on (a page to a person carries theirs; a level's post to a channel
+    /// carries one for each person paged at that level).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acks: Vec<crate::reply::AckLink>,
 }
 
 impl Message {
@@ -215,6 +223,7 @@ impl Message {
             level: None,
             person: None,
             at,
+            acks: Vec::new(),
         }
     }
     pub fn level(mut self, level: u32) -> Message {

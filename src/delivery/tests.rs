@@ -24,6 +24,7 @@ pub(crate) fn message() -> Message {
         level: Some(1),
         person: Some("Alice Example".into()),
         at: at(),
+        acks: Vec::new(),
     }
 }
 
@@ -369,4 +370,58 @@ fn a_message_about_an_engine_incident() {
     let m = Message::about(engine.incident("inc-9").unwrap(), Event::Escalated, INCIDENT_URL, at()).level(2).person("Bob");
     assert_eq!((m.title.as_str(), m.severity, m.status, m.level, m.person.as_deref()), ("Disk full", Severity::Sev2, Status::New, Some(2), Some("Bob")));
     assert_eq!(default_text(&m), "Escalated to level 2: [SEV2] Disk full — db");
+}
+
+fn with_acks(names: &[&str]) -> Message {
+    let acks = names
+        .iter()
+        .map(|n| crate::reply::AckLink {
+            name: n.to_string(),
+            link: format!("https://piket.example/ack/#tok-{n}.sig.ckey"),
+            token: format!("tok-{n}.sig"),
+            reply_url: "https://ntfy.example/piket-reply".into(),
+        })
+        .collect();
+    Message { acks, ..message() }
+}
+
+#[test]
+fn a_page_to_a_person_carries_its_one_tap_acknowledgement_on_every_kind() {
+    let m = with_acks(&["Alice Example"]);
+    let ntfy: Value = serde_json::from_str(&request(&config(ChannelKind::Ntfy), &m).body).unwrap();
+    assert_eq!(
+        ntfy["actions"],
+        json!([
+            {"action": "http", "label": "Acknowledge", "url": "https://ntfy.example/piket-reply", "method": "POST", "body": "tok-Alice Example.sig", "clear": true},
+            {"action": "view", "label": "Open", "url": "https://piket.example/ack/#tok-Alice Example.sig.ckey"},
+        ])
+    );
+    assert_eq!(ntfy["click"], json!("https://piket.example/ack/#tok-Alice Example.sig.ckey"));
+    let link = "https://piket.example/ack/#tok-Alice Example.sig.ckey";
+    for kind in [ChannelKind::Slack, ChannelKind::Teams, ChannelKind::Discord, ChannelKind::Generic] {
+        let body = request(&config(kind), &m).body;
+        assert!(body.contains(link), "{kind:?}: {body}");
+    }
+    let generic: Value = serde_json::from_str(&request(&config(ChannelKind::Generic), &m).body).unwrap();
+    assert_eq!(generic["ack_url"], json!(link));
+    let slack: Value = serde_json::from_str(&request(&config(ChannelKind::Slack), &m).body).unwrap();
+    assert_eq!(slack["blocks"][3]["elements"][0]["text"]["text"], json!("Acknowledge"));
+    // Without the reply channel, nothing changes.
+    let plain: Value = serde_json::from_str(&request(&config(ChannelKind::Ntfy), &message()).body).unwrap();
+    assert_eq!(plain["actions"][0]["label"], json!("Open incident"));
+    assert!(!request(&config(ChannelKind::Generic), &message()).body.contains("/ack/"));
+}
+
+#[test]
+fn a_level_post_names_each_person_and_discord_keeps_the_links_whole() {
+    let m = Message { title: "x".repeat(3000), ..with_acks(&["Alice", "Bob"]) };
+    let slack: Value = serde_json::from_str(&request(&config(ChannelKind::Slack), &m).body).unwrap();
+    let labels: Vec<&str> = slack["blocks"][3]["elements"].as_array().unwrap().iter().map(|b| b["text"]["text"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["Acknowledge as Alice", "Acknowledge as Bob", "Open incident"]);
+    let discord: Value = serde_json::from_str(&request(&config(ChannelKind::Discord), &m).body).unwrap();
+    let content = discord["content"].as_str().unwrap();
+    assert!(content.chars().count() <= 2000, "{}", content.chars().count());
+    assert!(content.ends_with("Acknowledge as Bob: <https://piket.example/ack/#tok-Bob.sig.ckey>"), "{content}");
+    let ntfy: Value = serde_json::from_str(&request(&config(ChannelKind::Ntfy), &m).body).unwrap();
+    assert!(ntfy["actions"].as_array().unwrap().len() <= 3, "ntfy allows at most 3 actions");
 }

@@ -60,6 +60,20 @@ pub enum Command {
     /// Run a rule one place earlier (`up`) or later.
     MoveRule { id: String, up: bool },
     SetDeliverySettings { settings: super::outbox::DeliverySettings },
+    /// Settings → "Acknowledge from phones": turn the reply channel on or off, set its server,
+    /// and make a new reply topic or signing key when asked (or when there is none yet).
+    SetReplyChannel {
+        enabled: bool,
+        server: String,
+        #[serde(default)]
+        new_topic: bool,
+        #[serde(default)]
+        new_key: bool,
+        /// 48 random bytes from `crypto.getRandomValues` (16 for a topic, 32 for a key), filled
+        /// in by the tab that sends the command.
+        #[serde(default)]
+        entropy: Vec<u8>,
+    },
 }
 
 /// Why a command was refused, in words for the screen, with the form field it concerns.
@@ -75,6 +89,7 @@ impl From<ActionError> for Refusal {
     fn from(e: ActionError) -> Refusal {
         let field = match &e {
             ActionError::InvalidPerson(p) => Some(p.field().to_string()),
+            ActionError::InvalidSetting { field, .. } => Some(field.clone()),
             _ => None,
         };
         Refusal { message: e.to_string(), field }
@@ -118,6 +133,7 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
         Command::SetDeliverySettings { settings } => {
             driver.set_delivery_settings(settings, now).await.map(|_| Done { message: "Delivery settings saved.".into(), id: None })
         }
+        Command::SetReplyChannel { enabled, server, new_topic, new_key, entropy } => set_reply_channel(&mut driver, enabled, server, new_topic, new_key, &entropy, now).await,
         Command::ImportPolicies { file } => {
             driver.import_policies(&file, now).await.map(|n| Done { message: format!("Imported {n} policies."), id: None })
         }
@@ -125,6 +141,32 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
     (driver, reply.map_err(Refusal::from))
 }
 
+async fn set_reply_channel<S: Store>(d: &mut Driver<S>, enabled: bool, server: String, new_topic: bool, new_key: bool, entropy: &[u8], now: DateTime<Utc>) -> Result<Done, ActionError> {
+    let mut settings = d.reply_settings().clone();
+    settings.enabled = enabled;
+    settings.server = server;
+    let topic_needed = new_topic || settings.topic.is_empty();
+    let key_needed = new_key || settings.team_key().is_none();
+    if topic_needed || key_needed {
+        let Ok(random) = <[u8; 48]>::try_from(entropy) else {
+            return Err(ActionError::InvalidSetting { field: "key".into(), message: "this browser gave no random numbers; nothing was changed".into() });
+        };
+        if topic_needed {
+            settings.topic = crate::reply::token::topic_from(random[..16].try_into().expect("16 bytes"));
+        }
+        if key_needed {
+            settings.key = crate::reply::TeamKey::from_bytes(random[16..].try_into().expect("32 bytes")).to_base64();
+        }
+    }
+    d.set_reply_settings(settings, now).await?;
+    let message = match (enabled, new_topic, new_key) {
+        (_, true, _) => "New reply topic saved: subscribe phones' links afresh (old links stop working).",
+        (_, _, true) => "New signing key saved: links sent before now no longer acknowledge.",
+        (true, _, _) => "Acknowledge from phones is on.",
+        (false, _, _) => "Acknowledge from phones is off.",
+    };
+    Ok(Done { message: message.into(), id: None })
+}
 
 async fn save<S: Store>(d: &mut Driver<S>, item: ConfigItem, now: DateTime<Utc>) -> Result<Done, ActionError> {
     let (id, what) = match item {

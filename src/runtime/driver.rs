@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::config::ConfigRecord;
 use super::outbox::{self, DeliverySettings, DueSend, Outcome};
 use super::ActionError;
-use crate::engine::escalation::{Effect, Engine, Input};
+use crate::engine::escalation::{Effect, Engine, Input, Rejected};
+use crate::engine::incident::Actor;
+use crate::reply::{ReplyMessage, ReplySettings, ReplyState, Verdict, Why};
 use crate::engine::format::validate;
 use crate::engine::incident::{Incident, IncidentId};
 use crate::engine::person::Person;
@@ -37,6 +39,10 @@ struct WorldSettings {
 
 const WORLD_SETTINGS: &str = "world";
 const DELIVERY_SETTINGS: &str = "delivery";
+/// Settings → "Acknowledge from phones" (holds the team key: a secret in backups).
+pub const REPLY_SETTINGS: &str = "reply";
+/// What the clock remembers of the reply topic.
+const REPLY_STATE: &str = "reply-state";
 
 /// What one step did.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +64,19 @@ pub struct Driver<S: Store> {
     outbox: BTreeMap<String, OutboxRow>,
     settings: WorldSettings,
     delivery: DeliverySettings,
+    reply: ReplySettings,
+    reply_state: ReplyState,
+}
+
+/// What a message from the reply topic did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplyOutcome {
+    /// The ntfy message text to publish back for the phone (a signed confirmation or refusal).
+    pub answer: Option<String>,
+    /// The acknowledgement's step, when one was applied.
+    pub step: Option<Step>,
+    /// A refusal, when the message changed nothing.
+    pub refused: Option<Why>,
 }
 
 impl<S: Store> Driver<S> {
@@ -67,6 +86,8 @@ impl<S: Store> Driver<S> {
         let setting = |key: &str| stored_settings.iter().find(|s| s.id == key).map(|s| s.value.value.clone());
         let settings: WorldSettings = setting(WORLD_SETTINGS).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
         let delivery: DeliverySettings = setting(DELIVERY_SETTINGS).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+        let reply: ReplySettings = setting(REPLY_SETTINGS).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+        let reply_state: ReplyState = setting(REPLY_STATE).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
         let mut world = World {
             people: values(store.list::<Person>().await?),
             teams: values(store.list::<Team>().await?),
@@ -97,7 +118,7 @@ impl<S: Store> Driver<S> {
         }
         let engine = restore_engine(incidents);
         let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
-        Ok(Driver { store, engine, world, stored_timeline, recorded, outbox, settings, delivery })
+        Ok(Driver { store, engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -131,7 +152,7 @@ impl<S: Store> Driver<S> {
     pub async fn dispatch(&mut self, now: DateTime<Utc>, input: Input) -> Result<Step, ActionError> {
         let mut engine = self.engine.clone();
         let outcome = engine.handle(&self.world, now, input);
-        let step = self.persist(engine, now, outcome.effects).await?;
+        let step = self.persist(engine, now, outcome.effects, Vec::new()).await?;
         match outcome.rejected {
             Some(why) => Err(ActionError::Rejected(why)),
             None => Ok(step),
@@ -145,12 +166,16 @@ impl<S: Store> Driver<S> {
         }
         let mut engine = self.engine.clone();
         let effects = engine.handle_timeout(&self.world, now);
-        self.persist(engine, now, effects).await
+        self.persist(engine, now, effects, Vec::new()).await
     }
 
-    async fn persist(&mut self, engine: Engine, now: DateTime<Utc>, effects: Vec<Effect>) -> Result<Step, ActionError> {
+    /// Writes a step (and `extra` settings) in one transaction, then adopts it.
+    async fn persist(&mut self, engine: Engine, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>) -> Result<Step, ActionError> {
         let touched: BTreeSet<&str> = effects.iter().map(|e| e.incident.as_str()).collect();
         let mut batch = Batch::new();
+        for setting in &extra {
+            batch.put(setting);
+        }
         let mut new_counts = Vec::new();
         for id in &touched {
             let Some(incident) = engine.incident(id) else { continue };
@@ -219,11 +244,128 @@ impl<S: Store> Driver<S> {
         Ok(())
     }
 
+    /// Settings → "Acknowledge from phones" (with the key: the runtime's eyes only).
+    pub fn reply_settings(&self) -> &ReplySettings {
+        &self.reply
+    }
+    /// What the clock remembers of the reply topic.
+    pub fn reply_state(&self) -> &ReplyState {
+        &self.reply_state
+    }
+    /// Where the reply channel listens, when it is on: (server, topic, since).
+    pub fn reply_listen(&self) -> Option<(String, String, String)> {
+        self.reply.minter(&self.delivery.ntfy_server).map(|m| (m.server, m.topic, self.reply_state.since(&self.reply)))
+    }
+
+    /// Saves the reply channel's settings. A new topic or key starts afresh: the next catch-up
+    /// starts from now, and links minted with an old key stop acting.
+    pub async fn set_reply_settings(&mut self, mut settings: ReplySettings, now: DateTime<Utc>) -> Result<(), ActionError> {
+        crate::reply::validate(&settings).map_err(|(field, message)| ActionError::InvalidSetting { field, message })?;
+        settings.server = settings.server.trim().trim_end_matches('/').to_string();
+        settings.topic = settings.topic.trim().to_string();
+        let mut state = self.reply_state.clone();
+        let restarted = settings.enabled && (!self.reply.enabled || settings.topic != self.reply.topic || settings.server_or(&self.delivery.ntfy_server) != self.reply.server_or(&self.delivery.ntfy_server));
+        if restarted {
+            settings.enabled_at = Some(now);
+            state.last_id = None;
+        }
+        let mut batch = Batch::new();
+        batch.put(&setting_record(REPLY_SETTINGS, &settings));
+        batch.put(&setting_record(REPLY_STATE, &state));
+        self.store.commit(batch, now).await?;
+        self.reply = settings;
+        self.reply_state = state;
+        Ok(())
+    }
+
+    /// One message from the reply topic (live or caught up), received by ntfy at `message.time`.
+    /// A verified acknowledgement is applied **at that time**: deadlines due before it fire first,
+    /// and none after it pages anyone. The token is marked used in the same transaction. Anything
+    /// else changes nothing but the counters. `now` is when the clock got round to it.
+    pub async fn receive_reply(&mut self, message: &ReplyMessage, now: DateTime<Utc>) -> Result<ReplyOutcome, ActionError> {
+        let none = ReplyOutcome { answer: None, step: None, refused: None };
+        let Some(key) = self.reply.team_key().filter(|_| self.reply.enabled) else { return Ok(none) };
+        let mut state = self.reply_state.clone();
+        let verdict = crate::reply::judge(&key, &state, message);
+        if verdict == Verdict::Ignore && state.has_seen(&message.id) {
+            return Ok(none);
+        }
+        state.saw(message);
+        let (token, at) = match verdict {
+            Verdict::Ignore => return self.keep_reply_state(state, none, now).await,
+            Verdict::Refuse { why, detail, answer } => {
+                state.refuse(why, detail, now);
+                return self.keep_reply_state(state, ReplyOutcome { answer, step: None, refused: Some(why) }, now).await;
+            }
+            Verdict::Acknowledge { token, at } => (token, at),
+        };
+        let claims = &token.claims;
+        let refuse = |mut state: ReplyState, why: Why, text: String| {
+            state.refuse(why, format!("{} for {}", claims.title, claims.name), now);
+            let answer = crate::reply::answer(&key, &token, false, why.as_str(), now, text);
+            (state, ReplyOutcome { answer: Some(answer), step: None, refused: Some(why) })
+        };
+        match self.engine.incident(&claims.inc) {
+            None => {
+                let (state, outcome) = refuse(state, Why::Unknown, String::new());
+                return self.keep_reply_state(state, outcome, now).await;
+            }
+            Some(i) if !i.is_open() => {
+                let (state, outcome) = refuse(state, Why::Resolved, String::new());
+                return self.keep_reply_state(state, outcome, now).await;
+            }
+            Some(_) => {}
+        }
+        let mut engine = self.engine.clone();
+        let ack = Input::Acknowledge { incident: claims.inc.clone(), by: claims.by.clone() };
+        let outcome = engine.handle(&self.world, at, ack);
+        let mut effects = outcome.effects;
+        let (ok, why, text) = match outcome.rejected {
+            None => {
+                let late = (now - at).num_seconds();
+                let mut note = "Acknowledged from phone (ntfy)".to_string();
+                if late >= 2 {
+                    note += &format!(": ntfy received it {} before the clock applied it", human_duration(late));
+                }
+                let note = Input::AddNote { incident: claims.inc.clone(), by: Actor::Person(claims.by.clone()), text: note };
+                effects.extend(engine.handle(&self.world, at, note).effects);
+                (true, "acknowledged", String::new())
+            }
+            Some(Rejected::AlreadyAcknowledged(by)) => {
+                let name = self.world.person(&by).map_or(by.clone(), |p| p.name.clone());
+                (true, "already", format!("by {name}"))
+            }
+            Some(Rejected::AlreadyResolved(_)) => (false, "resolved", String::new()),
+            Some(other) => (false, "unknown", other.to_string()),
+        };
+        if ok {
+            state.use_token(&token.id, claims.exp, now);
+            state.accepted += 1;
+        } else {
+            let why = if why == "resolved" { Why::Resolved } else { Why::Unknown };
+            state.refuse(why, format!("{} for {}", claims.title, claims.name), now);
+        }
+        let extra = vec![setting_record(REPLY_STATE, &state)];
+        let step = self.persist(engine, now, effects, extra).await?;
+        self.reply_state = state;
+        let answer = crate::reply::answer(&key, &token, ok, why, now, text);
+        Ok(ReplyOutcome { answer: Some(answer), step: Some(step), refused: None })
+    }
+
+    async fn keep_reply_state(&mut self, state: ReplyState, outcome: ReplyOutcome, now: DateTime<Utc>) -> Result<ReplyOutcome, ActionError> {
+        let mut batch = Batch::new();
+        batch.put(&setting_record(REPLY_STATE, &state));
+        self.store.commit(batch, now).await?;
+        self.reply_state = state;
+        Ok(outcome)
+    }
+
     /// Every route due at `now`, with what to send; `origin` is the app's address for links.
     pub fn due_sends(&self, origin: &str, now: DateTime<Utc>) -> Vec<DueSend> {
         let rows: Vec<&OutboxRow> = self.outbox.values().filter(|r| r.state == DeliveryState::Pending && r.next_attempt_at.is_some_and(|t| t <= now)).collect();
         let lookup = |id: &str| self.engine.incident(id).cloned();
-        outbox::due(&rows, &lookup, &self.world, &self.delivery, origin, now)
+        let acks = self.reply.minter(&self.delivery.ntfy_server);
+        outbox::due(&rows, &lookup, &self.world, &self.delivery, acks.as_ref(), origin, now)
     }
 
     /// Records what an attempt came back with (relaxed durability: the page itself is already
@@ -368,6 +510,19 @@ fn values<T>(rows: Vec<crate::storage::Envelope<T>>) -> Vec<T> {
 
 fn order_rules(rules: &mut [Rule], order: &[String]) {
     rules.sort_by_key(|r| order.iter().position(|id| *id == r.id).unwrap_or(usize::MAX));
+}
+
+fn setting_record<T: Serialize>(key: &str, value: &T) -> Setting {
+    Setting { key: key.into(), value: serde_json::to_value(value).expect("settings serialize") }
+}
+
+/// "2 min 10 s", "45 s", "3 h 5 min".
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
 }
 
 fn settings_record(settings: &WorldSettings) -> Setting {

@@ -35,6 +35,9 @@ pub enum ActionError {
     Import(#[from] ImportError),
     #[error("{0}")]
     Storage(#[from] StoreError),
+    /// A setting that does not hold, with the field it concerns.
+    #[error("{field}: {message}")]
+    InvalidSetting { field: String, message: String },
     /// The record a command names does not exist (any more).
     #[error("There is no {0}.")]
     NotFound(String),

@@ -12,6 +12,7 @@ use crate::delivery::{self, AttemptOutcome, ChannelConfig, ChannelKind, Decision
 use crate::engine::escalation::Delivery;
 use crate::engine::incident::{EntryKind, Incident};
 use crate::engine::world::{Channel, World};
+use crate::reply::{AckLink, Minter, PageToAck};
 use crate::storage::{Attempt, DeliveryState, OutboxRow, Route, RouteState, RouteStatus};
 
 /// The ntfy server used for people's topics when Settings names none.
@@ -68,7 +69,8 @@ pub fn channel_config(channel: &Channel) -> Result<ChannelConfig, String> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Send {
     /// Show a notification; `url` opens the incident, `person` acknowledges from its action.
-    Notification { title: String, body: String, tag: String, url: String, incident: String, person: Option<String> },
+    /// `ack_url` is the page's one-tap acknowledgement link (for a tap on another device).
+    Notification { title: String, body: String, tag: String, url: String, ack_url: Option<String>, incident: String, person: Option<String> },
     Http(RequestSpec),
     /// The route cannot be sent (its channel is gone or misconfigured): give up with this reason.
     Impossible(String),
@@ -87,8 +89,9 @@ pub fn incident_url(origin: &str, incident: &str) -> String {
     format!("{}/#/incidents/{incident}", origin.trim_end_matches('/'))
 }
 
-/// Every route due at `now`, with what to send.
-pub fn due(rows: &[&OutboxRow], incidents: &dyn Fn(&str) -> Option<Incident>, world: &World, settings: &DeliverySettings, origin: &str, now: DateTime<Utc>) -> Vec<DueSend> {
+/// Every route due at `now`, with what to send. With `acks` (the reply channel is on), every page
+/// to a person carries a signed one-tap acknowledgement.
+pub fn due(rows: &[&OutboxRow], incidents: &dyn Fn(&str) -> Option<Incident>, world: &World, settings: &DeliverySettings, acks: Option<&Minter>, origin: &str, now: DateTime<Utc>) -> Vec<DueSend> {
     let mut out = Vec::new();
     for row in rows {
         if row.state != DeliveryState::Pending {
@@ -99,7 +102,7 @@ pub fn due(rows: &[&OutboxRow], incidents: &dyn Fn(&str) -> Option<Incident>, wo
             if r.status != RouteStatus::Pending || r.next_attempt_at.is_some_and(|t| t > now) {
                 continue;
             }
-            out.push(DueSend { key: row.key.clone(), route: i, send: plan(row, &r.route, &incident, world, settings, origin) });
+            out.push(DueSend { key: row.key.clone(), route: i, send: plan(row, &r.route, &incident, world, settings, acks, origin) });
         }
     }
     out
@@ -154,7 +157,47 @@ pub fn phase_posts(effects: &[crate::engine::escalation::Effect], engine: &crate
     rows
 }
 
-fn message_for(row: &OutboxRow, incident: &Incident, world: &World, origin: &str) -> Message {
+/// The one-tap acknowledgements a row's message carries: a page to a person carries theirs; a
+/// level's post to a channel carries one for each person paged at that level and loop. Nothing
+/// once the incident is resolved or acknowledged.
+fn acks_for(row: &OutboxRow, incident: &Incident, world: &World, minter: &Minter, origin: &str) -> Vec<AckLink> {
+    if !incident.is_open() || incident.acknowledged.is_some() || row.event.is_some() {
+        return Vec::new();
+    }
+    let name = |person: &str| world.person(person).map_or(person.to_string(), |p| p.name.clone());
+    let page = |page_key: &str, person: &str, name: &str| {
+        let page = PageToAck { incident: &incident.id, page_key, person, person_name: name, title: &incident.details.title, severity: incident.details.severity, paged_at: row.at };
+        minter.link(&page, origin)
+    };
+    match &row.delivery {
+        Delivery::Page { person, .. } => vec![page(&row.key, person, &name(person))],
+        Delivery::Post { .. } => {
+            let Some(post) = incident.timeline.iter().rev().find(|e| e.key.as_deref() == Some(row.key.as_str()) && e.level.is_some()) else {
+                return Vec::new();
+            };
+            let mut people: Vec<&str> = Vec::new();
+            let mut links = Vec::new();
+            for e in &incident.timeline {
+                let (Some(person), Some(key)) = (e.person.as_deref(), e.key.as_deref()) else { continue };
+                if e.kind == EntryKind::Paged && e.level == post.level && e.pass == post.pass && !people.contains(&person) {
+                    people.push(person);
+                    links.push(page(key, person, &name(person)));
+                }
+            }
+            links
+        }
+    }
+}
+
+fn message_for(row: &OutboxRow, incident: &Incident, world: &World, acks: Option<&Minter>, origin: &str) -> Message {
+    let mut m = message_without_acks(row, incident, world, origin);
+    if let Some(minter) = acks {
+        m.acks = acks_for(row, incident, world, minter, origin);
+    }
+    m
+}
+
+fn message_without_acks(row: &OutboxRow, incident: &Incident, world: &World, origin: &str) -> Message {
     let url = incident_url(origin, &incident.id);
     let entry = incident.timeline.iter().rev().find(|e| e.key.as_deref() == Some(row.key.as_str()));
     if let Some(event) = row.event {
@@ -176,14 +219,15 @@ fn message_for(row: &OutboxRow, incident: &Incident, world: &World, origin: &str
     m
 }
 
-fn plan(row: &OutboxRow, route: &Route, incident: &Incident, world: &World, settings: &DeliverySettings, origin: &str) -> Send {
-    let message = message_for(row, incident, world, origin);
+fn plan(row: &OutboxRow, route: &Route, incident: &Incident, world: &World, settings: &DeliverySettings, acks: Option<&Minter>, origin: &str) -> Send {
+    let message = message_for(row, incident, world, acks, origin);
     match route {
         Route::Notification => Send::Notification {
             title: format!("[{}] {}", delivery::severity_label(incident.details.severity), incident.details.title),
             body: delivery::default_text(&message),
             tag: row.key.clone(),
             url: message.url.clone(),
+            ack_url: message.acks.first().map(|a| a.link.clone()),
             incident: incident.id.clone(),
             person: match &row.delivery {
                 Delivery::Page { person, .. } => Some(person.clone()),

@@ -62,7 +62,8 @@ pub struct Restore {
     pub secrets_included: bool,
 }
 
-/// Secrets are webhook URLs: a person's personal webhook and a channel's address.
+/// Secrets are webhook URLs (a person's personal webhook, a channel's address) and the reply
+/// channel's signing key.
 fn strip_secrets(store: &str, value: &mut serde_json::Value) {
     if store == "outbox" {
         // A queued page carries the person's contact, and a webhook route its URL.
@@ -80,6 +81,8 @@ fn strip_secrets(store: &str, value: &mut serde_json::Value) {
     }
     let field = match store {
         "people" => value.get_mut("contact").and_then(|c| c.get_mut("webhook_url")),
+        // The reply channel's team key signs phones' acknowledgements.
+        "settings" if value.get("key").and_then(|k| k.as_str()) == Some("reply") => value.pointer_mut("/value/key"),
         "channels" => value.get_mut("address"),
         _ => None,
     };
