@@ -32,6 +32,9 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate") {
+    // The phone acknowledgement page (/ack/) is its own self-contained file: let the browser
+    // fetch it normally, and never let it overwrite the cached app shell.
+    if (url.pathname === "/ack" || url.pathname.startsWith("/ack/") || url.pathname === "/ack.html") return;
     // Network first (a new version when online); the cached shell when offline.
     event.respondWith(
       fetch(request)

@@ -5,5 +5,6 @@ pub mod bus;
 pub mod clock;
 pub mod leader;
 pub mod notify;
+pub mod ntfy;
 pub mod quota;
 pub mod webhook;

@@ -24,11 +24,11 @@ async function registration() {
   const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 10000));
   return Promise.race([navigator.serviceWorker.ready, timeout]);
 }
-export async function piket_show_notification(title, body, tag, url, incident, person) {
+export async function piket_show_notification(title, body, tag, url, incident, person, ackUrl) {
   if (typeof Notification === "undefined") throw new Error("this browser has no notifications");
   if (Notification.permission !== "granted") throw new Error("notifications are not allowed in this browser (Settings → Notifications)");
   const options = {
-    body, tag, data: { url, incident, person: person || null },
+    body, tag, data: { url, incident, person: person || null, ack_url: ackUrl || null },
     requireInteraction: true, renotify: true, icon: "/icon-192.png", badge: "/icon-192.png",
     actions: person ? [{ action: "ack", title: "Acknowledge" }] : [],
   };
@@ -48,7 +48,7 @@ extern "C" {
     fn piket_notification_permission() -> String;
     fn piket_request_permission() -> js_sys::Promise;
     #[wasm_bindgen(catch)]
-    fn piket_show_notification(title: &str, body: &str, tag: &str, url: &str, incident: &str, person: Option<String>) -> Result<js_sys::Promise, JsValue>;
+    fn piket_show_notification(title: &str, body: &str, tag: &str, url: &str, incident: &str, person: Option<String>, ack_url: Option<String>) -> Result<js_sys::Promise, JsValue>;
     fn piket_on_sw_message(callback: &Closure<dyn FnMut(String)>);
 }
 
@@ -69,8 +69,9 @@ pub async fn request_permission() -> String {
 }
 
 /// Shows a notification. `person` adds the Acknowledge action (acknowledging as them).
-pub async fn show(title: &str, body: &str, tag: &str, url: &str, incident: &str, person: Option<String>) -> Result<(), String> {
-    let promise = piket_show_notification(title, body, tag, url, incident, person).map_err(describe)?;
+/// `ack_url` (the page's one-tap acknowledgement link) rides in the notification's data.
+pub async fn show(title: &str, body: &str, tag: &str, url: &str, incident: &str, person: Option<String>, ack_url: Option<String>) -> Result<(), String> {
+    let promise = piket_show_notification(title, body, tag, url, incident, person, ack_url).map_err(describe)?;
     JsFuture::from(promise).await.map(|_| ()).map_err(describe)
 }
 

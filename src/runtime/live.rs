@@ -35,6 +35,7 @@ use crate::engine::world::Channel;
 use super::outbox::{self, Outcome, Send};
 use crate::engine::incident::Incident;
 use crate::engine::world::World;
+use crate::reply::{ReplyMessage, ReplySettings, ReplyState};
 use crate::storage::{IdbStore, OutboxRow};
 
 /// The app's IndexedDB database.
@@ -43,6 +44,13 @@ pub const DATABASE: &str = "piket";
 pub const HEARTBEAT_TIMEOUT_MS: f64 = 4000.0;
 /// A follower's command fails when the leader has not answered in this long.
 const REPLY_TIMEOUT_MS: u32 = 8000;
+/// How long a catch-up poll of the reply topic may take before the clock goes on without it.
+const REPLY_POLL_TIMEOUT_MS: u32 = 3000;
+/// A wake this long after the previous one means the tab slept: catch up on the reply topic
+/// before firing deadlines.
+const SLEPT_MS: f64 = 3000.0;
+/// After a failed catch-up, ticks go on without asking again for this long.
+const REPLY_RETRY_MS: f64 = 10_000.0;
 /// Where the last clock run is noted, for every tab of this browser to read.
 const LAST_RUN_KEY: &str = "piket.clock.last_run";
 
@@ -57,6 +65,20 @@ pub struct Snapshot {
     pub recorded: BTreeMap<String, Vec<DateTime<Utc>>>,
     pub next_deadline: Option<DateTime<Utc>>,
     pub delivery: outbox::DeliverySettings,
+    pub reply: ReplyView,
+}
+
+/// Settings → "Acknowledge from phones", as screens see it: never the key itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplyView {
+    /// The settings, with the key blanked.
+    pub settings: ReplySettings,
+    /// Whether a signing key exists.
+    pub has_key: bool,
+    /// The server replies go to (the delivery settings' when none is set).
+    pub server: String,
+    /// What the clock remembers of the reply topic (counts, last refusals).
+    pub state: ReplyState,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +101,21 @@ pub struct ClockStatus {
     /// The last catch-up: how late the latest overdue step fired, when this tab woke late.
     pub caught_up: Option<chrono::Duration>,
     pub uses_worker: bool,
+    /// The reply topic's subscription in this tab.
+    pub reply: ReplyLink,
+}
+
+/// Whether this tab listens to the reply topic.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ReplyLink {
+    /// Off, or this tab is not the clock.
+    #[default]
+    Off,
+    Connecting,
+    /// Subscribed; the stream last answered at this time.
+    Listening { since: DateTime<Utc> },
+    /// ntfy could not be reached; the clock tries again.
+    Unreachable { error: String, at: DateTime<Utc> },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -106,6 +143,15 @@ struct Inner {
     on_error: Box<dyn Fn(String)>,
     ticking: Cell<bool>,
     delivering: Cell<bool>,
+    /// The reply topic's live subscription, and the (server, topic) it is for.
+    reply_sub: RefCell<Option<(String, String, crate::adapters::ntfy::Subscription)>>,
+    reply_link: RefCell<ReplyLink>,
+    /// When the last catch-up failed (ms), to not delay every tick while ntfy is down.
+    reply_failed_at: Cell<Option<f64>>,
+    /// Bumped on every (re)subscription, so a stale reconnect timer does nothing.
+    reply_generation: Cell<u64>,
+    /// When the clock last woke (ms), to tell a slept tab.
+    last_wake: Cell<f64>,
     _pagehide: RefCell<Option<Closure<dyn FnMut(web_sys::Event)>>>,
 }
 
@@ -136,6 +182,11 @@ impl Live {
             on_error: Box::new(on_error),
             ticking: Cell::new(false),
             delivering: Cell::new(false),
+            reply_sub: RefCell::new(None),
+            reply_link: RefCell::new(ReplyLink::Off),
+            reply_failed_at: Cell::new(None),
+            reply_generation: Cell::new(0),
+            last_wake: Cell::new(js_sys::Date::now()),
             _pagehide: RefCell::new(None),
         }));
         let this = live.clone();
@@ -238,6 +289,8 @@ impl Live {
             // Another tab may have changed things since we last loaded: start from the database.
             this.reload().await;
             this.post(&Message::Heartbeat { tab: this.0.tab.clone() });
+            // Acknowledgements that arrived while no tab was the clock come first.
+            this.sync_reply(true).await;
             this.tick().await;
         });
     }
@@ -246,6 +299,7 @@ impl Live {
         if self.0.role.get() == Role::Leader {
             self.0.role.set(Role::Follower);
             self.0.last_heartbeat.set(Some(js_sys::Date::now()));
+            self.stop_reply();
             self.queue_for_lock(false);
             self.publish_status();
         }
@@ -256,7 +310,12 @@ impl Live {
     }
 
     /// Runs a command: here when this tab is the clock, otherwise in the clock's tab.
-    pub async fn run(&self, command: Command) -> Reply {
+    pub async fn run(&self, mut command: Command) -> Reply {
+        if let Command::SetReplyChannel { entropy, .. } = &mut command {
+            if entropy.is_empty() {
+                *entropy = crate::adapters::ntfy::random_bytes(48);
+            }
+        }
         if self.0.role.get() == Role::Leader {
             return self.execute_here(command).await;
         }
@@ -293,7 +352,10 @@ impl Live {
         drop(guard);
         self.post(&Message::Changed { tab: self.0.tab.clone() });
         let this = self.clone();
-        spawn_local(async move { this.deliver().await });
+        spawn_local(async move {
+            this.sync_reply(false).await;
+            this.deliver().await
+        });
         reply
     }
 
@@ -323,8 +385,8 @@ impl Live {
             let attempts = sends.into_iter().map(|due| async move {
                 let started = js_sys::Date::now();
                 let outcome = match &due.send {
-                    Send::Notification { title, body, tag, url, incident, person } => {
-                        match notify::show(title, body, tag, url, incident, person.clone()).await {
+                    Send::Notification { title, body, tag, url, ack_url, incident, person } => {
+                        match notify::show(title, body, tag, url, incident, person.clone(), ack_url.clone()).await {
                             Ok(()) => Outcome::Shown,
                             Err(why) => Outcome::NotAllowed(why),
                         }
@@ -368,6 +430,7 @@ impl Live {
             level: None,
             person: None,
             at: now,
+            acks: Vec::new(),
         };
         let spec = crate::delivery::request(&config, &message);
         let (outcome, latency) = webhook::send(&spec).await;
@@ -380,7 +443,7 @@ impl Live {
 
     /// Shows a test notification on this device.
     pub async fn test_notification(&self) -> Result<(), String> {
-        notify::show("Piket test notification", "Pages will look like this. Tap Acknowledge on a real page to take it.", "piket-test", &origin(), "", None).await
+        notify::show("Piket test notification", "Pages will look like this. Tap Acknowledge on a real page to take it.", "piket-test", &origin(), "", None, None).await
     }
 
     pub fn notification_permission(&self) -> String {
@@ -480,6 +543,13 @@ impl Live {
         if self.0.ticking.replace(true) {
             return;
         }
+        let woke = js_sys::Date::now();
+        let slept = woke - self.0.last_wake.replace(woke) > SLEPT_MS;
+        // Before firing deadlines, take in acknowledgements the phones sent meanwhile: each one
+        // applies at the time ntfy received it, so an ack sent before a deadline stops its page.
+        if self.reply_catch_up_needed(slept).await {
+            self.reply_catch_up().await;
+        }
         let now = clock::now();
         let previous_run = last_run();
         note_last_run(now);
@@ -510,6 +580,175 @@ impl Live {
         self.publish_status();
     }
 
+    /// Whether to poll the reply topic before this tick: something is due, the channel is on,
+    /// and the tab slept or the live stream is down (unless ntfy just failed).
+    async fn reply_catch_up_needed(&self, slept: bool) -> bool {
+        let (due, listening) = {
+            let guard = self.0.driver.lock().await;
+            let Some(d) = guard.as_ref() else { return false };
+            (d.next_deadline().is_some_and(|t| t <= clock::now()), d.reply_listen().is_some())
+        };
+        let stream_live = matches!(*self.0.reply_link.borrow(), ReplyLink::Listening { .. });
+        let failed_recently = self.0.reply_failed_at.get().is_some_and(|t| js_sys::Date::now() - t < REPLY_RETRY_MS);
+        due && listening && (slept || !stream_live) && !failed_recently
+    }
+
+    /// Leader only: matches the reply topic's subscription to the settings — closes it when the
+    /// channel is off, (re)subscribes after a catch-up when it is on and not yet listening (or
+    /// `force`).
+    async fn sync_reply(&self, force: bool) {
+        if self.0.role.get() != Role::Leader {
+            return self.stop_reply();
+        }
+        let listen = {
+            let guard = self.0.driver.lock().await;
+            guard.as_ref().and_then(|d| d.reply_listen())
+        };
+        let Some((server, topic, _)) = listen else { return self.stop_reply() };
+        let current = self.0.reply_sub.borrow().as_ref().map(|(s, t, _)| (s.clone(), t.clone()));
+        if !force && current == Some((server.clone(), topic.clone())) {
+            return;
+        }
+        self.stop_reply();
+        *self.0.reply_link.borrow_mut() = ReplyLink::Connecting;
+        self.publish_status();
+        let caught_up = self.reply_catch_up().await;
+        self.subscribe_reply(caught_up);
+    }
+
+    fn stop_reply(&self) {
+        self.0.reply_generation.set(self.0.reply_generation.get() + 1);
+        self.0.reply_sub.borrow_mut().take();
+        *self.0.reply_link.borrow_mut() = ReplyLink::Off;
+    }
+
+    /// Opens the live stream from the last message id. When the catch-up failed, tries again
+    /// later instead (the stream would miss nothing, but the catch-up says whether ntfy is up).
+    fn subscribe_reply(&self, caught_up: bool) {
+        let generation = self.0.reply_generation.get() + 1;
+        self.0.reply_generation.set(generation);
+        let listen = self.0.driver.try_lock().and_then(|g| g.as_ref().and_then(|d| d.reply_listen()));
+        let Some((server, topic, since)) = listen else {
+            return self.retry_reply_later(generation, 1000);
+        };
+        if !caught_up {
+            return self.retry_reply_later(generation, 5000);
+        }
+        let weak = Rc::downgrade(&self.0);
+        let on_message: Rc<dyn Fn(String)> = Rc::new(move |data| {
+            let Some(inner) = weak.upgrade() else { return };
+            let live = Live(inner);
+            *live.0.reply_link.borrow_mut() = ReplyLink::Listening { since: clock::now() };
+            if let Some(message) = ReplyMessage::from_json(&data) {
+                spawn_local(async move { live.receive_reply(message).await });
+            }
+        });
+        let weak = Rc::downgrade(&self.0);
+        let on_state: Rc<dyn Fn(&str)> = Rc::new(move |state| {
+            let Some(inner) = weak.upgrade() else { return };
+            let live = Live(inner);
+            if live.0.reply_generation.get() != generation {
+                return;
+            }
+            if state == "open" {
+                *live.0.reply_link.borrow_mut() = ReplyLink::Listening { since: clock::now() };
+            } else {
+                *live.0.reply_link.borrow_mut() = ReplyLink::Unreachable { error: "the connection to ntfy broke".into(), at: clock::now() };
+                live.0.reply_sub.borrow_mut().take();
+                live.retry_reply_later(generation, 3000);
+            }
+            live.publish_status();
+        });
+        let sub = crate::adapters::ntfy::Subscription::open(&server, &topic, &since, on_message, on_state);
+        *self.0.reply_sub.borrow_mut() = Some((server, topic, sub));
+    }
+
+    /// After `ms`, catch up and subscribe again — unless something resubscribed meanwhile.
+    fn retry_reply_later(&self, generation: u64, ms: u32) {
+        let weak = Rc::downgrade(&self.0);
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(ms).await;
+            let Some(inner) = weak.upgrade() else { return };
+            let live = Live(inner);
+            if live.0.reply_generation.get() != generation || live.0.role.get() != Role::Leader {
+                return;
+            }
+            let caught_up = live.reply_catch_up().await;
+            if live.0.reply_generation.get() == generation {
+                live.subscribe_reply(caught_up);
+            }
+        });
+    }
+
+    /// Polls the reply topic since the last message id and applies what came, in order. False
+    /// when ntfy could not be reached.
+    async fn reply_catch_up(&self) -> bool {
+        let listen = {
+            let guard = self.0.driver.lock().await;
+            guard.as_ref().and_then(|d| d.reply_listen())
+        };
+        let Some((server, topic, since)) = listen else { return true };
+        match crate::adapters::ntfy::poll(&server, &topic, &since, REPLY_POLL_TIMEOUT_MS).await {
+            Ok(lines) => {
+                self.0.reply_failed_at.set(None);
+                for line in lines {
+                    if let Some(message) = ReplyMessage::from_json(&line) {
+                        self.receive_reply(message).await;
+                    }
+                }
+                true
+            }
+            Err(error) => {
+                self.0.reply_failed_at.set(Some(js_sys::Date::now()));
+                *self.0.reply_link.borrow_mut() = ReplyLink::Unreachable { error, at: clock::now() };
+                self.publish_status();
+                false
+            }
+        }
+    }
+
+    /// One message from the reply topic: judged and applied by the driver; its answer published
+    /// for the phone.
+    async fn receive_reply(&self, message: ReplyMessage) {
+        if self.0.role.get() != Role::Leader {
+            return;
+        }
+        let mut guard = self.0.driver.lock().await;
+        let Some(driver) = guard.as_mut() else { return };
+        let server = driver.reply_listen().map(|(s, t, _)| (s, t));
+        match driver.receive_reply(&message, clock::now()).await {
+            Ok(outcome) => {
+                (self.0.on_snapshot)(snapshot(driver));
+                self.sleep_until(driver.next_deadline());
+                drop(guard);
+                self.post(&Message::Changed { tab: self.0.tab.clone() });
+                if let (Some(answer), Some((server, topic))) = (outcome.answer, server) {
+                    let spec = crate::delivery::RequestSpec {
+                        url: format!("{server}/"),
+                        method: "POST",
+                        content_type: "application/json",
+                        body: serde_json::json!({"topic": topic, "message": answer, "priority": 1}).to_string(),
+                        mode: crate::delivery::Mode::Cors,
+                    };
+                    spawn_local(async move {
+                        // Best effort, twice: a phone that hears nothing says so and offers Retry.
+                        for _ in 0..2 {
+                            if matches!(webhook::send(&spec).await.0, crate::delivery::AttemptOutcome::Status { code: 200..=299, .. }) {
+                                break;
+                            }
+                            gloo_timers::future::TimeoutFuture::new(1000).await;
+                        }
+                    });
+                }
+                if outcome.step.is_some() {
+                    let this = self.clone();
+                    spawn_local(async move { this.deliver().await });
+                }
+            }
+            Err(e) => (self.0.on_error)(format!("An acknowledgement from a phone could not be saved; it will be read again: {e}")),
+        }
+    }
+
     fn sleep_until(&self, deadline: Option<DateTime<Utc>>) {
         if let Some(c) = self.0.clock.borrow().as_ref() {
             c.sleep_until(deadline);
@@ -530,6 +769,7 @@ impl Live {
             last_heartbeat: self.0.last_heartbeat.get().and_then(|ms| DateTime::from_timestamp_millis(ms as i64)),
             caught_up: self.0.caught_up.get(),
             uses_worker: self.0.clock.borrow().as_ref().is_some_and(|c| c.uses_worker()),
+            reply: self.0.reply_link.borrow().clone(),
         };
         (self.0.on_status)(status);
     }
@@ -545,6 +785,12 @@ fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
         recorded,
         next_deadline: driver.next_deadline(),
         delivery: driver.delivery_settings().clone(),
+        reply: ReplyView {
+            settings: driver.reply_settings().without_key(),
+            has_key: driver.reply_settings().team_key().is_some(),
+            server: driver.reply_settings().server_or(&driver.delivery_settings().ntfy_server),
+            state: driver.reply_state().clone(),
+        },
     }
 }
 

@@ -109,6 +109,7 @@ fn sample(origin: &str) -> Message {
         level: Some(1),
         person: Some("Alice".into()),
         at: chrono::DateTime::from_timestamp(1_764_122_400, 0).unwrap_or_default(),
+        acks: Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ mod rules;
 pub(crate) mod schedules;
 mod settings;
 mod placeholder;
+mod reply;
 mod state;
 mod teams;
 

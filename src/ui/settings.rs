@@ -1,4 +1,4 @@
-//! Settings: the clock, storage, backup and restore.
+//! Settings: the clock, notifications, acknowledgements from phones, storage, backup and restore.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -108,6 +108,8 @@ pub fn SettingsScreen() -> impl IntoView {
             </section>
 
             <NotificationSettings/>
+
+            <super::reply::ReplyChannelSettings/>
 
             <section class="card" aria-labelledby="storage-title">
                 <h2 id="storage-title">"Storage"</h2>

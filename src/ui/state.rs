@@ -29,6 +29,8 @@ pub struct AppState {
     pub next_deadline: RwSignal<Option<DateTime<Utc>>>,
     /// ntfy server and retry limit.
     pub delivery: RwSignal<crate::runtime::outbox::DeliverySettings>,
+    /// Settings → "Acknowledge from phones" (without the key).
+    pub reply: RwSignal<crate::runtime::live::ReplyView>,
     /// The header's clock status; `None` until the runtime started.
     pub clock: RwSignal<Option<ClockStatus>>,
     /// The current time, refreshed every second (for countdowns).
@@ -49,6 +51,7 @@ impl AppState {
             recorded: RwSignal::new(BTreeMap::new()),
             next_deadline: RwSignal::new(None),
             delivery: RwSignal::new(Default::default()),
+            reply: RwSignal::new(Default::default()),
             clock: RwSignal::new(None),
             now: RwSignal::new(crate::adapters::clock::now()),
             loaded: RwSignal::new(false),
@@ -66,6 +69,7 @@ impl AppState {
                 self.recorded.set(snap.recorded);
                 self.next_deadline.set(snap.next_deadline);
                 self.delivery.set(snap.delivery);
+                self.reply.set(snap.reply);
                 self.loaded.set(true);
             },
             move |status: ClockStatus| {

@@ -133,7 +133,11 @@ impl StaticServer {
             0,
             std::sync::Arc::new(move |request: HttpRequest| {
                 let path = request.path.split(['?', '#']).next().unwrap_or("/").trim_start_matches('/').to_string();
-                let file = safe_join(&root, &path).filter(|p| p.is_file()).unwrap_or_else(|| root.join("index.html"));
+                // A directory answers with its index.html, as every static host does (`/ack/`).
+                let file = safe_join(&root, &path)
+                    .map(|p| if p.is_dir() { p.join("index.html") } else { p })
+                    .filter(|p| p.is_file())
+                    .unwrap_or_else(|| root.join("index.html"));
                 HttpResponse {
                     status: 200,
                     headers: vec![("Content-Type".into(), content_type(&file).into())],
