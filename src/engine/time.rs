@@ -36,9 +36,14 @@ impl Minutes {
     pub fn duration(self) -> Duration {
         Duration::seconds(self.seconds)
     }
-    /// This length times `factor`, never shorter than one second (used by "escalate faster").
+    /// This length times `factor`, never shorter than one second nor longer than 30 days (used by
+    /// "escalate faster").
     pub fn scaled(self, factor: f64) -> Minutes {
-        Minutes { seconds: ((self.seconds as f64) * factor).round().max(1.0) as i64 }
+        Minutes { seconds: ((self.seconds as f64) * factor).round().clamp(1.0, MAX_LENGTH_SECONDS as f64) as i64 }
+    }
+    /// `at` plus this length, or the end of time rather than an overflow.
+    pub fn after(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at.checked_add_signed(self.duration()).unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 }
 
@@ -63,7 +68,11 @@ impl Serialize for Minutes {
     }
 }
 
-const MINUTES_EXPECTED: &str = "expected minutes > 0 (a number of minutes, or a string such as \"90s\", \"10m\", \"1h30m\")";
+const MINUTES_EXPECTED: &str = "expected minutes > 0 and at most 30 days (a number of minutes, or a string such as \"90s\", \"10m\", \"1h30m\")";
+
+/// The longest length Piket accepts, in any form: 30 days. Timeouts longer than that are a typo,
+/// and a bound keeps every deadline far from the calendar's end.
+pub const MAX_LENGTH_SECONDS: i64 = 30 * 86_400;
 
 impl<'de> Deserialize<'de> for Minutes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Minutes, D::Error> {
@@ -93,7 +102,7 @@ impl<'de> Deserialize<'de> for Minutes {
 /// A number of minutes, rounded to the second, if it is at least one second.
 fn positive_minutes(minutes: f64) -> Option<Minutes> {
     let seconds = (minutes * 60.0).round();
-    (1.0..1e12).contains(&seconds).then_some(Minutes { seconds: seconds as i64 })
+    (1.0..=MAX_LENGTH_SECONDS as f64).contains(&seconds).then_some(Minutes { seconds: seconds as i64 })
 }
 
 /// `"90s"`, `"10m"`, `"2h"`, `"1h30m"`, `"1d"`, or a bare number of minutes.
@@ -120,7 +129,7 @@ fn parse_length(text: &str) -> Option<Minutes> {
         total = total.checked_add(n.checked_mul(unit)?)?;
         number.clear();
     }
-    (number.is_empty() && total > 0).then_some(Minutes { seconds: total })
+    (number.is_empty() && total > 0 && total <= MAX_LENGTH_SECONDS).then_some(Minutes { seconds: total })
 }
 
 /// An IANA time zone (`Europe/Amsterdam`), written as its name.
@@ -164,6 +173,53 @@ impl Zone {
                 Utc.from_utc_datetime(&(local - Duration::seconds(before.local_minus_utc() as i64)))
             }
         }
+    }
+
+    /// Every instant a wall-clock time names: one, both in a fall-back overlap (earlier first), none
+    /// in a spring-forward gap.
+    pub fn instants(self, local: NaiveDateTime) -> Vec<DateTime<Utc>> {
+        match self.0.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
+            chrono::LocalResult::Ambiguous(a, b) => vec![a.with_timezone(&Utc), b.with_timezone(&Utc)],
+            chrono::LocalResult::None => Vec::new(),
+        }
+    }
+
+    fn offset_seconds(self, t: DateTime<Utc>) -> i32 {
+        self.0.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()
+    }
+
+    /// The instants in `(after, until]` at which this zone's UTC offset changes (DST starts or
+    /// ends), to the second. Assumes at most one change per three hours, which every zone keeps.
+    pub fn transitions(self, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        if until <= after || (until - after <= Duration::days(5) && self.offset_seconds(after) == self.offset_seconds(until)) {
+            return out;
+        }
+        let step = Duration::hours(3);
+        let mut lo = after;
+        while lo < until {
+            let hi = (lo + step).min(until);
+            if self.offset_seconds(lo) != self.offset_seconds(hi) {
+                // Whole seconds: the zone database changes offsets on whole seconds.
+                let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or(lo);
+                let (mut a, mut b) = (lo.timestamp(), hi.timestamp() + 1);
+                let before = self.offset_seconds(lo);
+                while b - a > 1 {
+                    let mid = a + (b - a) / 2;
+                    if self.offset_seconds(at(mid)) == before {
+                        a = mid;
+                    } else {
+                        b = mid;
+                    }
+                }
+                if at(b) > after {
+                    out.push(at(b));
+                }
+            }
+            lo = hi;
+        }
+        out
     }
 
     /// Wall-clock date and time of an instant in this zone.
@@ -391,26 +447,32 @@ impl TimeWindow {
         }
     }
 
-    /// Instants after `t` at which this window may open or close, up to two days ahead (local
-    /// midnights and the window's edges). Used to find the next handoff; a superset is fine.
+    /// Instants after `t` at which this window may open or close, up to two days ahead. Used to
+    /// find the next handoff; a superset is fine, but every instant where [`TimeWindow::contains`]
+    /// changes must be here. `contains` reads the local clock, so its answer can change only where
+    /// the local clock reaches an edge (local midnight, `from`, `to` — each instant they name, so
+    /// both in a fall-back overlap) or jumps (a DST change, which also covers edges that fall in a
+    /// spring-forward gap).
     pub fn edges_after(&self, zone: Zone, t: DateTime<Utc>, out: &mut Vec<DateTime<Utc>>) {
         let date = zone.local(t).date();
         for offset in -1..=2 {
             let Some(d) = date.checked_add_signed(Duration::days(offset)) else { continue };
-            let mut push = |local: NaiveDateTime| {
-                let i = zone.instant(local);
-                if i > t {
-                    out.push(i);
-                }
-            };
-            push(ClockTime::hm(0, 0).on(d));
-            if let Some(from) = self.from {
-                push(from.on(d));
-            }
-            if let Some(to) = self.to {
-                push(to.on(d));
+            for edge in [Some(ClockTime::hm(0, 0)), self.from, self.to].into_iter().flatten() {
+                out.extend(zone.instants(edge.on(d)).into_iter().filter(|&i| i > t));
             }
         }
+        if let Some(end) = date.checked_add_signed(Duration::days(3)) {
+            out.extend(zone.transitions(t, zone.instant(ClockTime::hm(0, 0).on(end))));
+        }
+    }
+
+    /// The first instant after `t` (within about two days) at which the window opens or closes.
+    pub fn next_change(&self, zone: Zone, holidays: &[NaiveDate], t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let now = self.contains(zone, holidays, t);
+        let mut edges = Vec::new();
+        self.edges_after(zone, t, &mut edges);
+        edges.sort();
+        edges.into_iter().find(|&e| self.contains(zone, holidays, e) != now)
     }
 }
 
@@ -434,6 +496,12 @@ mod tests {
             ("-3", None),
             ("\"soon\"", None),
             ("\"10x\"", None),
+            ("\"30d\"", Some(30 * 86_400)),
+            ("43200", Some(30 * 86_400)),
+            ("\"100000000000000d\"", None),
+            ("\"30d1s\"", None),
+            ("43201", None),
+            ("1e300", None),
         ];
         for (json, want) in cases {
             let got = serde_json::from_str::<Minutes>(json).ok().map(|m| m.seconds());

@@ -313,6 +313,11 @@ fn size(root: &Path) -> Result {
         );
     }
     println!("{:<44} {:>10} {:>10} {:>10}", "total", kb(totals[0]), kb(totals[1]), kb(totals[2]));
+    // The phone's acknowledgement page is all a responder loads: one self-contained file.
+    let ack = dist.join("ack/index.html");
+    let bytes = fs::read(&ack).map_err(|e| format!("{}: {e}", ack.display()))?;
+    println!();
+    println!("{:<44} {:>10} {:>10} {:>10}", "ack/index.html (everything /ack/ loads)", kb(bytes.len()), kb(gzip_len(&bytes)), kb(brotli_len(&bytes)));
     Ok(())
 }
 
