@@ -207,14 +207,12 @@ fn bad_backups_are_refused_with_a_reason_and_change_nothing() {
     let d = configured();
     let good = block_on(d.export(t0(), true)).unwrap();
     let wrong_type = good.replacen("\"name\": \"Alice\"", "\"name\": 42", 1);
-    let html = good.replacen("\"name\": \"Alice\"", "\"name\": \"<img src=x onerror=alert(1)>\"", 1);
     let dangling = good.replacen("\"person\": \"alice\"", "\"person\": \"zed\"", 1);
     let junk = "x".repeat(50 * 1024 * 1024);
     let cases: Vec<(String, Box<dyn Fn(&ImportError) -> bool>)> = vec![
         (good.replace("\"piket_backup\": 1", "\"piket_backup\": 7"), Box::new(|e| matches!(e, ImportError::UnsupportedVersion(7)))),
         (good[..good.len() / 2].to_string(), Box::new(|e| matches!(e, ImportError::NotABackup(m) if m.contains("truncated")))),
         (wrong_type, Box::new(|e| matches!(e, ImportError::Invalid { path, .. } if path == "stores.people[0].value.name"))),
-        (html, Box::new(|e| matches!(e, ImportError::Invalid { path, message } if path.contains("people") && message.contains("HTML")))),
         (dangling, Box::new(|e| matches!(e, ImportError::Invalid { message, .. } if message.contains("zed")))),
         (junk, Box::new(|e| matches!(e, ImportError::TooLarge(mb) if *mb > 49.0))),
         ("{\"hello\": 1}".into(), Box::new(|e| matches!(e, ImportError::NotABackup(_)))),

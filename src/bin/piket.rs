@@ -4,6 +4,7 @@
 //! ```text
 //! piket simulate SCENARIO.json         timeline as JSON lines
 //! piket check KIND FILE.json           KIND: world, people, schedules, policies, rules, scenario
+//! piket check backup FILE.json         exactly the checks a restore in the app runs
 //! ```
 //!
 //! Exit status: 0 when fine, 1 when a file is unreadable or invalid (every problem on stderr,
@@ -27,7 +28,7 @@ mod cli {
 
     use piket::engine::format;
 
-    const USAGE: &str = "usage:\n  piket simulate SCENARIO.json\n  piket check (world|people|schedules|policies|rules|scenario) FILE.json";
+    const USAGE: &str = "usage:\n  piket simulate SCENARIO.json\n  piket check (world|people|schedules|policies|rules|scenario|backup) FILE.json";
 
     pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let words: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -69,7 +70,7 @@ mod cli {
             Err(e) => return report(path, &e, err),
         };
         for line in format::simulate(&scenario).lines {
-            let json = serde_json::to_string(&line).expect("lines are plain data");
+            let Ok(json) = serde_json::to_string(&line) else { return 1 };
             if writeln!(out, "{json}").is_err() {
                 return 1;
             }
@@ -79,6 +80,20 @@ mod cli {
 
     fn check(kind: &str, path: &str, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let Some(text) = read(path, err) else { return 1 };
+        if kind == "backup" {
+            // The very function Settings → Restore runs before writing anything.
+            return match piket::storage::backup::parse_backup(&text) {
+                Ok(restore) => {
+                    let total: usize = restore.counts.values().sum();
+                    let _ = writeln!(out, "{path}: ok ({total} records)");
+                    0
+                }
+                Err(e) => {
+                    let _ = writeln!(err, "{path}: {e}");
+                    1
+                }
+            };
+        }
         let result = match kind {
             "world" => format::parse_world(&text).map(|_| ()),
             "people" => format::parse_people(&text).map(|_| ()),

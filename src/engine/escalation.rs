@@ -268,6 +268,110 @@ pub struct Escalation {
     pub reminders_sent: u32,
 }
 
+/// The most loops an incident may have gone through (a policy repeats at most 100 times; loops
+/// started by hand add a few). A stored count past this is corrupt, and it keeps page keys far
+/// from overflowing.
+pub const MAX_LOOPS: u32 = 10_000;
+/// The longest title the engine keeps (characters); longer ones are cut and marked.
+pub const TITLE_MAX: usize = 500;
+/// The longest summary, note or other free text the engine keeps (characters).
+pub const TEXT_MAX: usize = 20_000;
+
+/// Why a stored incident cannot be run: the first problem found, with the field it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct Inconsistent {
+    pub field: String,
+    pub problem: String,
+}
+
+fn inconsistent(field: &str, problem: impl Into<String>) -> Inconsistent {
+    Inconsistent { field: field.to_string(), problem: problem.into() }
+}
+
+/// Whether a stored incident holds together: the escalation's level and loop are inside its
+/// frozen policy, every pending timer has the setting it belongs to, the stage agrees with the
+/// status, and times are in order. The engine runs only incidents that pass; restore refuses a file
+/// with one that does not. (Oversized text is not a reason to refuse: [`bound_incident`] cuts it.)
+pub fn check_incident(i: &Incident) -> Result<(), Inconsistent> {
+    if i.id.trim().is_empty() || i.id.len() > 200 {
+        return Err(inconsistent("id", "must be 1–200 characters"));
+    }
+    if i.status_since < i.opened_at || i.last_seen < i.opened_at {
+        return Err(inconsistent("status_since", "is before the incident opened"));
+    }
+    if i.acknowledged.as_ref().is_some_and(|a| a.at < i.opened_at) {
+        return Err(inconsistent("acknowledged.at", "is before the incident opened"));
+    }
+    match (i.status == Status::Resolved, i.resolved_at) {
+        (true, None) => return Err(inconsistent("resolved_at", "a resolved incident needs the time it was resolved")),
+        (false, Some(_)) => return Err(inconsistent("resolved_at", format!("set, but the status is “{}”", i.status.as_str()))),
+        (_, Some(r)) if r < i.opened_at => return Err(inconsistent("resolved_at", "is before the incident opened")),
+        _ => {}
+    }
+    let Some(e) = &i.escalation else { return Ok(()) };
+    let levels = e.policy.levels.len();
+    if levels == 0 {
+        return Err(inconsistent("escalation.policy.levels", "the frozen policy has no levels"));
+    }
+    if e.level >= levels {
+        return Err(inconsistent("escalation.level", format!("level {} of a policy with {levels} levels", e.level + 1)));
+    }
+    if e.pass > MAX_LOOPS {
+        return Err(inconsistent("escalation.loop", format!("{}; at most {MAX_LOOPS}", e.pass)));
+    }
+    let repeats = e.policy.repeat.as_ref().map_or(0, |r| r.times);
+    if e.repeats_used > repeats {
+        return Err(inconsistent("escalation.repeats_used", format!("{} of the policy's {repeats} repeats", e.repeats_used)));
+    }
+    let level = &e.policy.levels[e.level];
+    let t = &e.timers;
+    if t.checkpoint.is_some() && level.checkpoint.is_none() {
+        return Err(inconsistent("escalation.timers.checkpoint", "a checkpoint timer on a level without a checkpoint"));
+    }
+    if t.reminder.is_some() && e.policy.ack_reminder.is_none() {
+        return Err(inconsistent("escalation.timers.reminder", "an ack reminder timer, but the policy has no ack reminder"));
+    }
+    if t.stale.is_some() && e.policy.escalate_if_status_unchanged.is_none() {
+        return Err(inconsistent("escalation.timers.stale", "a “status unchanged” timer, but the policy has no such setting"));
+    }
+    let resolved = i.status == Status::Resolved;
+    if resolved != (e.stage == Stage::Done) {
+        return Err(inconsistent("escalation.stage", format!("“{}” does not agree with the status “{}”", stage_name(&e.stage), i.status.as_str())));
+    }
+    if resolved && t.next().is_some() {
+        return Err(inconsistent("escalation.timers", "a resolved incident still has pending deadlines"));
+    }
+    if matches!(e.stage, Stage::Snoozed { .. } | Stage::Held { .. }) && t.wake.is_none() && !resolved {
+        return Err(inconsistent("escalation.timers.wake", "snoozed or held with no time to wake"));
+    }
+    Ok(())
+}
+
+/// Cuts an incident's text to the sizes the engine keeps ([`TITLE_MAX`], [`TEXT_MAX`]), marked
+/// where cut: a stored 10 MB title must not slow every step that carries the incident.
+pub fn bound_incident(i: &mut Incident) {
+    if i.details.title.len() > TITLE_MAX || i.details.summary.len() > TEXT_MAX || i.details.service.len() > TEXT_MAX {
+        i.details = std::mem::take(&mut i.details).bounded(TITLE_MAX, TEXT_MAX);
+    }
+    for entry in &mut i.timeline {
+        if entry.detail.len() > TEXT_MAX {
+            super::incident::bounded(&mut entry.detail, TEXT_MAX);
+        }
+    }
+}
+
+fn stage_name(stage: &Stage) -> &'static str {
+    match stage {
+        Stage::Paging => "paging",
+        Stage::AwaitingCheckpoint => "awaiting_checkpoint",
+        Stage::Snoozed { .. } => "snoozed",
+        Stage::Held { .. } => "held",
+        Stage::Stopped => "stopped",
+        Stage::Done => "done",
+    }
+}
+
 /// All incidents and their pending deadlines. Serializable: the runtime persists it after every
 /// call. The deadline and dedup indexes are rebuilt on load.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -294,7 +398,9 @@ impl From<EngineRecord> for Engine {
     fn from(r: EngineRecord) -> Engine {
         let mut engine = Engine { incidents: BTreeMap::new(), deadlines: BTreeSet::new(), open_by_key: BTreeMap::new(), clock: r.clock };
         for (_, incident) in r.incidents {
-            engine.put_back(incident);
+            if check_incident(&incident).is_ok() {
+                engine.put_back(incident);
+            }
         }
         engine
     }
@@ -312,11 +418,21 @@ impl Engine {
     /// Rebuilds an engine from stored incidents (the runtime persists incidents one by one, not
     /// the engine as a whole).
     pub fn restore(incidents: impl IntoIterator<Item = Incident>) -> Engine {
+        Engine::restore_checked(incidents).0
+    }
+
+    /// [`Engine::restore`], returning the incidents left out because they do not hold together
+    /// ([`check_incident`]): the engine never runs an inconsistent incident.
+    pub fn restore_checked(incidents: impl IntoIterator<Item = Incident>) -> (Engine, Vec<(IncidentId, Inconsistent)>) {
         let mut engine = Engine::default();
+        let mut left_out = Vec::new();
         for incident in incidents {
-            engine.put_back(incident);
+            match check_incident(&incident) {
+                Ok(()) => engine.put_back(incident),
+                Err(why) => left_out.push((incident.id.clone(), why)),
+            }
         }
-        engine
+        (engine, left_out)
     }
 
     /// The earliest pending deadline: call [`Engine::handle_timeout`] then (or on waking, whichever
@@ -376,10 +492,15 @@ impl Engine {
             if *t > now {
                 break;
             }
-            let (t, id) = self.deadlines.pop_first().expect("just seen");
-            let mut incident = self.incidents.remove(&id).expect("indexed incidents exist");
-            let mut step = Step { world, out, history: &self.incidents };
-            step.fire(&mut incident, t);
+            let Some((t, id)) = self.deadlines.pop_first() else { break };
+            let Some(mut incident) = self.incidents.remove(&id) else { continue };
+            if incident.is_open() {
+                let mut step = Step { world, out, history: &self.incidents };
+                step.fire(&mut incident, t);
+            } else if let Some(e) = incident.escalation.as_mut() {
+                // Nothing happens to a resolved incident: a leftover deadline is dropped.
+                e.timers = Timers::default();
+            }
             self.put_back(incident);
         }
     }
@@ -475,10 +596,16 @@ impl Engine {
                     return;
                 }
             },
-            Input::ResolveByKey { dedup_key, .. } => self.open_by_key[dedup_key].clone(),
-            other => other.incident_id().expect("every other input names its incident").clone(),
+            Input::ResolveByKey { dedup_key, .. } => match self.open_by_key.get(dedup_key) {
+                Some(id) => id.clone(),
+                None => return,
+            },
+            other => match other.incident_id() {
+                Some(id) => id.clone(),
+                None => return,
+            },
         };
-        let mut incident = self.take(&id).expect("checked: the incident exists");
+        let Some(mut incident) = self.take(&id) else { return };
         let mut step = Step { world, out, history: &self.incidents };
         step.apply(&mut incident, now, input);
         self.put_back(incident);
@@ -507,6 +634,12 @@ impl Engine {
         }
         self.incidents.insert(incident.id.clone(), incident);
     }
+}
+
+/// The loop after `pass`, unless that would pass [`MAX_LOOPS`] (checked: a wrapped count would
+/// reuse old page keys, and those pages would be dropped as already sent).
+fn next_loop(pass: u32) -> Option<u32> {
+    pass.checked_add(1).filter(|p| *p <= MAX_LOOPS)
 }
 
 fn active(i: &Incident) -> Result<&Escalation, Rejected> {
@@ -574,6 +707,7 @@ impl Step<'_> {
     }
 
     fn open(&mut self, now: DateTime<Utc>, id: IncidentId, by: Actor, details: IncidentDetails) -> Incident {
+        let details = details.bounded(TITLE_MAX, TEXT_MAX);
         let mut incident = Incident {
             id,
             details,
@@ -680,8 +814,8 @@ impl Step<'_> {
 
     /// Begin paging at the escalation's start level.
     fn start(&mut self, incident: &mut Incident, at: DateTime<Utc>) {
-        let e = incident.escalation.as_mut().expect("starting an escalation");
-        e.timers.stale = e.policy.escalate_if_status_unchanged.map(|x| at + x.duration());
+        let Some(e) = incident.escalation.as_mut() else { return };
+        e.timers.stale = e.policy.escalate_if_status_unchanged.map(|x| x.after(at));
         let level = e.level;
         self.enter_level(incident, at, level, false);
     }
@@ -695,26 +829,28 @@ impl Step<'_> {
         // Each pass over the policy can skip each level once; a bound keeps a policy of empty levels
         // that repeats from ever spinning.
         let bound = {
-            let e = incident.escalation.as_ref().expect("escalating");
-            e.policy.levels.len() * (e.policy.repeat.as_ref().map_or(0, |r| r.times as usize) + 2) + 2
+            let Some(e) = incident.escalation.as_ref() else { return };
+            e.policy.levels.len() * (e.policy.repeat.as_ref().map_or(0, |r| r.times.min(100) as usize) + 2) + 2
         };
         for _ in 0..bound {
             let (applies, checkpoint, targets, pass) = {
-                let e = incident.escalation.as_mut().expect("escalating");
+                let Some(e) = incident.escalation.as_mut() else { return };
+                let Some(level) = e.policy.levels.get(index) else {
+                    return self.stop(incident, at, "the policy has no such level");
+                };
+                let found = (level.checkpoint.clone(), level.targets.clone());
                 e.level = index;
                 e.stage = Stage::Paging;
                 e.timers.ack = None;
                 e.timers.resolution = None;
                 e.timers.checkpoint = None;
-                let level = &e.policy.levels[index];
-                (e.policy.level_applies(index, at), level.checkpoint.clone(), level.targets.clone(), e.pass)
+                (e.policy.level_applies(index, at), found.0, found.1, e.pass)
             };
             let skip_reason = if !applies {
                 Some("outside the level's hours")
-            } else if let (Some(cp), false) = (&checkpoint, confirmed) {
-                let e = incident.escalation.as_mut().expect("escalating");
+            } else if let (Some(cp), false, Some(e)) = (&checkpoint, confirmed, incident.escalation.as_mut()) {
                 e.stage = Stage::AwaitingCheckpoint;
-                e.timers.checkpoint = (!acknowledged).then(|| at + cp.timeout.duration());
+                e.timers.checkpoint = (!acknowledged).then(|| cp.timeout.after(at));
                 let entry = TimelineEntry::new(at, EntryKind::CheckpointWaiting, Actor::Automation).level(index, pass).detail(cp.prompt.clone());
                 self.record(incident, entry);
                 return;
@@ -723,11 +859,11 @@ impl Step<'_> {
                 if deliveries.is_empty() {
                     Some("nobody on call for its targets")
                 } else {
-                    let e = incident.escalation.as_mut().expect("escalating");
-                    let level = &e.policy.levels[index];
+                    let Some(e) = incident.escalation.as_mut() else { return };
+                    let Some(level) = e.policy.levels.get(index) else { return };
                     e.level_since = at;
-                    e.timers.ack = if acknowledged { None } else { level.ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| at + d.duration()) };
-                    e.timers.resolution = level.resolution_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| at + d.duration());
+                    e.timers.ack = if acknowledged { None } else { level.ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| d.after(at)) };
+                    e.timers.resolution = level.resolution_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| d.after(at));
                     for (target, delivery) in deliveries {
                         self.deliver(incident, at, PageStep::Level(index, pass), &target, delivery, String::new());
                     }
@@ -817,7 +953,7 @@ impl Step<'_> {
     /// The level after the current one, starting a repeat loop if the policy allows; `None` when
     /// the policy is exhausted.
     fn next_level(&mut self, incident: &mut Incident, at: DateTime<Utc>) -> Option<usize> {
-        let e = incident.escalation.as_mut().expect("escalating");
+        let e = incident.escalation.as_mut()?;
         if e.level + 1 < e.policy.levels.len() {
             return Some(e.level + 1);
         }
@@ -825,19 +961,22 @@ impl Step<'_> {
         if e.repeats_used >= repeat.times {
             return None;
         }
+        // Checked: a loop count at its limit stops rather than wrapping into old page keys.
+        let pass = next_loop(e.pass)?;
         e.repeats_used += 1;
-        e.pass += 1;
-        let from = (repeat.from_level.max(1) as usize - 1).min(e.policy.levels.len() - 1);
+        e.pass = pass;
+        let from = (repeat.from_level.max(1) as usize - 1).min(e.policy.levels.len().saturating_sub(1));
         let entry = TimelineEntry::new(at, EntryKind::LoopStarted, Actor::Automation).detail(format!("repeat {} of {}, from level {}", e.repeats_used, repeat.times, from + 1));
         self.record(incident, entry);
         Some(from)
     }
 
     fn stop(&mut self, incident: &mut Incident, at: DateTime<Utc>, why: &str) {
-        let e = incident.escalation.as_mut().expect("escalating");
-        e.stage = Stage::Stopped;
-        let reminder = e.timers.reminder;
-        e.timers = Timers { reminder, ..Timers::default() };
+        if let Some(e) = incident.escalation.as_mut() {
+            e.stage = Stage::Stopped;
+            let reminder = e.timers.reminder;
+            e.timers = Timers { reminder, ..Timers::default() };
+        }
         self.record(incident, TimelineEntry::new(at, EntryKind::EscalationStopped, Actor::Automation).detail(why));
     }
 
@@ -845,7 +984,7 @@ impl Step<'_> {
     fn escalate(&mut self, incident: &mut Incident, at: DateTime<Utc>, actor: Actor, why: String) {
         match self.next_level(incident, at) {
             Some(next) => {
-                let pass = incident.escalation.as_ref().expect("escalating").pass;
+                let pass = incident.escalation.as_ref().map_or(0, |e| e.pass);
                 self.record(incident, TimelineEntry::new(at, EntryKind::Escalated, actor).level(next, pass).detail(why));
                 self.enter_level(incident, at, next, false);
             }
@@ -855,7 +994,7 @@ impl Step<'_> {
 
     /// Fire the incident's earliest timer, due at `t`.
     fn fire(&mut self, incident: &mut Incident, t: DateTime<Utc>) {
-        let e = incident.escalation.as_mut().expect("only incidents with timers are indexed");
+        let Some(e) = incident.escalation.as_mut() else { return };
         let Some((due, timer)) = e.timers.next() else { return };
         debug_assert_eq!(due, t);
         e.timers.clear(timer);
@@ -864,7 +1003,8 @@ impl Step<'_> {
         match timer {
             Timer::Wake => match e.stage.clone() {
                 Stage::Snoozed { .. } => {
-                    e.pass += 1;
+                    let Some(pass) = next_loop(e.pass) else { return self.stop(incident, t, "loop limit reached") };
+                    e.pass = pass;
                     e.timers.reminder = None;
                     let unacked = incident.acknowledged.take().is_some();
                     if unacked && incident.status == Status::Acknowledged {
@@ -887,7 +1027,8 @@ impl Step<'_> {
                 _ => {}
             },
             Timer::Checkpoint => {
-                let cp = e.policy.levels[level].checkpoint.clone().expect("a checkpoint timer belongs to a checkpoint");
+                // A timer whose setting is gone (hand-edited data) is dropped, not obeyed.
+                let Some(cp) = e.policy.levels.get(level).and_then(|l| l.checkpoint.clone()) else { return };
                 let pass = e.pass;
                 let entry = TimelineEntry::new(t, EntryKind::CheckpointTimedOut, Actor::Automation).level(level, pass).detail(format!("nobody confirmed within {}", cp.timeout));
                 self.record(incident, entry);
@@ -905,28 +1046,28 @@ impl Step<'_> {
                 }
             }
             Timer::Ack => {
-                let d = e.policy.levels[level].ack_timeout.as_ref().and_then(|x| x.for_severity(severity)).map(|d| d.to_string()).unwrap_or_default();
+                let d = e.policy.levels.get(level).and_then(|l| l.ack_timeout.as_ref()).and_then(|x| x.for_severity(severity)).map(|d| d.to_string()).unwrap_or_default();
                 self.escalate(incident, t, Actor::Automation, format!("level {} not acknowledged within {d}", level + 1));
             }
             Timer::Resolution => {
-                let d = e.policy.levels[level].resolution_timeout.as_ref().and_then(|x| x.for_severity(severity)).map(|d| d.to_string()).unwrap_or_default();
+                let d = e.policy.levels.get(level).and_then(|l| l.resolution_timeout.as_ref()).and_then(|x| x.for_severity(severity)).map(|d| d.to_string()).unwrap_or_default();
                 self.escalate(incident, t, Actor::Automation, format!("not resolved within {d} of level {}", level + 1));
             }
             Timer::Stale => {
-                let x = e.policy.escalate_if_status_unchanged.expect("a stale timer belongs to the setting");
+                let Some(x) = e.policy.escalate_if_status_unchanged else { return };
                 if matches!(e.stage, Stage::Paging | Stage::AwaitingCheckpoint) {
                     let why = format!("status “{}” unchanged for {x}", incident.status.as_str());
                     self.escalate(incident, t, Actor::Automation, why);
                     if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage != Stage::Stopped) {
-                        e.timers.stale = Some(t + x.duration());
+                        e.timers.stale = Some(x.after(t));
                     }
                 }
             }
             Timer::Reminder => {
-                let every = e.policy.ack_reminder.expect("a reminder timer belongs to the setting");
+                let Some(every) = e.policy.ack_reminder else { return };
                 let Some(ack) = incident.acknowledged.clone() else { return };
                 e.reminders_sent += 1;
-                e.timers.reminder = Some(t + every.duration());
+                e.timers.reminder = Some(every.after(t));
                 let n = e.reminders_sent;
                 if let Some(person) = self.world.person(&ack.by) {
                     let delivery = Delivery::Page { person: ack.by.clone(), contact: person.contact.clone() };
@@ -944,6 +1085,8 @@ impl Step<'_> {
                 incident.last_seen = now;
                 let n = incident.alert_count;
                 let title = details.title.clone();
+                let details = details.bounded(TITLE_MAX, TEXT_MAX);
+                let title = super::incident::short(&title, 200);
                 let learned = merge_folded(&mut incident.details, details);
                 let detail = if learned.is_empty() { format!("alert #{n}: {title}") } else { format!("alert #{n}: {title} ({})", learned.join(", ")) };
                 let entry = TimelineEntry::new(now, EntryKind::AlertFolded, by).detail(detail);
@@ -962,10 +1105,10 @@ impl Step<'_> {
                 let severity = incident.details.severity;
                 if let Some(e) = incident.escalation.as_mut() {
                     e.timers.reminder = None;
-                    let level = &e.policy.levels[e.level];
+                    let Some(level) = e.policy.levels.get(e.level) else { return };
                     match e.stage {
-                        Stage::Paging => e.timers.ack = level.ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| now + d.duration()),
-                        Stage::AwaitingCheckpoint => e.timers.checkpoint = level.checkpoint.as_ref().map(|c| now + c.timeout.duration()),
+                        Stage::Paging => e.timers.ack = level.ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| d.after(now)),
+                        Stage::AwaitingCheckpoint => e.timers.checkpoint = level.checkpoint.as_ref().map(|c| c.timeout.after(now)),
                         _ => {}
                     }
                 }
@@ -986,15 +1129,16 @@ impl Step<'_> {
                         let severity = incident.details.severity;
                         if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) {
                             e.timers.reminder = None;
-                            e.timers.ack = e.policy.levels[e.level].ack_timeout.as_ref().and_then(|t| t.for_severity(severity)).map(|d| now + d.duration());
+                            e.timers.ack = e.policy.levels.get(e.level).and_then(|l| l.ack_timeout.as_ref()).and_then(|t| t.for_severity(severity)).map(|d| d.after(now));
                         }
                     }
                     ReassignTo::Level(k) => {
-                        let e = incident.escalation.as_mut().expect("checked: escalating");
-                        let index = k as usize - 1;
+                        let Some(e) = incident.escalation.as_mut() else { return };
+                        let index = (k as usize).saturating_sub(1);
                         let onward = index > e.level && e.stage != Stage::Stopped;
                         if !onward {
-                            e.pass += 1;
+                            let Some(pass) = next_loop(e.pass) else { return self.stop(incident, now, "loop limit reached") };
+                            e.pass = pass;
                         }
                         e.timers.reminder = None;
                         let pass = e.pass;
@@ -1009,12 +1153,15 @@ impl Step<'_> {
             }
             Input::EscalateNow { by, .. } => self.escalate(incident, now, by, "escalated by hand".into()),
             Input::Snooze { by, until, .. } => {
-                let e = incident.escalation.as_mut().expect("checked: escalating");
+                let Some(e) = incident.escalation.as_mut() else { return };
                 e.stage = Stage::Snoozed { until };
                 e.timers = Timers { wake: Some(until), ..Timers::default() };
                 self.record(incident, TimelineEntry::new(now, EntryKind::Snoozed, Actor::Person(by)).detail(format!("until {}", until.to_rfc3339())));
             }
-            Input::AddNote { by, text, .. } => self.record(incident, TimelineEntry::new(now, EntryKind::Note, by).detail(text)),
+            Input::AddNote { by, mut text, .. } => {
+                super::incident::bounded(&mut text, TEXT_MAX);
+                self.record(incident, TimelineEntry::new(now, EntryKind::Note, by).detail(text))
+            }
             Input::ChangeStatus { by, status, .. } => {
                 if status == incident.status {
                     return;
@@ -1028,7 +1175,7 @@ impl Step<'_> {
                 self.record(incident, entry);
                 if let Some(e) = incident.escalation.as_mut() {
                     if let (Some(x), Stage::Paging | Stage::AwaitingCheckpoint) = (e.policy.escalate_if_status_unchanged, &e.stage) {
-                        e.timers.stale = Some(now + x.duration());
+                        e.timers.stale = Some(x.after(now));
                     }
                 }
                 if let (Actor::Person(p), true, None) = (&by, status.means_someone_has_it(), &incident.acknowledged) {
@@ -1046,7 +1193,7 @@ impl Step<'_> {
                 self.rules_on_change(incident, now);
             }
             Input::ConfirmCheckpoint { by, .. } => {
-                let e = incident.escalation.as_ref().expect("checked: waiting");
+                let Some(e) = incident.escalation.as_ref() else { return };
                 let (level, pass) = (e.level, e.pass);
                 self.record(incident, TimelineEntry::new(now, EntryKind::CheckpointConfirmed, Actor::Person(by)).level(level, pass));
                 self.enter_level(incident, now, level, true);
@@ -1064,12 +1211,12 @@ impl Step<'_> {
         self.record(incident, TimelineEntry::new(now, EntryKind::Acknowledged, Actor::Person(by)).detail(how));
         if let Some(e) = incident.escalation.as_mut() {
             if let (true, Some(x), Stage::Paging | Stage::AwaitingCheckpoint) = (status_changed, e.policy.escalate_if_status_unchanged, &e.stage) {
-                e.timers.stale = Some(now + x.duration());
+                e.timers.stale = Some(x.after(now));
             }
             e.timers.ack = None;
             e.timers.checkpoint = None;
             if matches!(e.stage, Stage::Paging | Stage::AwaitingCheckpoint | Stage::Stopped) {
-                e.timers.reminder = e.policy.ack_reminder.map(|r| now + r.duration());
+                e.timers.reminder = e.policy.ack_reminder.map(|r| r.after(now));
             }
         }
     }
@@ -1090,10 +1237,10 @@ impl Step<'_> {
         self.record(incident, entry);
         let acknowledged = incident.acknowledged.is_some();
         if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) {
-            let level = &e.policy.levels[e.level];
+            let Some(level) = e.policy.levels.get(e.level) else { return };
             let since = e.level_since;
             // Count from when the level was paged; a deadline already passed is due now.
-            let rearm = |t: &Option<super::policy::Timeout>| t.as_ref().and_then(|t| t.for_severity(severity)).map(|d| (since + d.duration()).max(now));
+            let rearm = |t: &Option<super::policy::Timeout>| t.as_ref().and_then(|t| t.for_severity(severity)).map(|d| (d.after(since)).max(now));
             if !acknowledged {
                 e.timers.ack = rearm(&level.ack_timeout);
             }
@@ -1124,7 +1271,7 @@ impl Step<'_> {
                     Action::AddTargets(targets) => self.add_targets(incident, now, targets),
                     Action::StartAtLevel(k) => {
                         let Some(e) = incident.escalation.as_ref().filter(|e| matches!(e.stage, Stage::Paging | Stage::AwaitingCheckpoint)) else { continue };
-                        let index = (*k as usize).clamp(1, e.policy.levels.len()) - 1;
+                        let index = (*k as usize).clamp(1, e.policy.levels.len().max(1)) - 1;
                         if index > e.level {
                             let pass = e.pass;
                             let entry = TimelineEntry::new(now, EntryKind::Escalated, Actor::Automation).level(index, pass).detail(format!("rule “{}”", rule.id));
@@ -1142,8 +1289,9 @@ impl Step<'_> {
     fn add_targets(&mut self, incident: &mut Incident, now: DateTime<Utc>, targets: &[Target]) {
         let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) else { return };
         let (index, pass) = (e.level, e.pass);
-        let new: Vec<Target> = targets.iter().filter(|t| !e.policy.levels[index].targets.contains(t)).cloned().collect();
-        e.policy.levels[index].targets.extend(new.iter().cloned());
+        let Some(level) = e.policy.levels.get_mut(index) else { return };
+        let new: Vec<Target> = targets.iter().filter(|t| !level.targets.contains(t)).cloned().collect();
+        level.targets.extend(new.iter().cloned());
         let already: Vec<String> = incident
             .timeline
             .iter()

@@ -168,6 +168,52 @@ pub struct IncidentDetails {
 }
 
 /// Who acknowledged, and when.
+
+/// `text` cut to `max` characters (marked), for a line of the timeline.
+pub fn short(text: &str, max: usize) -> String {
+    let mut t = text.to_string();
+    bounded(&mut t, max);
+    t
+}
+
+/// Cuts `text` to at most `max` characters, ending with "… [truncated]" when it was longer (a
+/// pasted payload, not something a person typed). Keeps the text valid UTF-8.
+pub fn bounded(text: &mut String, max: usize) {
+    const MARK: &str = "… [truncated]";
+    if text.chars().count() <= max {
+        return;
+    }
+    let keep = max.saturating_sub(MARK.chars().count());
+    let cut = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+    text.truncate(cut);
+    text.push_str(MARK);
+}
+
+impl IncidentDetails {
+    /// The same details with every text field cut to a size a person would type (the title to
+    /// `title_max`, the rest to `text_max`; at most 50 links and 100 labels), marked where cut.
+    pub fn bounded(mut self, title_max: usize, text_max: usize) -> IncidentDetails {
+        bounded(&mut self.title, title_max);
+        for field in [&mut self.summary, &mut self.kind, &mut self.service, &mut self.source, &mut self.environment, &mut self.region, &mut self.sla_tier, &mut self.reporter] {
+            bounded(field, text_max);
+        }
+        if let Some(k) = self.dedup_key.as_mut() {
+            bounded(k, 1000);
+        }
+        self.links.truncate(50);
+        for link in &mut self.links {
+            bounded(link, 2000);
+        }
+        while self.labels.len() > 100 {
+            self.labels.pop_last();
+        }
+        for value in self.labels.values_mut() {
+            bounded(value, 1000);
+        }
+        self
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     pub by: PersonId,

@@ -66,6 +66,22 @@ pub struct Driver<S: Store> {
     delivery: DeliverySettings,
     reply: ReplySettings,
     reply_state: ReplyState,
+    /// Stored incidents not run because they do not hold together, with why.
+    left_out: Vec<(IncidentId, String)>,
+}
+
+/// Everything [`Driver::load`] reads.
+struct Loaded {
+    engine: Engine,
+    world: World,
+    stored_timeline: BTreeMap<IncidentId, u32>,
+    recorded: BTreeMap<IncidentId, Vec<DateTime<Utc>>>,
+    outbox: BTreeMap<String, OutboxRow>,
+    settings: WorldSettings,
+    delivery: DeliverySettings,
+    reply: ReplySettings,
+    reply_state: ReplyState,
+    left_out: Vec<(IncidentId, String)>,
 }
 
 /// What a message from the reply topic did.
@@ -82,6 +98,30 @@ pub struct ReplyOutcome {
 impl<S: Store> Driver<S> {
     /// Reads everything from `store`.
     pub async fn load(store: S) -> Result<Driver<S>, ActionError> {
+        Self::try_load(store).await.map_err(|(_, e)| e)
+    }
+
+    /// [`Driver::load`], giving the store back when reading fails.
+    pub async fn try_load(store: S) -> Result<Driver<S>, (S, ActionError)> {
+        match Self::read(&store).await {
+            Ok(l) => Ok(Driver {
+                store,
+                engine: l.engine,
+                world: l.world,
+                stored_timeline: l.stored_timeline,
+                recorded: l.recorded,
+                outbox: l.outbox,
+                settings: l.settings,
+                delivery: l.delivery,
+                reply: l.reply,
+                reply_state: l.reply_state,
+                left_out: l.left_out,
+            }),
+            Err(e) => Err((store, e)),
+        }
+    }
+
+    async fn read(store: &S) -> Result<Loaded, ActionError> {
         let stored_settings = store.list::<Setting>().await?;
         let setting = |key: &str| stored_settings.iter().find(|s| s.id == key).map(|s| s.value.value.clone());
         let settings: WorldSettings = setting(WORLD_SETTINGS).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
@@ -114,11 +154,37 @@ impl<S: Store> Driver<S> {
             stored_timeline.insert(incident.id.clone(), rows.len() as u32);
             recorded.insert(incident.id.clone(), rows.iter().map(|r| r.recorded_at).collect());
             incident.timeline = rows.into_iter().map(|r| r.entry).collect();
+            crate::engine::escalation::bound_incident(&mut incident);
             incidents.insert(incident.id.clone(), incident);
         }
-        let engine = restore_engine(incidents);
+        // An incident that does not hold together (hand-edited, or written by a buggy version) is
+        // left out rather than run: one bad record must not stop the clock for every other one.
+        let (engine, left_out) = Engine::restore_checked(incidents.into_values());
+        let left_out = left_out.into_iter().map(|(id, why)| (id, why.to_string())).collect();
         let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
-        Ok(Driver { store, engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state })
+        Ok(Loaded { engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state, left_out })
+    }
+
+    /// A driver over `store` holding nothing yet.
+    fn empty(store: S) -> Driver<S> {
+        Driver {
+            store,
+            engine: Engine::default(),
+            world: World::default(),
+            stored_timeline: BTreeMap::new(),
+            recorded: BTreeMap::new(),
+            outbox: BTreeMap::new(),
+            settings: WorldSettings::default(),
+            delivery: DeliverySettings::default(),
+            reply: ReplySettings::default(),
+            reply_state: ReplyState::default(),
+            left_out: Vec::new(),
+        }
+    }
+
+    /// Stored incidents the engine does not run, and why (shown as a warning).
+    pub fn left_out(&self) -> &[(IncidentId, String)] {
+        &self.left_out
     }
 
     pub fn engine(&self) -> &Engine {
@@ -482,9 +548,11 @@ impl<S: Store> Driver<S> {
         if let Err(e) = self.store.commit(restore.batch.clone(), now).await {
             return Err((self, e.into()));
         }
-        match Driver::load(self.store).await {
+        match Driver::try_load(self.store).await {
             Ok(driver) => Ok((driver, restore)),
-            Err(_) => unreachable_reload(),
+            // Written but not readable back: hand back an empty driver over the same store, so the
+            // tab keeps running and a reload reads again.
+            Err((store, e)) => Err((Driver::empty(store), e)),
         }
     }
 
@@ -500,9 +568,6 @@ impl<S: Store> Driver<S> {
     }
 }
 
-fn unreachable_reload<T>() -> T {
-    panic!("a backup that passed every check could not be read back")
-}
 
 fn values<T>(rows: Vec<crate::storage::Envelope<T>>) -> Vec<T> {
     rows.into_iter().map(|e| e.value).collect()
@@ -532,9 +597,4 @@ fn settings_record(settings: &WorldSettings) -> Setting {
 fn deadline_of(_engine: &Engine, incident: &Incident) -> Option<DateTime<Utc>> {
     let timers = &incident.escalation.as_ref()?.timers;
     [timers.wake, timers.checkpoint, timers.ack, timers.resolution, timers.stale, timers.reminder].into_iter().flatten().min()
-}
-
-/// Rebuilds the engine from stored incidents.
-fn restore_engine(incidents: BTreeMap<IncidentId, Incident>) -> Engine {
-    Engine::restore(incidents.into_values())
 }

@@ -194,6 +194,7 @@ impl Live {
             match IdbStore::open(DATABASE).await {
                 Ok(store) => match Driver::load(store).await {
                     Ok(driver) => {
+                        this.warn_left_out(&driver);
                         (this.0.on_snapshot)(snapshot(&driver));
                         *this.0.driver.lock().await = Some(driver);
                     }
@@ -510,10 +511,22 @@ impl Live {
         };
         match Driver::load(store).await {
             Ok(driver) => {
+                self.warn_left_out(&driver);
                 (self.0.on_snapshot)(snapshot(&driver));
                 *guard = Some(driver);
             }
             Err(e) => (self.0.on_error)(e.to_string()),
+        }
+    }
+
+    /// Says which stored incidents the clock does not run, and why.
+    fn warn_left_out(&self, driver: &Driver<IdbStore>) {
+        let left_out = driver.left_out();
+        if let Some((id, why)) = left_out.first() {
+            let more = if left_out.len() > 1 { format!(" (and {} more)", left_out.len() - 1) } else { String::new() };
+            (self.0.on_error)(format!(
+                "Incident {id}{more} was not loaded: its stored state does not hold together ({why}). Everything else runs. Export a backup from Settings to keep it."
+            ));
         }
     }
 

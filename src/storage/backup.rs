@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Reading a file never touches the database: [`parse_backup`] checks the whole file first
-//! (size, JSON, version, every record's shape, references, markup in strings) and only then hands
+//! (size, JSON, version, every record's shape, references, incidents that hold together) and only then hands
 //! back a [`Batch`] that replaces the stores in one transaction. A bad file changes nothing.
 
 use std::collections::BTreeMap;
@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{Batch, Envelope, Op, Record, StoredIncident, TimelineRow, OutboxRow, Setting, JOURNAL, SCHEMA_VERSION, STORES};
+use crate::engine::escalation::check_incident;
 use crate::engine::format::{parse_policies, validate};
 use crate::engine::person::Person;
 use crate::engine::policy::EscalationPolicy;
@@ -134,6 +135,13 @@ fn typed<T: Record>(store: &str, rows: &[Envelope<serde_json::Value>]) -> Result
         .collect()
 }
 
+fn first_error(errors: crate::engine::format::FormatErrors) -> ImportError {
+    match errors.0.into_iter().next() {
+        Some(first) => ImportError::Invalid { path: first.path, message: first.message },
+        None => ImportError::Invalid { path: String::new(), message: "invalid".into() },
+    }
+}
+
 fn dotted(path: &str) -> String {
     if path == "." || path.is_empty() {
         String::new()
@@ -141,35 +149,6 @@ fn dotted(path: &str) -> String {
         path.to_string()
     } else {
         format!(".{path}")
-    }
-}
-
-/// Markup has no business in a backup: a string holding a tag is refused, naming where it is.
-fn find_markup(value: &serde_json::Value, path: &mut String) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) => {
-            let bytes = s.as_bytes();
-            bytes
-                .windows(2)
-                .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!' || w[1] == b'?'))
-                .then(|| path.clone())
-        }
-        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
-            let len = path.len();
-            path.push_str(&format!("[{i}]"));
-            let found = find_markup(v, path);
-            path.truncate(len);
-            found
-        }),
-        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let len = path.len();
-            path.push('.');
-            path.push_str(k);
-            let found = find_markup(v, path);
-            path.truncate(len);
-            found
-        }),
-        _ => None,
     }
 }
 
@@ -190,12 +169,8 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
             None => return Err(ImportError::Invalid { path: "piket_backup".into(), message: format!("expected a version number, found {v}") }),
         },
     }
-    if let Some(path) = find_markup(&probe, &mut String::new()) {
-        return Err(ImportError::Invalid {
-            path: path.trim_start_matches('.').to_string(),
-            message: "contains HTML markup; Piket backups hold plain text only".into(),
-        });
-    }
+    // Markup in a string is data (a title pasted from an alert): Piket shows text as text, so it is
+    // accepted, not refused.
     let file: BackupFile = parse_json(text).map_err(|(path, message)| ImportError::Invalid { path, message })?;
     for name in file.stores.keys() {
         if !STORES.contains(&name.as_str()) {
@@ -215,13 +190,24 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
         maintenance: typed::<MaintenanceWindow>("maintenance", rows("maintenance"))?,
         default_policy: None,
     };
-    validate(&world).map_err(|errors| {
-        let first = errors.0.into_iter().next().expect("validation errors are not empty");
-        ImportError::Invalid { path: first.path, message: first.message }
-    })?;
-    typed::<StoredIncident>("incidents", rows("incidents"))?;
-    typed::<TimelineRow>("timeline", rows("timeline"))?;
-    typed::<OutboxRow>("outbox", rows("outbox"))?;
+    validate(&world).map_err(first_error)?;
+    let incidents = typed::<StoredIncident>("incidents", rows("incidents"))?;
+    // The engine runs only incidents that hold together: refuse, naming the field, rather than
+    // restore one that would stall the clock.
+    for (i, stored) in incidents.iter().enumerate() {
+        check_incident(&stored.incident).map_err(|e| ImportError::Invalid { path: format!("stores.incidents[{i}].value.incident.{}", e.field), message: e.problem })?;
+    }
+    let known = |id: &str| incidents.iter().any(|s| s.incident.id == id);
+    for (i, row) in typed::<TimelineRow>("timeline", rows("timeline"))?.iter().enumerate() {
+        if !known(&row.incident) {
+            return Err(ImportError::Invalid { path: format!("stores.timeline[{i}].value.incident"), message: format!("no incident “{}” in this file", row.incident) });
+        }
+    }
+    for (i, row) in typed::<OutboxRow>("outbox", rows("outbox"))?.iter().enumerate() {
+        if !known(&row.incident) {
+            return Err(ImportError::Invalid { path: format!("stores.outbox[{i}].value.incident"), message: format!("no incident “{}” in this file", row.incident) });
+        }
+    }
     typed::<Setting>("settings", rows("settings"))?;
 
     let mut batch = Batch { ops: Vec::new(), strict: true };
@@ -244,23 +230,13 @@ pub fn parse_policy_import(text: &str, current: &World) -> Result<(Batch, usize)
     if text.len() > MAX_BACKUP_BYTES {
         return Err(ImportError::TooLarge(text.len() as f64 / (1024.0 * 1024.0)));
     }
-    let policies = parse_policies(text).map_err(|errors| {
-        let first = errors.0.into_iter().next().expect("errors are not empty");
-        ImportError::Invalid { path: first.path, message: first.message }
-    })?;
-    let probe: serde_json::Value = serde_json::from_str(text).map_err(|e| ImportError::NotABackup(e.to_string()))?;
-    if let Some(path) = find_markup(&probe, &mut String::new()) {
-        return Err(ImportError::Invalid { path: path.trim_start_matches('.').to_string(), message: "contains HTML markup; policies hold plain text only".into() });
-    }
+    let policies = parse_policies(text).map_err(first_error)?;
     let mut world = current.clone();
     for p in &policies {
         world.policies.retain(|q| q.id != p.id);
         world.policies.push(p.clone());
     }
-    validate(&world).map_err(|errors| {
-        let first = errors.0.into_iter().next().expect("errors are not empty");
-        ImportError::Invalid { path: first.path, message: first.message }
-    })?;
+    validate(&world).map_err(first_error)?;
     let mut batch = Batch { ops: Vec::new(), strict: false };
     for p in &policies {
         batch.put(p);
