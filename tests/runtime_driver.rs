@@ -323,3 +323,59 @@ fn moving_a_rule_changes_which_runs_first_and_survives_a_reload() {
     let err = block_on(d.move_rule("gone", false, secs(4))).unwrap_err();
     assert_eq!(err.to_string(), "There is no rule gone.");
 }
+
+#[test]
+fn a_catch_up_pages_each_person_once_and_says_what_it_folded() {
+    let world = parse_world(
+        r#"{"people": [{"id": "alice", "name": "Alice", "time_zone": "UTC"}, {"id": "bob", "name": "Bob", "time_zone": "UTC"}],
+            "policies": [{"id": "loop", "name": "Loop", "levels": [
+                {"targets": [{"person": "alice"}], "ack_timeout": "1m"},
+                {"targets": [{"person": "bob"}], "ack_timeout": "1m"}], "repeat": {"times": 5}}],
+            "default_policy": "loop"}"#,
+    )
+    .unwrap();
+    let mut d = block_on(Driver::load(MemoryStore::new())).unwrap();
+    for p in world.people {
+        block_on(d.save(p, t0())).unwrap();
+    }
+    for p in world.policies {
+        block_on(d.save(p, t0())).unwrap();
+    }
+    block_on(d.set_default_policy(Some("loop".into()), t0())).unwrap();
+    block_on(d.dispatch(t0(), open("inc-1", "Flood"))).unwrap();
+
+    // The tab slept 30 minutes: eleven level steps fell due.
+    let step = block_on(d.tick(secs(30 * 60))).unwrap();
+    let sent: Vec<&OutboxRow> = step.queued.iter().filter(|r| r.state != piket::storage::DeliveryState::Folded).collect();
+    let mut people: Vec<String> = sent
+        .iter()
+        .map(|r| match &r.delivery {
+            piket::engine::escalation::Delivery::Page { person, .. } => person.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    people.sort();
+    assert_eq!(people, ["alice", "bob"], "one page each: {:?}", step.queued.iter().map(|r| (&r.key, r.state)).collect::<Vec<_>>());
+    assert!(step.queued.len() > 2, "the rest were folded, not lost: {}", step.queued.len());
+    let incident = d.engine().incident("inc-1").unwrap();
+    let note = incident.timeline.iter().find(|e| e.detail.starts_with("Caught up after a sleep")).expect("the timeline says so");
+    assert!(note.detail.contains("late") && note.detail.contains("alice") && note.detail.contains("bob"), "{}", note.detail);
+    let folded_keys: Vec<&String> = step.queued.iter().filter(|r| r.state == piket::storage::DeliveryState::Folded).map(|r| &r.key).collect();
+    assert!(d.due_sends("https://piket.example", secs(30 * 60)).iter().all(|s| !folded_keys.contains(&&s.key)), "folded pages are never sent");
+
+    // Ticking every few seconds pages each step as it comes: nothing is folded then.
+    let mut e = block_on(Driver::load(MemoryStore::new())).unwrap();
+    for p in d.world().people.clone() {
+        block_on(e.save(p, t0())).unwrap();
+    }
+    for p in d.world().policies.clone() {
+        block_on(e.save(p, t0())).unwrap();
+    }
+    block_on(e.set_default_policy(Some("loop".into()), t0())).unwrap();
+    block_on(e.dispatch(t0(), open("inc-1", "Flood"))).unwrap();
+    let mut folded = 0;
+    for s in (5..=30 * 60).step_by(5) {
+        folded += block_on(e.tick(secs(s))).unwrap().queued.iter().filter(|r| r.state == piket::storage::DeliveryState::Folded).count();
+    }
+    assert_eq!(folded, 0);
+}

@@ -70,6 +70,63 @@ pub struct Driver<S: Store> {
     left_out: Vec<(IncidentId, String)>,
 }
 
+/// A step this much later than its deadline counts as caught up (the tab slept, or a backup was
+/// restored): its pages are folded, one per person and channel per incident.
+pub const CATCH_UP_LATE_SECS: i64 = 60;
+
+/// Which pages of a catch-up are folded, and what each incident's timeline says about it.
+struct Folding {
+    keys: BTreeSet<String>,
+    notes: Vec<(IncidentId, String)>,
+}
+
+/// Among the pages and posts in `effects` that fire more than [`CATCH_UP_LATE_SECS`] late, keeps
+/// the last one per incident and recipient and folds the others.
+fn fold_catch_up(effects: &[Effect], now: DateTime<Utc>) -> Folding {
+    let late = |e: &Effect| (now - e.at()).num_seconds() > CATCH_UP_LATE_SECS;
+    let recipient = |d: &crate::engine::escalation::Delivery| match d {
+        crate::engine::escalation::Delivery::Page { person, .. } => format!("person:{person}"),
+        crate::engine::escalation::Delivery::Post { channel } => format!("channel:{channel}"),
+    };
+    // The last page per (incident, recipient) in this step is the one sent.
+    let mut last: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (i, e) in effects.iter().enumerate() {
+        if let (Some(d), Some(_)) = (&e.delivery, e.key()) {
+            last.insert((e.incident.clone(), recipient(d)), i);
+        }
+    }
+    let mut keys = BTreeSet::new();
+    let mut per_incident: BTreeMap<IncidentId, (usize, BTreeSet<String>, i64, i64)> = BTreeMap::new();
+    for (i, e) in effects.iter().enumerate() {
+        let (Some(d), Some(key)) = (&e.delivery, e.key()) else { continue };
+        if !late(e) || last.get(&(e.incident.clone(), recipient(d))) == Some(&i) {
+            continue;
+        }
+        keys.insert(key.to_string());
+        let late_by = (now - e.at()).num_seconds();
+        let entry = per_incident.entry(e.incident.clone()).or_insert((0, BTreeSet::new(), late_by, late_by));
+        entry.0 += 1;
+        entry.1.insert(recipient(d).split_once(':').map_or(String::new(), |(_, who)| who.to_string()));
+        entry.2 = entry.2.min(late_by);
+        entry.3 = entry.3.max(late_by);
+    }
+    let notes = per_incident
+        .into_iter()
+        .map(|(incident, (n, who, min, max))| {
+            let who: Vec<String> = who.into_iter().collect();
+            let note = format!(
+                "Caught up after a sleep: {n} page{} {}–{} late folded into one per recipient ({}), so nobody is paged twice for the same catch-up",
+                if n == 1 { "" } else { "s" },
+                human_duration(min),
+                human_duration(max),
+                who.join(", ")
+            );
+            (incident, note)
+        })
+        .collect();
+    Folding { keys, notes }
+}
+
 /// Everything [`Driver::load`] reads.
 struct Loaded {
     engine: Engine,
@@ -225,18 +282,30 @@ impl<S: Store> Driver<S> {
         }
     }
 
-    /// The clock woke us: fire every deadline up to `now`, in order.
+    /// The clock woke us: fire every deadline up to `now`, in order. When that catches up on
+    /// steps more than [`CATCH_UP_LATE_SECS`] late (a long sleep, a restore), each person and
+    /// channel gets at most one page per incident; the timeline says what was folded and how late.
     pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<Step, ActionError> {
         if self.engine.poll_timeout().is_none_or(|t| t > now) {
             return Ok(Step { effects: Vec::new(), queued: Vec::new() });
         }
         let mut engine = self.engine.clone();
-        let effects = engine.handle_timeout(&self.world, now);
-        self.persist(engine, now, effects, Vec::new()).await
+        let mut effects = engine.handle_timeout(&self.world, now);
+        let folding = fold_catch_up(&effects, now);
+        for (incident, note) in &folding.notes {
+            let note = Input::AddNote { incident: incident.clone(), by: Actor::Automation, text: note.clone() };
+            effects.extend(engine.handle(&self.world, now, note).effects);
+        }
+        self.persist_folding(engine, now, effects, Vec::new(), &folding.keys).await
     }
 
     /// Writes a step (and `extra` settings) in one transaction, then adopts it.
     async fn persist(&mut self, engine: Engine, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>) -> Result<Step, ActionError> {
+        self.persist_folding(engine, now, effects, extra, &BTreeSet::new()).await
+    }
+
+    /// [`Driver::persist`], queuing the pages keyed in `folded` as folded (never sent).
+    async fn persist_folding(&mut self, engine: Engine, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>, folded: &BTreeSet<String>) -> Result<Step, ActionError> {
         let touched: BTreeSet<&str> = effects.iter().map(|e| e.incident.as_str()).collect();
         let mut batch = Batch::new();
         for setting in &extra {
@@ -258,7 +327,7 @@ impl<S: Store> Driver<S> {
             if self.outbox.contains_key(key) || queued.iter().any(|q: &OutboxRow| q.key == key) {
                 continue; // idempotent: a key is queued once, ever
             }
-            queued.push(OutboxRow {
+            let mut row = OutboxRow {
                 key: key.to_string(),
                 incident: effect.incident.clone(),
                 delivery: delivery.clone(),
@@ -269,7 +338,11 @@ impl<S: Store> Driver<S> {
                 next_attempt_at: Some(now),
                 routes: super::outbox::routes_for(delivery, now),
                 event: None,
-            });
+            };
+            if folded.contains(key) {
+                outbox::fold(&mut row);
+            }
+            queued.push(row);
         }
         for row in outbox::phase_posts(&effects, &engine, &self.world, now) {
             if !self.outbox.contains_key(&row.key) && !queued.iter().any(|q| q.key == row.key) {

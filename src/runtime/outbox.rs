@@ -321,6 +321,18 @@ pub fn summarize(row: &mut OutboxRow) {
     };
 }
 
+/// Marks a row folded: never sent, because a later page of the same catch-up reaches the same
+/// recipient.
+pub fn fold(row: &mut OutboxRow) {
+    for r in &mut row.routes {
+        r.status = RouteStatus::Skipped;
+        r.next_attempt_at = None;
+        r.last = "folded into a later page of the same catch-up".into();
+    }
+    row.state = DeliveryState::Folded;
+    row.next_attempt_at = None;
+}
+
 /// Puts a failed row's failed routes back in the queue (the "retry" button).
 pub fn retry(row: &mut OutboxRow, now: DateTime<Utc>) {
     for r in &mut row.routes {

@@ -193,6 +193,9 @@ pub enum DeliveryState {
     /// Sent, but the target's answer cannot be read (`no-cors`).
     Unverified,
     Failed,
+    /// Not sent: a catch-up made several of this person's (or channel's) pages due at once, and
+    /// they were folded into one.
+    Folded,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

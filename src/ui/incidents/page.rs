@@ -149,6 +149,7 @@ fn delivery_words(row: &OutboxRow) -> String {
         DeliveryState::Delivered => "delivered".to_string(),
         DeliveryState::Unverified => "sent (the target's answer cannot be read)".to_string(),
         DeliveryState::Failed => "failed".to_string(),
+        DeliveryState::Folded => "not sent: folded into a later page to the same person (caught up after a sleep)".to_string(),
     };
     match (tries, last) {
         (0, _) | (_, None) => state,
