@@ -2,7 +2,12 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    console_error_panic_hook::set_once();
+    // A panic kills the wasm instance: say so on the page (the recovery page in index.html
+    // offers "Export my data" and "Open without the clock"), never leave it blank.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        piket::ui::show_recovery(&info.to_string());
+    }));
     piket::ui::start();
 }
 

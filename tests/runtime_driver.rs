@@ -379,3 +379,47 @@ fn a_catch_up_pages_each_person_once_and_says_what_it_folded() {
     }
     assert_eq!(folded, 0);
 }
+
+#[test]
+fn a_leader_that_lost_the_clock_writes_and_sends_nothing() {
+    use std::rc::Rc;
+    let store = Rc::new(MemoryStore::new());
+    let world = parse_world(WORLD).unwrap();
+    let mut a = block_on(Driver::load(store.clone())).unwrap();
+    assert_eq!(block_on(a.take_clock(t0())).unwrap(), 1);
+    for p in world.people {
+        block_on(a.save(p, t0())).unwrap();
+    }
+    for c in world.channels {
+        block_on(a.save(c, t0())).unwrap();
+    }
+    for p in world.policies {
+        block_on(a.save(p, t0())).unwrap();
+    }
+    block_on(a.set_default_policy(Some("quick".into()), t0())).unwrap();
+    block_on(a.dispatch(t0(), open("inc-1", "Hung leader"))).unwrap();
+    // A claims Alice's page and starts sending; then it hangs.
+    let sends = a.due_sends("https://piket.example", t0());
+    assert!(!sends.is_empty());
+    block_on(a.claim(&sends, t0())).unwrap();
+
+    // Another tab takes the clock while A is hung, and fires level 2 on time.
+    let mut b = block_on(Driver::load(store.clone())).unwrap();
+    assert_eq!(block_on(b.take_clock(secs(5))).unwrap(), 2);
+    assert!(b.due_sends("https://piket.example", secs(5)).is_empty(), "A's claim is fresh: B leaves the page in flight alone");
+    let step = block_on(b.tick(secs(30))).unwrap();
+    assert!(!step.queued.is_empty(), "B pages level 2");
+    let b_sends = b.due_sends("https://piket.example", secs(30));
+    block_on(b.claim(&b_sends, secs(30))).unwrap();
+
+    // A wakes with its old state: it may neither write its stale step nor claim anything to send.
+    let journal_before = block_on(store.journal()).unwrap().len();
+    assert!(matches!(block_on(a.tick(secs(31))), Err(ActionError::Storage(piket::storage::StoreError::Fenced))));
+    let stale = a.due_sends("https://piket.example", secs(31));
+    assert!(matches!(block_on(a.claim(&stale, secs(31))), Err(ActionError::Storage(piket::storage::StoreError::Fenced))));
+    assert!(matches!(block_on(a.dispatch(secs(31), Input::Acknowledge { incident: "inc-1".into(), by: "alice".into() })), Err(ActionError::Storage(_))));
+    assert_eq!(block_on(store.journal()).unwrap().len(), journal_before, "nothing written by the old leader");
+
+    // Once A's claim has aged past the lease, B sends what A may never have finished.
+    assert!(!b.due_sends("https://piket.example", secs(5 + piket::runtime::driver::CLAIM_LEASE_SECS)).is_empty());
+}

@@ -85,6 +85,13 @@ pub struct Refusal {
     pub field: Option<String>,
 }
 
+impl Refusal {
+    /// The command was refused because another tab has taken the clock.
+    pub fn fenced(&self) -> bool {
+        self.message == crate::storage::StoreError::Fenced.to_string()
+    }
+}
+
 impl From<ActionError> for Refusal {
     fn from(e: ActionError) -> Refusal {
         let field = match &e {

@@ -25,7 +25,7 @@ use crate::engine::rules::{MaintenanceWindow, Rule};
 use crate::engine::schedule::OnCallSchedule;
 use crate::engine::world::{Channel, Team, World};
 use crate::storage::backup::{self, Restore};
-use crate::storage::{Batch, DeliveryState, OutboxRow, Record, Setting, Store, StoredIncident, TimelineRow, STORES};
+use crate::storage::{Batch, DeliveryState, OutboxRow, Record, Setting, Store, StoreError, StoredIncident, TimelineRow, CLOCK_EPOCH, STORES};
 
 /// World-wide settings that are not records of their own.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -68,6 +68,15 @@ pub struct Driver<S: Store> {
     reply_state: ReplyState,
     /// Stored incidents not run because they do not hold together, with why.
     left_out: Vec<(IncidentId, String)>,
+    /// The clock epoch this driver writes under (see [`Driver::take_clock`]); `None` in tools.
+    fence: Option<u64>,
+}
+
+/// How long a route claimed by another clock epoch is left alone before this one sends it.
+pub const CLAIM_LEASE_SECS: i64 = 30;
+
+fn epoch_row(epoch: u64) -> Setting {
+    Setting { key: CLOCK_EPOCH.into(), value: serde_json::json!({ "epoch": epoch }) }
 }
 
 /// A step this much later than its deadline counts as caught up (the tab slept, or a backup was
@@ -173,6 +182,7 @@ impl<S: Store> Driver<S> {
                 reply: l.reply,
                 reply_state: l.reply_state,
                 left_out: l.left_out,
+                fence: None,
             }),
             Err(e) => Err((store, e)),
         }
@@ -236,7 +246,65 @@ impl<S: Store> Driver<S> {
             reply: ReplySettings::default(),
             reply_state: ReplyState::default(),
             left_out: Vec::new(),
+            fence: None,
         }
+    }
+
+    /// Becomes the clock: raises the stored clock epoch and fences every later write with it, so
+    /// that once another tab takes over, nothing this driver does is written or sent. Returns the
+    /// new epoch.
+    pub async fn take_clock(&mut self, now: DateTime<Utc>) -> Result<u64, ActionError> {
+        let current = self.store.list::<Setting>().await?.into_iter().find(|s| s.id == CLOCK_EPOCH).map_or(0, |s| {
+            s.value.value.get("epoch").and_then(|e| e.as_u64()).unwrap_or(0)
+        });
+        let epoch = current + 1;
+        let mut batch = Batch::new();
+        batch.put(&epoch_row(epoch));
+        batch.strict = true;
+        self.store.commit(batch, now).await?;
+        self.fence = Some(epoch);
+        Ok(epoch)
+    }
+
+    /// The clock epoch this driver writes under.
+    pub fn epoch(&self) -> Option<u64> {
+        self.fence
+    }
+
+    /// Writes under an epoch taken earlier (after reloading from storage in the same tab).
+    pub fn resume_clock(&mut self, epoch: u64) {
+        self.fence = Some(epoch);
+    }
+
+    /// Writes a batch under this driver's fence.
+    async fn commit(&self, mut batch: Batch, now: DateTime<Utc>) -> Result<(), StoreError> {
+        batch.fence = self.fence;
+        self.store.commit(batch, now).await
+    }
+
+    /// Claims the routes about to be sent, in one fenced transaction: when another tab has taken
+    /// the clock since, this fails with [`StoreError::Fenced`] and nothing may be sent.
+    pub async fn claim(&mut self, sends: &[DueSend], now: DateTime<Utc>) -> Result<(), ActionError> {
+        let Some(epoch) = self.fence else { return Ok(()) };
+        let mut rows: BTreeMap<String, OutboxRow> = BTreeMap::new();
+        for due in sends {
+            if !rows.contains_key(&due.key) {
+                if let Some(row) = self.outbox.get(&due.key) {
+                    rows.insert(due.key.clone(), row.clone());
+                }
+            }
+            if let Some(r) = rows.get_mut(&due.key).and_then(|row| row.routes.get_mut(due.route)) {
+                r.claim = Some(crate::storage::Claim { epoch, at: now });
+            }
+        }
+        let mut batch = Batch::new();
+        for row in rows.values() {
+            batch.put(row);
+        }
+        batch.strict = true;
+        self.commit(batch, now).await?;
+        self.outbox.extend(rows);
+        Ok(())
     }
 
     /// Stored incidents the engine does not run, and why (shown as a warning).
@@ -354,7 +422,7 @@ impl<S: Store> Driver<S> {
         }
         batch.strict = !queued.is_empty();
         if !batch.is_empty() {
-            self.store.commit(batch, now).await?;
+            self.commit(batch, now).await?;
         }
 
         self.engine = engine;
@@ -378,7 +446,7 @@ impl<S: Store> Driver<S> {
     pub async fn set_delivery_settings(&mut self, settings: DeliverySettings, now: DateTime<Utc>) -> Result<(), ActionError> {
         let mut batch = Batch::new();
         batch.put(&Setting { key: DELIVERY_SETTINGS.into(), value: serde_json::to_value(&settings).expect("settings serialize") });
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         self.delivery = settings;
         Ok(())
     }
@@ -411,7 +479,7 @@ impl<S: Store> Driver<S> {
         let mut batch = Batch::new();
         batch.put(&setting_record(REPLY_SETTINGS, &settings));
         batch.put(&setting_record(REPLY_STATE, &state));
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         self.reply = settings;
         self.reply_state = state;
         Ok(())
@@ -494,7 +562,7 @@ impl<S: Store> Driver<S> {
     async fn keep_reply_state(&mut self, state: ReplyState, outcome: ReplyOutcome, now: DateTime<Utc>) -> Result<ReplyOutcome, ActionError> {
         let mut batch = Batch::new();
         batch.put(&setting_record(REPLY_STATE, &state));
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         self.reply_state = state;
         Ok(outcome)
     }
@@ -504,7 +572,13 @@ impl<S: Store> Driver<S> {
         let rows: Vec<&OutboxRow> = self.outbox.values().filter(|r| r.state == DeliveryState::Pending && r.next_attempt_at.is_some_and(|t| t <= now)).collect();
         let lookup = |id: &str| self.engine.incident(id).cloned();
         let acks = self.reply.minter(&self.delivery.ntfy_server);
-        outbox::due(&rows, &lookup, &self.world, &self.delivery, acks.as_ref(), origin, now)
+        let mut due = outbox::due(&rows, &lookup, &self.world, &self.delivery, acks.as_ref(), origin, now);
+        // A route another epoch claimed moments ago may be on the wire: leave it for a while.
+        due.retain(|d| {
+            let claim = self.outbox.get(&d.key).and_then(|r| r.routes.get(d.route)).and_then(|r| r.claim);
+            claim.is_none_or(|c| Some(c.epoch) == self.fence || (now - c.at).num_seconds() >= CLAIM_LEASE_SECS)
+        });
+        due
     }
 
     /// Records what an attempt came back with (relaxed durability: the page itself is already
@@ -525,7 +599,7 @@ impl<S: Store> Driver<S> {
     async fn write_outbox(&mut self, row: OutboxRow, now: DateTime<Utc>) -> Result<(), ActionError> {
         let mut batch = Batch::new();
         batch.put(&row);
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         self.outbox.insert(row.key.clone(), row);
         Ok(())
     }
@@ -543,7 +617,7 @@ impl<S: Store> Driver<S> {
             settings.rule_order.push(value.id());
             batch.put(&settings_record(&settings));
         }
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         self.world = world;
         self.settings = settings;
         Ok(value)
@@ -563,7 +637,7 @@ impl<S: Store> Driver<S> {
         settings.rule_order.retain(|r| r != id);
         settings.default_policy = world.default_policy.clone();
         batch.put(&settings_record(&settings));
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         self.world = world;
         self.settings = settings;
         Ok(())
@@ -582,7 +656,7 @@ impl<S: Store> Driver<S> {
         let settings = WorldSettings { rule_order: order, ..self.settings.clone() };
         let mut batch = Batch::new();
         batch.put(&settings_record(&settings));
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         order_rules(&mut self.world.rules, &settings.rule_order);
         self.settings = settings;
         Ok(())
@@ -596,7 +670,7 @@ impl<S: Store> Driver<S> {
         let settings = WorldSettings { default_policy: policy, ..self.settings.clone() };
         let mut batch = Batch::new();
         batch.put(&settings_record(&settings));
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         self.world = world;
         self.settings = settings;
         Ok(())
@@ -614,15 +688,25 @@ impl<S: Store> Driver<S> {
     /// Replaces everything with a backup's contents, after checking the whole file. A refused file
     /// changes nothing.
     pub async fn import(self, text: &str, now: DateTime<Utc>) -> Result<(Driver<S>, Restore), (Driver<S>, ActionError)> {
+        let fence = self.fence;
         let restore = match backup::parse_backup(text) {
             Ok(r) => r,
             Err(e) => return Err((self, e.into())),
         };
-        if let Err(e) = self.store.commit(restore.batch.clone(), now).await {
+        // The clock's epoch is storage's own: keep it through the restore, so this tab stays the
+        // clock (and a file cannot carry one in).
+        let mut batch = restore.batch.clone();
+        if let Some(epoch) = self.fence {
+            batch.put(&epoch_row(epoch));
+        }
+        if let Err(e) = self.commit(batch, now).await {
             return Err((self, e.into()));
         }
         match Driver::try_load(self.store).await {
-            Ok(driver) => Ok((driver, restore)),
+            Ok(mut driver) => {
+                driver.fence = fence;
+                Ok((driver, restore))
+            }
             // Written but not readable back: hand back an empty driver over the same store, so the
             // tab keeps running and a reload reads again.
             Err((store, e)) => Err((Driver::empty(store), e)),
@@ -632,7 +716,7 @@ impl<S: Store> Driver<S> {
     /// Adds or replaces policies from a file of policies alone.
     pub async fn import_policies(&mut self, text: &str, now: DateTime<Utc>) -> Result<usize, ActionError> {
         let (batch, count) = backup::parse_policy_import(text, &self.world)?;
-        self.store.commit(batch, now).await?;
+        self.commit(batch, now).await?;
         let policies = crate::engine::format::parse_policies(text)?;
         for p in policies {
             p.upsert_into(&mut self.world);

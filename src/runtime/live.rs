@@ -87,6 +87,9 @@ pub enum Role {
     Starting,
     Leader,
     Follower,
+    /// Opened with `?safe=1` (from the recovery page): this tab keeps no clock, sends nothing,
+    /// and runs commands on its own copy — to export, restore or remove what went wrong.
+    Safe,
 }
 
 /// What the header's clock status says.
@@ -101,6 +104,11 @@ pub struct ClockStatus {
     /// The last catch-up: how late the latest overdue step fired, when this tab woke late.
     pub caught_up: Option<chrono::Duration>,
     pub uses_worker: bool,
+    /// When this tab's driver last finished a tick (its own heartbeat, not the lock's): a
+    /// leader whose ticks stopped says so.
+    pub last_tick: Option<DateTime<Utc>>,
+    /// When this tab became the clock.
+    pub leading_since: Option<DateTime<Utc>>,
     /// The reply topic's subscription in this tab.
     pub reply: ReplyLink,
 }
@@ -152,6 +160,11 @@ struct Inner {
     reply_generation: Cell<u64>,
     /// When the clock last woke (ms), to tell a slept tab.
     last_wake: Cell<f64>,
+    /// The clock epoch this tab holds while it leads: every write is fenced with it.
+    epoch: Cell<Option<u64>>,
+    /// When the driver last finished a tick here.
+    last_tick: Cell<Option<DateTime<Utc>>>,
+    leading_since: Cell<Option<DateTime<Utc>>>,
     _pagehide: RefCell<Option<Closure<dyn FnMut(web_sys::Event)>>>,
 }
 
@@ -187,6 +200,9 @@ impl Live {
             reply_failed_at: Cell::new(None),
             reply_generation: Cell::new(0),
             last_wake: Cell::new(js_sys::Date::now()),
+            epoch: Cell::new(None),
+            last_tick: Cell::new(None),
+            leading_since: Cell::new(None),
             _pagehide: RefCell::new(None),
         }));
         let this = live.clone();
@@ -256,7 +272,9 @@ impl Live {
         }
         *self.0._pagehide.borrow_mut() = Some(pagehide);
 
-        if Leadership::supported() {
+        if crate::ui::query_flag("safe") {
+            self.0.role.set(Role::Safe);
+        } else if Leadership::supported() {
             self.0.role.set(Role::Follower);
             self.queue_for_lock(false);
         } else {
@@ -285,10 +303,21 @@ impl Live {
 
     fn become_leader(&self) {
         self.0.role.set(Role::Leader);
+        self.0.leading_since.set(Some(clock::now()));
         let this = self.clone();
         spawn_local(async move {
             // Another tab may have changed things since we last loaded: start from the database.
             this.reload().await;
+            // Raise the clock epoch: from now on a tab that led before us can write nothing.
+            {
+                let mut guard = this.0.driver.lock().await;
+                if let Some(driver) = guard.as_mut() {
+                    match driver.take_clock(clock::now()).await {
+                        Ok(epoch) => this.0.epoch.set(Some(epoch)),
+                        Err(e) => (this.0.on_error)(format!("This tab could not take the clock: {e}")),
+                    }
+                }
+            }
             this.post(&Message::Heartbeat { tab: this.0.tab.clone() });
             // Acknowledgements that arrived while no tab was the clock come first.
             this.sync_reply(true).await;
@@ -296,8 +325,19 @@ impl Live {
         });
     }
 
+    /// A write was fenced: another tab took the clock while this one was hung or frozen. Stop
+    /// leading at once, send nothing more, and show what the new clock writes.
+    fn lost_clock(&self) {
+        if self.0.role.get() == Role::Leader {
+            self.become_follower();
+            let this = self.clone();
+            spawn_local(async move { this.reload().await });
+        }
+    }
+
     fn become_follower(&self) {
         if self.0.role.get() == Role::Leader {
+            self.0.epoch.set(None);
             self.0.role.set(Role::Follower);
             self.0.last_heartbeat.set(Some(js_sys::Date::now()));
             self.stop_reply();
@@ -317,7 +357,7 @@ impl Live {
                 *entropy = crate::adapters::ntfy::random_bytes(48);
             }
         }
-        if self.0.role.get() == Role::Leader {
+        if matches!(self.0.role.get(), Role::Leader | Role::Safe) {
             return self.execute_here(command).await;
         }
         let id = self.0.next_id.get();
@@ -347,6 +387,12 @@ impl Live {
             return Err(Refusal { message: "Storage is still opening; try again in a moment.".into(), field: None });
         };
         let (driver, reply) = execute(driver, command, clock::now()).await;
+        if reply.as_ref().is_err_and(Refusal::fenced) {
+            *guard = Some(driver);
+            drop(guard);
+            self.lost_clock();
+            return reply;
+        }
         (self.0.on_snapshot)(snapshot(&driver));
         self.sleep_until(driver.next_deadline());
         *guard = Some(driver);
@@ -379,8 +425,26 @@ impl Live {
         }
         let now = clock::now();
         let sends = {
-            let guard = self.0.driver.lock().await;
-            guard.as_ref().map(|d| d.due_sends(&origin(), now)).unwrap_or_default()
+            let mut guard = self.0.driver.lock().await;
+            let Some(driver) = guard.as_mut() else {
+                self.0.delivering.set(false);
+                return;
+            };
+            let sends = driver.due_sends(&origin(), now);
+            // Claim them in one fenced transaction first: if another tab has taken the clock
+            // meanwhile (this one was hung), nothing is sent twice.
+            if !sends.is_empty() {
+                if let Err(e) = driver.claim(&sends, now).await {
+                    if e.is_fenced() {
+                        drop(guard);
+                        self.0.delivering.set(false);
+                        self.lost_clock();
+                        return;
+                    }
+                    // Any other failure (a full disk): sending at least once beats not at all.
+                }
+            }
+            sends
         };
         if !sends.is_empty() {
             let attempts = sends.into_iter().map(|due| async move {
@@ -404,7 +468,9 @@ impl Live {
                 let at = clock::now();
                 for (due, outcome, latency) in results {
                     if let Err(e) = driver.record_attempt(&due.key, due.route, &outcome, latency, at).await {
-                        (self.0.on_error)(format!("A delivery result could not be saved: {e}"));
+                        if !e.is_fenced() {
+                            (self.0.on_error)(format!("A delivery result could not be saved: {e}"));
+                        }
                     }
                 }
                 (self.0.on_snapshot)(snapshot(driver));
@@ -510,7 +576,10 @@ impl Live {
             },
         };
         match Driver::load(store).await {
-            Ok(driver) => {
+            Ok(mut driver) => {
+                if let (Role::Leader, Some(epoch)) = (self.0.role.get(), self.0.epoch.get()) {
+                    driver.resume_clock(epoch);
+                }
                 self.warn_left_out(&driver);
                 (self.0.on_snapshot)(snapshot(&driver));
                 *guard = Some(driver);
@@ -546,7 +615,7 @@ impl Live {
                     self.queue_for_lock(true);
                 }
             }
-            Role::Starting => {}
+            Role::Starting | Role::Safe => {}
         }
         self.publish_status();
     }
@@ -582,10 +651,16 @@ impl Live {
                             self.post(&Message::Changed { tab: self.0.tab.clone() });
                         }
                     }
+                    Err(e) if e.is_fenced() => {
+                        drop(guard);
+                        self.0.ticking.set(false);
+                        return self.lost_clock();
+                    }
                     Err(e) => (self.0.on_error)(format!("The clock could not save its step; it will try again: {e}")),
                 }
             }
             self.sleep_until(driver.next_deadline());
+            self.0.last_tick.set(Some(clock::now()));
         }
         drop(guard);
         self.0.ticking.set(false);
@@ -758,6 +833,10 @@ impl Live {
                     spawn_local(async move { this.deliver().await });
                 }
             }
+            Err(e) if e.is_fenced() => {
+                drop(guard);
+                self.lost_clock();
+            }
             Err(e) => (self.0.on_error)(format!("An acknowledgement from a phone could not be saved; it will be read again: {e}")),
         }
     }
@@ -783,6 +862,8 @@ impl Live {
             caught_up: self.0.caught_up.get(),
             uses_worker: self.0.clock.borrow().as_ref().is_some_and(|c| c.uses_worker()),
             reply: self.0.reply_link.borrow().clone(),
+            last_tick: self.0.last_tick.get(),
+            leading_since: self.0.leading_since.get(),
         };
         (self.0.on_status)(status);
     }

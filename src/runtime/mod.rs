@@ -22,6 +22,13 @@ use crate::engine::person::PersonError;
 use crate::storage::backup::ImportError;
 use crate::storage::StoreError;
 
+impl ActionError {
+    /// Another tab took the clock: this tab's write was refused (and nothing may be sent).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, ActionError::Storage(StoreError::Fenced))
+    }
+}
+
 /// Why an action did not happen. Nothing was changed when one is returned.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ActionError {

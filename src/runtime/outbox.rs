@@ -34,7 +34,7 @@ impl Default for DeliverySettings {
 
 /// The routes a delivery takes.
 pub fn routes_for(delivery: &Delivery, now: DateTime<Utc>) -> Vec<RouteState> {
-    let route = |route| RouteState { route, status: RouteStatus::Pending, attempts: 0, first_attempt_at: None, next_attempt_at: Some(now), last: String::new() };
+    let route = |route| RouteState { route, status: RouteStatus::Pending, attempts: 0, first_attempt_at: None, next_attempt_at: Some(now), last: String::new(), claim: None };
     match delivery {
         Delivery::Page { contact, .. } => {
             let mut routes = vec![route(Route::Notification)];

@@ -99,6 +99,8 @@ pub fn export(stores: Vec<(&'static str, Vec<Envelope<serde_json::Value>>)>, now
     let stores = stores
         .into_iter()
         .map(|(name, mut rows)| {
+            // The clock's leadership epoch belongs to this browser, not to the data.
+            rows.retain(|row| !(name == "settings" && row.id == super::CLOCK_EPOCH));
             if !include_secrets {
                 for row in &mut rows {
                     strip_secrets(name, &mut row.value);
@@ -210,13 +212,16 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
     }
     typed::<Setting>("settings", rows("settings"))?;
 
-    let mut batch = Batch { ops: Vec::new(), strict: true };
+    let mut batch = Batch { ops: Vec::new(), strict: true, fence: None };
     let mut counts = BTreeMap::new();
     for name in STORES {
         batch.ops.push(Op::Clear { store: name });
         let rows = rows(name);
         counts.insert(name.to_string(), rows.len());
         for row in rows {
+            if name == "settings" && row.id == super::CLOCK_EPOCH {
+                continue; // never taken from a file: the restoring tab keeps its own
+            }
             batch.ops.push(Op::Put { store: name, id: row.id.clone(), value: row.value.clone() });
         }
     }
@@ -237,7 +242,7 @@ pub fn parse_policy_import(text: &str, current: &World) -> Result<(Batch, usize)
         world.policies.push(p.clone());
     }
     validate(&world).map_err(first_error)?;
-    let mut batch = Batch { ops: Vec::new(), strict: false };
+    let mut batch = Batch { ops: Vec::new(), strict: false, fence: None };
     for p in &policies {
         batch.put(p);
     }

@@ -108,6 +108,9 @@ impl Store for IdbStore {
             })
             .collect();
         names.push(JOURNAL);
+        if batch.fence.is_some() {
+            names.push("settings");
+        }
         names.sort_unstable();
         names.dedup();
         let mut options = TransactionOptions::new();
@@ -120,6 +123,16 @@ impl Store for IdbStore {
             .build()
             .map_err(fail)?;
         let journal = tx.object_store(JOURNAL).map_err(fail)?;
+        if let Some(epoch) = batch.fence {
+            // Read inside the same transaction as the writes: no other tab can raise the epoch
+            // between this check and the commit.
+            let settings = tx.object_store("settings").map_err(fail)?;
+            let row = settings.get::<Envelope<serde_json::Value>, _, _>(super::CLOCK_EPOCH).serde().map_err(fail)?.await.map_err(fail)?;
+            if row.map_or(0, |r| super::epoch_of(&r.value)) != epoch {
+                let _ = tx.abort();
+                return Err(StoreError::Fenced);
+            }
+        }
         // Revisions: read the previous envelope of every record this batch puts, all at once —
         // except in stores the batch empties first (a restore), where every record starts at 1.
         let mut cleared: Vec<&str> = Vec::new();

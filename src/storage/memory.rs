@@ -53,6 +53,12 @@ impl Store for MemoryStore {
             return Err(StoreError::QuotaExceeded("QuotaExceededError (simulated)".into()));
         }
         let mut records = self.records.borrow_mut();
+        if let Some(epoch) = batch.fence {
+            let stored = records.get("settings").and_then(|t| t.get(super::CLOCK_EPOCH)).map_or(0, |e| super::epoch_of(&e.value));
+            if stored != epoch {
+                return Err(StoreError::Fenced);
+            }
+        }
         let mut journal = self.journal.borrow_mut();
         for op in batch.ops {
             match op {

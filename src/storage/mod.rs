@@ -171,6 +171,17 @@ pub struct RouteState {
     /// The last outcome, in words.
     #[serde(default)]
     pub last: String,
+    /// Which clock epoch is sending it, since when: another epoch leaves it alone for a while,
+    /// so a send in flight during a handover is not repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
+}
+
+/// A route being sent by the tab holding clock epoch `epoch`, since `at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub epoch: u64,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +260,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("storage failed, nothing was saved: {0}")]
     Other(String),
+    /// The batch was fenced with an epoch that is no longer the clock's.
+    #[error("another tab has taken over the clock; this tab changed nothing")]
+    Fenced,
 }
 
 /// One write inside a [`Batch`].
@@ -267,6 +281,19 @@ pub struct Batch {
     /// Flush to disk before reporting success (IndexedDB `durability: "strict"`): for writes that
     /// must survive a crash, such as a page about to be sent.
     pub strict: bool,
+    /// Commit only while the stored clock epoch ([`CLOCK_EPOCH`]) is this one; otherwise write
+    /// nothing and fail with [`StoreError::Fenced`]. The tab keeping the clock fences every write,
+    /// so a leader that was hung while another tab took over cannot write (or send) anything.
+    pub fence: Option<u64>,
+}
+
+/// The settings row holding the clock's leadership epoch: `{"epoch": N}`. Each tab that takes the
+/// clock raises it. Storage's own: never exported, never restored.
+pub const CLOCK_EPOCH: &str = "clock-epoch";
+
+/// The epoch in a settings row's value.
+pub fn epoch_of(value: &serde_json::Value) -> u64 {
+    value.get("value").and_then(|v| v.get("epoch")).and_then(|e| e.as_u64()).unwrap_or(0)
 }
 
 impl Batch {
@@ -288,6 +315,22 @@ impl Batch {
     }
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+}
+
+/// A shared store (several drivers over one database, as several tabs are).
+impl<S: Store> Store for std::rc::Rc<S> {
+    async fn list<T: Record>(&self) -> Result<Vec<Envelope<T>>, StoreError> {
+        (**self).list().await
+    }
+    async fn list_raw(&self, store: &'static str) -> Result<Vec<Envelope<serde_json::Value>>, StoreError> {
+        (**self).list_raw(store).await
+    }
+    async fn commit(&self, batch: Batch, now: DateTime<Utc>) -> Result<(), StoreError> {
+        (**self).commit(batch, now).await
+    }
+    async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        (**self).journal().await
     }
 }
 

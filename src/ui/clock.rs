@@ -33,7 +33,14 @@ pub fn ClockBadge() -> impl IntoView {
             return ("starting", "Starting the clock…".to_string());
         };
         let silent = status.last_run.map(|t| status.now - t);
+        let ticked_for = status.last_tick.map(|t| status.now - t);
         match status.role {
+            Role::Safe => ("stale", "Safe mode: no clock runs in this tab and nothing is sent".to_string()),
+            // The driver's own heartbeat, not the lock: a leader whose ticks stopped says so.
+            Role::Leader if ticked_for.is_none_or(|d| d > chrono::Duration::seconds(10)) && status.leading_since.is_some_and(|t| status.now - t > chrono::Duration::seconds(10)) => (
+                "stale",
+                format!("The clock in this tab has stopped{} — pages may be late. Reload the page to restart it.", ticked_for.map(|d| format!(" (last ran {} ago)", span(d))).unwrap_or_default()),
+            ),
             Role::Leader => match status.caught_up {
                 Some(late) if late > chrono::Duration::seconds(60) => {
                     ("here", format!("Clock running here — caught up; steps fired {} late: this tab was asleep", span(late)))

@@ -24,11 +24,33 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
 use state::AppState;
+use wasm_bindgen::JsCast;
 
 /// Mounts the app on `<body>`.
 pub fn start() {
     adopt_hash_route();
     leptos::mount::mount_to_body(App);
+    if query_flag("crash-test") {
+        // A drill: what Piket does if it ever stops (the recovery page). Documented in README.
+        panic!("crash test requested with ?crash-test=1");
+    }
+}
+
+/// Whether the page's address has `?<name>=1`.
+pub(crate) fn query_flag(name: &str) -> bool {
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    search.trim_start_matches('?').split('&').any(|kv| kv == format!("{name}=1") || kv == name)
+}
+
+/// Replaces the page with the recovery page (defined in index.html, plain JS, so it works after
+/// the wasm instance died).
+pub fn show_recovery(why: &str) {
+    let Some(window) = web_sys::window() else { return };
+    if let Ok(f) = js_sys::Reflect::get(&window, &"piketRecover".into()) {
+        if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+            let _ = f.call1(&wasm_bindgen::JsValue::NULL, &why.into());
+        }
+    }
 }
 
 /// Links of the form `…/#/incidents/42` (what notifications and bookmarks carry, since they work on

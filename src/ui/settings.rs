@@ -100,6 +100,7 @@ pub fn SettingsScreen() -> impl IntoView {
                         Role::Leader => "This tab keeps the clock: it fires escalations and sends pages.",
                         Role::Follower => "Another tab of this browser keeps the clock; this one shows the same incidents and passes your actions to it.",
                         Role::Starting => "Starting…",
+                        Role::Safe => "Safe mode: this tab keeps no clock and sends nothing. Export, restore a good backup or fix what went wrong, then reload Piket without “?safe=1”.",
                     };
                     let ticks = if c.uses_worker { "Ticks come from a background worker (not slowed down when the tab is hidden)." } else { "Ticks come from page timers (a hidden tab may only wake once a minute)." };
                     let last = c.last_run.map(|t| format!("Last run: {} ago.", span(c.now - t))).unwrap_or_default();

@@ -11,6 +11,7 @@ mod config;
 mod delivery;
 mod incidents;
 mod lab;
+mod never_panic;
 mod ntfy;
 mod people;
 mod phone_ack;
