@@ -70,7 +70,8 @@ fn busy_engine(world: &World) -> Engine {
     for i in 0..INCIDENTS {
         let at = t0() + Duration::milliseconds((i as i64) * 3_600_000 / INCIDENTS as i64);
         let severity = ["sev1", "sev2", "sev3", "sev4"][i % 4];
-        let details = serde_json::from_value(json!({"title": format!("incident {i}"), "severity": severity, "policy": format!("pol{}", i % POLICIES)})).unwrap();
+        let details =
+            serde_json::from_value(json!({"title": format!("incident {i}"), "severity": severity, "policy": format!("pol{}", i % POLICIES)})).unwrap();
         let outcome = engine.handle(world, at, Input::Open { id: format!("inc-{i:05}"), by: piket::engine::Actor::Automation, details });
         assert!(outcome.rejected.is_none());
     }
@@ -90,18 +91,26 @@ fn tick(c: &mut Criterion) {
 
     // The usual tick: a driver woke on time, little or nothing is due.
     c.bench_function("tick: 10k open incidents, one second of deadlines due", |b| {
-        b.iter_batched(|| engine.clone(), |mut e| {
-            // Hand the engine back so dropping 10 000 incidents is not timed.
-            let out = e.handle_timeout(&world, now + Duration::seconds(1));
-            (e, out)
-        }, BatchSize::LargeInput)
+        b.iter_batched(
+            || engine.clone(),
+            |mut e| {
+                // Hand the engine back so dropping 10 000 incidents is not timed.
+                let out = e.handle_timeout(&world, now + Duration::seconds(1));
+                (e, out)
+            },
+            BatchSize::LargeInput,
+        )
     });
     // A throttled tab waking once a minute (Chrome's budget for hidden pages).
     c.bench_function("tick: 10k open incidents, one minute of deadlines due", |b| {
-        b.iter_batched(|| engine.clone(), |mut e| {
-            let out = e.handle_timeout(&world, now + Duration::minutes(1));
-            (e, out)
-        }, BatchSize::LargeInput)
+        b.iter_batched(
+            || engine.clone(),
+            |mut e| {
+                let out = e.handle_timeout(&world, now + Duration::minutes(1));
+                (e, out)
+            },
+            BatchSize::LargeInput,
+        )
     });
     c.bench_function("poll_timeout: 10k open incidents", |b| b.iter(|| black_box(engine.poll_timeout())));
 }

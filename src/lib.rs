@@ -6,11 +6,11 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod adapters;
+/// What to send to ntfy, Slack, Teams, Discord or a webhook, and when to retry.
+pub mod delivery;
 pub mod engine;
 /// Alert payloads (PagerDuty v2, Alertmanager v4) and intake links into engine inputs.
 pub mod intake;
-/// What to send to ntfy, Slack, Teams, Discord or a webhook, and when to retry.
-pub mod delivery;
 /// Acknowledgements from phones through ntfy: signed tokens and the clock's verdict on each.
 pub mod reply;
 pub mod runtime;

@@ -10,7 +10,7 @@ use piket::engine::incident::Actor;
 use piket::engine::person::{Contact, Person, PersonError};
 use piket::runtime::driver::Driver;
 use piket::runtime::{people, ActionError};
-use piket::storage::{Batch, IdbStore, OutboxRow, Setting, Store, StoredIncident, TimelineRow, STORES, JOURNAL};
+use piket::storage::{Batch, IdbStore, OutboxRow, Setting, Store, StoredIncident, TimelineRow, JOURNAL, STORES};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);

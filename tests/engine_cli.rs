@@ -38,7 +38,14 @@ fn simulate_prints_the_timeline_as_json_lines() {
 
 #[test]
 fn every_example_checks() {
-    for (kind, file) in [("people", "people"), ("schedules", "schedules"), ("policies", "policies"), ("rules", "rules"), ("world", "world"), ("scenario", "scenario-sev1-night")] {
+    for (kind, file) in [
+        ("people", "people"),
+        ("schedules", "schedules"),
+        ("policies", "policies"),
+        ("rules", "rules"),
+        ("world", "world"),
+        ("scenario", "scenario-sev1-night"),
+    ] {
         let path = format!("examples/{file}.json");
         let (code, stdout, stderr) = piket(&["check", kind, &path]);
         assert_eq!((code, stdout.trim()), (0, format!("{path}: ok").as_str()), "stderr: {stderr}");

@@ -73,7 +73,10 @@ fn chicago_spring_forward_closes_a_window_when_the_clock_jumps_past_its_end() {
     assert!(w.contains(chicago(), &[], utc("2020-03-08T07:59:00Z")));
     assert!(!w.contains(chicago(), &[], utc("2020-03-08T08:00:00Z")));
     assert_eq!(w.next_change(chicago(), &[], utc("2020-03-08T07:30:00Z")), Some(utc("2020-03-08T08:00:00Z")));
-    assert_eq!(chained(start, Duration::hours(3), |t| next_change(&w, chicago(), t)), sampled_changes(start, Duration::hours(3), |t| w.contains(chicago(), &[], t)));
+    assert_eq!(
+        chained(start, Duration::hours(3), |t| next_change(&w, chicago(), t)),
+        sampled_changes(start, Duration::hours(3), |t| w.contains(chicago(), &[], t))
+    );
 }
 
 #[test]

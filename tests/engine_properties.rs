@@ -55,7 +55,13 @@ fn level() -> impl Strategy<Value = LevelRecipe> {
         prop::option::weighted(0.2, (30u32..900, 0u8..3)),
         prop::bool::weighted(0.2),
     )
-        .prop_map(|(targets, ack_secs, resolution_secs, checkpoint, night_only)| LevelRecipe { targets, ack_secs, resolution_secs, checkpoint, night_only })
+        .prop_map(|(targets, ack_secs, resolution_secs, checkpoint, night_only)| LevelRecipe {
+            targets,
+            ack_secs,
+            resolution_secs,
+            checkpoint,
+            night_only,
+        })
 }
 
 fn policy() -> impl Strategy<Value = PolicyRecipe> {
@@ -180,8 +186,12 @@ fn inputs(acts: &[(u32, Act)]) -> Vec<(DateTime<Utc>, Input)> {
                     by: piket::engine::Actor::person("p2"),
                     status: serde_json::from_value(json!(STATUSES[status as usize])).unwrap(),
                 },
-                Act::ReassignPerson { id, who } => Input::Reassign { incident: inc(id), by: piket::engine::Actor::person("p0"), to: ReassignTo::Person(person(who)) },
-                Act::ReassignLevel { id, level } => Input::Reassign { incident: inc(id), by: piket::engine::Actor::person("p0"), to: ReassignTo::Level(level as u32) },
+                Act::ReassignPerson { id, who } => {
+                    Input::Reassign { incident: inc(id), by: piket::engine::Actor::person("p0"), to: ReassignTo::Person(person(who)) }
+                }
+                Act::ReassignLevel { id, level } => {
+                    Input::Reassign { incident: inc(id), by: piket::engine::Actor::person("p0"), to: ReassignTo::Level(level as u32) }
+                }
                 Act::Confirm { id, who } => Input::ConfirmCheckpoint { incident: inc(id), by: person(who) },
                 Act::Note { id } => Input::AddNote { incident: inc(id), by: piket::engine::Actor::person("p1"), text: "n".into() },
             };
@@ -362,11 +372,23 @@ fn the_invariant_checker_catches_violations() {
     let call = |now, effects| Call { now, effects, refused: false };
     let m = |n| t + Duration::minutes(n);
     let cases: Vec<(Vec<Call>, &str)> = vec![
-        (vec![call(m(1), vec![effect(EntryKind::Paged, m(1), Some("k"), Some(1))]), call(m(2), vec![effect(EntryKind::Paged, m(2), Some("k"), Some(2))])], "twice"),
+        (
+            vec![call(m(1), vec![effect(EntryKind::Paged, m(1), Some("k"), Some(1))]), call(m(2), vec![effect(EntryKind::Paged, m(2), Some("k"), Some(2))])],
+            "twice",
+        ),
         (vec![call(m(1), vec![effect(EntryKind::Paged, m(2), Some("k"), Some(1))])], "in a call at"),
         (vec![call(m(1), vec![effect(EntryKind::Resolved, m(1), None, None), effect(EntryKind::Paged, m(1), Some("k"), Some(1))])], "after resolve"),
-        (vec![call(m(1), vec![effect(EntryKind::Paged, m(1), Some("a"), Some(1))]), call(m(2), vec![effect(EntryKind::Paged, m(2), Some("b"), Some(1))])], "reached at"),
-        (vec![call(m(1), vec![effect(EntryKind::Acknowledged, m(1), None, None)]), call(m(2), vec![escalated_by_ack_timeout(m(2)), effect(EntryKind::Paged, m(2), Some("b"), Some(2))])], "paged after acknowledge"),
+        (
+            vec![call(m(1), vec![effect(EntryKind::Paged, m(1), Some("a"), Some(1))]), call(m(2), vec![effect(EntryKind::Paged, m(2), Some("b"), Some(1))])],
+            "reached at",
+        ),
+        (
+            vec![
+                call(m(1), vec![effect(EntryKind::Acknowledged, m(1), None, None)]),
+                call(m(2), vec![escalated_by_ack_timeout(m(2)), effect(EntryKind::Paged, m(2), Some("b"), Some(2))]),
+            ],
+            "paged after acknowledge",
+        ),
     ];
     for (calls, want) in cases {
         let got = invariants(&calls).expect_err("a violation");

@@ -9,7 +9,8 @@ use piket::engine::format::{self, Scenario, SimulationLine};
 use serde_json::{json, Value};
 
 /// Kinds whose detail is part of the expectation (the why of a step).
-const EXPLAINED: [&str; 8] = ["escalated", "level_skipped", "escalation_stopped", "suppressed", "rejected", "checkpoint_waiting", "loop_started", "maintenance_ended"];
+const EXPLAINED: [&str; 8] =
+    ["escalated", "level_skipped", "escalation_stopped", "suppressed", "rejected", "checkpoint_waiting", "loop_started", "maintenance_ended"];
 
 fn render(lines: &[SimulationLine]) -> String {
     let mut out = String::new();
@@ -252,12 +253,12 @@ fn overnight_restriction_puts_the_night_layer_on_top() {
 #[test]
 fn overrides_and_an_empty_level_skipped() {
     let schedules = json!([{"id": "primary", "time_zone": "UTC",
-        "layers": [{"people": ["alice", "bob"], "start": "2025-01-06T09:00", "every": "weekly"}],
-        "overrides": [
-            {"start": "2025-01-08T00:00:00Z", "end": "2025-01-08T12:00:00Z", "replace": "alice", "with": "carol"},
-            {"start": "2025-01-08T12:00:00Z", "end": "2025-01-08T13:00:00Z", "add": "sam"},
-            {"start": "2025-01-08T13:00:00Z", "end": "2025-01-08T14:00:00Z", "remove": "alice"}
-        ]}]);
+    "layers": [{"people": ["alice", "bob"], "start": "2025-01-06T09:00", "every": "weekly"}],
+    "overrides": [
+        {"start": "2025-01-08T00:00:00Z", "end": "2025-01-08T12:00:00Z", "replace": "alice", "with": "carol"},
+        {"start": "2025-01-08T12:00:00Z", "end": "2025-01-08T13:00:00Z", "add": "sam"},
+        {"start": "2025-01-08T13:00:00Z", "end": "2025-01-08T14:00:00Z", "remove": "alice"}
+    ]}]);
     let policies = json!([{"id": "p", "levels": [
         {"targets": [{"schedule": "primary"}], "ack_timeout": 5},
         {"targets": [{"person": "erin"}]}
@@ -545,7 +546,8 @@ fn the_cli_example_scenario_keeps_its_timeline() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/scenario-sev1-night.json")).unwrap();
     let sim = format::simulate(&format::parse_scenario(&text).unwrap());
     check_invariants(&sim.lines);
-    let pages: Vec<String> = sim.lines.iter().filter(|l| l.key.is_some()).map(|l| format!("{} {}", l.time.format("%H:%M"), l.key.as_deref().unwrap())).collect();
+    let pages: Vec<String> =
+        sim.lines.iter().filter(|l| l.key.is_some()).map(|l| format!("{} {}", l.time.format("%H:%M"), l.key.as_deref().unwrap())).collect();
     assert_eq!(
         pages,
         [
@@ -620,7 +622,10 @@ fn refused_inputs_say_why_and_change_nothing() {
         (json!({"at": "2025-01-08T02:01:00Z", "input": "acknowledge", "incident": "i", "by": "mallory"}), "No person “mallory”."),
         (json!({"at": "2025-01-08T02:01:00Z", "input": "unacknowledge", "incident": "i", "by": "alice"}), "It is not acknowledged."),
         (json!({"at": "2025-01-08T02:01:00Z", "input": "confirm_checkpoint", "incident": "i", "by": "alice"}), "No checkpoint is waiting for confirmation."),
-        (json!({"at": "2025-01-08T02:01:00Z", "input": "snooze", "incident": "i", "by": "alice", "until": "2025-01-08T02:00:00Z"}), "Snooze until a time after now."),
+        (
+            json!({"at": "2025-01-08T02:01:00Z", "input": "snooze", "incident": "i", "by": "alice", "until": "2025-01-08T02:00:00Z"}),
+            "Snooze until a time after now.",
+        ),
         (json!({"at": "2025-01-08T02:01:00Z", "input": "reassign", "incident": "i", "by": "alice", "to": {"level": 4}}), "The policy has no level 4."),
     ];
     for (input, why) in cases {

@@ -68,7 +68,11 @@ fn configured(l1: u32, l2: u32) -> Driver<MemoryStore> {
 }
 
 fn open(d: &mut Driver<MemoryStore>, id: &str) {
-    let input = Input::Open { id: id.into(), by: Actor::Automation, details: IncidentDetails { title: "Disk <b>full</b>".into(), ..serde_json::from_str(r#"{"title": ""}"#).unwrap() } };
+    let input = Input::Open {
+        id: id.into(),
+        by: Actor::Automation,
+        details: IncidentDetails { title: "Disk <b>full</b>".into(), ..serde_json::from_str(r#"{"title": ""}"#).unwrap() },
+    };
     block_on(d.dispatch(t0(), input)).unwrap();
 }
 
@@ -93,7 +97,14 @@ fn message(id: &str, at: DateTime<Utc>, text: &str) -> ReplyMessage {
 }
 
 fn pages(d: &Driver<MemoryStore>, incident: &str) -> Vec<(DateTime<Utc>, String)> {
-    d.engine().incident(incident).unwrap().timeline.iter().filter(|e| e.kind == EntryKind::Paged).map(|e| (e.at, e.person.clone().unwrap_or_default())).collect()
+    d.engine()
+        .incident(incident)
+        .unwrap()
+        .timeline
+        .iter()
+        .filter(|e| e.kind == EntryKind::Paged)
+        .map(|e| (e.at, e.person.clone().unwrap_or_default()))
+        .collect()
 }
 
 #[test]
@@ -146,7 +157,15 @@ fn forged_expired_replayed_and_resolved_tokens_change_nothing_and_are_counted() 
 
     // Forged: the same claims signed with another key.
     let other = piket::reply::ReplySettings { key: piket::reply::TeamKey::from_bytes([9; 32]).to_base64(), ..d.reply_settings().clone() };
-    let forged = other.minter("").unwrap().mint(&PageToAck { incident: "inc-1", page_key: "k", person: "alice", person_name: "Alice", title: "x", severity: Default::default(), paged_at: t0() });
+    let forged = other.minter("").unwrap().mint(&PageToAck {
+        incident: "inc-1",
+        page_key: "k",
+        person: "alice",
+        person_name: "Alice",
+        title: "x",
+        severity: Default::default(),
+        paged_at: t0(),
+    });
     let before = d.engine().incident("inc-1").unwrap().clone();
     let out = block_on(d.receive_reply(&message("f", secs(5), &forged.token), secs(5))).unwrap();
     assert_eq!(out.refused, Some(Why::Forged));
@@ -167,11 +186,22 @@ fn forged_expired_replayed_and_resolved_tokens_change_nothing_and_are_counted() 
     let said = read_confirmation(replay.answer.as_deref().unwrap(), &ckey).unwrap();
     assert_eq!((said.ok, said.why.as_str(), said.at), (false, "used", secs(6).timestamp_millis()));
     // The same message id twice is one message.
-    assert_eq!(block_on(d.receive_reply(&message("r", secs(7), &token), secs(8))).unwrap(), piket::runtime::driver::ReplyOutcome { answer: None, step: None, refused: None });
+    assert_eq!(
+        block_on(d.receive_reply(&message("r", secs(7), &token), secs(8))).unwrap(),
+        piket::runtime::driver::ReplyOutcome { answer: None, step: None, refused: None }
+    );
 
     // A resolved incident: Alice's token for inc-2 no longer acts.
     let mut d2 = d;
-    let token2 = d2.reply_settings().minter("").unwrap().mint(&PageToAck { incident: "inc-2", page_key: "inc-2/L1", person: "alice", person_name: "Alice", title: "x", severity: Default::default(), paged_at: t0() });
+    let token2 = d2.reply_settings().minter("").unwrap().mint(&PageToAck {
+        incident: "inc-2",
+        page_key: "inc-2/L1",
+        person: "alice",
+        person_name: "Alice",
+        title: "x",
+        severity: Default::default(),
+        paged_at: t0(),
+    });
     block_on(d2.dispatch(secs(8), Input::Resolve { incident: "inc-2".into(), by: Actor::Person("bob".into()) })).unwrap();
     assert_eq!(block_on(d2.receive_reply(&message("z", secs(9), &token2.token), secs(9))).unwrap().refused, Some(Why::Resolved));
 
@@ -202,7 +232,8 @@ fn off_means_no_links_and_no_listening_and_the_key_stays_out_of_backups() {
     let (d, reply) = run(d, Command::SetReplyChannel { enabled: true, server: String::new(), new_topic: true, new_key: false, entropy: vec![] });
     assert!(reply.is_err());
     assert!(!d.reply_settings().enabled);
-    let (_, reply) = run(d, Command::SetReplyChannel { enabled: true, server: "javascript:alert(1)".into(), new_topic: false, new_key: false, entropy: vec![1; 48] });
+    let (_, reply) =
+        run(d, Command::SetReplyChannel { enabled: true, server: "javascript:alert(1)".into(), new_topic: false, new_key: false, entropy: vec![1; 48] });
     assert!(reply.unwrap_err().starts_with("server"), "a bad server is named");
 }
 

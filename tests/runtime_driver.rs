@@ -53,11 +53,7 @@ fn configured() -> Driver<MemoryStore> {
 }
 
 fn open(id: &str, title: &str) -> Input {
-    Input::Open {
-        id: id.into(),
-        by: Actor::Automation,
-        details: IncidentDetails { title: title.into(), ..serde_json::from_str(r#"{"title": ""}"#).unwrap() },
-    }
+    Input::Open { id: id.into(), by: Actor::Automation, details: IncidentDetails { title: title.into(), ..serde_json::from_str(r#"{"title": ""}"#).unwrap() } }
 }
 
 fn outbox_keys<S: Store>(d: &Driver<S>) -> Vec<String> {

@@ -48,7 +48,15 @@ extern "C" {
     fn piket_notification_permission() -> String;
     fn piket_request_permission() -> js_sys::Promise;
     #[wasm_bindgen(catch)]
-    fn piket_show_notification(title: &str, body: &str, tag: &str, url: &str, incident: &str, person: Option<String>, ack_url: Option<String>) -> Result<js_sys::Promise, JsValue>;
+    fn piket_show_notification(
+        title: &str,
+        body: &str,
+        tag: &str,
+        url: &str,
+        incident: &str,
+        person: Option<String>,
+        ack_url: Option<String>,
+    ) -> Result<js_sys::Promise, JsValue>;
     fn piket_on_sw_message(callback: &Closure<dyn FnMut(String)>);
 }
 

@@ -101,4 +101,3 @@ pub fn random_bytes(n: u32) -> Vec<u8> {
 fn describe(e: JsValue) -> String {
     e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).unwrap_or_else(|| "ntfy could not be reached".into())
 }
-

@@ -129,7 +129,8 @@ pub(super) fn teams(text: &str, m: &Message) -> Value {
             {"type": "FactSet", "facts": facts},
         ],
     });
-    let mut actions: Vec<Value> = m.acks.iter().take(ACK_BUTTONS_MAX).map(|a| json!({"type": "Action.OpenUrl", "title": ack_label(m, a), "url": a.link, "style": "positive"})).collect();
+    let mut actions: Vec<Value> =
+        m.acks.iter().take(ACK_BUTTONS_MAX).map(|a| json!({"type": "Action.OpenUrl", "title": ack_label(m, a), "url": a.link, "style": "positive"})).collect();
     if let Some(url) = link(m) {
         actions.push(json!({"type": "Action.OpenUrl", "title": "Open incident", "url": url}));
     }

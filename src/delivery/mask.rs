@@ -48,7 +48,10 @@ mod tests {
         let cases = [
             ("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/…XXXX"),
             ("https://discord.com/api/webhooks/123/abcdEFGH", "https://discord.com/…EFGH"),
-            ("https://prod-01.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=s3cr3tSIG", "https://prod-01.westeurope.logic.azure.com:443/…tSIG"),
+            (
+                "https://prod-01.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=s3cr3tSIG",
+                "https://prod-01.westeurope.logic.azure.com:443/…tSIG",
+            ),
             ("https://user:pa55@hooks.example.com/hook/0123456789", "https://hooks.example.com/…6789"),
             ("https://ntfy.sh", "https://ntfy.sh/"),
             ("https://ntfy.sh/", "https://ntfy.sh/"),

@@ -57,25 +57,57 @@ pub enum Input {
         #[serde(default = "automation")]
         by: Actor,
     },
-    Acknowledge { incident: IncidentId, by: PersonId },
+    Acknowledge {
+        incident: IncidentId,
+        by: PersonId,
+    },
     /// Give it back: the current level's ack timeout starts again.
-    Unacknowledge { incident: IncidentId, by: PersonId },
+    Unacknowledge {
+        incident: IncidentId,
+        by: PersonId,
+    },
     Resolve {
         incident: IncidentId,
         #[serde(default = "automation")]
         by: Actor,
     },
     /// To a person (paged now, must acknowledge) or to a level (1-based; paged now).
-    Reassign { incident: IncidentId, by: Actor, to: ReassignTo },
-    EscalateNow { incident: IncidentId, by: Actor },
+    Reassign {
+        incident: IncidentId,
+        by: Actor,
+        to: ReassignTo,
+    },
+    EscalateNow {
+        incident: IncidentId,
+        by: Actor,
+    },
     /// Quiet until `until`; then it is unacknowledged and the current level paged again (a new loop).
-    Snooze { incident: IncidentId, by: PersonId, until: DateTime<Utc> },
-    AddNote { incident: IncidentId, by: Actor, text: String },
-    ChangeStatus { incident: IncidentId, by: Actor, status: Status },
+    Snooze {
+        incident: IncidentId,
+        by: PersonId,
+        until: DateTime<Utc>,
+    },
+    AddNote {
+        incident: IncidentId,
+        by: Actor,
+        text: String,
+    },
+    ChangeStatus {
+        incident: IncidentId,
+        by: Actor,
+        status: Status,
+    },
     /// Re-evaluates the current level's timeouts for the new severity.
-    ChangeSeverity { incident: IncidentId, by: Actor, severity: Severity },
+    ChangeSeverity {
+        incident: IncidentId,
+        by: Actor,
+        severity: Severity,
+    },
     /// Let a paused escalation page the level waiting behind a checkpoint.
-    ConfirmCheckpoint { incident: IncidentId, by: PersonId },
+    ConfirmCheckpoint {
+        incident: IncidentId,
+        by: PersonId,
+    },
 }
 
 impl Input {
@@ -185,9 +217,13 @@ pub enum Stage {
     Paging,
     /// The current level waits behind its checkpoint.
     AwaitingCheckpoint,
-    Snoozed { until: DateTime<Utc> },
+    Snoozed {
+        until: DateTime<Utc>,
+    },
     /// Opened inside a maintenance window; escalation starts when it ends.
-    Held { until: DateTime<Utc> },
+    Held {
+        until: DateTime<Utc>,
+    },
     /// Ran out of levels (or a checkpoint said stop). Ack reminders still run.
     Stopped,
     /// Resolved.
@@ -797,13 +833,15 @@ impl Step<'_> {
 
         let recent = |by: RecurBy, within: Minutes| self.recent(&incident.details, now, by, within);
         let facts = Facts { details: &incident.details, status: incident.status, recent: &recent };
-        let held = self.world.maintenance.iter().find(|w| w.covers(now, &facts)).map(|w| (w.end, if w.name.is_empty() { w.id.clone() } else { w.name.clone() }));
+        let held =
+            self.world.maintenance.iter().find(|w| w.covers(now, &facts)).map(|w| (w.end, if w.name.is_empty() { w.id.clone() } else { w.name.clone() }));
         if let Some((until, name)) = held {
             escalation.stage = Stage::Held { until };
             escalation.timers.wake = Some(until);
             incident.escalation = Some(escalation);
             incident.suppressed = Some(format!("maintenance: {name}"));
-            let entry = TimelineEntry::new(now, EntryKind::Suppressed, Actor::Automation).detail(format!("maintenance window “{name}” until {}", until.to_rfc3339()));
+            let entry =
+                TimelineEntry::new(now, EntryKind::Suppressed, Actor::Automation).detail(format!("maintenance window “{name}” until {}", until.to_rfc3339()));
             self.record(&mut incident, entry);
             return incident;
         }
@@ -966,7 +1004,12 @@ impl Step<'_> {
         e.repeats_used += 1;
         e.pass = pass;
         let from = (repeat.from_level.max(1) as usize - 1).min(e.policy.levels.len().saturating_sub(1));
-        let entry = TimelineEntry::new(at, EntryKind::LoopStarted, Actor::Automation).detail(format!("repeat {} of {}, from level {}", e.repeats_used, repeat.times, from + 1));
+        let entry = TimelineEntry::new(at, EntryKind::LoopStarted, Actor::Automation).detail(format!(
+            "repeat {} of {}, from level {}",
+            e.repeats_used,
+            repeat.times,
+            from + 1
+        ));
         self.record(incident, entry);
         Some(from)
     }
@@ -1018,7 +1061,10 @@ impl Step<'_> {
                     incident.suppressed = None;
                     if incident.acknowledged.is_some() {
                         e.stage = Stage::Stopped;
-                        self.record(incident, TimelineEntry::new(t, EntryKind::MaintenanceEnded, Actor::Automation).detail("acknowledged during maintenance: nobody is paged"));
+                        self.record(
+                            incident,
+                            TimelineEntry::new(t, EntryKind::MaintenanceEnded, Actor::Automation).detail("acknowledged during maintenance: nobody is paged"),
+                        );
                     } else {
                         self.record(incident, TimelineEntry::new(t, EntryKind::MaintenanceEnded, Actor::Automation).detail("still open: escalation starts"));
                         self.start(incident, t);
@@ -1030,7 +1076,9 @@ impl Step<'_> {
                 // A timer whose setting is gone (hand-edited data) is dropped, not obeyed.
                 let Some(cp) = e.policy.levels.get(level).and_then(|l| l.checkpoint.clone()) else { return };
                 let pass = e.pass;
-                let entry = TimelineEntry::new(t, EntryKind::CheckpointTimedOut, Actor::Automation).level(level, pass).detail(format!("nobody confirmed within {}", cp.timeout));
+                let entry = TimelineEntry::new(t, EntryKind::CheckpointTimedOut, Actor::Automation)
+                    .level(level, pass)
+                    .detail(format!("nobody confirmed within {}", cp.timeout));
                 self.record(incident, entry);
                 match cp.on_timeout {
                     CheckpointTimeout::Proceed => self.enter_level(incident, t, level, true),
@@ -1046,11 +1094,25 @@ impl Step<'_> {
                 }
             }
             Timer::Ack => {
-                let d = e.policy.levels.get(level).and_then(|l| l.ack_timeout.as_ref()).and_then(|x| x.for_severity(severity)).map(|d| d.to_string()).unwrap_or_default();
+                let d = e
+                    .policy
+                    .levels
+                    .get(level)
+                    .and_then(|l| l.ack_timeout.as_ref())
+                    .and_then(|x| x.for_severity(severity))
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
                 self.escalate(incident, t, Actor::Automation, format!("level {} not acknowledged within {d}", level + 1));
             }
             Timer::Resolution => {
-                let d = e.policy.levels.get(level).and_then(|l| l.resolution_timeout.as_ref()).and_then(|x| x.for_severity(severity)).map(|d| d.to_string()).unwrap_or_default();
+                let d = e
+                    .policy
+                    .levels
+                    .get(level)
+                    .and_then(|l| l.resolution_timeout.as_ref())
+                    .and_then(|x| x.for_severity(severity))
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
                 self.escalate(incident, t, Actor::Automation, format!("not resolved within {d} of level {}", level + 1));
             }
             Timer::Stale => {
@@ -1113,44 +1175,43 @@ impl Step<'_> {
                     }
                 }
             }
-            Input::Reassign { by, to, .. } => {
-                match to {
-                    ReassignTo::Person(p) => {
-                        let n = incident.timeline.iter().filter(|x| x.kind == EntryKind::Reassigned).count() + 1;
-                        if incident.acknowledged.take().is_some() {
-                            self.record(incident, TimelineEntry::new(now, EntryKind::Unacknowledged, by.clone()).detail("reassigned"));
-                        }
-                        incident.assignee = Some(p.clone());
-                        let mut entry = TimelineEntry::new(now, EntryKind::Reassigned, by).detail(format!("to {p}"));
-                        entry.person = Some(p.clone());
-                        self.record(incident, entry);
-                        let contact = self.world.person(&p).map(|x| x.contact.clone()).unwrap_or_default();
-                        self.deliver(incident, now, PageStep::Reassign(n), &format!("person:{p}"), Delivery::Page { person: p.clone(), contact }, String::new());
-                        let severity = incident.details.severity;
-                        if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) {
-                            e.timers.reminder = None;
-                            e.timers.ack = e.policy.levels.get(e.level).and_then(|l| l.ack_timeout.as_ref()).and_then(|t| t.for_severity(severity)).map(|d| d.after(now));
-                        }
+            Input::Reassign { by, to, .. } => match to {
+                ReassignTo::Person(p) => {
+                    let n = incident.timeline.iter().filter(|x| x.kind == EntryKind::Reassigned).count() + 1;
+                    if incident.acknowledged.take().is_some() {
+                        self.record(incident, TimelineEntry::new(now, EntryKind::Unacknowledged, by.clone()).detail("reassigned"));
                     }
-                    ReassignTo::Level(k) => {
-                        let Some(e) = incident.escalation.as_mut() else { return };
-                        let index = (k as usize).saturating_sub(1);
-                        let onward = index > e.level && e.stage != Stage::Stopped;
-                        if !onward {
-                            let Some(pass) = next_loop(e.pass) else { return self.stop(incident, now, "loop limit reached") };
-                            e.pass = pass;
-                        }
+                    incident.assignee = Some(p.clone());
+                    let mut entry = TimelineEntry::new(now, EntryKind::Reassigned, by).detail(format!("to {p}"));
+                    entry.person = Some(p.clone());
+                    self.record(incident, entry);
+                    let contact = self.world.person(&p).map(|x| x.contact.clone()).unwrap_or_default();
+                    self.deliver(incident, now, PageStep::Reassign(n), &format!("person:{p}"), Delivery::Page { person: p.clone(), contact }, String::new());
+                    let severity = incident.details.severity;
+                    if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) {
                         e.timers.reminder = None;
-                        let pass = e.pass;
-                        if incident.acknowledged.take().is_some() {
-                            self.record(incident, TimelineEntry::new(now, EntryKind::Unacknowledged, by.clone()).detail("reassigned"));
-                        }
-                        let entry = TimelineEntry::new(now, EntryKind::Reassigned, by).level(index, pass).detail(format!("to level {k}"));
-                        self.record(incident, entry);
-                        self.enter_level(incident, now, index, true);
+                        e.timers.ack =
+                            e.policy.levels.get(e.level).and_then(|l| l.ack_timeout.as_ref()).and_then(|t| t.for_severity(severity)).map(|d| d.after(now));
                     }
                 }
-            }
+                ReassignTo::Level(k) => {
+                    let Some(e) = incident.escalation.as_mut() else { return };
+                    let index = (k as usize).saturating_sub(1);
+                    let onward = index > e.level && e.stage != Stage::Stopped;
+                    if !onward {
+                        let Some(pass) = next_loop(e.pass) else { return self.stop(incident, now, "loop limit reached") };
+                        e.pass = pass;
+                    }
+                    e.timers.reminder = None;
+                    let pass = e.pass;
+                    if incident.acknowledged.take().is_some() {
+                        self.record(incident, TimelineEntry::new(now, EntryKind::Unacknowledged, by.clone()).detail("reassigned"));
+                    }
+                    let entry = TimelineEntry::new(now, EntryKind::Reassigned, by).level(index, pass).detail(format!("to level {k}"));
+                    self.record(incident, entry);
+                    self.enter_level(incident, now, index, true);
+                }
+            },
             Input::EscalateNow { by, .. } => self.escalate(incident, now, by, "escalated by hand".into()),
             Input::Snooze { by, until, .. } => {
                 let Some(e) = incident.escalation.as_mut() else { return };
@@ -1274,7 +1335,8 @@ impl Step<'_> {
                         let index = (*k as usize).clamp(1, e.policy.levels.len().max(1)) - 1;
                         if index > e.level {
                             let pass = e.pass;
-                            let entry = TimelineEntry::new(now, EntryKind::Escalated, Actor::Automation).level(index, pass).detail(format!("rule “{}”", rule.id));
+                            let entry =
+                                TimelineEntry::new(now, EntryKind::Escalated, Actor::Automation).level(index, pass).detail(format!("rule “{}”", rule.id));
                             self.record(incident, entry);
                             self.enter_level(incident, now, index, false);
                         }

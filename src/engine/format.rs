@@ -448,9 +448,19 @@ pub fn simulate(scenario: &Scenario) -> Simulation {
     Simulation { lines, effects, engine }
 }
 
-
 fn rejected(at: DateTime<Utc>, incident: Option<String>, r: Rejected) -> SimulationLine {
-    SimulationLine { time: at, kind: "rejected".into(), incident, level: None, pass: None, target: None, person: None, key: None, actor: None, detail: r.to_string() }
+    SimulationLine {
+        time: at,
+        kind: "rejected".into(),
+        incident,
+        level: None,
+        pass: None,
+        target: None,
+        person: None,
+        key: None,
+        actor: None,
+        detail: r.to_string(),
+    }
 }
 
 #[cfg(test)]

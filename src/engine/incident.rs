@@ -194,7 +194,16 @@ impl IncidentDetails {
     /// `title_max`, the rest to `text_max`; at most 50 links and 100 labels), marked where cut.
     pub fn bounded(mut self, title_max: usize, text_max: usize) -> IncidentDetails {
         bounded(&mut self.title, title_max);
-        for field in [&mut self.summary, &mut self.kind, &mut self.service, &mut self.source, &mut self.environment, &mut self.region, &mut self.sla_tier, &mut self.reporter] {
+        for field in [
+            &mut self.summary,
+            &mut self.kind,
+            &mut self.service,
+            &mut self.source,
+            &mut self.environment,
+            &mut self.region,
+            &mut self.sla_tier,
+            &mut self.reporter,
+        ] {
             bounded(field, text_max);
         }
         if let Some(k) = self.dedup_key.as_mut() {

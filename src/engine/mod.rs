@@ -30,7 +30,9 @@ pub mod time;
 pub mod world;
 
 pub use escalation::{Delivery, Effect, Engine, Input, Outcome, ReassignTo, Rejected};
-pub use format::{parse_people, parse_policies, parse_rules, parse_scenario, parse_schedules, parse_world, simulate, validate, FormatError, FormatErrors, Scenario};
+pub use format::{
+    parse_people, parse_policies, parse_rules, parse_scenario, parse_schedules, parse_world, simulate, validate, FormatError, FormatErrors, Scenario,
+};
 pub use incident::{Actor, EntryKind, Incident, IncidentDetails, IncidentId, Priority, Severity, Status, TimelineEntry};
 pub use policy::{EscalationPolicy, Level, Target, Timeout};
 pub use schedule::OnCallSchedule;

@@ -99,13 +99,7 @@ mod tests {
     use super::*;
 
     fn person(id: &str, name: &str) -> Person {
-        Person {
-            id: id.into(),
-            name: name.into(),
-            time_zone: "Europe/Amsterdam".into(),
-            contact: Contact::default(),
-            notes: String::new(),
-        }
+        Person { id: id.into(), name: name.into(), time_zone: "Europe/Amsterdam".into(), contact: Contact::default(), notes: String::new() }
     }
 
     #[test]

@@ -178,7 +178,9 @@ impl Timeout {
         let s = |m: Option<Minutes>| m.map(|m| m.scaled(factor));
         match self {
             Timeout::Always(m) => Timeout::Always(m.scaled(factor)),
-            Timeout::BySeverity(b) => Timeout::BySeverity(BySeverity { sev1: s(b.sev1), sev2: s(b.sev2), sev3: s(b.sev3), sev4: s(b.sev4), default: s(b.default) }),
+            Timeout::BySeverity(b) => {
+                Timeout::BySeverity(BySeverity { sev1: s(b.sev1), sev2: s(b.sev2), sev3: s(b.sev3), sev4: s(b.sev4), default: s(b.default) })
+            }
         }
     }
 }

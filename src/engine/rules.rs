@@ -271,7 +271,13 @@ impl Condition {
                     Field::Source => &d.source,
                     Field::Environment => &d.environment,
                     Field::Region => &d.region,
-                    Field::CustomerImpact => if d.customer_impact { "true" } else { "false" },
+                    Field::CustomerImpact => {
+                        if d.customer_impact {
+                            "true"
+                        } else {
+                            "false"
+                        }
+                    }
                     Field::SlaTier => &d.sla_tier,
                     Field::Reporter => &d.reporter,
                     Field::DedupKey => d.dedup_key.as_deref().unwrap_or(""),

@@ -99,7 +99,14 @@ impl Override {
                     if let Some(i) = on_call.iter().position(|x| x == who) {
                         on_call[i] = with.clone();
                         let mut seen = Vec::new();
-                        on_call.retain(|x| if seen.contains(x) { false } else { seen.push(x.clone()); true });
+                        on_call.retain(|x| {
+                            if seen.contains(x) {
+                                false
+                            } else {
+                                seen.push(x.clone());
+                                true
+                            }
+                        });
                     }
                 }
                 None => *on_call = vec![with.clone()],
@@ -224,13 +231,15 @@ mod tests {
     #[test]
     fn weekly_rotation_hands_off_at_local_time_across_dst() {
         // Handoff Mondays 09:00 Amsterdam. DST starts Sunday 2025-03-30.
-        let s = schedule(r#"{"id":"p","time_zone":"Europe/Amsterdam","layers":[
-            {"people":["ann","bob"],"start":"2025-03-24T09:00","every":"weekly"}]}"#);
+        let s = schedule(
+            r#"{"id":"p","time_zone":"Europe/Amsterdam","layers":[
+            {"people":["ann","bob"],"start":"2025-03-24T09:00","every":"weekly"}]}"#,
+        );
         let cases = [
-            ("2025-03-24T07:59:00Z", vec![]),             // before the first handoff
-            ("2025-03-24T08:00:00Z", vec!["ann"]),        // 09:00 CET
-            ("2025-03-31T06:59:00Z", vec!["ann"]),        // 08:59 CEST
-            ("2025-03-31T07:00:00Z", vec!["bob"]),        // 09:00 CEST
+            ("2025-03-24T07:59:00Z", vec![]),      // before the first handoff
+            ("2025-03-24T08:00:00Z", vec!["ann"]), // 09:00 CET
+            ("2025-03-31T06:59:00Z", vec!["ann"]), // 08:59 CEST
+            ("2025-03-31T07:00:00Z", vec!["bob"]), // 09:00 CEST
         ];
         for (t, want) in cases {
             assert_eq!(s.on_call_at(utc(t)), want, "at {t}");
@@ -240,12 +249,14 @@ mod tests {
 
     #[test]
     fn higher_layer_wins_where_it_has_someone_and_overrides_apply() {
-        let s = schedule(r#"{"id":"p","time_zone":"UTC","layers":[
+        let s = schedule(
+            r#"{"id":"p","time_zone":"UTC","layers":[
             {"people":["ann"],"start":"2025-01-01T00:00","every":"daily"},
             {"people":["day"],"start":"2025-01-01T00:00","every":"daily",
              "restrictions":[{"days":"weekdays","from":"09:00","to":"17:00"}]}],
             "overrides":[{"start":"2025-01-06T10:00:00Z","end":"2025-01-06T11:00:00Z","replace":"day","with":"cat"},
-                         {"start":"2025-01-06T12:00:00Z","end":"2025-01-06T13:00:00Z","add":"dan"}]}"#);
+                         {"start":"2025-01-06T12:00:00Z","end":"2025-01-06T13:00:00Z","add":"dan"}]}"#,
+        );
         let cases = [
             ("2025-01-06T08:00:00Z", vec!["ann"]),
             ("2025-01-06T09:00:00Z", vec!["day"]),
@@ -263,8 +274,10 @@ mod tests {
 
     #[test]
     fn hour_rotations_count_elapsed_hours() {
-        let s = schedule(r#"{"id":"p","time_zone":"America/New_York","layers":[
-            {"people":["a","b"],"start":"2025-11-01T20:00","every":{"hours":12}}]}"#);
+        let s = schedule(
+            r#"{"id":"p","time_zone":"America/New_York","layers":[
+            {"people":["a","b"],"start":"2025-11-01T20:00","every":{"hours":12}}]}"#,
+        );
         // 20:00 EDT = 00:00Z; DST ends 2025-11-02 02:00 EDT. Shifts stay 12 real hours.
         let cases = [("2025-11-02T11:59:00Z", "a"), ("2025-11-02T12:00:00Z", "b"), ("2025-11-03T00:00:00Z", "a")];
         for (t, want) in cases {

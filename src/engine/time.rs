@@ -151,9 +151,7 @@ impl Serialize for Zone {
 impl<'de> Deserialize<'de> for Zone {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Zone, D::Error> {
         let name = String::deserialize(d)?;
-        name.parse::<Tz>()
-            .map(Zone)
-            .map_err(|_| de::Error::custom(format!("“{name}” is not a known time zone (use an IANA name such as Europe/Amsterdam)")))
+        name.parse::<Tz>().map(Zone).map_err(|_| de::Error::custom(format!("“{name}” is not a known time zone (use an IANA name such as Europe/Amsterdam)")))
     }
 }
 
@@ -533,10 +531,10 @@ mod tests {
         let business: TimeWindow = serde_json::from_str(r#"{"days":"weekdays","from":"09:00","to":"17:00","holidays":"exclude"}"#).unwrap();
         let overnight: TimeWindow = serde_json::from_str(r#"{"days":["fri"],"from":"22:00","to":"06:00"}"#).unwrap();
         let cases = [
-            (&business, "2025-12-22T08:30:00Z", true),  // Monday 09:30 CET
-            (&business, "2025-12-22T16:30:00Z", false), // Monday 17:30
-            (&business, "2025-12-25T10:00:00Z", false), // Christmas, a Thursday
-            (&business, "2025-12-27T10:00:00Z", false), // Saturday
+            (&business, "2025-12-22T08:30:00Z", true),   // Monday 09:30 CET
+            (&business, "2025-12-22T16:30:00Z", false),  // Monday 17:30
+            (&business, "2025-12-25T10:00:00Z", false),  // Christmas, a Thursday
+            (&business, "2025-12-27T10:00:00Z", false),  // Saturday
             (&overnight, "2025-12-26T22:00:00Z", true),  // Friday 23:00
             (&overnight, "2025-12-27T04:00:00Z", true),  // Saturday 05:00: Friday's night
             (&overnight, "2025-12-27T06:00:00Z", false), // Saturday 07:00
@@ -549,7 +547,12 @@ mod tests {
 
     #[test]
     fn days_parse() {
-        let cases = [(r#""weekdays""#, Some(Days::WEEKDAYS)), (r#"["sat","sunday"]"#, Some(Days::WEEKENDS)), (r#"["caturday"]"#, None), (r#""daily""#, Some(Days::DAILY))];
+        let cases = [
+            (r#""weekdays""#, Some(Days::WEEKDAYS)),
+            (r#"["sat","sunday"]"#, Some(Days::WEEKENDS)),
+            (r#"["caturday"]"#, None),
+            (r#""daily""#, Some(Days::DAILY)),
+        ];
         for (json, want) in cases {
             assert_eq!(serde_json::from_str::<Days>(json).ok(), want, "{json}");
         }

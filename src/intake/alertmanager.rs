@@ -101,10 +101,8 @@ fn read_alert(alert: Alert, status: Status, new_id: NewId<'_>) -> IntakeEvent {
         return IntakeEvent { input: Input::ResolveByKey { dedup_key, by: Actor::Automation }, at };
     }
     let text = |map: &Labels, names: &[&str]| pick(map, names).unwrap_or_default().to_string();
-    let title = pick(&annotations, &["summary", "title"])
-        .or_else(|| pick(&labels, &["alertname"]))
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("Alert {dedup_key}"));
+    let title =
+        pick(&annotations, &["summary", "title"]).or_else(|| pick(&labels, &["alertname"])).map(str::to_string).unwrap_or_else(|| format!("Alert {dedup_key}"));
     let mut details = IncidentDetails {
         title,
         summary: text(&annotations, &["description", "details", "message"]),
@@ -286,7 +284,10 @@ mod tests {
     fn malformed_webhooks_name_the_field() {
         let cases: &[(&str, &str)] = &[
             (r#"{"alerts":[{"status":"firing","labels":"x"}]}"#, "alerts[0].labels: invalid type: string \"x\", expected an object"),
-            (r#"{"alerts":[{"status":"firing"},{"status":"firing","labels":{"severity":2}}]}"#, "alerts[1].labels.severity: invalid type: integer `2`, expected a string"),
+            (
+                r#"{"alerts":[{"status":"firing"},{"status":"firing","labels":{"severity":2}}]}"#,
+                "alerts[1].labels.severity: invalid type: integer `2`, expected a string",
+            ),
             (r#"{"alerts":[{"status":"burning"}]}"#, "alerts[0].status: unknown variant `burning`, expected `firing` or `resolved`"),
             (r#"{"alerts":[{"labels":{}}]}"#, "alerts[0].status: missing (and the webhook has no status either); expected \"firing\" or \"resolved\""),
             (r#"{"alerts":{}}"#, "alerts: invalid type: object, expected an array"),

@@ -151,7 +151,12 @@ pub(crate) fn from_value_at<T: DeserializeOwned>(prefix: &str, value: serde_json
 
 /// serde says "map" and "sequence"; people pasting JSON say "object" and "array".
 fn plain_words(message: &str) -> String {
-    message.replace("expected string or map", "expected a string").replace("a map", "an object").replace("a sequence", "an array").replace("map,", "object,").replace("sequence,", "array,")
+    message
+        .replace("expected string or map", "expected a string")
+        .replace("a map", "an object")
+        .replace("a sequence", "an array")
+        .replace("map,", "object,")
+        .replace("sequence,", "array,")
 }
 
 fn kind_of(v: &serde_json::Value) -> &'static str {

@@ -101,13 +101,10 @@ pub(crate) fn read(value: Value, new_id: NewId<'_>) -> Result<Intake, IntakeErro
     let dedup_key = non_blank(event.dedup_key.as_deref()).map(str::to_string);
     let needs_key = |action: &str| IntakeError::Invalid { path: "dedup_key".into(), message: format!("required for {action} event") };
     let event = match event.event_action {
-        Action::Resolve => IntakeEvent {
-            input: Input::ResolveByKey { dedup_key: dedup_key.ok_or_else(|| needs_key("a resolve"))?, by: Actor::Automation },
-            at: None,
-        },
-        Action::Acknowledge => {
-            return Err(IntakeError::AcknowledgeByKeyUnsupported { dedup_key: dedup_key.ok_or_else(|| needs_key("an acknowledge"))? })
+        Action::Resolve => {
+            IntakeEvent { input: Input::ResolveByKey { dedup_key: dedup_key.ok_or_else(|| needs_key("a resolve"))?, by: Actor::Automation }, at: None }
         }
+        Action::Acknowledge => return Err(IntakeError::AcknowledgeByKeyUnsupported { dedup_key: dedup_key.ok_or_else(|| needs_key("an acknowledge"))? }),
         Action::Trigger => trigger(event, dedup_key, new_id)?,
     };
     Ok(Intake { format: PayloadFormat::PagerDutyV2, events: vec![event], truncated_alerts: 0 })
@@ -122,7 +119,9 @@ fn trigger(event: Event, dedup_key: Option<String>, new_id: NewId<'_>) -> Result
         .ok_or_else(|| IntakeError::Invalid { path: "payload.summary".into(), message: "must not be empty".into() })?
         .to_string();
     let mut labels = custom_details_as_labels(payload.custom_details);
-    for (name, value) in [("source", Some(&payload.source)), ("component", payload.component.as_ref()), ("group", payload.group.as_ref()), ("class", payload.class.as_ref())] {
+    for (name, value) in
+        [("source", Some(&payload.source)), ("component", payload.component.as_ref()), ("group", payload.group.as_ref()), ("class", payload.class.as_ref())]
+    {
         if let Some(v) = non_blank(value.map(String::as_str)) {
             labels.insert(name.to_string(), v.to_string());
         }
@@ -271,12 +270,27 @@ mod tests {
             (r#"{"event_action":"trigger"}"#, "payload: required for a trigger event"),
             (r#"{"event_action":"trigger","payload":{"summary":"x","source":"y"}}"#, "payload: missing field `severity`"),
             (r#"{"event_action":"trigger","payload":{"summary":"","source":"y","severity":"info"}}"#, "payload.summary: must not be empty"),
-            (r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"fatal"}}"#, "payload.severity: unknown variant `fatal`, expected one of `critical`, `error`, `warning`, `info`"),
-            (r#"{"event_action":"trigger","payload":{"summary":3,"source":"y","severity":"info"}}"#, "payload.summary: invalid type: integer `3`, expected a string"),
-            (r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info"},"links":{"href":"h"}}"#, "links: invalid type: object, expected an array"),
-            (r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info"},"links":[{"text":"no href"}]}"#, "links[0]: missing field `href`"),
+            (
+                r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"fatal"}}"#,
+                "payload.severity: unknown variant `fatal`, expected one of `critical`, `error`, `warning`, `info`",
+            ),
+            (
+                r#"{"event_action":"trigger","payload":{"summary":3,"source":"y","severity":"info"}}"#,
+                "payload.summary: invalid type: integer `3`, expected a string",
+            ),
+            (
+                r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info"},"links":{"href":"h"}}"#,
+                "links: invalid type: object, expected an array",
+            ),
+            (
+                r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info"},"links":[{"text":"no href"}]}"#,
+                "links[0]: missing field `href`",
+            ),
             (r#"{"event_action":"trigger","payload":"disk full"}"#, "payload: invalid type: string \"disk full\", expected struct Payload"),
-            (r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info","custom_details":{"a":1},"timestamp":7}}"#, "payload.timestamp: invalid type: integer `7`, expected a string"),
+            (
+                r#"{"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"info","custom_details":{"a":1},"timestamp":7}}"#,
+                "payload.timestamp: invalid type: integer `7`, expected a string",
+            ),
             (r#"{"event_action":7}"#, "event_action: invalid type: integer `7`, expected a string"),
         ];
         for (json, expected) in cases {

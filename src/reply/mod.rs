@@ -70,7 +70,10 @@ impl ReplySettings {
 /// digits, `-` or `_`, and a 256-bit key when the channel is on.
 pub fn validate(settings: &ReplySettings) -> Result<(), (String, String)> {
     if !settings.server.trim().is_empty() {
-        let probe = crate::delivery::ChannelConfig { topic: Some("t".into()), ..crate::delivery::ChannelConfig::new(crate::delivery::ChannelKind::Ntfy, settings.server.trim()) };
+        let probe = crate::delivery::ChannelConfig {
+            topic: Some("t".into()),
+            ..crate::delivery::ChannelConfig::new(crate::delivery::ChannelKind::Ntfy, settings.server.trim())
+        };
         crate::delivery::validate_config(&probe).map_err(|e| ("server".to_string(), e.to_string().trim_start_matches("url: ").to_string()))?;
     }
     let t = settings.topic.trim();
@@ -160,7 +163,11 @@ impl ReplyMessage {
         if v.get("event").and_then(|e| e.as_str()).unwrap_or("message") != "message" {
             return None;
         }
-        Some(ReplyMessage { id: v.get("id")?.as_str()?.to_string(), time: v.get("time")?.as_i64()?, message: v.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_string() })
+        Some(ReplyMessage {
+            id: v.get("id")?.as_str()?.to_string(),
+            time: v.get("time")?.as_i64()?,
+            message: v.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_string(),
+        })
     }
     pub fn received_at(&self) -> DateTime<Utc> {
         DateTime::from_timestamp(self.time, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
@@ -309,7 +316,11 @@ pub fn judge(key: &TeamKey, state: &ReplyState, message: &ReplyMessage) -> Verdi
         Ok(token) => match state.used.get(&token.id) {
             Some(used) => {
                 let answer = Confirmation { tok: token.id.clone(), ok: false, why: "used".into(), at: used.at, text: String::new() };
-                Verdict::Refuse { why: Why::Used, detail: format!("{} for {}", token.claims.title, token.claims.name), answer: Some(token::confirmation(key, &answer)) }
+                Verdict::Refuse {
+                    why: Why::Used,
+                    detail: format!("{} for {}", token.claims.title, token.claims.name),
+                    answer: Some(token::confirmation(key, &answer)),
+                }
             }
             None => Verdict::Acknowledge { token, at },
         },
@@ -342,11 +353,25 @@ mod tests {
     }
 
     fn settings() -> ReplySettings {
-        ReplySettings { enabled: true, server: String::new(), topic: token::topic_from([1; 16]), key: TeamKey::from_bytes([3; 32]).to_base64(), enabled_at: Some(t(0)) }
+        ReplySettings {
+            enabled: true,
+            server: String::new(),
+            topic: token::topic_from([1; 16]),
+            key: TeamKey::from_bytes([3; 32]).to_base64(),
+            enabled_at: Some(t(0)),
+        }
     }
 
     fn page() -> PageToAck<'static> {
-        PageToAck { incident: "inc-1", page_key: "inc-1/L1/loop0/person:alice/alice", person: "alice", person_name: "Alice", title: "Disk full", severity: Severity::Sev2, paged_at: t(0) }
+        PageToAck {
+            incident: "inc-1",
+            page_key: "inc-1/L1/loop0/person:alice/alice",
+            person: "alice",
+            person_name: "Alice",
+            title: "Disk full",
+            severity: Severity::Sev2,
+            paged_at: t(0),
+        }
     }
 
     fn msg(id: &str, at: i64, text: &str) -> ReplyMessage {

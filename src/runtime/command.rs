@@ -47,19 +47,39 @@ pub enum ConfigKind {
 #[serde(rename_all = "snake_case", tag = "command")]
 pub enum Command {
     /// An input for the engine (open, acknowledge, resolve, …).
-    Dispatch { input: Input },
-    Save { item: ConfigItem },
-    Remove { kind: ConfigKind, id: String },
-    SetDefaultPolicy { policy: Option<String> },
+    Dispatch {
+        input: Input,
+    },
+    Save {
+        item: ConfigItem,
+    },
+    Remove {
+        kind: ConfigKind,
+        id: String,
+    },
+    SetDefaultPolicy {
+        policy: Option<String>,
+    },
     /// Replace everything with a backup file's contents.
-    Restore { file: String },
+    Restore {
+        file: String,
+    },
     /// Add or replace policies from a file of policies.
-    ImportPolicies { file: String },
+    ImportPolicies {
+        file: String,
+    },
     /// Send a failed delivery's failed routes again.
-    RetryDelivery { key: String },
+    RetryDelivery {
+        key: String,
+    },
     /// Run a rule one place earlier (`up`) or later.
-    MoveRule { id: String, up: bool },
-    SetDeliverySettings { settings: super::outbox::DeliverySettings },
+    MoveRule {
+        id: String,
+        up: bool,
+    },
+    SetDeliverySettings {
+        settings: super::outbox::DeliverySettings,
+    },
     /// Settings → "Acknowledge from phones": turn the reply channel on or off, set its server,
     /// and make a new reply topic or signing key when asked (or when there is none yet).
     SetReplyChannel {
@@ -132,23 +152,29 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
         }
         Command::Save { item } => save(&mut driver, item, now).await,
         Command::Remove { kind, id } => remove(&mut driver, kind, &id, now).await.map(|_| Done { message: "Removed.".into(), id: Some(id) }),
-        Command::SetDefaultPolicy { policy } => {
-            driver.set_default_policy(policy, now).await.map(|_| Done { message: "Default policy set.".into(), id: None })
-        }
+        Command::SetDefaultPolicy { policy } => driver.set_default_policy(policy, now).await.map(|_| Done { message: "Default policy set.".into(), id: None }),
         Command::RetryDelivery { key } => driver.retry_delivery(&key, now).await.map(|_| Done { message: "Queued again.".into(), id: Some(key) }),
         Command::MoveRule { id, up } => driver.move_rule(&id, up, now).await.map(|_| Done { message: "Rule order saved.".into(), id: Some(id) }),
         Command::SetDeliverySettings { settings } => {
             driver.set_delivery_settings(settings, now).await.map(|_| Done { message: "Delivery settings saved.".into(), id: None })
         }
-        Command::SetReplyChannel { enabled, server, new_topic, new_key, entropy } => set_reply_channel(&mut driver, enabled, server, new_topic, new_key, &entropy, now).await,
-        Command::ImportPolicies { file } => {
-            driver.import_policies(&file, now).await.map(|n| Done { message: format!("Imported {n} policies."), id: None })
+        Command::SetReplyChannel { enabled, server, new_topic, new_key, entropy } => {
+            set_reply_channel(&mut driver, enabled, server, new_topic, new_key, &entropy, now).await
         }
+        Command::ImportPolicies { file } => driver.import_policies(&file, now).await.map(|n| Done { message: format!("Imported {n} policies."), id: None }),
     };
     (driver, reply.map_err(Refusal::from))
 }
 
-async fn set_reply_channel<S: Store>(d: &mut Driver<S>, enabled: bool, server: String, new_topic: bool, new_key: bool, entropy: &[u8], now: DateTime<Utc>) -> Result<Done, ActionError> {
+async fn set_reply_channel<S: Store>(
+    d: &mut Driver<S>,
+    enabled: bool,
+    server: String,
+    new_topic: bool,
+    new_key: bool,
+    entropy: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Done, ActionError> {
     let mut settings = d.reply_settings().clone();
     settings.enabled = enabled;
     settings.server = server;
@@ -189,7 +215,10 @@ async fn save<S: Store>(d: &mut Driver<S>, item: ConfigItem, now: DateTime<Utc>)
         ConfigItem::Channel(mut c) => {
             fill_id(&mut c.id);
             if let Err(e) = super::outbox::channel_config(&c) {
-                return Err(ActionError::Invalid(crate::engine::format::FormatErrors(vec![crate::engine::format::FormatError { path: String::new(), message: e }])));
+                return Err(ActionError::Invalid(crate::engine::format::FormatErrors(vec![crate::engine::format::FormatError {
+                    path: String::new(),
+                    message: e,
+                }])));
             }
             let c = d.save(c, now).await?;
             (c.id, c.name)

@@ -15,15 +15,15 @@ use super::config::ConfigRecord;
 use super::outbox::{self, DeliverySettings, DueSend, Outcome};
 use super::ActionError;
 use crate::engine::escalation::{Effect, Engine, Input, Rejected};
-use crate::engine::incident::Actor;
-use crate::reply::{ReplyMessage, ReplySettings, ReplyState, Verdict, Why};
 use crate::engine::format::validate;
+use crate::engine::incident::Actor;
 use crate::engine::incident::{Incident, IncidentId};
 use crate::engine::person::Person;
 use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::{MaintenanceWindow, Rule};
 use crate::engine::schedule::OnCallSchedule;
 use crate::engine::world::{Channel, Team, World};
+use crate::reply::{ReplyMessage, ReplySettings, ReplyState, Verdict, Why};
 use crate::storage::backup::{self, Restore};
 use crate::storage::{Batch, DeliveryState, OutboxRow, Record, Setting, Store, StoreError, StoredIncident, TimelineRow, CLOCK_EPOCH, STORES};
 
@@ -254,9 +254,13 @@ impl<S: Store> Driver<S> {
     /// that once another tab takes over, nothing this driver does is written or sent. Returns the
     /// new epoch.
     pub async fn take_clock(&mut self, now: DateTime<Utc>) -> Result<u64, ActionError> {
-        let current = self.store.list::<Setting>().await?.into_iter().find(|s| s.id == CLOCK_EPOCH).map_or(0, |s| {
-            s.value.value.get("epoch").and_then(|e| e.as_u64()).unwrap_or(0)
-        });
+        let current = self
+            .store
+            .list::<Setting>()
+            .await?
+            .into_iter()
+            .find(|s| s.id == CLOCK_EPOCH)
+            .map_or(0, |s| s.value.value.get("epoch").and_then(|e| e.as_u64()).unwrap_or(0));
         let epoch = current + 1;
         let mut batch = Batch::new();
         batch.put(&epoch_row(epoch));
@@ -373,7 +377,14 @@ impl<S: Store> Driver<S> {
     }
 
     /// [`Driver::persist`], queuing the pages keyed in `folded` as folded (never sent).
-    async fn persist_folding(&mut self, engine: Engine, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>, folded: &BTreeSet<String>) -> Result<Step, ActionError> {
+    async fn persist_folding(
+        &mut self,
+        engine: Engine,
+        now: DateTime<Utc>,
+        effects: Vec<Effect>,
+        extra: Vec<Setting>,
+        folded: &BTreeSet<String>,
+    ) -> Result<Step, ActionError> {
         let touched: BTreeSet<&str> = effects.iter().map(|e| e.incident.as_str()).collect();
         let mut batch = Batch::new();
         for setting in &extra {
@@ -471,7 +482,10 @@ impl<S: Store> Driver<S> {
         settings.server = settings.server.trim().trim_end_matches('/').to_string();
         settings.topic = settings.topic.trim().to_string();
         let mut state = self.reply_state.clone();
-        let restarted = settings.enabled && (!self.reply.enabled || settings.topic != self.reply.topic || settings.server_or(&self.delivery.ntfy_server) != self.reply.server_or(&self.delivery.ntfy_server));
+        let restarted = settings.enabled
+            && (!self.reply.enabled
+                || settings.topic != self.reply.topic
+                || settings.server_or(&self.delivery.ntfy_server) != self.reply.server_or(&self.delivery.ntfy_server));
         if restarted {
             settings.enabled_at = Some(now);
             state.last_id = None;
@@ -724,7 +738,6 @@ impl<S: Store> Driver<S> {
         Ok(count)
     }
 }
-
 
 fn values<T>(rows: Vec<crate::storage::Envelope<T>>) -> Vec<T> {
     rows.into_iter().map(|e| e.value).collect()

@@ -333,7 +333,9 @@ pub fn coverage(world: &World, now: DateTime<Utc>) -> Coverage {
                     .collect();
                 if !missing.is_empty() {
                     let which = if missing.len() == Severity::ALL.len() { String::new() } else { format!(" for {}", missing.join(", ")) };
-                    report.no_ack_timeout.push(format!("{name}: level {} has no acknowledgement timeout{which}, so nobody after it is paged for lack of an answer", i + 1));
+                    report
+                        .no_ack_timeout
+                        .push(format!("{name}: level {} has no acknowledgement timeout{which}, so nobody after it is paged for lack of an answer", i + 1));
                 }
             }
             for t in &level.targets {
@@ -486,7 +488,8 @@ mod tests {
     fn scenarios_run_or_name_the_path() {
         let lines = run_scenario(EXAMPLE).unwrap();
         assert!(lines.iter().any(|l| l.kind == "paged"));
-        let errors = run_scenario(r#"{"world":{},"inputs":[{"at":"2025-01-01T00:00:00Z","input":"open","id":"i","details":{"title":"x","severity":"sev9"}}]}"#).unwrap_err();
+        let errors = run_scenario(r#"{"world":{},"inputs":[{"at":"2025-01-01T00:00:00Z","input":"open","id":"i","details":{"title":"x","severity":"sev9"}}]}"#)
+            .unwrap_err();
         assert!(errors[0].starts_with("inputs[0]"), "{errors:?}");
         assert!(run_scenario("{").is_err());
     }

@@ -24,6 +24,7 @@ use wasm_bindgen::JsCast;
 
 use super::command::{execute, Command, Refusal, Reply};
 use super::driver::Driver;
+use super::outbox::{self, Outcome, Send};
 use crate::adapters::bus::Bus;
 use crate::adapters::clock::{self, Clock, Wake};
 use crate::adapters::leader::Leadership;
@@ -31,9 +32,8 @@ use crate::adapters::notify::{self, WorkerMessage};
 use crate::adapters::webhook;
 use crate::engine::escalation::Input;
 use crate::engine::incident::Actor;
-use crate::engine::world::Channel;
-use super::outbox::{self, Outcome, Send};
 use crate::engine::incident::Incident;
+use crate::engine::world::Channel;
 use crate::engine::world::World;
 use crate::reply::{ReplyMessage, ReplySettings, ReplyState};
 use crate::storage::{IdbStore, OutboxRow};
@@ -121,9 +121,14 @@ pub enum ReplyLink {
     Off,
     Connecting,
     /// Subscribed; the stream last answered at this time.
-    Listening { since: DateTime<Utc> },
+    Listening {
+        since: DateTime<Utc>,
+    },
     /// ntfy could not be reached; the clock tries again.
-    Unreachable { error: String, at: DateTime<Utc> },
+    Unreachable {
+        error: String,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -174,11 +179,7 @@ pub struct Live(Rc<Inner>);
 
 impl Live {
     /// Opens the database, joins the other tabs, and starts the clock.
-    pub fn start(
-        on_snapshot: impl Fn(Snapshot) + 'static,
-        on_status: impl Fn(ClockStatus) + 'static,
-        on_error: impl Fn(String) + 'static,
-    ) -> Live {
+    pub fn start(on_snapshot: impl Fn(Snapshot) + 'static, on_status: impl Fn(ClockStatus) + 'static, on_error: impl Fn(String) + 'static) -> Live {
         let live = Live(Rc::new(Inner {
             tab: uuid::Uuid::new_v4().to_string(),
             role: Cell::new(Role::Starting),
@@ -503,14 +504,25 @@ impl Live {
         let (outcome, latency) = webhook::send(&spec).await;
         match outcome {
             crate::delivery::AttemptOutcome::Status { code, .. } if (200..300).contains(&code) => Ok(format!("Delivered: HTTP {code} in {latency} ms.")),
-            crate::delivery::AttemptOutcome::Opaque => Ok(format!("Sent in {latency} ms. This service does not let a web page read its answer (no-cors): check the channel to see it arrived.")),
+            crate::delivery::AttemptOutcome::Opaque => {
+                Ok(format!("Sent in {latency} ms. This service does not let a web page read its answer (no-cors): check the channel to see it arrived."))
+            }
             other => Err(format!("Not delivered: {other}.")),
         }
     }
 
     /// Shows a test notification on this device.
     pub async fn test_notification(&self) -> Result<(), String> {
-        notify::show("Piket test notification", "Pages will look like this. Tap Acknowledge on a real page to take it.", "piket-test", &origin(), "", None, None).await
+        notify::show(
+            "Piket test notification",
+            "Pages will look like this. Tap Acknowledge on a real page to take it.",
+            "piket-test",
+            &origin(),
+            "",
+            None,
+            None,
+        )
+        .await
     }
 
     pub fn notification_permission(&self) -> String {

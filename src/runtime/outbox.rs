@@ -34,7 +34,15 @@ impl Default for DeliverySettings {
 
 /// The routes a delivery takes.
 pub fn routes_for(delivery: &Delivery, now: DateTime<Utc>) -> Vec<RouteState> {
-    let route = |route| RouteState { route, status: RouteStatus::Pending, attempts: 0, first_attempt_at: None, next_attempt_at: Some(now), last: String::new(), claim: None };
+    let route = |route| RouteState {
+        route,
+        status: RouteStatus::Pending,
+        attempts: 0,
+        first_attempt_at: None,
+        next_attempt_at: Some(now),
+        last: String::new(),
+        claim: None,
+    };
     match delivery {
         Delivery::Page { contact, .. } => {
             let mut routes = vec![route(Route::Notification)];
@@ -70,7 +78,15 @@ pub fn channel_config(channel: &Channel) -> Result<ChannelConfig, String> {
 pub enum Send {
     /// Show a notification; `url` opens the incident, `person` acknowledges from its action.
     /// `ack_url` is the page's one-tap acknowledgement link (for a tap on another device).
-    Notification { title: String, body: String, tag: String, url: String, ack_url: Option<String>, incident: String, person: Option<String> },
+    Notification {
+        title: String,
+        body: String,
+        tag: String,
+        url: String,
+        ack_url: Option<String>,
+        incident: String,
+        person: Option<String>,
+    },
     Http(RequestSpec),
     /// The route cannot be sent (its channel is gone or misconfigured): give up with this reason.
     Impossible(String),
@@ -91,7 +107,15 @@ pub fn incident_url(origin: &str, incident: &str) -> String {
 
 /// Every route due at `now`, with what to send. With `acks` (the reply channel is on), every page
 /// to a person carries a signed one-tap acknowledgement.
-pub fn due(rows: &[&OutboxRow], incidents: &dyn Fn(&str) -> Option<Incident>, world: &World, settings: &DeliverySettings, acks: Option<&Minter>, origin: &str, now: DateTime<Utc>) -> Vec<DueSend> {
+pub fn due(
+    rows: &[&OutboxRow],
+    incidents: &dyn Fn(&str) -> Option<Incident>,
+    world: &World,
+    settings: &DeliverySettings,
+    acks: Option<&Minter>,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Vec<DueSend> {
     let mut out = Vec::new();
     for row in rows {
         if row.state != DeliveryState::Pending {
@@ -112,7 +136,12 @@ pub fn due(rows: &[&OutboxRow], incidents: &dyn Fn(&str) -> Option<Incident>, wo
 /// critical (a SEV1/SEV2 opens), comms (it opens with customer impact), war room (someone
 /// acknowledged), leadership (escalated to level 3 or beyond), retro (resolved). Each is queued
 /// once per incident, phase, event and channel.
-pub fn phase_posts(effects: &[crate::engine::escalation::Effect], engine: &crate::engine::escalation::Engine, world: &World, now: DateTime<Utc>) -> Vec<OutboxRow> {
+pub fn phase_posts(
+    effects: &[crate::engine::escalation::Effect],
+    engine: &crate::engine::escalation::Engine,
+    world: &World,
+    now: DateTime<Utc>,
+) -> Vec<OutboxRow> {
     use crate::engine::incident::Severity;
     use crate::engine::world::Phase;
     let mut rows = Vec::new();
@@ -166,7 +195,15 @@ fn acks_for(row: &OutboxRow, incident: &Incident, world: &World, minter: &Minter
     }
     let name = |person: &str| world.person(person).map_or(person.to_string(), |p| p.name.clone());
     let page = |page_key: &str, person: &str, name: &str| {
-        let page = PageToAck { incident: &incident.id, page_key, person, person_name: name, title: &incident.details.title, severity: incident.details.severity, paged_at: row.at };
+        let page = PageToAck {
+            incident: &incident.id,
+            page_key,
+            person,
+            person_name: name,
+            title: &incident.details.title,
+            severity: incident.details.severity,
+            paged_at: row.at,
+        };
         minter.link(&page, origin)
     };
     match &row.delivery {
@@ -235,7 +272,8 @@ fn plan(row: &OutboxRow, route: &Route, incident: &Incident, world: &World, sett
             },
         },
         Route::Ntfy { topic } => {
-            let config = ChannelConfig { kind: ChannelKind::Ntfy, url: settings.ntfy_server.clone(), topic: Some(topic.clone()), template: None, no_cors: false };
+            let config =
+                ChannelConfig { kind: ChannelKind::Ntfy, url: settings.ntfy_server.clone(), topic: Some(topic.clone()), template: None, no_cors: false };
             Send::Http(delivery::request(&config, &message))
         }
         Route::Webhook { url } => Send::Http(delivery::request(&ChannelConfig::new(ChannelKind::Generic, url.clone()), &message)),

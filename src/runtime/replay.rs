@@ -242,10 +242,7 @@ mod tests {
     #[test]
     fn an_unanswered_incident_climbs_until_it_is_resolved_and_suppressed_noise_stays_quiet() {
         let world = parse_world(WORLD).unwrap();
-        let history = vec![
-            past(&world, "nobody", "Queue stuck", 0, None, Some(8)),
-            past(&world, "noise", "flapping ping check", 30, None, Some(35)),
-        ];
+        let history = vec![past(&world, "nobody", "Queue stuck", 0, None, Some(8)), past(&world, "noise", "flapping ping check", 30, None, Some(35))];
         let r = replay(&world, &history, Some("eager"), t(-60), t(120)).unwrap();
         assert_eq!(r.lines.iter().map(|l| l.incident.as_str()).collect::<Vec<_>>(), ["noise", "nobody"], "newest first");
         let noise = &r.lines[0];

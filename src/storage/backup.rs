@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, Envelope, Op, Record, StoredIncident, TimelineRow, OutboxRow, Setting, JOURNAL, SCHEMA_VERSION, STORES};
+use super::{Batch, Envelope, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, JOURNAL, SCHEMA_VERSION, STORES};
 use crate::engine::escalation::check_incident;
 use crate::engine::format::{parse_policies, validate};
 use crate::engine::person::Person;
@@ -160,9 +160,8 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
     if text.len() > MAX_BACKUP_BYTES {
         return Err(ImportError::TooLarge(text.len() as f64 / (1024.0 * 1024.0)));
     }
-    let probe: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        ImportError::NotABackup(if e.is_eof() { format!("the file ends too early (truncated?) at line {}", e.line()) } else { e.to_string() })
-    })?;
+    let probe: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ImportError::NotABackup(if e.is_eof() { format!("the file ends too early (truncated?) at line {}", e.line()) } else { e.to_string() }))?;
     match probe.get("piket_backup") {
         None => return Err(ImportError::NotABackup("it has no “piket_backup” field".into())),
         Some(v) => match v.as_u64() {
@@ -197,17 +196,24 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
     // The engine runs only incidents that hold together: refuse, naming the field, rather than
     // restore one that would stall the clock.
     for (i, stored) in incidents.iter().enumerate() {
-        check_incident(&stored.incident).map_err(|e| ImportError::Invalid { path: format!("stores.incidents[{i}].value.incident.{}", e.field), message: e.problem })?;
+        check_incident(&stored.incident)
+            .map_err(|e| ImportError::Invalid { path: format!("stores.incidents[{i}].value.incident.{}", e.field), message: e.problem })?;
     }
     let known = |id: &str| incidents.iter().any(|s| s.incident.id == id);
     for (i, row) in typed::<TimelineRow>("timeline", rows("timeline"))?.iter().enumerate() {
         if !known(&row.incident) {
-            return Err(ImportError::Invalid { path: format!("stores.timeline[{i}].value.incident"), message: format!("no incident “{}” in this file", row.incident) });
+            return Err(ImportError::Invalid {
+                path: format!("stores.timeline[{i}].value.incident"),
+                message: format!("no incident “{}” in this file", row.incident),
+            });
         }
     }
     for (i, row) in typed::<OutboxRow>("outbox", rows("outbox"))?.iter().enumerate() {
         if !known(&row.incident) {
-            return Err(ImportError::Invalid { path: format!("stores.outbox[{i}].value.incident"), message: format!("no incident “{}” in this file", row.incident) });
+            return Err(ImportError::Invalid {
+                path: format!("stores.outbox[{i}].value.incident"),
+                message: format!("no incident “{}” in this file", row.incident),
+            });
         }
     }
     typed::<Setting>("settings", rows("settings"))?;

@@ -115,13 +115,7 @@ impl Store for IdbStore {
         names.dedup();
         let mut options = TransactionOptions::new();
         options.set_durability(if batch.strict { TransactionDurability::Strict } else { TransactionDurability::Relaxed });
-        let tx = self
-            .db
-            .transaction(names)
-            .with_mode(TransactionMode::Readwrite)
-            .with_options(options)
-            .build()
-            .map_err(fail)?;
+        let tx = self.db.transaction(names).with_mode(TransactionMode::Readwrite).with_options(options).build().map_err(fail)?;
         let journal = tx.object_store(JOURNAL).map_err(fail)?;
         if let Some(epoch) = batch.fence {
             // Read inside the same transaction as the writes: no other tab can raise the epoch

@@ -62,8 +62,7 @@ record!(OutboxRow, "outbox", |o| o.key.clone());
 record!(Setting, "settings", |s| s.key.clone());
 
 /// Every object store, in the order a backup lists them. The journal is internal.
-pub const STORES: [&str; 11] =
-    ["people", "teams", "channels", "schedules", "policies", "rules", "maintenance", "incidents", "timeline", "outbox", "settings"];
+pub const STORES: [&str; 11] = ["people", "teams", "channels", "schedules", "policies", "rules", "maintenance", "incidents", "timeline", "outbox", "settings"];
 /// The append-only log of every write (store, id, revision, time, put or delete).
 pub const JOURNAL: &str = "journal";
 
@@ -268,10 +267,19 @@ pub enum StoreError {
 /// One write inside a [`Batch`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
-    Put { store: &'static str, id: String, value: serde_json::Value },
-    Delete { store: &'static str, id: String },
+    Put {
+        store: &'static str,
+        id: String,
+        value: serde_json::Value,
+    },
+    Delete {
+        store: &'static str,
+        id: String,
+    },
     /// Empty a whole store (restore from backup).
-    Clear { store: &'static str },
+    Clear {
+        store: &'static str,
+    },
 }
 
 /// Writes applied together in one transaction: all of them or none.

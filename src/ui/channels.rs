@@ -140,10 +140,7 @@ pub fn ChannelsScreen() -> impl IntoView {
             }
         }
         let spec = delivery::request(&config, &sample(&origin()));
-        let body = serde_json::from_str::<serde_json::Value>(&spec.body)
-            .ok()
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or(spec.body.clone());
+        let body = serde_json::from_str::<serde_json::Value>(&spec.body).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(spec.body.clone());
         let note = if spec.status_readable() {
             "Sent as JSON; the answer is checked and failures are retried.".to_string()
         } else {
@@ -190,9 +187,7 @@ pub fn ChannelsScreen() -> impl IntoView {
         });
     };
 
-    let failed = Memo::new(move |_| {
-        state.outbox.with(|rows| rows.iter().filter(|r| r.state == DeliveryState::Failed).cloned().collect::<Vec<_>>())
-    });
+    let failed = Memo::new(move |_| state.outbox.with(|rows| rows.iter().filter(|r| r.state == DeliveryState::Failed).cloned().collect::<Vec<_>>()));
 
     view! {
         <section class="screen channels">
@@ -330,7 +325,8 @@ fn ChannelRow(channel: Channel, form: ChannelForm) -> impl IntoView {
 #[component]
 fn FailedRow(row: crate::storage::OutboxRow) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let title = state.incidents.with(|list| list.iter().find(|i| i.id == row.incident).map(|i| i.details.title.clone())).unwrap_or_else(|| row.incident.clone());
+    let title =
+        state.incidents.with(|list| list.iter().find(|i| i.id == row.incident).map(|i| i.details.title.clone())).unwrap_or_else(|| row.incident.clone());
     let last = row.routes.iter().filter(|r| !r.last.is_empty()).map(|r| r.last.clone()).collect::<Vec<_>>().join("; ");
     let key = row.key.clone();
     let href = format!("/incidents/{}", row.incident);

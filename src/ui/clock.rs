@@ -19,9 +19,7 @@ pub fn span(d: chrono::Duration) -> String {
 }
 
 fn is_phone() -> bool {
-    web_sys::window()
-        .and_then(|w| w.match_media("(pointer: coarse) and (max-width: 700px)").ok().flatten())
-        .is_some_and(|m| m.matches())
+    web_sys::window().and_then(|w| w.match_media("(pointer: coarse) and (max-width: 700px)").ok().flatten()).is_some_and(|m| m.matches())
 }
 
 #[component]
@@ -37,10 +35,18 @@ pub fn ClockBadge() -> impl IntoView {
         match status.role {
             Role::Safe => ("stale", "Safe mode: no clock runs in this tab and nothing is sent".to_string()),
             // The driver's own heartbeat, not the lock: a leader whose ticks stopped says so.
-            Role::Leader if ticked_for.is_none_or(|d| d > chrono::Duration::seconds(10)) && status.leading_since.is_some_and(|t| status.now - t > chrono::Duration::seconds(10)) => (
-                "stale",
-                format!("The clock in this tab has stopped{} — pages may be late. Reload the page to restart it.", ticked_for.map(|d| format!(" (last ran {} ago)", span(d))).unwrap_or_default()),
-            ),
+            Role::Leader
+                if ticked_for.is_none_or(|d| d > chrono::Duration::seconds(10))
+                    && status.leading_since.is_some_and(|t| status.now - t > chrono::Duration::seconds(10)) =>
+            {
+                (
+                    "stale",
+                    format!(
+                        "The clock in this tab has stopped{} — pages may be late. Reload the page to restart it.",
+                        ticked_for.map(|d| format!(" (last ran {} ago)", span(d))).unwrap_or_default()
+                    ),
+                )
+            }
             Role::Leader => match status.caught_up {
                 Some(late) if late > chrono::Duration::seconds(60) => {
                     ("here", format!("Clock running here — caught up; steps fired {} late: this tab was asleep", span(late)))
@@ -51,9 +57,7 @@ pub fn ClockBadge() -> impl IntoView {
                 ("other", "Clock running in another tab".to_string())
             }
             _ => match silent {
-                Some(s) if s > chrono::Duration::seconds(90) => {
-                    ("stale", format!("No clock has run for {} — pages may be late", span(s)))
-                }
+                Some(s) if s > chrono::Duration::seconds(90) => ("stale", format!("No clock has run for {} — pages may be late", span(s))),
                 _ => ("starting", "Looking for the clock…".to_string()),
             },
         }

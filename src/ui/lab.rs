@@ -13,8 +13,8 @@ use crate::engine::format::SimulationLine;
 use crate::engine::incident::Severity;
 use crate::engine::time::Zone;
 use crate::engine::world::World;
-use crate::runtime::replay::{replay, Reach, Replay, REPLAY_MAX_INCIDENTS};
 use crate::runtime::lab::{coverage, drill, run_scenario, Coverage, Drill, DrillSetup, Ending, Span, COVERAGE_DAYS, DRILL_HOURS};
+use crate::runtime::replay::{replay, Reach, Replay, REPLAY_MAX_INCIDENTS};
 
 /// The example scenario the "Load the example scenario" button fills in.
 const EXAMPLE_SCENARIO: &str = include_str!("../../examples/scenario-sev1-night.json");
@@ -202,14 +202,18 @@ fn ReplayPanel() -> impl IntoView {
     let period = RwSignal::new("30".to_string());
     let result: RwSignal<Option<Result<Replay, String>>> = RwSignal::new(None);
     let policy_options = move || state.world.with(policy_choices);
-    let period_options: Vec<(String, String)> =
-        [("1", "The last 24 hours"), ("7", "The last 7 days"), ("30", "The last 30 days"), ("90", "The last 90 days")].into_iter().map(|(v, t)| (v.into(), t.into())).collect();
+    let period_options: Vec<(String, String)> = [("1", "The last 24 hours"), ("7", "The last 7 days"), ("30", "The last 30 days"), ("90", "The last 90 days")]
+        .into_iter()
+        .map(|(v, t)| (v.into(), t.into()))
+        .collect();
     let run = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let now = state.now.get_untracked();
         let days = period.get_untracked().parse::<i64>().unwrap_or(30);
         let chosen = policy.get_untracked();
-        let r = state.world.with_untracked(|w| state.incidents.with_untracked(|incidents| replay(w, incidents, Some(chosen.as_str()), now - Duration::days(days), now)));
+        let r = state
+            .world
+            .with_untracked(|w| state.incidents.with_untracked(|incidents| replay(w, incidents, Some(chosen.as_str()), now - Duration::days(days), now)));
         result.set(Some(r));
     };
     view! {

@@ -9,13 +9,13 @@ pub(crate) mod first_run;
 mod incidents;
 mod lab;
 mod people;
+mod placeholder;
 mod policies;
+mod reply;
 mod row_actions;
 mod rules;
 pub(crate) mod schedules;
 mod settings;
-mod placeholder;
-mod reply;
 mod state;
 mod teams;
 

@@ -49,13 +49,7 @@ impl PersonForm {
     }
 
     fn clear(self) {
-        self.fill(&Person {
-            id: String::new(),
-            name: String::new(),
-            time_zone: browser_time_zone(),
-            contact: Contact::default(),
-            notes: String::new(),
-        });
+        self.fill(&Person { id: String::new(), name: String::new(), time_zone: browser_time_zone(), contact: Contact::default(), notes: String::new() });
     }
 
     fn draft(self) -> Person {
@@ -63,11 +57,7 @@ impl PersonForm {
             id: self.id.get_untracked(),
             name: self.name.get_untracked(),
             time_zone: self.time_zone.get_untracked(),
-            contact: Contact {
-                ntfy_topic: self.ntfy_topic.get_untracked(),
-                webhook_url: self.webhook_url.get_untracked(),
-                email: self.email.get_untracked(),
-            },
+            contact: Contact { ntfy_topic: self.ntfy_topic.get_untracked(), webhook_url: self.webhook_url.get_untracked(), email: self.email.get_untracked() },
             notes: self.notes.get_untracked(),
         }
     }

@@ -26,7 +26,13 @@ pub fn ReplyChannelSettings() -> impl IntoView {
 
     let save = move |new_topic: bool, new_key: bool| {
         busy.set(true);
-        let command = Command::SetReplyChannel { enabled: enabled.get_untracked(), server: server.get_untracked().trim().to_string(), new_topic, new_key, entropy: Vec::new() };
+        let command = Command::SetReplyChannel {
+            enabled: enabled.get_untracked(),
+            server: server.get_untracked().trim().to_string(),
+            new_topic,
+            new_key,
+            entropy: Vec::new(),
+        };
         spawn_local(async move {
             match state.run(command).await {
                 Ok(done) => {
@@ -48,7 +54,9 @@ pub fn ReplyChannelSettings() -> impl IntoView {
             message.set(Some(Ok(format!("Copied {topic}."))));
         }
     };
-    let error_for = move |field: &'static str| move || field_error.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <p class="error field-error" role="alert">{m}</p> });
+    let error_for = move |field: &'static str| {
+        move || field_error.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <p class="error field-error" role="alert">{m}</p> })
+    };
 
     view! {
         <section class="card form-stack reply-channel" aria-labelledby="reply-title">
@@ -135,7 +143,9 @@ fn listening(state: &AppState) -> String {
     match (clock.role, clock.reply) {
         (Role::Follower, _) => format!("The clock's tab listens on {}.", view.server),
         (_, ReplyLink::Listening { since }) => format!("Listening on {} (last heard {} ago).", view.server, span(clock.now - since)),
-        (_, ReplyLink::Unreachable { error, at }) => format!("Cannot reach {}: {error} ({} ago). Trying again; acknowledgements wait there for 12 hours.", view.server, span(clock.now - at)),
+        (_, ReplyLink::Unreachable { error, at }) => {
+            format!("Cannot reach {}: {error} ({} ago). Trying again; acknowledgements wait there for 12 hours.", view.server, span(clock.now - at))
+        }
         (_, ReplyLink::Connecting) => format!("Connecting to {}…", view.server),
         (_, ReplyLink::Off) => "Not listening yet.".into(),
     }

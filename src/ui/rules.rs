@@ -233,8 +233,12 @@ impl RuleForm {
             Some(v) if v.get("any").is_some() => ("any", v["any"].as_array().and_then(|cs| cs.iter().map(ConditionForm::of).collect())),
             Some(v) => ("all", ConditionForm::of(v).map(|c| vec![c])),
         };
-        let actions: Option<Vec<ActionForm>> =
-            rule.then.iter().map(|a| ActionForm::of(&serde_json::to_value(a).unwrap_or_default())).collect::<Option<Vec<_>>>().map(|v| v.into_iter().flatten().collect());
+        let actions: Option<Vec<ActionForm>> = rule
+            .then
+            .iter()
+            .map(|a| ActionForm::of(&serde_json::to_value(a).unwrap_or_default()))
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.into_iter().flatten().collect());
         match (conditions, actions) {
             (Some(c), Some(a)) => {
                 self.mode.set(mode.into());
@@ -331,8 +335,13 @@ fn try_rules(world: &World, details: IncidentDetails, now: chrono::DateTime<chro
             }
             (None, None) => said.push("no policy: nobody is paged".into()),
         }
-        let paged: Vec<String> =
-            outcome.effects.iter().filter(|e| e.entry.kind == EntryKind::Paged).filter_map(|e| e.entry.person.as_deref()).map(|p| world.person(p).map(|x| x.name.clone()).unwrap_or_else(|| p.to_string())).collect();
+        let paged: Vec<String> = outcome
+            .effects
+            .iter()
+            .filter(|e| e.entry.kind == EntryKind::Paged)
+            .filter_map(|e| e.entry.person.as_deref())
+            .map(|p| world.person(p).map(|x| x.name.clone()).unwrap_or_else(|| p.to_string()))
+            .collect();
         if !paged.is_empty() {
             said.push(format!("pages now: {}", paged.join(" + ")));
         }
@@ -353,7 +362,10 @@ pub fn RulesScreen() -> impl IntoView {
     let draft = Memo::new(move |_| form.rule());
     // The rule in the form takes part in the test box once someone is working on it.
     let editing = Signal::derive(move || {
-        !form.id.get().is_empty() || !form.name.get().trim().is_empty() || form.raw.get() || form.conditions.with(|cs| cs.iter().any(|c| !c.value.get().trim().is_empty()))
+        !form.id.get().is_empty()
+            || !form.name.get().trim().is_empty()
+            || form.raw.get()
+            || form.conditions.with(|cs| cs.iter().any(|c| !c.value.get().trim().is_empty()))
     });
     let problems = Memo::new(move |_| {
         let mut p = if tried.get() || form.raw.get() { draft.get().err().unwrap_or_default() } else { Problems::new() };
@@ -406,7 +418,9 @@ pub fn RulesScreen() -> impl IntoView {
 
     let policies = move || {
         let mut v = vec![(String::new(), "Choose a policy…".to_string())];
-        v.extend(state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>()));
+        v.extend(
+            state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>()),
+        );
         v
     };
 
@@ -566,8 +580,13 @@ fn ActionRow(a: ActionForm, form: RuleForm, policies: Signal<Vec<(String, String
     let value_control = move || {
         let id = format!("a{u}-value");
         match a.kind.get().as_str() {
-            "set_priority" => view! { <Choice id=id options=options(&[("urgent", "urgent"), ("high", "high"), ("normal", "normal"), ("low", "low")]) value=a.value/> }.into_any(),
-            "set_severity" => view! { <Choice id=id options=options(&[("sev1", "SEV1"), ("sev2", "SEV2"), ("sev3", "SEV3"), ("sev4", "SEV4")]) value=a.value/> }.into_any(),
+            "set_priority" => {
+                view! { <Choice id=id options=options(&[("urgent", "urgent"), ("high", "high"), ("normal", "normal"), ("low", "low")]) value=a.value/> }
+                    .into_any()
+            }
+            "set_severity" => {
+                view! { <Choice id=id options=options(&[("sev1", "SEV1"), ("sev2", "SEV2"), ("sev3", "SEV3"), ("sev4", "SEV4")]) value=a.value/> }.into_any()
+            }
             "route_to" => view! { <Choice id=id options=policies.get() value=a.value/> }.into_any(),
             "add_targets" => {
                 let mut choices = vec![(String::new(), "Choose who…".to_string())];

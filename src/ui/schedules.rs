@@ -13,8 +13,8 @@ use leptos_router::NavigateOptions;
 use serde_json::{json, Value};
 
 use super::policies::fields::{
-    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, problems_of_refusal, problems_text, uid,
-    zone_named, Choice, Labelled, Problems, WindowForm, WindowsEditor,
+    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, problems_of_refusal, problems_text, uid, zone_named,
+    Choice, Labelled, Problems, WindowForm, WindowsEditor,
 };
 use super::row_actions::RowActions;
 use super::state::{browser_time_zone, AppState};

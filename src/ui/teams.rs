@@ -60,7 +60,9 @@ pub fn TeamsScreen() -> impl IntoView {
     };
     let schedules = move || {
         let mut v = vec![(String::new(), "None: page every member".to_string())];
-        v.extend(state.world.with(|w| w.schedules.iter().map(|s| (s.id.clone(), if s.name.is_empty() { s.id.clone() } else { s.name.clone() })).collect::<Vec<_>>()));
+        v.extend(
+            state.world.with(|w| w.schedules.iter().map(|s| (s.id.clone(), if s.name.is_empty() { s.id.clone() } else { s.name.clone() })).collect::<Vec<_>>()),
+        );
         v
     };
 

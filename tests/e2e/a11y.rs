@@ -36,7 +36,10 @@ async fn every_control_on_every_screen_has_an_accessible_name() -> Result {
     b.open("/incidents").await?;
     let probe: Vec<String> = b
         .driver
-        .execute(&format!("const x = document.createElement('button'); x.id = 'probe'; document.querySelector('main').append(x); return (() => {{ {UNNAMED} }})();"), vec![])
+        .execute(
+            &format!("const x = document.createElement('button'); x.id = 'probe'; document.querySelector('main').append(x); return (() => {{ {UNNAMED} }})();"),
+            vec![],
+        )
         .await?
         .convert()?;
     assert!(probe.iter().any(|p| p.starts_with("button#probe")), "{probe:?}");

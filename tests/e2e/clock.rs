@@ -37,10 +37,7 @@ pub fn backup_with(people: Vec<Value>, ack_secs: u32) -> std::path::PathBuf {
 /// Alice (paged at once) and Bob (after `ack_secs`).
 fn backup_file(ack_secs: u32) -> std::path::PathBuf {
     backup_with(
-        vec![
-            json!({"id": "alice", "name": "Alice Primary", "time_zone": "UTC"}),
-            json!({"id": "bob", "name": "Bob Backup", "time_zone": "UTC"}),
-        ],
+        vec![json!({"id": "alice", "name": "Alice Primary", "time_zone": "UTC"}), json!({"id": "bob", "name": "Bob Backup", "time_zone": "UTC"})],
         ack_secs,
     )
 }
@@ -122,7 +119,10 @@ pub async fn open_incident(b: &Browser, title: &str) -> Result<String> {
 async fn restore_refuses_a_bad_file_and_accepts_a_good_one() -> Result {
     let b = Browser::start().await?;
     let bad = std::env::temp_dir().join(format!("piket-e2e-bad-{}.json", std::process::id()));
-    std::fs::write(&bad, r#"{"piket_backup": 1, "exported_at": "2026-01-01T00:00:00Z", "stores": {"people": [{"id": "x", "rev": 1, "updated_at": "2026-01-01T00:00:00Z", "value": {"id": "x", "name": 5}}]}}"#)?;
+    std::fs::write(
+        &bad,
+        r#"{"piket_backup": 1, "exported_at": "2026-01-01T00:00:00Z", "stores": {"people": [{"id": "x", "rev": 1, "updated_at": "2026-01-01T00:00:00Z", "value": {"id": "x", "name": 5}}]}}"#,
+    )?;
     b.open("/settings").await?;
     b.field("Restore from backup").await?.send_keys(bad.display().to_string()).await?;
     b.click("Replace everything").await?;

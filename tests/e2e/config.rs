@@ -122,7 +122,10 @@ async fn people_schedule_policy_and_rule_through_the_screens() -> Result {
     let first_then = |t: &str, x: &str, y: &str| t.find(x).zip(t.find(y)).is_some_and(|(i, j)| i < j);
     b.fill("Test title", "Security: odd logins").await?;
     b.wait_text(".rule-test-result", |t| first_then(t, "Security to level 2", "Security drills are noise")).await?;
-    assert!(b.driver.find(By::Css("button[aria-label='Move Security to level 2 up']")).await?.attr("disabled").await?.is_some(), "the first rule has no way up");
+    assert!(
+        b.driver.find(By::Css("button[aria-label='Move Security to level 2 up']")).await?.attr("disabled").await?.is_some(),
+        "the first rule has no way up"
+    );
     b.click("Move Security drills are noise up").await?;
     b.wait_text(".rules-list", |t| first_then(t, "Security drills are noise", "Security to level 2")).await?;
     b.wait_text(".rule-test-result", |t| first_then(t, "Security drills are noise", "Security to level 2")).await?;

@@ -26,9 +26,7 @@ async fn drill_coverage_and_scenario_on_the_example_team() -> Result {
     SelectElement::new(&b.field("Severity").await?).await?.select_by_exact_text("SEV1 (critical)").await?;
     SelectElement::new(&b.field("Acknowledgement").await?).await?.select_by_exact_text("Nobody acknowledges").await?;
     b.click("Run drill").await?;
-    let timeline = b
-        .wait_text(".lab-drill-result", |t| (t.contains("Alice (example)") || t.contains("Bob (example)")) && t.contains("Dana (example)"))
-        .await?;
+    let timeline = b.wait_text(".lab-drill-result", |t| (t.contains("Alice (example)") || t.contains("Bob (example)")) && t.contains("Dana (example)")).await?;
     assert!(timeline.contains("Carol (example)") && timeline.contains("#major-incident (example)"), "{timeline}");
     assert!(timeline.contains("Time to first page") && timeline.contains("at once"), "{timeline}");
     assert!(timeline.contains("up to level 3") && timeline.contains("stopped"), "{timeline}");

@@ -44,7 +44,8 @@ async fn a_backup_built_to_crash_the_clock_is_refused_and_pikets_own_export_with
     b.open("/settings").await?;
     b.field("Restore from backup").await?.send_keys(level_seven_backup().display().to_string()).await?;
     b.click("Replace everything").await?;
-    b.wait_text(".settings .error", |t| t.contains("stores.incidents[0].value.incident.escalation.level") && t.contains("level 7 of a policy with 3 levels")).await?;
+    b.wait_text(".settings .error", |t| t.contains("stores.incidents[0].value.incident.escalation.level") && t.contains("level 7 of a policy with 3 levels"))
+        .await?;
     b.wait_text(".clock-status", |t| t.contains("Clock running here")).await?;
 
     // Piket's own export of an incident titled with markup comes back.

@@ -143,7 +143,9 @@ async fn the_ntfy_acknowledge_button_acknowledges_on_the_desk_and_level_two_is_n
 
     // The clock confirmed on the reply topic.
     let reply_topic = actions[0]["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
-    ntfy.wait_for_message(&reply_topic, Duration::from_secs(5), |m| m["message"].as_str().is_some_and(|t| t.starts_with("piket-confirm:"))).await.ok_or("no confirmation")?;
+    ntfy.wait_for_message(&reply_topic, Duration::from_secs(5), |m| m["message"].as_str().is_some_and(|t| t.starts_with("piket-confirm:")))
+        .await
+        .ok_or("no confirmation")?;
 
     // Past level 1's timeout: nobody else was paged.
     tokio::time::sleep(Duration::from_secs(9)).await;
@@ -316,7 +318,8 @@ async fn with_ntfy_down_the_phone_says_so_and_the_clock_catches_up_when_it_is_ba
     let confirmed = wait_ack_state(&phone, "confirmed", Duration::from_secs(20)).await?;
     assert!(confirmed.contains("confirmed by the clock"), "{confirmed}");
     wait_acknowledged(&b, &id, Duration::from_secs(5)).await?;
-    let resumed: Vec<_> = ntfy.requests()[requests_before..].iter().filter(|(m, p)| m == "GET" && p.contains(REPLY_TOPIC) && p.contains("since=")).cloned().collect();
+    let resumed: Vec<_> =
+        ntfy.requests()[requests_before..].iter().filter(|(m, p)| m == "GET" && p.contains(REPLY_TOPIC) && p.contains("since=")).cloned().collect();
     assert!(!resumed.is_empty(), "the clock subscribed again with since=: {:?}", ntfy.requests());
     b.wait_text_within(".reply-status", Duration::from_secs(10), |t| t.contains("Listening on")).await?;
     phone.quit().await?;

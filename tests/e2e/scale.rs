@@ -35,7 +35,9 @@ fn big_backup() -> std::path::PathBuf {
     pollster::block_on(d.set_default_policy(Some("slow".into()), now)).unwrap();
     for i in 0..INCIDENTS {
         let severity = ["sev1", "sev2", "sev3", "sev4"][i % 4];
-        let details = serde_json::from_value(serde_json::json!({"title": format!("Incident number {i}"), "severity": severity, "service": format!("svc{}", i % 7)})).unwrap();
+        let details =
+            serde_json::from_value(serde_json::json!({"title": format!("Incident number {i}"), "severity": severity, "service": format!("svc{}", i % 7)}))
+                .unwrap();
         pollster::block_on(d.dispatch(now, Input::Open { id: format!("inc-{i:05}"), by: Actor::Automation, details })).unwrap();
     }
     let mut file: serde_json::Value = serde_json::from_str(&pollster::block_on(d.export(now, true)).unwrap()).unwrap();

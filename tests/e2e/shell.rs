@@ -49,11 +49,7 @@ async fn phone_width_has_no_sideways_scroll() -> Result {
     b.fill("Time zone", "America/Argentina/ComodRivadavia").await?;
     b.click("Add person").await?;
     b.wait_text(".people-list", |t| t.contains("rather long name")).await?;
-    let widths: Vec<i64> = b
-        .driver
-        .execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![])
-        .await?
-        .convert()?;
+    let widths: Vec<i64> = b.driver.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await?.convert()?;
     assert_eq!(widths[1], 360);
     assert!(widths[0] <= widths[1], "page is {}px wide in a {}px viewport", widths[0], widths[1]);
     b.quit().await

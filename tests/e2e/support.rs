@@ -13,11 +13,7 @@ pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Sen
 
 fn dist() -> PathBuf {
     let dir = PathBuf::from(std::env::var("PIKET_DIST").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/dist").into()));
-    assert!(
-        dir.join("index.html").exists(),
-        "{} has no index.html: build the app first (`cargo xtask test` does)",
-        dir.display()
-    );
+    assert!(dir.join("index.html").exists(), "{} has no index.html: build the app first (`cargo xtask test` does)", dir.display());
     dir
 }
 
@@ -138,11 +134,7 @@ impl StaticServer {
                     .map(|p| if p.is_dir() { p.join("index.html") } else { p })
                     .filter(|p| p.is_file())
                     .unwrap_or_else(|| root.join("index.html"));
-                HttpResponse {
-                    status: 200,
-                    headers: vec![("Content-Type".into(), content_type(&file).into())],
-                    body: std::fs::read(&file).unwrap_or_default(),
-                }
+                HttpResponse { status: 200, headers: vec![("Content-Type".into(), content_type(&file).into())], body: std::fs::read(&file).unwrap_or_default() }
             }),
         );
         StaticServer { url: format!("http://127.0.0.1:{}", server.port), server }
@@ -205,7 +197,8 @@ impl Browser {
     /// A browser whose pages can read an element's accessible name as Chromium computes it
     /// (`element.computedName`).
     pub async fn start_accessible(width: u32, height: u32) -> Result<Browser> {
-        Self::launch(width, height, false, &["--enable-blink-features=ComputedAccessibilityInfo,AccessibilityObjectModel", "--force-renderer-accessibility"]).await
+        Self::launch(width, height, false, &["--enable-blink-features=ComputedAccessibilityInfo,AccessibilityObjectModel", "--force-renderer-accessibility"])
+            .await
     }
 
     async fn launch(width: u32, height: u32, notifications: bool, extra: &[&str]) -> Result<Browser> {

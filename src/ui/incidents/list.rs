@@ -8,7 +8,9 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
-use super::{countdown, incident_deadline, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label, use_me, AppState, STATUSES};
+use super::{
+    countdown, incident_deadline, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label, use_me, AppState, STATUSES,
+};
 use crate::engine::incident::{EntryKind, Incident, Severity, Status};
 
 /// Rows rendered at first, and added by each "Show more".
@@ -34,7 +36,8 @@ struct Row {
 
 impl Row {
     fn of(i: &Incident) -> Row {
-        let mut people: Vec<String> = i.timeline.iter().filter(|e| matches!(e.kind, EntryKind::Paged | EntryKind::AckReminder)).filter_map(|e| e.person.clone()).collect();
+        let mut people: Vec<String> =
+            i.timeline.iter().filter(|e| matches!(e.kind, EntryKind::Paged | EntryKind::AckReminder)).filter_map(|e| e.person.clone()).collect();
         people.extend(i.assignee.clone());
         people.extend(i.acknowledged.as_ref().map(|a| a.by.clone()));
         people.sort();
@@ -109,7 +112,12 @@ pub fn IncidentList() -> impl IntoView {
         match tab {
             // Most severe first; then the one escalating soonest; nothing pending last.
             Tab::Open => out.sort_by(|a, b| {
-                (a.severity, a.deadline.is_none(), a.deadline, std::cmp::Reverse(a.opened_at)).cmp(&(b.severity, b.deadline.is_none(), b.deadline, std::cmp::Reverse(b.opened_at)))
+                (a.severity, a.deadline.is_none(), a.deadline, std::cmp::Reverse(a.opened_at)).cmp(&(
+                    b.severity,
+                    b.deadline.is_none(),
+                    b.deadline,
+                    std::cmp::Reverse(b.opened_at),
+                ))
             }),
             Tab::Resolved => out.sort_by_key(|r| std::cmp::Reverse(r.resolved_at.unwrap_or(r.opened_at))),
         }

@@ -134,7 +134,9 @@ fn preview(world: &World, now: chrono::DateTime<chrono::Utc>, details: IncidentD
             EntryKind::Paged | EntryKind::Posted => {
                 let who = match effect.delivery {
                     Some(Delivery::Page { person, .. }) => world.person(&person).map_or(person, |x| x.name.clone()),
-                    Some(Delivery::Post { channel }) => format!("channel {}", world.channel(&channel).map_or(channel, |c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() })),
+                    Some(Delivery::Post { channel }) => {
+                        format!("channel {}", world.channel(&channel).map_or(channel, |c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() }))
+                    }
                     None => continue,
                 };
                 if !p.first.contains(&who) {
@@ -230,7 +232,9 @@ pub fn NewIncident() -> impl IntoView {
         });
     };
 
-    let policies = move || state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>());
+    let policies = move || {
+        state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>())
+    };
 
     view! {
         <section class="screen new-incident">
@@ -413,7 +417,11 @@ fn PasteAlert() -> impl IntoView {
                 }
             }
             if intake.truncated_alerts > 0 {
-                lines.push(PasteResult { ok: false, text: format!("Alertmanager left out {} more alerts (truncatedAlerts).", intake.truncated_alerts), incident: None });
+                lines.push(PasteResult {
+                    ok: false,
+                    text: format!("Alertmanager left out {} more alerts (truncatedAlerts).", intake.truncated_alerts),
+                    incident: None,
+                });
             }
             if lines.iter().all(|l| l.ok) {
                 payload.set(String::new());
@@ -454,7 +462,9 @@ fn PasteAlert() -> impl IntoView {
 /// What an input from a payload is about to do, and the incident it concerns.
 fn describe(state: AppState, input: &Input) -> (String, Option<String>) {
     let open_with_key = |key: &str| {
-        state.incidents.with_untracked(|all| all.iter().find(|i| i.is_open() && i.details.dedup_key.as_deref() == Some(key)).map(|i| (i.id.clone(), i.details.title.clone(), i.alert_count)))
+        state.incidents.with_untracked(|all| {
+            all.iter().find(|i| i.is_open() && i.details.dedup_key.as_deref() == Some(key)).map(|i| (i.id.clone(), i.details.title.clone(), i.alert_count))
+        })
     };
     match input {
         Input::Open { id, details, .. } => match details.dedup_key.as_deref().and_then(open_with_key) {

@@ -14,8 +14,8 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
-    actor_name, clock_time, clock_time_exact, countdown, incident_deadline, known_me, kind_words, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label, use_me,
-    AppState, WhoAmI, STATUSES,
+    actor_name, clock_time, clock_time_exact, countdown, incident_deadline, kind_words, known_me, parse_severity, parse_status, severity_label, severity_short,
+    stage_words, status_label, use_me, AppState, WhoAmI, STATUSES,
 };
 use crate::engine::escalation::{Delivery, Engine, Input, ReassignTo, Stage};
 use crate::engine::incident::{Actor, EntryKind, Incident, Severity, Status, TimelineEntry};
@@ -139,7 +139,11 @@ fn delivery_words(row: &OutboxRow) -> String {
             return a.note.clone();
         }
         let status = a.status.map_or("network error".to_string(), |s| if s == 0 { "opaque answer".into() } else { format!("HTTP {s}") });
-        if a.note.is_empty() { status } else { format!("{status}, {}", a.note) }
+        if a.note.is_empty() {
+            status
+        } else {
+            format!("{status}, {}", a.note)
+        }
     });
     let state = match row.state {
         DeliveryState::Pending => match row.next_attempt_at {

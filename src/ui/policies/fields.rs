@@ -75,11 +75,7 @@ pub fn problem_at(problems: &Problems, path: &str) -> Option<String> {
 
 /// Every problem as one line each, with its path in words.
 pub fn problems_text(problems: &Problems) -> String {
-    problems
-        .iter()
-        .map(|(p, m)| if p.is_empty() { m.clone() } else { format!("{}: {m}", readable_path(p)) })
-        .collect::<Vec<_>>()
-        .join("\n")
+    problems.iter().map(|(p, m)| if p.is_empty() { m.clone() } else { format!("{}: {m}", readable_path(p)) }).collect::<Vec<_>>().join("\n")
 }
 
 /// `levels[1].ack_timeout` → `level 2 › ack timeout`.
@@ -165,9 +161,8 @@ pub fn datetime_input(zone: Zone, t: DateTime<Utc>) -> String {
 
 /// A `datetime-local` input's value, read in a zone.
 pub fn parse_datetime_input(zone: Zone, text: &str) -> Option<DateTime<Utc>> {
-    let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S"))
-        .ok()?;
+    let naive =
+        NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M").or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S")).ok()?;
     Some(zone.instant(naive))
 }
 

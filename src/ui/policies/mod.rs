@@ -15,8 +15,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
 
 use self::fields::{
-    datetime_input, parse_datetime_input, problem_at, problems_of_refusal, problems_text, target_choices, target_from_key, target_name,
-    zone_named, Choice, Labelled, Problems, WindowsEditor,
+    datetime_input, parse_datetime_input, problem_at, problems_of_refusal, problems_text, target_choices, target_from_key, target_name, zone_named, Choice,
+    Labelled, Problems, WindowsEditor,
 };
 use self::form::{LevelForm, PolicyForm, TimeoutForm};
 use self::preview::{path_of, PathPreview};
@@ -30,13 +30,7 @@ use crate::runtime::command::{Command, ConfigItem, ConfigKind};
 
 /// A policy summed up in one line: “Primary (schedule) → Carol + Dana → Erin”.
 fn path_summary(state: AppState, p: &EscalationPolicy) -> String {
-    state.world.with(|w| {
-        p.levels
-            .iter()
-            .map(|l| l.targets.iter().map(|t| target_name(w, t)).collect::<Vec<_>>().join(" + "))
-            .collect::<Vec<_>>()
-            .join(" → ")
-    })
+    state.world.with(|w| p.levels.iter().map(|l| l.targets.iter().map(|t| target_name(w, t)).collect::<Vec<_>>().join(" + ")).collect::<Vec<_>>().join(" → "))
 }
 
 fn display_name(p: &EscalationPolicy) -> String {
