@@ -165,7 +165,7 @@ proptest! {
     fn a_levels_only_during_and_except_during_change_only_at_window_edges(only in any_window(), except in any_window(), zone in 0usize..ZONES.len(), near in 0usize..CHANGES.len(), shift in -36i64..12) {
         let name = ZONES[zone];
         let zone = Zone(name.parse().unwrap());
-        let p = policy(name, &[only.clone()], &[except.clone()]);
+        let p = policy(name, std::slice::from_ref(&only), std::slice::from_ref(&except));
         let start = utc(CHANGES[near]) + Duration::hours(shift);
         let span = Duration::hours(48);
         let mut edges = chained(start, span, |t| next_change(&only, zone, t));

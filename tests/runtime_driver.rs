@@ -205,7 +205,8 @@ fn bad_backups_are_refused_with_a_reason_and_change_nothing() {
     let wrong_type = good.replacen("\"name\": \"Alice\"", "\"name\": 42", 1);
     let dangling = good.replacen("\"person\": \"alice\"", "\"person\": \"zed\"", 1);
     let junk = "x".repeat(50 * 1024 * 1024);
-    let cases: Vec<(String, Box<dyn Fn(&ImportError) -> bool>)> = vec![
+    type Check = Box<dyn Fn(&ImportError) -> bool>;
+    let cases: Vec<(String, Check)> = vec![
         (good.replace("\"piket_backup\": 1", "\"piket_backup\": 7"), Box::new(|e| matches!(e, ImportError::UnsupportedVersion(7)))),
         (good[..good.len() / 2].to_string(), Box::new(|e| matches!(e, ImportError::NotABackup(m) if m.contains("truncated")))),
         (wrong_type, Box::new(|e| matches!(e, ImportError::Invalid { path, .. } if path == "stores.people[0].value.name"))),

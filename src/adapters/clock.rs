@@ -77,7 +77,7 @@ impl Clock {
             }
             None => {
                 let timer = deadline.map(|at| {
-                    let wait = (at.timestamp_millis() as f64 - js_sys::Date::now()).max(0.0).min(2_147_483_647.0) as u32;
+                    let wait = (at.timestamp_millis() as f64 - js_sys::Date::now()).clamp(0.0, 2_147_483_647.0) as u32;
                     let cb = self.on_wake.clone();
                     gloo_timers::callback::Timeout::new(wait, move || cb(Wake::Deadline))
                 });

@@ -167,8 +167,6 @@ pub struct IncidentDetails {
     pub policy: Option<PolicyId>,
 }
 
-/// Who acknowledged, and when.
-
 /// `text` cut to `max` characters (marked), for a line of the timeline.
 pub fn short(text: &str, max: usize) -> String {
     let mut t = text.to_string();
@@ -223,6 +221,7 @@ impl IncidentDetails {
     }
 }
 
+/// Who acknowledged, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     pub by: PersonId,

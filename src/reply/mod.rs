@@ -77,10 +77,8 @@ pub fn validate(settings: &ReplySettings) -> Result<(), (String, String)> {
         crate::delivery::validate_config(&probe).map_err(|e| ("server".to_string(), e.to_string().trim_start_matches("url: ").to_string()))?;
     }
     let t = settings.topic.trim();
-    if settings.enabled || !t.is_empty() {
-        if t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(("topic".into(), "1–64 letters, digits, “-” or “_”".into()));
-        }
+    if (settings.enabled || !t.is_empty()) && (t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
+        return Err(("topic".into(), "1–64 letters, digits, “-” or “_”".into()));
     }
     if settings.enabled && settings.team_key().is_none() {
         return Err(("key".into(), "a signing key is needed: generate one".into()));

@@ -157,7 +157,7 @@ struct Inner {
     ticking: Cell<bool>,
     delivering: Cell<bool>,
     /// The reply topic's live subscription, and the (server, topic) it is for.
-    reply_sub: RefCell<Option<(String, String, crate::adapters::ntfy::Subscription)>>,
+    reply_sub: RefCell<Option<ReplySubscription>>,
     reply_link: RefCell<ReplyLink>,
     /// When the last catch-up failed (ms), to not delay every tick while ntfy is down.
     reply_failed_at: Cell<Option<f64>>,
@@ -170,8 +170,14 @@ struct Inner {
     /// When the driver last finished a tick here.
     last_tick: Cell<Option<DateTime<Utc>>>,
     leading_since: Cell<Option<DateTime<Utc>>>,
-    _pagehide: RefCell<Option<Closure<dyn FnMut(web_sys::Event)>>>,
+    _pagehide: RefCell<Option<PageHide>>,
 }
+
+/// The `pagehide` listener (kept alive while the tab lives).
+type PageHide = Closure<dyn FnMut(web_sys::Event)>;
+
+/// The reply topic's live subscription: (server, topic, the stream).
+type ReplySubscription = (String, String, crate::adapters::ntfy::Subscription);
 
 /// A handle on the tab's runtime (cheap to clone).
 #[derive(Clone)]

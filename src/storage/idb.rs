@@ -123,7 +123,7 @@ impl Store for IdbStore {
             let settings = tx.object_store("settings").map_err(fail)?;
             let row = settings.get::<Envelope<serde_json::Value>, _, _>(super::CLOCK_EPOCH).serde().map_err(fail)?.await.map_err(fail)?;
             if row.map_or(0, |r| super::epoch_of(&r.value)) != epoch {
-                let _ = tx.abort();
+                let _ = tx.abort().await;
                 return Err(StoreError::Fenced);
             }
         }

@@ -39,6 +39,9 @@ fn span_text(zone: Zone, (from, to): Span) -> String {
     format!("{} – {}", local_text(zone, from), local_text(zone, to))
 }
 
+/// A drill's outcome, and when its clock stopped.
+type DrillResult = (Result<Drill, String>, Option<DateTime<Utc>>);
+
 #[component]
 pub fn LabScreen() -> impl IntoView {
     view! {
@@ -71,7 +74,7 @@ fn DrillPanel() -> impl IntoView {
     let start = RwSignal::new(datetime_input(zone, state.now.get_untracked()));
     let ack = RwSignal::new("nobody".to_string());
     let ack_minutes = RwSignal::new("5".to_string());
-    let result: RwSignal<Option<(Result<Drill, String>, Option<DateTime<Utc>>)>> = RwSignal::new(None);
+    let result: RwSignal<Option<DrillResult>> = RwSignal::new(None);
 
     let policy_options = move || state.world.with(policy_choices);
     let severity_options: Vec<(String, String)> =

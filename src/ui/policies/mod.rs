@@ -428,7 +428,7 @@ fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> 
                 <select id=format!("lvl{}-add", level.uid) on:change=add_target>
                     <option value="" selected>"Choose a person, schedule, team or channel…"</option>
                     {move || {
-                        state.world.with(|w| target_choices(w))
+                        state.world.with(target_choices)
                             .into_iter()
                             .filter(|(_, options)| !options.is_empty())
                             .map(|(group, options)| view! {
