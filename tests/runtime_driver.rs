@@ -420,3 +420,35 @@ fn a_leader_that_lost_the_clock_writes_and_sends_nothing() {
     // Once A's claim has aged past the lease, B sends what A may never have finished.
     assert!(!b.due_sends("https://piket.example", secs(5 + piket::runtime::driver::CLAIM_LEASE_SECS)).is_empty());
 }
+
+#[test]
+fn a_finished_send_is_not_held_back_by_its_claim_after_a_takeover() {
+    use std::rc::Rc;
+    let store = Rc::new(MemoryStore::new());
+    let world = parse_world(WORLD).unwrap();
+    let mut a = block_on(Driver::load(store.clone())).unwrap();
+    block_on(a.take_clock(t0())).unwrap();
+    for p in world.people {
+        block_on(a.save(p, t0())).unwrap();
+    }
+    for c in world.channels {
+        block_on(a.save(c, t0())).unwrap();
+    }
+    for p in world.policies {
+        block_on(a.save(p, t0())).unwrap();
+    }
+    block_on(a.set_default_policy(Some("quick".into()), t0())).unwrap();
+    block_on(a.dispatch(t0(), open("inc-1", "Refused"))).unwrap();
+    let sends = a.due_sends("https://piket.example", t0());
+    block_on(a.claim(&sends, t0())).unwrap();
+    for s in &sends {
+        let outcome = piket::runtime::outbox::Outcome::Http(piket::delivery::AttemptOutcome::status(400));
+        block_on(a.record_attempt(&s.key, s.route, &outcome, 5, t0())).unwrap();
+    }
+    // The page reloads (a new epoch) and someone presses Retry at once.
+    let mut b = block_on(Driver::load(store.clone())).unwrap();
+    block_on(b.take_clock(secs(2))).unwrap();
+    let key = sends[0].key.clone();
+    block_on(b.retry_delivery(&key, secs(2))).unwrap();
+    assert!(!b.due_sends("https://piket.example", secs(2)).is_empty(), "the finished attempt left no claim behind");
+}

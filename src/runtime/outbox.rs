@@ -310,6 +310,8 @@ fn route_label(route: &Route) -> String {
 pub fn record(row: &mut OutboxRow, route: usize, outcome: &Outcome, latency_ms: u32, settings: &DeliverySettings, now: DateTime<Utc>) {
     let Some(r) = row.routes.get_mut(route) else { return };
     r.attempts += 1;
+    // The attempt is over: the route is no longer in flight.
+    r.claim = None;
     let first = *r.first_attempt_at.get_or_insert(now);
     let (status, note) = match outcome {
         Outcome::Shown => (RouteStatus::Delivered, "notification shown".to_string()),
@@ -375,6 +377,7 @@ pub fn fold(row: &mut OutboxRow) {
 pub fn retry(row: &mut OutboxRow, now: DateTime<Utc>) {
     for r in &mut row.routes {
         if matches!(r.status, RouteStatus::Failed | RouteStatus::Skipped) {
+            r.claim = None;
             r.status = RouteStatus::Pending;
             r.attempts = 0;
             r.first_attempt_at = None;

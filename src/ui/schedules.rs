@@ -331,6 +331,9 @@ fn ScheduleEditor(id: String) -> impl IntoView {
 
     {
         let id = id.clone();
+        // The form's level signals must belong to the editor, not to this effect: an effect
+        // disposes what it created when it runs again, and the form would then read dead signals.
+        let owner = Owner::current();
         Effect::new(move |_| {
             if filled.get_untracked() || !state.loaded.get() {
                 return;
@@ -338,7 +341,10 @@ fn ScheduleEditor(id: String) -> impl IntoView {
             if is_new {
                 filled.set(true);
             } else if let Some(s) = state.world.with(|w| w.schedule(&id).cloned()) {
-                form.fill(&s);
+                match &owner {
+                    Some(owner) => owner.with(|| form.fill(&s)),
+                    None => form.fill(&s),
+                }
                 filled.set(true);
             }
         });

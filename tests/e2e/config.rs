@@ -195,8 +195,11 @@ async fn first_run_loads_the_example_team_and_removes_exactly_it() -> Result {
     b.open("/policies").await?;
     b.click("Remove the example team").await?;
     b.wait_text_within(".screen", Duration::from_secs(60), |t| t.contains("No escalation policies yet")).await?;
-    b.open("/people").await?;
-    // Removal runs record by record after the policies went: wait until the people are done too.
+    // Removal runs record by record in this page after the policies went: go to People through
+    // the app's own navigation (reloading the page would cut the removal short), and wait until
+    // the people are done too.
+    let people = b.wait_for(By::XPath("//nav[contains(@class,'app-nav')]//a[normalize-space()='People']")).await?;
+    b.tap(&people).await?;
     b.wait_text_within(".people-list", Duration::from_secs(60), |t| t.contains("Zoe") && !t.contains("(example)")).await?;
     assert_eq!(b.people_names().await?, ["Zoe"], "only the example's records were removed");
     b.open("/schedules").await?;

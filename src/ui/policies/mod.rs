@@ -165,6 +165,9 @@ fn PolicyEditor(id: String) -> impl IntoView {
 
     {
         let id = id.clone();
+        // The form's level signals must belong to the editor, not to this effect: an effect
+        // disposes what it created when it runs again, and the form would then read dead signals.
+        let owner = Owner::current();
         Effect::new(move |_| {
             if filled.get_untracked() || !state.loaded.get() {
                 return;
@@ -173,7 +176,10 @@ fn PolicyEditor(id: String) -> impl IntoView {
                 make_default.set(state.world.with_untracked(|w| w.default_policy.is_none()));
                 filled.set(true);
             } else if let Some(p) = state.world.with(|w| w.policy(&id).cloned()) {
-                form.fill(&p);
+                match &owner {
+                    Some(owner) => owner.with(|| form.fill(&p)),
+                    None => form.fill(&p),
+                }
                 make_default.set(state.world.with_untracked(|w| w.default_policy.as_deref() == Some(p.id.as_str())));
                 filled.set(true);
             }
