@@ -14,8 +14,13 @@ pub async fn send(spec: &RequestSpec) -> (AttemptOutcome, u32) {
             if response.type_() == web_sys::ResponseType::Opaque {
                 AttemptOutcome::Opaque
             } else {
-                let retry_after =
-                    response.headers().get("Retry-After").ok().flatten().and_then(|v| v.trim().parse::<i64>().ok()).map(chrono::TimeDelta::seconds);
+                let retry_after = response
+                    .headers()
+                    .get("Retry-After")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .and_then(|s| chrono::TimeDelta::try_seconds(s.clamp(0, 86_400 * 365)));
                 AttemptOutcome::Status { code: response.status(), retry_after }
             }
         }

@@ -131,7 +131,9 @@ impl RetryPolicy {
             AttemptOutcome::NetworkError(_) => None,
         };
         let wait = retry_after.map_or(self.backoff(attempt_no), |r| r.max(self.backoff(attempt_no)));
-        let at = now + wait;
+        let Some(at) = now.checked_add_signed(wait) else {
+            return Decision::GiveUp(GiveUpReason::TimeLimit { attempts: attempt_no.max(1), limit: self.time_limit, last: outcome.clone() });
+        };
         if at - first_attempt_at > self.time_limit {
             return Decision::GiveUp(GiveUpReason::TimeLimit { attempts: attempt_no.max(1), limit: self.time_limit, last: outcome.clone() });
         }

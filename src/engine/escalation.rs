@@ -169,6 +169,8 @@ pub enum Rejected {
     UnknownPerson(PersonId),
     #[error("Snooze until a time after now.")]
     SnoozeInThePast,
+    #[error("Snooze until a time before the year 10000.")]
+    SnoozeTooFar,
 }
 
 /// What [`Engine::handle`] did: the effects (deadlines that fell due first, then the input's), and
@@ -313,6 +315,10 @@ pub const TITLE_MAX: usize = 500;
 /// The longest summary, note or other free text the engine keeps (characters).
 pub const TEXT_MAX: usize = 20_000;
 
+fn within_time_range(t: DateTime<Utc>) -> DateTime<Utc> {
+    super::time::within_range(t)
+}
+
 /// Why a stored incident cannot be run: the first problem found, with the field it concerns.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
@@ -332,6 +338,25 @@ fn inconsistent(field: &str, problem: impl Into<String>) -> Inconsistent {
 pub fn check_incident(i: &Incident) -> Result<(), Inconsistent> {
     if i.id.trim().is_empty() || i.id.len() > 200 {
         return Err(inconsistent("id", "must be 1–200 characters"));
+    }
+    let (first, last) = super::time::time_range();
+    let mut times = vec![("opened_at", Some(i.opened_at)), ("status_since", Some(i.status_since)), ("last_seen", Some(i.last_seen))];
+    times.push(("acknowledged.at", i.acknowledged.as_ref().map(|a| a.at)));
+    times.push(("resolved_at", i.resolved_at));
+    if let Some(e) = &i.escalation {
+        let t = &e.timers;
+        times.extend([
+            ("escalation.level_since", Some(e.level_since)),
+            ("escalation.timers.wake", t.wake),
+            ("escalation.timers.checkpoint", t.checkpoint),
+            ("escalation.timers.ack", t.ack),
+            ("escalation.timers.resolution", t.resolution),
+            ("escalation.timers.stale", t.stale),
+            ("escalation.timers.reminder", t.reminder),
+        ]);
+    }
+    if let Some((field, _)) = times.iter().find(|(_, t)| t.is_some_and(|t| t < first || t > last)) {
+        return Err(inconsistent(field, "outside the years 1970–9999"));
     }
     if i.status_since < i.opened_at || i.last_seen < i.opened_at {
         return Err(inconsistent("status_since", "is before the incident opened"));
@@ -518,6 +543,7 @@ impl Engine {
     }
 
     fn tick_clock(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let now = within_time_range(now);
         let now = self.clock.map_or(now, |c| c.max(now));
         self.clock = Some(now);
         now
@@ -607,6 +633,9 @@ impl Engine {
                 active(open(incident)?)?;
                 if Some(*until) <= self.clock {
                     return Err(Rejected::SnoozeInThePast);
+                }
+                if *until > super::time::time_range().1 {
+                    return Err(Rejected::SnoozeTooFar);
                 }
             }
             Input::ConfirmCheckpoint { incident, by } => {
@@ -1121,15 +1150,16 @@ impl Step<'_> {
                     let why = format!("status “{}” unchanged for {x}", incident.status.as_str());
                     self.escalate(incident, t, Actor::Automation, why);
                     if let Some(e) = incident.escalation.as_mut().filter(|e| e.stage != Stage::Stopped) {
-                        e.timers.stale = Some(x.after(t));
+                        e.timers.stale = Some(x.after(t)).filter(|next| *next > t);
                     }
                 }
             }
             Timer::Reminder => {
                 let Some(every) = e.policy.ack_reminder else { return };
                 let Some(ack) = incident.acknowledged.clone() else { return };
-                e.reminders_sent += 1;
-                e.timers.reminder = Some(every.after(t));
+                e.reminders_sent = e.reminders_sent.saturating_add(1);
+                // Never re-armed at the same instant (that would fire forever).
+                e.timers.reminder = Some(every.after(t)).filter(|next| *next > t);
                 let n = e.reminders_sent;
                 if let Some(person) = self.world.person(&ack.by) {
                     let delivery = Delivery::Page { person: ack.by.clone(), contact: person.contact.clone() };

@@ -128,9 +128,10 @@ impl Layer {
         }
         match self.every {
             RotationLength::Hours(h) => {
-                let len = Duration::hours(h.max(1) as i64);
-                let k = (t - start).num_seconds().div_euclid(len.num_seconds());
-                Some((k, start + len * (k as i32 + 1)))
+                let len = (h.max(1) as i64) * 3600;
+                let k = (t - start).num_seconds().div_euclid(len);
+                let next = Duration::try_seconds(len.checked_mul(k.checked_add(1)?)?).and_then(|d| start.checked_add_signed(d))?;
+                Some((k, next))
             }
             RotationLength::Daily | RotationLength::Weekly | RotationLength::Days(_) => {
                 let n = match self.every {
@@ -139,13 +140,14 @@ impl Layer {
                     RotationLength::Days(n) => n.max(1) as i64,
                     RotationLength::Hours(_) => unreachable!(),
                 };
-                let handoff = |k: i64| zone.instant(self.start.0 + Duration::days(k * n));
+                // Checked: a start or a length near the calendar's ends gives no shift, not a panic.
+                let handoff = |k: i64| Some(zone.instant(self.start.0.checked_add_signed(Duration::try_days(k.checked_mul(n)?)?)?));
                 let days = (zone.local(t).date() - self.start.0.date()).num_days();
                 let mut k = days.div_euclid(n);
-                if t < handoff(k) {
+                if t < handoff(k)? {
                     k -= 1;
                 }
-                Some((k, handoff(k + 1)))
+                Some((k, handoff(k + 1)?))
             }
         }
     }

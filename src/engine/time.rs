@@ -132,6 +132,19 @@ fn parse_length(text: &str) -> Option<Minutes> {
     (number.is_empty() && total > 0 && total <= MAX_LENGTH_SECONDS).then_some(Minutes { seconds: total })
 }
 
+/// The instants Piket reasons about: 1970 to the end of 9999. A time outside is taken as the
+/// nearest end, so every deadline (at most 30 days on) and every wall-clock conversion stays far
+/// from the calendar's limits.
+pub fn time_range() -> (DateTime<Utc>, DateTime<Utc>) {
+    (DateTime::<Utc>::UNIX_EPOCH, DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC))
+}
+
+/// `t`, moved into [`time_range`].
+pub fn within_range(t: DateTime<Utc>) -> DateTime<Utc> {
+    let (first, last) = time_range();
+    t.clamp(first, last)
+}
+
 /// An IANA time zone (`Europe/Amsterdam`), written as its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Zone(pub Tz);
@@ -222,7 +235,7 @@ impl Zone {
 
     /// Wall-clock date and time of an instant in this zone.
     pub fn local(self, t: DateTime<Utc>) -> NaiveDateTime {
-        t.with_timezone(&self.0).naive_local()
+        within_range(t).with_timezone(&self.0).naive_local()
     }
 
     pub fn name(self) -> &'static str {

@@ -192,8 +192,17 @@ pub fn is_evidence_url(url: &str) -> bool {
 
 /// Add a link to the evidence if it is an http(s) URL not already there.
 pub(crate) fn add_evidence(details: &mut IncidentDetails, url: Option<&str>) {
-    if let Some(url) = url.map(str::trim) {
-        if is_evidence_url(url) && !details.links.iter().any(|l| l == url) {
+    add_evidence_all(details, url);
+}
+
+/// Add every http(s) URL of `urls` not already there, in order. One set lookup per URL: a
+/// payload near the size limit carries tens of thousands of links, and comparing each with every
+/// one before it took half a second natively for 20 000 of them.
+pub(crate) fn add_evidence_all<'a>(details: &mut IncidentDetails, urls: impl IntoIterator<Item = &'a str>) {
+    let mut seen: std::collections::HashSet<String> = details.links.iter().cloned().collect();
+    for url in urls.into_iter().map(str::trim) {
+        if is_evidence_url(url) && !seen.contains(url) {
+            seen.insert(url.to_string());
             details.links.push(url.to_string());
         }
     }

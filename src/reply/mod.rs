@@ -130,7 +130,7 @@ impl Minter {
             name: page.person_name.to_string(),
             title: token::short_title(page.title),
             sev: page.severity,
-            exp: (page.paged_at + chrono::Duration::hours(token::TOKEN_LIFETIME_HOURS)).timestamp(),
+            exp: page.paged_at.timestamp().saturating_add(token::TOKEN_LIFETIME_HOURS * 3600),
             srv: self.server.clone(),
             topic: self.topic.clone(),
         };

@@ -584,7 +584,7 @@ impl<S: Store> Driver<S> {
     /// Every route due at `now`, with what to send; `origin` is the app's address for links.
     pub fn due_sends(&self, origin: &str, now: DateTime<Utc>) -> Vec<DueSend> {
         let rows: Vec<&OutboxRow> = self.outbox.values().filter(|r| r.state == DeliveryState::Pending && r.next_attempt_at.is_some_and(|t| t <= now)).collect();
-        let lookup = |id: &str| self.engine.incident(id).cloned();
+        let lookup = |id: &str| self.engine.incident(id);
         let acks = self.reply.minter(&self.delivery.ntfy_server);
         let mut due = outbox::due(&rows, &lookup, &self.world, &self.delivery, acks.as_ref(), origin, now);
         // A route another epoch claimed moments ago may be on the wire: leave it for a while.

@@ -107,9 +107,9 @@ pub fn incident_url(origin: &str, incident: &str) -> String {
 
 /// Every route due at `now`, with what to send. With `acks` (the reply channel is on), every page
 /// to a person carries a signed one-tap acknowledgement.
-pub fn due(
+pub fn due<'a>(
     rows: &[&OutboxRow],
-    incidents: &dyn Fn(&str) -> Option<Incident>,
+    incidents: &dyn Fn(&str) -> Option<&'a Incident>,
     world: &World,
     settings: &DeliverySettings,
     acks: Option<&Minter>,
@@ -126,7 +126,7 @@ pub fn due(
             if r.status != RouteStatus::Pending || r.next_attempt_at.is_some_and(|t| t > now) {
                 continue;
             }
-            out.push(DueSend { key: row.key.clone(), route: i, send: plan(row, &r.route, &incident, world, settings, acks, origin) });
+            out.push(DueSend { key: row.key.clone(), route: i, send: plan(row, &r.route, incident, world, settings, acks, origin) });
         }
     }
     out
@@ -318,7 +318,9 @@ pub fn record(row: &mut OutboxRow, route: usize, outcome: &Outcome, latency_ms: 
         Outcome::NotAllowed(why) => (RouteStatus::Skipped, why.clone()),
         Outcome::Impossible(why) => (RouteStatus::Failed, why.clone()),
         Outcome::Http(http) => {
-            let policy = delivery::RetryPolicy::with_time_limit(chrono::TimeDelta::seconds(settings.retry_limit_secs));
+            // Bounded: a restored setting of i64::MAX seconds means "a long time", not a panic.
+            let limit = chrono::TimeDelta::try_seconds(settings.retry_limit_secs.clamp(0, 30 * 86_400)).unwrap_or(chrono::TimeDelta::days(1));
+            let policy = delivery::RetryPolicy::with_time_limit(limit);
             match policy.next_attempt(r.attempts, http, first, now) {
                 Decision::Delivered { verified: true } => (RouteStatus::Delivered, http.to_string()),
                 Decision::Delivered { verified: false } => (RouteStatus::Unverified, http.to_string()),

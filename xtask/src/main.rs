@@ -25,13 +25,17 @@ fn main() -> ExitCode {
         Some("build") => setup(&root, Needs::build()).and_then(|_| build_release(&root)),
         Some("serve") => serve(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
+        Some("fuzz") => fuzz(&root, &args[1..]),
         Some("size") => setup(&root, Needs::build()).and_then(|_| build_release(&root)).and_then(|_| size(&root)),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  \x20 serve [--port N]   build the release bundle and serve it on http://127.0.0.1:8080\n\
-                 \x20 test [--only native|browser|e2e]\n\
-                 \x20                    run every test level: native, in-browser (wasm-bindgen-test), end to end\n\
+                 \x20 test [--only gates|native|fuzz|browser|e2e]\n\
+                 \x20                    run every test level: native, a short fuzz round, in-browser (wasm-bindgen-test), end to end\n\
+                 \x20 fuzz [--cases N] [--seed S]\n\
+                 \x20                    throw N (default 100 000) random and mutated inputs at backups, the engine and intake;\n\
+                 \x20                    fails on any panic\n\
                  \x20 build              build the release bundle into dist/\n\
                  \x20 size               build, then print wasm and JS sizes raw, gzip and brotli\n\
                  \x20 setup              install whatever is missing, and nothing else"
@@ -76,6 +80,7 @@ fn setup(root: &Path, needs: Needs) -> Result {
     let started = Instant::now();
     prepend_path(&root.join("tools/npm/node_modules/.bin"));
     prepend_path(&cargo_bin_dir());
+    ensure_lint_tools()?;
     if needs.wasm {
         ensure_wasm_target()?;
         ensure_trunk()?;
@@ -127,6 +132,17 @@ fn describe(cmd: &Command) -> String {
         s.push_str(&a.to_string_lossy());
     }
     s
+}
+
+/// rustfmt and clippy for the gates (a minimal rustup profile has neither).
+fn ensure_lint_tools() -> Result {
+    for (tool, component) in [("rustfmt", "rustfmt"), ("clippy-driver", "clippy")] {
+        let present = Command::new(tool).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+        if !present {
+            run(Command::new("rustup").args(["component", "add", component]))?;
+        }
+    }
+    Ok(())
 }
 
 fn ensure_wasm_target() -> Result {
@@ -187,9 +203,7 @@ fn ensure_wasm_bindgen(root: &Path) -> Result {
     let locked = locked_wasm_bindgen(root)?;
     let pinned = trunk_tool_version(root, "wasm_bindgen")?;
     if pinned != locked {
-        return Err(format!(
-            "Trunk.toml [tools] wasm_bindgen = \"{pinned}\" but Cargo.lock resolved wasm-bindgen {locked}: make them equal"
-        ));
+        return Err(format!("Trunk.toml [tools] wasm_bindgen = \"{pinned}\" but Cargo.lock resolved wasm-bindgen {locked}: make them equal"));
     }
     let want = format!("wasm-bindgen {locked}");
     let have_cli = version_of("wasm-bindgen", "--version").as_deref() == Some(want.as_str());
@@ -215,14 +229,7 @@ fn ensure_wasm_opt(root: &Path) -> Result {
             apt_install(&["nodejs", "npm"])?;
         }
         println!("xtask: installing wasm-opt (binaryen@{BINARYEN_NPM_VERSION}) from npm into tools/npm");
-        run(Command::new("npm").args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            "tools/npm",
-            &format!("binaryen@{BINARYEN_NPM_VERSION}"),
-        ]))?;
+        run(Command::new("npm").args(["install", "--no-audit", "--no-fund", "--prefix", "tools/npm", &format!("binaryen@{BINARYEN_NPM_VERSION}")]))?;
     }
     Ok(())
 }
@@ -280,9 +287,7 @@ fn serve(root: &Path, args: &[String]) -> Result {
     println!("\nxtask: building the release bundle; Piket will be served at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n");
     // Trunk builds the release bundle into dist/, then serves it with the single-page fallback,
     // so deep links survive a reload.
-    run(Command::new("trunk")
-        .args(["serve", "--release", "--no-autoreload", "--address", "127.0.0.1", "--port", &port.to_string()])
-        .current_dir(root))
+    run(Command::new("trunk").args(["serve", "--release", "--no-autoreload", "--address", "127.0.0.1", "--port", &port.to_string()]).current_dir(root))
 }
 
 fn size(root: &Path) -> Result {
@@ -304,13 +309,7 @@ fn size(root: &Path) -> Result {
         for (t, s) in totals.iter_mut().zip(sizes) {
             *t += s;
         }
-        println!(
-            "{:<44} {:>10} {:>10} {:>10}",
-            path.file_name().unwrap().to_string_lossy(),
-            kb(sizes[0]),
-            kb(sizes[1]),
-            kb(sizes[2])
-        );
+        println!("{:<44} {:>10} {:>10} {:>10}", path.file_name().unwrap().to_string_lossy(), kb(sizes[0]), kb(sizes[1]), kb(sizes[2]));
     }
     println!("{:<44} {:>10} {:>10} {:>10}", "total", kb(totals[0]), kb(totals[1]), kb(totals[2]));
     // The phone's acknowledgement page is all a responder loads: one self-contained file.
@@ -340,6 +339,81 @@ fn kb(n: usize) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fuzzing
+
+/// Cases in `cargo xtask fuzz` unless `--cases` says otherwise.
+const DEFAULT_FUZZ_CASES: u64 = 100_000;
+/// Cases in the short fuzz round of `cargo xtask test`.
+const TEST_FUZZ_CASES: u64 = 5_000;
+
+/// `examples/fuzz.rs` under the `fuzz` profile (release with unwinding panics, so each one is
+/// caught and counted).
+fn fuzz_command(cases: u64, seed: Option<u64>) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["run", "--profile", "fuzz", "--example", "fuzz", "--", "--cases", &cases.to_string()]);
+    if let Some(seed) = seed {
+        cmd.args(["--seed", &seed.to_string()]);
+    }
+    cmd
+}
+
+fn fuzz(root: &Path, args: &[String]) -> Result {
+    let usage = "usage: cargo xtask fuzz [--cases N] [--seed S]";
+    let (mut cases, mut seed) = (DEFAULT_FUZZ_CASES, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut number =
+            |flag: &str| -> Result<u64> { it.next().and_then(|n| n.replace('_', "").parse().ok()).ok_or(format!("fuzz: {flag} needs a number; {usage}")) };
+        match a.as_str() {
+            "--cases" => cases = number("--cases")?,
+            "--seed" => seed = Some(number("--seed")?),
+            other => return Err(format!("fuzz: unknown argument {other}; {usage}")),
+        }
+    }
+    // Native only: no wasm target, Trunk or browser needed.
+    setup(root, Needs { wasm: false, browser: false })?;
+    let started = Instant::now();
+    run(&mut fuzz_command(cases, seed)).map_err(|e| format!("{e}: a case panicked (see the summary above) or the fuzzer could not run"))?;
+    println!("xtask: fuzz round passed ({:.0} s)", started.elapsed().as_secs_f32());
+    Ok(())
+}
+
+/// The fuzzer's last line: `fuzz: <cases> cases, <panics> panics (backups <c>/<p>, engine <c>/<p>,
+/// intake <c>/<p>) in <secs> s`.
+#[derive(Debug, PartialEq)]
+struct FuzzSummary {
+    cases: u64,
+    panics: u64,
+    /// (target, cases, panics)
+    targets: Vec<(String, u64, u64)>,
+}
+
+fn parse_fuzz_summary(line: &str) -> Option<FuzzSummary> {
+    let rest = line.trim().strip_prefix("fuzz: ")?;
+    let (cases, rest) = rest.split_once(" cases, ")?;
+    let (panics, rest) = rest.split_once(" panics (")?;
+    let (targets, rest) = rest.split_once(") in ")?;
+    rest.strip_suffix(" s")?.parse::<f64>().ok()?;
+    let targets = targets
+        .split(", ")
+        .map(|t| {
+            let (name, counts) = t.split_once(' ')?;
+            let (c, p) = counts.split_once('/')?;
+            Some((name.to_string(), c.parse().ok()?, p.parse().ok()?))
+        })
+        .collect::<Option<Vec<(String, u64, u64)>>>()?;
+    Some(FuzzSummary { cases: cases.parse().ok()?, panics: panics.parse().ok()?, targets })
+}
+
+/// The fuzz round as checks for the tally: one per target that ran, passed when none of its cases
+/// panicked.
+fn fuzz_counts(stdout: &str) -> (usize, usize) {
+    let Some(summary) = stdout.lines().rev().find_map(parse_fuzz_summary) else { return (0, 0) };
+    let ran = summary.targets.iter().filter(|(_, cases, _)| *cases > 0);
+    ran.fold((0, 0), |(passed, failed), (_, _, panics)| if *panics == 0 { (passed + 1, failed) } else { (passed, failed + 1) })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tests
 
 #[derive(Default)]
@@ -355,38 +429,41 @@ impl Tally {
     }
 }
 
+/// The test levels, in the order they run.
+const LEVELS: [&str; 5] = ["gates", "native", "fuzz", "browser", "e2e"];
+
 fn test(root: &Path, args: &[String]) -> Result {
     let only = match args {
         [] => None,
-        [flag, level] if flag == "--only" && ["native", "browser", "e2e"].contains(&level.as_str()) => Some(level.as_str()),
-        _ => return Err("test: usage: cargo xtask test [--only native|browser|e2e]".into()),
+        [flag, level] if flag == "--only" && LEVELS.contains(&level.as_str()) => Some(level.as_str()),
+        _ => return Err("test: usage: cargo xtask test [--only gates|native|fuzz|browser|e2e]".into()),
     };
     let wants = |level: &str| only.is_none_or(|o| o == level);
-    if only == Some("native") {
+    if matches!(only, Some("native" | "fuzz")) {
         setup(root, Needs { wasm: false, browser: false })?;
     } else {
         setup(root, Needs::all())?;
     }
     let mut tally = Tally::default();
     let outcome = (|| -> Result {
+        if wants("gates") {
+            gates(&mut tally)?;
+        }
         if wants("native") {
             level(&mut tally, "native", Command::new("cargo").args(["test", "--workspace", "--all-targets"]))?;
         }
+        if wants("fuzz") {
+            level_counting(&mut tally, "fuzz", &mut fuzz_command(TEST_FUZZ_CASES, None), fuzz_counts)?;
+        }
         if wants("browser") {
-            level(
-                &mut tally,
-                "browser",
-                Command::new("cargo").args(["test", "--target", "wasm32-unknown-unknown", "--test", "browser"]),
-            )?;
+            level(&mut tally, "browser", Command::new("cargo").args(["test", "--target", "wasm32-unknown-unknown", "--test", "browser"]))?;
         }
         if wants("e2e") {
             build_release(root)?;
             level(
                 &mut tally,
                 "e2e",
-                Command::new("cargo")
-                    .args(["test", "--features", "e2e", "--test", "e2e", "--", "--test-threads=2"])
-                    .env("PIKET_DIST", root.join("dist")),
+                Command::new("cargo").args(["test", "--features", "e2e", "--test", "e2e", "--", "--test-threads=2"]).env("PIKET_DIST", root.join("dist")),
             )?;
         }
         Ok(())
@@ -395,8 +472,46 @@ fn test(root: &Path, args: &[String]) -> Result {
     outcome
 }
 
+/// The gates, before any test: formatting, and clippy with warnings as errors on the native
+/// targets and on wasm32 (the app, its libraries and the in-browser tests). Each counts as one
+/// check in the summary.
+fn gates(tally: &mut Tally) -> Result {
+    println!("\nxtask: ── gates ──");
+    let started = Instant::now();
+    let checks: [(&str, &[&str]); 3] = [
+        ("cargo fmt --check", &["fmt", "--all", "--check"]),
+        ("clippy (native)", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        ("clippy (wasm32)", &["clippy", "--target", "wasm32-unknown-unknown", "--lib", "--bin", "piket-web", "--test", "browser", "--", "-D", "warnings"]),
+    ];
+    let (mut passed, mut failed) = (0, 0);
+    for (name, args) in checks {
+        let mut cmd = Command::new("cargo");
+        cmd.args(args);
+        println!("xtask: $ {}", describe(&cmd));
+        let ok = cmd.status().map(|s| s.success()).unwrap_or(false);
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+            println!("xtask: gate failed: {name}");
+        }
+    }
+    tally.passed += passed;
+    tally.failed += failed;
+    tally.levels.push(format!("gates: {passed} passed, {failed} failed in {:.0} s", started.elapsed().as_secs_f32()));
+    if failed > 0 {
+        return Err("gates failed (formatting or clippy): fix them first".into());
+    }
+    Ok(())
+}
+
 /// Runs one level, echoes its output, and adds libtest's "N passed; M failed" lines to the tally.
 fn level(tally: &mut Tally, name: &str, cmd: &mut Command) -> Result {
+    level_counting(tally, name, cmd, libtest_counts)
+}
+
+/// Runs one level, echoes its output, and adds what `count` reads in it (passed, failed) to the tally.
+fn level_counting(tally: &mut Tally, name: &str, cmd: &mut Command, count: fn(&str) -> (usize, usize)) -> Result {
     println!("\nxtask: ── {name} tests ──");
     println!("xtask: $ {}", describe(cmd));
     let started = Instant::now();
@@ -408,13 +523,7 @@ fn level(tally: &mut Tally, name: &str, cmd: &mut Command) -> Result {
         .map_err(|e| format!("could not start {name} tests: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     print!("{stdout}");
-    let (mut passed, mut failed) = (0, 0);
-    for line in stdout.lines() {
-        if let Some(rest) = line.trim().strip_prefix("test result: ") {
-            passed += count_before(rest, " passed");
-            failed += count_before(rest, " failed");
-        }
-    }
+    let (passed, failed) = count(&stdout);
     tally.passed += passed;
     tally.failed += failed;
     tally.levels.push(format!("{name}: {passed} passed, {failed} failed in {:.0} s", started.elapsed().as_secs_f32()));
@@ -425,6 +534,18 @@ fn level(tally: &mut Tally, name: &str, cmd: &mut Command) -> Result {
         return Err(format!("{name} tests ran nothing"));
     }
     Ok(())
+}
+
+/// Passed and failed tests in libtest's "test result: ok. N passed; M failed; …" lines.
+fn libtest_counts(stdout: &str) -> (usize, usize) {
+    let (mut passed, mut failed) = (0, 0);
+    for line in stdout.lines() {
+        if let Some(rest) = line.trim().strip_prefix("test result: ") {
+            passed += count_before(rest, " passed");
+            failed += count_before(rest, " failed");
+        }
+    }
+    (passed, failed)
 }
 
 /// In "ok. 12 passed; 0 failed; …", the number before `label`.
@@ -449,6 +570,36 @@ mod tests {
         for (line, p, f) in cases {
             assert_eq!((count_before(line, " passed"), count_before(line, " failed")), (p, f), "{line}");
         }
+    }
+
+    #[test]
+    fn reads_the_fuzz_summary_line() {
+        let line = "fuzz: 5000 cases, 3 panics (backups 1667/0, engine 1667/3, intake 1666/0) in 2.4 s";
+        let expected =
+            FuzzSummary { cases: 5000, panics: 3, targets: vec![("backups".into(), 1667, 0), ("engine".into(), 1667, 3), ("intake".into(), 1666, 0)] };
+        assert_eq!(parse_fuzz_summary(line), Some(expected));
+        for not_a_summary in [
+            "fuzz: 5000 cases, seed 1592651810, 2 thread(s) (set-up 0.0 s)",
+            "fuzz: 5000 cases, 0 panics (backups 1667/0, engine x/0) in 2.4 s",
+            "fuzz: 5000 cases, 0 panics (backups 1667/0) in soon",
+            "test result: ok. 12 passed; 0 failed",
+            "",
+        ] {
+            assert_eq!(parse_fuzz_summary(not_a_summary), None, "{not_a_summary}");
+        }
+    }
+
+    #[test]
+    fn a_fuzz_round_counts_one_check_per_target() {
+        let out = "fuzz: 5000 cases, seed 1, 2 thread(s) (set-up 0.0 s)\n\
+                   fuzz: speed per thread: backups 1100/s\n\
+                   fuzz: 5000 cases, 3 panics (backups 1667/0, engine 1667/3, intake 1666/0) in 2.4 s\n";
+        assert_eq!(fuzz_counts(out), (2, 1));
+        let clean = "fuzz: 9 cases, 0 panics (backups 3/0, engine 3/0, intake 3/0) in 0.1 s";
+        assert_eq!(fuzz_counts(clean), (3, 0));
+        let one_target = "fuzz: 9 cases, 0 panics (backups 0/0, engine 9/0, intake 0/0) in 0.1 s";
+        assert_eq!(fuzz_counts(one_target), (1, 0));
+        assert_eq!(fuzz_counts("fuzz: HANG: case 7 (backups) has run for over 120 s"), (0, 0), "no summary: nothing ran");
     }
 
     #[test]
