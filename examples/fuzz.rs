@@ -1843,7 +1843,12 @@ fn run_intake(ctx: &Ctx, case: &IntakeCase) {
         format!("intake-{n}")
     };
     let inputs = match &case.kind {
-        IntakeKind::Payload => match intake::parse_payload_detailed(&case.text, &mut new_id) {
+        // Both Alertmanager modes: one incident per group (the default) and one per alert.
+        IntakeKind::Payload => match intake::parse_payload_detailed_with(
+            &case.text,
+            if case.text.len().is_multiple_of(2) { intake::AlertmanagerGrouping::PerGroup } else { intake::AlertmanagerGrouping::PerAlert },
+            &mut new_id,
+        ) {
             Ok(read) => read.events.into_iter().map(|e| e.input).collect(),
             Err(e) => {
                 let _ = e.to_string();

@@ -58,16 +58,17 @@ pub enum GiveUpReason {
     TimeLimit { attempts: u32, limit: TimeDelta, last: AttemptOutcome },
 }
 
+/// In words, to read on its own ("refused with HTTP 400 (not retried …)") and after "gave up: ".
 impl fmt::Display for GiveUpReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GiveUpReason::Refused { code } if (400..500).contains(code) => {
-                write!(f, "HTTP {code}: the receiver refused the message; not retried (check the URL and the channel's settings)")
+                write!(f, "refused with HTTP {code} (not retried: check the URL and the settings)")
             }
-            GiveUpReason::Refused { code } => write!(f, "HTTP {code}: an answer that is neither success nor worth retrying"),
+            GiveUpReason::Refused { code } => write!(f, "answered HTTP {code}, which is neither success nor worth retrying (not retried)"),
             GiveUpReason::TimeLimit { attempts, limit, last } => {
                 let attempt_word = if *attempts == 1 { "attempt" } else { "attempts" };
-                write!(f, "gave up after {attempts} {attempt_word} over {}; last: {last}", words(*limit))
+                write!(f, "no success in {attempts} {attempt_word} within the {} retry limit (last: {last})", words(*limit))
             }
         }
     }
@@ -236,12 +237,38 @@ mod tests {
 
     #[test]
     fn reasons_read_as_words() {
-        assert_eq!(
-            GiveUpReason::Refused { code: 404 }.to_string(),
-            "HTTP 404: the receiver refused the message; not retried (check the URL and the channel's settings)"
-        );
-        let r = GiveUpReason::TimeLimit { attempts: 21, limit: TimeDelta::minutes(10), last: AttemptOutcome::NetworkError("Failed to fetch".into()) };
-        assert_eq!(r.to_string(), "gave up after 21 attempts over 10 min; last: network error: Failed to fetch");
+        let cases = [
+            (GiveUpReason::Refused { code: 400 }, "refused with HTTP 400 (not retried: check the URL and the settings)"),
+            (GiveUpReason::Refused { code: 404 }, "refused with HTTP 404 (not retried: check the URL and the settings)"),
+            (GiveUpReason::Refused { code: 302 }, "answered HTTP 302, which is neither success nor worth retrying (not retried)"),
+            (
+                GiveUpReason::TimeLimit { attempts: 10, limit: TimeDelta::minutes(10), last: AttemptOutcome::status(502) },
+                "no success in 10 attempts within the 10 min retry limit (last: HTTP 502)",
+            ),
+            (
+                GiveUpReason::TimeLimit { attempts: 21, limit: TimeDelta::minutes(10), last: AttemptOutcome::NetworkError("Failed to fetch".into()) },
+                "no success in 21 attempts within the 10 min retry limit (last: network error: Failed to fetch)",
+            ),
+            (
+                GiveUpReason::TimeLimit {
+                    attempts: 1,
+                    limit: TimeDelta::seconds(90),
+                    last: AttemptOutcome::Status { code: 429, retry_after: Some(TimeDelta::minutes(5)) },
+                },
+                "no success in 1 attempt within the 1 min 30 s retry limit (last: HTTP 429)",
+            ),
+            (
+                GiveUpReason::TimeLimit { attempts: 3, limit: TimeDelta::seconds(45), last: AttemptOutcome::NetworkError(String::new()) },
+                "no success in 3 attempts within the 45 s retry limit (last: network error)",
+            ),
+        ];
+        for (reason, want) in cases {
+            let text = reason.to_string();
+            assert_eq!(text, want);
+            for debug in ["{", "}", "TimeDelta", "TimeLimit", "Refused", "Status", "secs", "None"] {
+                assert!(!text.contains(debug), "{text:?} holds {debug:?}");
+            }
+        }
         assert_eq!(AttemptOutcome::Opaque.to_string(), "sent; the receiver's answer cannot be read (no-cors)");
     }
 }

@@ -132,6 +132,37 @@ fn parse_length(text: &str) -> Option<Minutes> {
     (number.is_empty() && total > 0 && total <= MAX_LENGTH_SECONDS).then_some(Minutes { seconds: total })
 }
 
+/// An offset from a start, to the second, as the path preview shows it: "+20 s", "+1 min 30 s",
+/// "+2 h", "+1 h 5 min". Seconds are never rounded away (a 20 s timeout is not "+0 min").
+pub fn offset_text(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    if sec > 0 || parts.is_empty() {
+        parts.push(format!("{sec} s"));
+    }
+    format!("+{}", parts.join(" "))
+}
+
+/// A length as a form field shows it back: whole minutes as a number ("10"), anything else with
+/// units ("20s", "1m30s"), so what was typed as seconds is never shown as a fraction of a minute.
+pub fn length_field_text(m: Minutes) -> String {
+    let s = m.seconds();
+    if s % 60 == 0 {
+        (s / 60).to_string()
+    } else if s < 60 {
+        format!("{s}s")
+    } else {
+        format!("{}m{}s", s / 60, s % 60)
+    }
+}
+
 /// The instants Piket reasons about: 1970 to the end of 9999. A time outside is taken as the
 /// nearest end, so every deadline (at most 30 days on) and every wall-clock conversion stays far
 /// from the calendar's limits.
@@ -493,6 +524,20 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn offsets_and_fields_keep_their_seconds() {
+        let cases = [(0, "+0 s"), (20, "+20 s"), (90, "+1 min 30 s"), (600, "+10 min"), (7200, "+2 h"), (3900, "+1 h 5 min"), (3620, "+1 h 20 s")];
+        for (secs, want) in cases {
+            assert_eq!(offset_text(secs), want);
+        }
+        for (secs, want) in [(600, "10"), (20, "20s"), (90, "1m30s"), (30, "30s")] {
+            let text = length_field_text(Minutes::from_seconds(secs));
+            assert_eq!(text, want);
+            // What the field shows reads back as the same length.
+            assert_eq!(serde_json::from_value::<Minutes>(serde_json::json!(text)).map(|m| m.seconds()).ok(), Some(secs), "{text}");
+        }
     }
 
     #[test]

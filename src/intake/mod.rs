@@ -19,6 +19,9 @@
 //! - Timestamps are read leniently (RFC 3339, then `%Y-%m-%dT%H:%M:%S%.f%z`, which takes
 //!   PagerDuty's `+0000`); one that still does not parse, and Go's zero time, count as absent.
 //! - Evidence links keep only `http:`/`https:` URLs, so no `javascript:` link reaches a screen.
+//! - An Alertmanager notification is one incident by default (one group, one page; its dedup key
+//!   comes from the `groupKey`, and a `resolved` notification resolves it); one incident per alert
+//!   is an option ([`AlertmanagerGrouping`], [`parse_payload_with`]). PagerDuty events ignore it.
 
 pub mod alertmanager;
 pub mod pagerduty;
@@ -30,7 +33,8 @@ use serde::de::DeserializeOwned;
 
 use crate::engine::{IncidentDetails, Input, Severity};
 
-pub use query::parse_intake_query;
+pub use alertmanager::AlertmanagerGrouping;
+pub use query::{parse_intake_query, parse_intake_query_keeping};
 pub use time::parse_timestamp;
 
 /// The largest payload read: 1 MiB. Alertmanager truncates long alert groups itself
@@ -97,20 +101,32 @@ pub struct IntakeEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Intake {
     pub format: PayloadFormat,
-    /// In payload order (Alertmanager: one per alert).
+    /// In payload order (Alertmanager: one for the whole notification, or one per alert with
+    /// [`AlertmanagerGrouping::PerAlert`]).
     pub events: Vec<IntakeEvent>,
     /// Alerts Alertmanager left out of the payload (its `truncatedAlerts`); worth showing.
     pub truncated_alerts: u64,
 }
 
-/// Read a PagerDuty Events v2 or Alertmanager v4 payload into engine inputs, in payload order.
+/// Read a PagerDuty Events v2 or Alertmanager v4 payload into engine inputs, in payload order; an
+/// Alertmanager notification is one incident ([`AlertmanagerGrouping::PerGroup`]).
 /// `new_id` is called once per [`Input::Open`].
 pub fn parse_payload(json: &str, new_id: NewId<'_>) -> Result<Vec<Input>, IntakeError> {
-    Ok(parse_payload_detailed(json, new_id)?.events.into_iter().map(|e| e.input).collect())
+    parse_payload_with(json, AlertmanagerGrouping::default(), new_id)
+}
+
+/// Like [`parse_payload`], with Alertmanager notifications read as `grouping` says.
+pub fn parse_payload_with(json: &str, grouping: AlertmanagerGrouping, new_id: NewId<'_>) -> Result<Vec<Input>, IntakeError> {
+    Ok(parse_payload_detailed_with(json, grouping, new_id)?.events.into_iter().map(|e| e.input).collect())
 }
 
 /// Like [`parse_payload`], keeping the format, each event's time and Alertmanager's truncation count.
 pub fn parse_payload_detailed(json: &str, new_id: NewId<'_>) -> Result<Intake, IntakeError> {
+    parse_payload_detailed_with(json, AlertmanagerGrouping::default(), new_id)
+}
+
+/// Like [`parse_payload_detailed`], with Alertmanager notifications read as `grouping` says.
+pub fn parse_payload_detailed_with(json: &str, grouping: AlertmanagerGrouping, new_id: NewId<'_>) -> Result<Intake, IntakeError> {
     if json.len() > MAX_PAYLOAD_BYTES {
         return Err(IntakeError::TooLarge { bytes: json.len(), limit: MAX_PAYLOAD_BYTES });
     }
@@ -124,7 +140,7 @@ pub fn parse_payload_detailed(json: &str, new_id: NewId<'_>) -> Result<Intake, I
     if object.contains_key("event_action") {
         pagerduty::read(value, new_id)
     } else if object.contains_key("alerts") {
-        alertmanager::read(value, new_id)
+        alertmanager::read(value, grouping, new_id)
     } else if object.contains_key("status") && object.contains_key("message") && !object.contains_key("version") {
         Err(IntakeError::PagerDutyResponse)
     } else {
@@ -294,8 +310,28 @@ mod tests {
         assert!(!engine.incident("inc-1").unwrap().is_open());
 
         let mixed = include_str!("../../tests/fixtures/payloads/alertmanager-mixed-firing-resolved.json");
-        let outcomes: Vec<_> = parse_payload(mixed, &mut ids).unwrap().into_iter().map(|i| engine.handle(&world, now, i).rejected).collect();
+        let per_alert = parse_payload_with(mixed, AlertmanagerGrouping::PerAlert, &mut ids).unwrap();
+        let outcomes: Vec<_> = per_alert.into_iter().map(|i| engine.handle(&world, now, i).rejected).collect();
         // The resolved member was never opened here: the engine says so, intake does not guess.
         assert_eq!(outcomes, vec![None, Some(crate::engine::Rejected::NoOpenIncidentForKey("3b15fd163d36582e".into()))]);
+
+        // By default the same notification is one group, firing: one incident, however many members.
+        let before = engine.incidents().count();
+        let grouped = parse_payload(mixed, &mut ids).unwrap();
+        assert_eq!(grouped.len(), 1);
+        assert_eq!(engine.handle(&world, now, grouped.into_iter().next().unwrap()).rejected, None);
+        assert_eq!(engine.incidents().count(), before + 1);
+    }
+
+    #[test]
+    fn pagerduty_ignores_the_alertmanager_grouping() {
+        for name in ["pagerduty-trigger.json", "pagerduty-trigger-minimal.json", "pagerduty-resolve.json"] {
+            let json = std::fs::read_to_string(format!("{}/tests/fixtures/payloads/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let by_group = parse_payload_detailed_with(&json, AlertmanagerGrouping::PerGroup, &mut counter()).unwrap();
+            let by_alert = parse_payload_detailed_with(&json, AlertmanagerGrouping::PerAlert, &mut counter()).unwrap();
+            assert_eq!(by_group, by_alert, "{name}");
+            assert_eq!(by_group, parse_payload_detailed(&json, &mut counter()).unwrap(), "{name}");
+            assert_eq!(by_group.format, PayloadFormat::PagerDutyV2);
+        }
     }
 }

@@ -50,6 +50,56 @@ pub fn parse_intake_query(query: &str) -> Result<IncidentDetails, IntakeError> {
     Ok(details)
 }
 
+/// Like [`parse_intake_query`], but one bad parameter does not wipe the rest: every valid field is
+/// kept, and each problem is returned (an [`IntakeError::InvalidQueryValue`] names its key, so a
+/// form can mark the field). A link that is too long keeps nothing.
+pub fn parse_intake_query_keeping(query: &str) -> (IncidentDetails, Vec<IntakeError>) {
+    let mut details = IncidentDetails::default();
+    if query.len() > MAX_QUERY_BYTES {
+        return (details, vec![IntakeError::QueryTooLong { bytes: query.len(), limit: MAX_QUERY_BYTES }]);
+    }
+    let query = query.split_once('?').map_or(query, |(_, q)| q);
+    let mut problems = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = match decode(raw_key, raw_key) {
+            Ok(k) => k,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let value = match decode(&key, raw_value) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        if key != "link" {
+            if seen.contains(&key) {
+                problems.push(IntakeError::DuplicateQueryKey(key));
+                continue;
+            }
+            seen.push(key.clone());
+        }
+        // A field is applied to a copy, so a bad value leaves the field as it was.
+        let mut next = details.clone();
+        match apply(&mut next, &key, value.trim()) {
+            Ok(true) => details = next,
+            Ok(false) if !unknown.contains(&key) => unknown.push(key),
+            Ok(false) => {}
+            Err(e) => problems.push(e),
+        }
+    }
+    if !unknown.is_empty() {
+        problems.push(IntakeError::UnknownQueryKeys(unknown));
+    }
+    (details, problems)
+}
+
 /// Set one field; `false` when the key is not one Piket knows.
 fn apply(d: &mut IncidentDetails, key: &str, value: &str) -> Result<bool, IntakeError> {
     let invalid = |message: String| IntakeError::InvalidQueryValue { key: key.to_string(), message };
@@ -136,6 +186,25 @@ mod tests {
 
     use super::*;
     use crate::engine::Severity;
+
+    #[test]
+    fn one_bad_parameter_keeps_every_good_one_and_names_itself() {
+        let (d, problems) = parse_intake_query_keeping("#/new?title=Disk+full&severity=sev2&link=ftp://x&service=db&priority=soon");
+        assert_eq!((d.title.as_str(), d.severity, d.service.as_str()), ("Disk full", Severity::Sev2, "db"));
+        assert!(d.links.is_empty() && d.priority.is_none());
+        let keys: Vec<&str> = problems
+            .iter()
+            .map(|p| match p {
+                IntakeError::InvalidQueryValue { key, .. } => key.as_str(),
+                other => panic!("{other}"),
+            })
+            .collect();
+        assert_eq!(keys, ["link", "priority"]);
+        // The strict form still refuses the whole link.
+        assert!(parse_intake_query("#/new?title=Disk+full&severity=sev2&link=ftp://x").is_err());
+        let (_, problems) = parse_intake_query_keeping(&format!("title={}", "x".repeat(MAX_QUERY_BYTES)));
+        assert!(matches!(problems[..], [IntakeError::QueryTooLong { .. }]));
+    }
 
     #[test]
     fn reads_every_field_with_percent_decoding() {

@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod config;
+pub mod delivery_view;
 pub mod driver;
 pub mod lab;
 #[cfg(target_arch = "wasm32")]

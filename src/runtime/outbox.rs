@@ -328,7 +328,7 @@ pub fn record(row: &mut OutboxRow, route: usize, outcome: &Outcome, latency_ms: 
                     r.next_attempt_at = Some(t);
                     (RouteStatus::Pending, format!("{http}; retrying"))
                 }
-                Decision::GiveUp(reason) => (RouteStatus::Failed, format!("{http}; gave up: {reason:?}")),
+                Decision::GiveUp(reason) => (RouteStatus::Failed, format!("{http}; gave up: {reason}")),
             }
         }
     };

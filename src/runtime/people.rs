@@ -87,4 +87,34 @@ mod tests {
         assert_eq!(names(&d), ["Alice"]);
         assert_eq!(d.store().commit_count(), 1);
     }
+
+    #[test]
+    fn bad_contact_details_are_refused_naming_the_field_and_change_nothing() {
+        let mut d = block_on(Driver::load(MemoryStore::new())).unwrap();
+        let alice = block_on(save_person(&mut d, draft("Alice"), at(0))).unwrap();
+        let contact =
+            |ntfy_topic: &str, webhook_url: &str, email: &str| Contact { ntfy_topic: ntfy_topic.into(), webhook_url: webhook_url.into(), email: email.into() };
+        let cases = [
+            (contact("<b>x</b>", "", ""), "contact.ntfy_topic"),
+            (contact("", "javascript:alert(1)", ""), "contact.webhook_url"),
+            (contact("", "", "alice at example"), "contact.email"),
+        ];
+        for (bad, field) in cases {
+            // A new person with it is not added, and an edit of Alice does not stick.
+            let new = Person { contact: bad.clone(), ..draft("Bob") };
+            let edit = Person { contact: bad.clone(), ..alice.clone() };
+            for input in [new, edit] {
+                let refusal = crate::runtime::command::Refusal::from(block_on(save_person(&mut d, input, at(1))).unwrap_err());
+                assert_eq!(refusal.field.as_deref(), Some(field), "{refusal:?}");
+            }
+        }
+        assert_eq!(names(&d), ["Alice"]);
+        assert_eq!(list_people(&d)[0].contact, alice.contact, "Alice's saved contact is unchanged");
+        assert_eq!(d.store().commit_count(), 1, "nothing was written");
+
+        let good = Person { contact: contact("piket-bob", "https://hooks.example/bob", "bob@example.com"), ..draft("Bob") };
+        let bob = block_on(save_person(&mut d, good, at(2))).unwrap();
+        assert_eq!(bob.contact.webhook_url, "https://hooks.example/bob");
+        assert_eq!(names(&d), ["Alice", "Bob"]);
+    }
 }

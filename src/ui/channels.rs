@@ -9,6 +9,7 @@ use super::state::AppState;
 use crate::delivery::{self, ChannelConfig, ChannelKind, Event, Message, PLACEHOLDERS};
 use crate::engine::world::Channel;
 use crate::runtime::command::{Command, ConfigItem, ConfigKind};
+use crate::runtime::delivery_view::failed_row_text;
 use crate::runtime::outbox::{channel_config, DeliverySettings};
 use crate::storage::DeliveryState;
 
@@ -327,13 +328,14 @@ fn FailedRow(row: crate::storage::OutboxRow) -> impl IntoView {
     let state = expect_context::<AppState>();
     let title =
         state.incidents.with(|list| list.iter().find(|i| i.id == row.incident).map(|i| i.details.title.clone())).unwrap_or_else(|| row.incident.clone());
-    let last = row.routes.iter().filter(|r| !r.last.is_empty()).map(|r| r.last.clone()).collect::<Vec<_>>().join("; ");
     let key = row.key.clone();
     let href = format!("/incidents/{}", row.incident);
+    // Who or what it was for, which way, how many attempts and why it stopped, in words.
+    let words = move || state.world.with(|w| failed_row_text(&row, w));
     view! {
         <li class="failed">
             <a href=href>{title.clone()}</a>
-            <span class="muted small">{format!(" · {} attempt(s) · {last}", row.attempts.len())}</span>
+            <span class="muted small">" · "{words}</span>
             <button type="button" aria-label=format!("Retry delivery for {title}") on:click=move |_| {
                 let key = key.clone();
                 spawn_local(async move {

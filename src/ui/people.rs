@@ -81,9 +81,13 @@ pub fn PeopleScreen() -> impl IntoView {
             match state.run(Command::Save { item: ConfigItem::Person(draft) }).await {
                 Ok(_) => form.clear(),
                 Err(refusal) => {
+                    // The field the core names (`PersonError::field`), so the message sits next to its input.
                     let field = match refusal.field.as_deref() {
                         Some("name") => "name",
                         Some("time_zone") => "time_zone",
+                        Some("contact.ntfy_topic") => "contact.ntfy_topic",
+                        Some("contact.webhook_url") => "contact.webhook_url",
+                        Some("contact.email") => "contact.email",
                         _ => "form",
                     };
                     form.error.set(Some((field, refusal.message)));
@@ -135,14 +139,23 @@ pub fn PeopleScreen() -> impl IntoView {
                 <datalist id="time-zones">
                     {time_zone_names().map(|z| view! { <option value=z></option> }).collect_view()}
                 </datalist>
-                <Field label="ntfy topic" id="person-ntfy" error=Signal::derive(|| None)>
-                    <input id="person-ntfy" name="ntfy_topic" type="text" autocomplete="off" bind:value=form.ntfy_topic />
+                <Field label="ntfy topic" id="person-ntfy" error=Signal::derive(move || form.error_for("contact.ntfy_topic"))>
+                    <input id="person-ntfy" name="ntfy_topic" type="text" autocomplete="off"
+                        aria-invalid=move || form.error_for("contact.ntfy_topic").is_some().to_string()
+                        aria-describedby="person-ntfy-error"
+                        bind:value=form.ntfy_topic />
                 </Field>
-                <Field label="Webhook URL" id="person-webhook" error=Signal::derive(|| None)>
-                    <input id="person-webhook" name="webhook_url" type="url" autocomplete="off" bind:value=form.webhook_url />
+                <Field label="Webhook URL" id="person-webhook" error=Signal::derive(move || form.error_for("contact.webhook_url"))>
+                    <input id="person-webhook" name="webhook_url" type="url" autocomplete="off"
+                        aria-invalid=move || form.error_for("contact.webhook_url").is_some().to_string()
+                        aria-describedby="person-webhook-error"
+                        bind:value=form.webhook_url />
                 </Field>
-                <Field label="E-mail (label only)" id="person-email" error=Signal::derive(|| None)>
-                    <input id="person-email" name="email" type="email" autocomplete="off" bind:value=form.email />
+                <Field label="E-mail (label only)" id="person-email" error=Signal::derive(move || form.error_for("contact.email"))>
+                    <input id="person-email" name="email" type="email" autocomplete="off"
+                        aria-invalid=move || form.error_for("contact.email").is_some().to_string()
+                        aria-describedby="person-email-error"
+                        bind:value=form.email />
                 </Field>
                 <Field label="Notes" id="person-notes" error=Signal::derive(|| None)>
                     <textarea id="person-notes" name="notes" rows="2" bind:value=form.notes></textarea>

@@ -13,6 +13,7 @@ mod incidents;
 mod lab;
 mod never_panic;
 mod ntfy;
+mod papercuts;
 mod people;
 mod phone_ack;
 mod scale;

@@ -15,7 +15,7 @@ use super::{known_me, new_incident_id, parse_severity, severity_label, use_me, A
 use crate::engine::escalation::{Delivery, Engine, Input};
 use crate::engine::incident::{Actor, EntryKind, IncidentDetails, Priority, Severity};
 use crate::engine::world::World;
-use crate::intake::{is_evidence_url, parse_intake_query, parse_payload_detailed};
+use crate::intake::{is_evidence_url, parse_intake_query_keeping, parse_payload_detailed_with, AlertmanagerGrouping, IntakeError};
 use crate::runtime::command::Command;
 
 /// The form's fields, as typed.
@@ -160,6 +160,9 @@ struct PasteResult {
     incident: Option<String>,
 }
 
+/// Intake-link parameters whose problem is shown next to a field of the form (the rest above it).
+const MARKED_KEYS: [&str; 3] = ["severity", "service", "link"];
+
 #[component]
 pub fn NewIncident() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -171,14 +174,33 @@ pub fn NewIncident() -> impl IntoView {
     let links_error = RwSignal::new(None::<String>);
     let form_error = RwSignal::new(None::<String>);
     let link_error = RwSignal::new(None::<String>);
+    // Problems with an intake link's parameters, by the parameter's key.
+    let query_errors = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
+    let marked = move |key: &'static str| move || query_errors.with(|m| m.get(key).map(|e| format!("From the link: {e}")));
     let busy = RwSignal::new(false);
 
     // An intake link pre-fills the form (once, as the screen opens).
     let search = location.search.get_untracked();
     if !search.trim_start_matches('?').is_empty() {
-        match parse_intake_query(&search) {
-            Ok(details) => form.fill(details),
-            Err(e) => link_error.set(Some(format!("The link could not be read: {e}"))),
+        // Keep every valid field; mark the bad ones next to their field (or above the form).
+        let (details, problems) = parse_intake_query_keeping(&search);
+        form.fill(details);
+        let mut elsewhere = Vec::new();
+        let mut marks = std::collections::BTreeMap::new();
+        for problem in problems {
+            match problem {
+                IntakeError::InvalidQueryValue { key, message } if MARKED_KEYS.contains(&key.as_str()) => {
+                    marks.insert(key, message);
+                }
+                other => elsewhere.push(other.to_string()),
+            }
+        }
+        if let Some(m) = marks.get("link") {
+            links_error.set(Some(format!("From the link: {m}")));
+        }
+        query_errors.set(marks);
+        if !elsewhere.is_empty() {
+            link_error.set(Some(format!("Part of the link could not be read; everything else was filled in. {}", elsewhere.join(" "))));
         }
     }
 
@@ -263,6 +285,7 @@ pub fn NewIncident() -> impl IntoView {
                         <select id="inc-severity" prop:value=move || form.severity.get() on:change=move |ev| form.severity.set(event_target_value(&ev))>
                             {Severity::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=move || form.severity.get() == s.as_str()>{severity_label(s)}</option> }).collect_view()}
                         </select>
+                        <p class="field-error" role="alert">{marked("severity")}</p>
                     </div>
                     <div class="field">
                         <label for="inc-type">"Type"</label>
@@ -274,6 +297,7 @@ pub fn NewIncident() -> impl IntoView {
                     <div class="field">
                         <label for="inc-service">"Service"</label>
                         <input id="inc-service" type="text" autocomplete="off" bind:value=form.service />
+                        <p class="field-error" role="alert">{marked("service")}</p>
                     </div>
                     <div class="field">
                         <label for="inc-policy">"Escalation policy"</label>
@@ -389,6 +413,8 @@ fn PasteAlert() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let results = RwSignal::new(Vec::<PasteResult>::new());
     let busy = RwSignal::new(false);
+    // Off: an Alertmanager notification (one alert group) is one incident.
+    let per_alert = RwSignal::new(false);
 
     let take_in = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -399,7 +425,8 @@ fn PasteAlert() -> impl IntoView {
         results.set(Vec::new());
         let text = payload.get_untracked();
         let mut ids = new_incident_id;
-        let intake = match parse_payload_detailed(&text, &mut ids) {
+        let grouping = if per_alert.get_untracked() { AlertmanagerGrouping::PerAlert } else { AlertmanagerGrouping::PerGroup };
+        let intake = match parse_payload_detailed_with(&text, grouping, &mut ids) {
             Ok(i) => i,
             Err(e) => {
                 error.set(Some(e.to_string()));
@@ -441,6 +468,10 @@ fn PasteAlert() -> impl IntoView {
                     aria-invalid=move || error.get().is_some().to_string() aria-describedby="alert-payload-error"></textarea>
                 <p class="field-error" id="alert-payload-error" role="alert">{move || error.get()}</p>
             </div>
+            <label class="check">
+                <input id="alert-per-alert" type="checkbox" bind:checked=per_alert />
+                " One incident per Alertmanager alert"
+            </label>
             <div class="actions">
                 <button type="submit" disabled=move || busy.get()>"Take in alert"</button>
             </div>

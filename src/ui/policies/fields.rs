@@ -94,11 +94,7 @@ pub fn readable_path(path: &str) -> String {
 
 /// Minutes as typed back into a form (`10`, `1.5`).
 pub fn minutes_text(m: Minutes) -> String {
-    if m.seconds() % 60 == 0 {
-        (m.seconds() / 60).to_string()
-    } else {
-        format!("{}", m.seconds() as f64 / 60.0)
-    }
+    crate::engine::time::length_field_text(m)
 }
 
 /// What a minutes field holds, as the format reads it: a number, or text with units (`"1h30m"`);

@@ -302,11 +302,11 @@ fn PolicyEditor(id: String) -> impl IntoView {
 
                 <fieldset class="group">
                     <legend>"After an acknowledgement"</legend>
-                    <Labelled label="Ack reminder (minutes)" id="policy-reminder" hint="Page whoever acknowledged again every this long until it is resolved. Empty: never." error=at("ack_reminder".into())>
-                        <input id="policy-reminder" type="text" inputmode="decimal" autocomplete="off" bind:value=form.ack_reminder/>
+                    <Labelled label="Ack reminder (minutes)" id="policy-reminder" hint="Page whoever acknowledged again every this long until it is resolved. Empty: never. A number of minutes, or with a unit: 90s, 1h30m." error=at("ack_reminder".into())>
+                        <input id="policy-reminder" type="text" autocomplete="off" bind:value=form.ack_reminder/>
                     </Labelled>
-                    <Labelled label="Status unchanged for (minutes) → escalate" id="policy-stale" hint="Pull in the next level when the status has not changed this long, even when acknowledged. Empty: never." error=at("escalate_if_status_unchanged".into())>
-                        <input id="policy-stale" type="text" inputmode="decimal" autocomplete="off" bind:value=form.stale/>
+                    <Labelled label="Status unchanged for (minutes) → escalate" id="policy-stale" hint="Pull in the next level when the status has not changed this long, even when acknowledged. Empty: never. A number of minutes, or with a unit: 90s, 1h30m." error=at("escalate_if_status_unchanged".into())>
+                        <input id="policy-stale" type="text" autocomplete="off" bind:value=form.stale/>
                     </Labelled>
                 </fieldset>
 
@@ -450,8 +450,8 @@ fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> 
                 </Show>
             </div>
 
-            <TimeoutFields timeout=level.ack id=format!("lvl{}-ack", level.uid) what="Ack timeout" hint="No acknowledgement this long after the level was paged → the next level." error=at("ack_timeout")/>
-            <TimeoutFields timeout=level.resolution id=format!("lvl{}-res", level.uid) what="Resolution timeout" hint="Not resolved this long after the level was paged, acknowledged or not → the next level. Empty: none." error=at("resolution_timeout")/>
+            <TimeoutFields timeout=level.ack id=format!("lvl{}-ack", level.uid) what="Ack timeout" hint="No acknowledgement this long after the level was paged → the next level. A number of minutes, or with a unit: 90s, 1h30m." error=at("ack_timeout")/>
+            <TimeoutFields timeout=level.resolution id=format!("lvl{}-res", level.uid) what="Resolution timeout" hint="Not resolved this long after the level was paged, acknowledged or not → the next level. Empty: none. A number of minutes, or with a unit: 90s, 1h30m." error=at("resolution_timeout")/>
 
             <details class="group" open=move || !level.only_during.get_untracked().is_empty() || !level.except_during.get_untracked().is_empty()>
                 <summary>"Hours (time conditions)"</summary>
@@ -473,7 +473,7 @@ fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> 
                     </Labelled>
                     <div class="row">
                         <Labelled label="Wait for confirmation (minutes)" id=format!("lvl{}-cp-timeout", level.uid) error=at("checkpoint.timeout")>
-                            <input id=format!("lvl{}-cp-timeout", level.uid) type="text" inputmode="decimal" bind:value=level.checkpoint_timeout/>
+                            <input id=format!("lvl{}-cp-timeout", level.uid) type="text" autocomplete="off" bind:value=level.checkpoint_timeout/>
                         </Labelled>
                         <div class="field">
                             <label for=format!("lvl{}-cp-on", level.uid)>"If nobody confirms"</label>
@@ -507,7 +507,7 @@ fn TimeoutFields(timeout: TimeoutForm, id: String, what: &'static str, hint: &'s
     let base_id = id.clone();
     view! {
         <Labelled label=format!("{what} (minutes)") id=base_id.clone() hint=hint error=error>
-            <input id=base_id type="text" inputmode="decimal" autocomplete="off" bind:value=timeout.base/>
+            <input id=base_id type="text" autocomplete="off" bind:value=timeout.base/>
         </Labelled>
         <details class="per-severity" open=open>
             <summary>{format!("{what} per severity")}</summary>
@@ -520,7 +520,7 @@ fn TimeoutFields(timeout: TimeoutForm, id: String, what: &'static str, hint: &'s
                         view! {
                             <div class="field">
                                 <label for=field.clone()>{format!("{sev} {} (minutes)", what.to_lowercase())}</label>
-                                <input id=field type="text" inputmode="decimal" autocomplete="off" placeholder="as above" bind:value=value/>
+                                <input id=field type="text" autocomplete="off" placeholder="as above" bind:value=value/>
                             </div>
                         }
                     })

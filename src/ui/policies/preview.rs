@@ -91,14 +91,9 @@ pub fn path_of(world: &World, policy: &EscalationPolicy, severity: Severity, sta
     steps
 }
 
-/// “+10 min”, “+1 h 30 min”.
+/// “+20 s”, “+10 min”, “+1 h 30 min” (to the second: a 20 s timeout is not “+0 min”).
 fn after(d: Duration) -> String {
-    let m = d.num_minutes();
-    match (m / 60, m % 60) {
-        (0, m) => format!("+{m} min"),
-        (h, 0) => format!("+{h} h"),
-        (h, m) => format!("+{h} h {m} min"),
-    }
+    crate::engine::time::offset_text(d.num_seconds())
 }
 
 /// The preview list (class `path-preview`): one line per instant.
