@@ -27,3 +27,61 @@ async fn a_seconds_long_timeout_is_shown_in_seconds() -> Result {
     assert_eq!(shown, "20s", "not a fraction of a minute");
     b.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_personal_webhook_is_refused_at_its_field_on_save() -> Result {
+    let b = Browser::start().await?;
+    b.open("/people").await?;
+    b.fill("Name", "Mallory").await?;
+    b.fill("Time zone", "UTC").await?;
+    b.fill("Webhook URL", "javascript:alert(1)").await?;
+    b.click("Add person").await?;
+    b.wait_text(".screen", |t| t.contains("Webhook URL must start with https://")).await?;
+    let invalid = b.field("Webhook URL").await?.attr("aria-invalid").await?.unwrap_or_default();
+    assert_eq!(invalid, "true", "the error is at the field");
+    assert!(b.people_names().await?.is_empty(), "nothing was saved");
+    b.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_delivery_says_for_whom_and_why_in_words() -> Result {
+    let receiver = crate::delivery::Receiver::start();
+    receiver.answers.lock().unwrap().push_back(400);
+    let b = Browser::start().await?;
+    let alice = json!({"id": "alice", "name": "Alice Hook", "time_zone": "UTC", "contact": {"webhook_url": format!("{}/alice", receiver.url)}});
+    restore(&b, &backup_with(vec![alice], 60)).await?;
+    crate::clock::open_incident(&b, "Webhook refuses").await?;
+    // Let the attempt finish here before leaving the page.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while crate::clock::idb_all(&b, "outbox").await?.first().is_none_or(|r| r["value"]["state"] != "failed") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    b.open("/channels").await?;
+    let row = b.wait_text(".failed-list", |t| t.contains("Webhook refuses")).await?;
+    assert!(row.contains("Alice Hook") && row.contains("webhook") && row.contains("refused with HTTP 400"), "{row}");
+    assert!(!row.contains('{') && !row.contains("attempt(s)") && !row.contains("Refused"), "words, not debug text: {row}");
+    b.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alertmanager_group_of_twenty_alerts_is_one_incident() -> Result {
+    let alerts: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            json!({"status": "firing", "fingerprint": format!("fp-{i}"), "labels": {"alertname": "HighLatency", "severity": "critical", "instance": format!("web-{i}")},
+                   "annotations": {"summary": "Latency above 2 s"}, "startsAt": "2025-01-01T00:00:00Z"})
+        })
+        .collect();
+    let payload = json!({"version": "4", "status": "firing", "receiver": "piket", "groupKey": "{}:{alertname=\"HighLatency\"}",
+        "groupLabels": {"alertname": "HighLatency"}, "commonLabels": {"alertname": "HighLatency", "severity": "critical"},
+        "commonAnnotations": {"summary": "Latency above 2 s"}, "externalURL": "http://alertmanager.example", "alerts": alerts});
+    let b = Browser::start().await?;
+    b.open("/new").await?;
+    b.fill("Alert JSON", &payload.to_string()).await?;
+    b.click("Take in alert").await?;
+    b.wait_text(".paste-results", |t| t.contains("Opened")).await?;
+    b.open("/incidents").await?;
+    b.wait_text("ul.incident-list a", |t| t.contains("Latency above 2 s")).await?;
+    let rows = b.driver.find_all(thirtyfour::By::Css("ul.incident-list > li")).await?.len();
+    assert_eq!(rows, 1, "one notification, one incident");
+    b.quit().await
+}
