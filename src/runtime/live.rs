@@ -643,6 +643,10 @@ impl Live {
         if self.0.ticking.replace(true) {
             return;
         }
+        // `now` is taken before the catch-up: this tick fires nothing later than the moment the
+        // catch-up started from, even if the tab is frozen halfway (the next tick then sees the
+        // gap and catches up again first).
+        let now = clock::now();
         let woke = js_sys::Date::now();
         let slept = woke - self.0.last_wake.replace(woke) > SLEPT_MS;
         // Before firing deadlines, take in acknowledgements the phones sent meanwhile: each one
@@ -650,7 +654,6 @@ impl Live {
         if self.reply_catch_up_needed(slept).await {
             self.reply_catch_up().await;
         }
-        let now = clock::now();
         let previous_run = last_run();
         note_last_run(now);
         self.post(&Message::Heartbeat { tab: self.0.tab.clone() });

@@ -83,6 +83,8 @@ fn App() -> impl IntoView {
                 <A href="/policies">"Policies"</A>
                 <A href="/schedules">"Schedules"</A>
                 <A href="/people">"People"</A>
+                <A href="/teams">"Teams"</A>
+                <A href="/rules">"Rules"</A>
                 <A href="/channels">"Channels"</A>
                 <A href="/lab">"Lab"</A>
                 <A href="/settings">"Settings"</A>

@@ -85,3 +85,54 @@ async fn an_alertmanager_group_of_twenty_alerts_is_one_incident() -> Result {
     assert_eq!(rows, 1, "one notification, one incident");
     b.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_screen_is_in_the_navigation_in_one_row_on_a_phone() -> Result {
+    let b = Browser::start_sized(360, 740).await?;
+    b.open("/incidents").await?;
+    let mut names = Vec::new();
+    for a in b.driver.find_all(thirtyfour::By::Css("nav.app-nav a")).await? {
+        names.push(a.text().await?);
+    }
+    for want in ["Incidents", "Policies", "Schedules", "People", "Teams", "Rules", "Channels", "Lab", "Settings"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    }
+    let nav_height: f64 = b.driver.execute("return document.querySelector('nav.app-nav').getBoundingClientRect().height", vec![]).await?.convert()?;
+    assert!(nav_height < 70.0, "one row, not {nav_height} px");
+    let fits: bool = b.driver.execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![]).await?.convert()?;
+    assert!(fits, "no sideways scroll of the page");
+    let rules = b.wait_for(thirtyfour::By::XPath("//nav[contains(@class,'app-nav')]//a[normalize-space()='Rules']")).await?;
+    b.tap(&rules).await?;
+    b.wait_text("main h1", |t| t == "Rules").await?;
+    b.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_deep_link_opens_without_a_crash() -> Result {
+    let b = Browser::start().await?;
+    b.open("/policies").await?;
+    b.click("Start from an example team").await?;
+    b.wait_text_within(".first-run-slot", std::time::Duration::from_secs(60), |t| t.contains("is loaded")).await?;
+    let id = crate::clock::open_incident(&b, "Deep link").await?;
+    for path in [
+        "/policies/example-policy".to_string(),
+        "/schedules/example-primary".to_string(),
+        format!("/incidents/{id}"),
+        "/lab".into(),
+        "/teams".into(),
+        "/rules".into(),
+        "/new?title=x".into(),
+        "/#/policies/example-policy".into(),
+        "/#/schedules/example-primary".into(),
+    ] {
+        b.open(&path).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        assert!(b.driver.find_all(thirtyfour::By::Id("recovery")).await?.is_empty(), "{path} crashed the app");
+        // The next navigation inside the app works too.
+        let settings = b.wait_for(thirtyfour::By::XPath("//nav[contains(@class,'app-nav')]//a[normalize-space()='Settings']")).await?;
+        b.tap(&settings).await?;
+        b.wait_text("main h1", |t| t == "Settings").await?;
+        assert!(b.driver.find_all(thirtyfour::By::Id("recovery")).await?.is_empty(), "navigating on from {path} crashed the app");
+    }
+    b.quit().await
+}

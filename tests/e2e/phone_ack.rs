@@ -273,15 +273,19 @@ async fn a_phone_with_nothing_stored_acknowledges_from_the_slack_link_once() -> 
 async fn a_frozen_clock_honours_an_ack_sent_before_the_deadline_it_slept_through() -> Result {
     use thirtyfour::extensions::cdp::ChromeDevTools;
     let ntfy = NtfyStandIn::start();
-    let b = desk(&Team { ntfy: &ntfy.url, ack_secs: 8, slack: None, reply_on: true }).await?;
+    // Level 1 waits 15 s: room for a busy machine to get the page out and freeze the tab well
+    // before the deadline the phone's tap must beat.
+    let b = desk(&Team { ntfy: &ntfy.url, ack_secs: 15, slack: None, reply_on: true }).await?;
+    let opened = Instant::now();
     let id = open_incident(&b, "Frozen desk").await?;
     let page = page_to(&ntfy, "piket-alice", "Frozen desk").await?;
 
     let cdp = ChromeDevTools::new(b.driver.handle.clone());
     cdp.execute_cdp_with_params("Page.setWebLifecycleState", json!({"state": "frozen"})).await?;
     perform_http_action(&page["actions"][0]).await?;
+    assert!(opened.elapsed() < Duration::from_secs(14), "the tap must come before level 1's deadline: {:?}", opened.elapsed());
     // Sleep through level 1's deadline.
-    tokio::time::sleep(Duration::from_secs(14)).await;
+    tokio::time::sleep(Duration::from_secs(20).saturating_sub(opened.elapsed())).await;
     cdp.execute_cdp_with_params("Page.setWebLifecycleState", json!({"state": "active"})).await?;
 
     let rows = wait_acknowledged(&b, &id, Duration::from_secs(15)).await?;
