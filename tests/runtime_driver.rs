@@ -381,19 +381,7 @@ fn a_catch_up_pages_each_person_once_and_says_what_it_folded() {
 fn a_leader_that_lost_the_clock_writes_and_sends_nothing() {
     use std::rc::Rc;
     let store = Rc::new(MemoryStore::new());
-    let world = parse_world(WORLD).unwrap();
-    let mut a = block_on(Driver::load(store.clone())).unwrap();
-    assert_eq!(block_on(a.take_clock(t0())).unwrap(), 1);
-    for p in world.people {
-        block_on(a.save(p, t0())).unwrap();
-    }
-    for c in world.channels {
-        block_on(a.save(c, t0())).unwrap();
-    }
-    for p in world.policies {
-        block_on(a.save(p, t0())).unwrap();
-    }
-    block_on(a.set_default_policy(Some("quick".into()), t0())).unwrap();
+    let mut a = leader_with_world(&store);
     block_on(a.dispatch(t0(), open("inc-1", "Hung leader"))).unwrap();
     // A claims Alice's page and starts sending; then it hangs.
     let sends = a.due_sends("https://piket.example", t0());
@@ -425,19 +413,7 @@ fn a_leader_that_lost_the_clock_writes_and_sends_nothing() {
 fn a_finished_send_is_not_held_back_by_its_claim_after_a_takeover() {
     use std::rc::Rc;
     let store = Rc::new(MemoryStore::new());
-    let world = parse_world(WORLD).unwrap();
-    let mut a = block_on(Driver::load(store.clone())).unwrap();
-    block_on(a.take_clock(t0())).unwrap();
-    for p in world.people {
-        block_on(a.save(p, t0())).unwrap();
-    }
-    for c in world.channels {
-        block_on(a.save(c, t0())).unwrap();
-    }
-    for p in world.policies {
-        block_on(a.save(p, t0())).unwrap();
-    }
-    block_on(a.set_default_policy(Some("quick".into()), t0())).unwrap();
+    let mut a = leader_with_world(&store);
     block_on(a.dispatch(t0(), open("inc-1", "Refused"))).unwrap();
     let sends = a.due_sends("https://piket.example", t0());
     block_on(a.claim(&sends, t0())).unwrap();
@@ -451,4 +427,22 @@ fn a_finished_send_is_not_held_back_by_its_claim_after_a_takeover() {
     let key = sends[0].key.clone();
     block_on(b.retry_delivery(&key, secs(2))).unwrap();
     assert!(!b.due_sends("https://piket.example", secs(2)).is_empty(), "the finished attempt left no claim behind");
+}
+
+/// A driver over a shared store that took the clock (epoch 1) and holds WORLD.
+fn leader_with_world(store: &std::rc::Rc<MemoryStore>) -> Driver<std::rc::Rc<MemoryStore>> {
+    let world = parse_world(WORLD).unwrap();
+    let mut a = block_on(Driver::load(store.clone())).unwrap();
+    assert_eq!(block_on(a.take_clock(t0())).unwrap(), 1);
+    for p in world.people {
+        block_on(a.save(p, t0())).unwrap();
+    }
+    for c in world.channels {
+        block_on(a.save(c, t0())).unwrap();
+    }
+    for p in world.policies {
+        block_on(a.save(p, t0())).unwrap();
+    }
+    block_on(a.set_default_policy(Some("quick".into()), t0())).unwrap();
+    a
 }
