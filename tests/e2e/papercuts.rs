@@ -136,3 +136,36 @@ async fn every_deep_link_opens_without_a_crash() -> Result {
     }
     b.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_load_is_never_blank_and_says_so_when_it_fails() -> Result {
+    // While the wasm loads, index.html itself says so; once the app runs, the note is gone.
+    let b = Browser::start().await?;
+    b.open("/incidents").await?;
+    let html: String = b
+        .driver
+        .execute_async("const done = arguments[arguments.length - 1]; fetch('/index.html').then((r) => r.text()).then(done, () => done(''));", vec![])
+        .await?
+        .convert()?;
+    assert!(html.contains("id=\"loading\"") && html.contains("Loading Piket"), "a loading note needing no wasm");
+    assert!(b.driver.find_all(thirtyfour::By::Id("loading")).await?.is_empty(), "gone once the app runs");
+
+    // A host that cannot serve the wasm: the note says Piket could not start.
+    let dist = std::path::PathBuf::from(std::env::var("PIKET_DIST").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/dist").into()));
+    let broken = crate::support::MiniServer::start(
+        0,
+        std::sync::Arc::new(move |request: crate::support::HttpRequest| {
+            let path = request.path.split(['?', '#']).next().unwrap_or("/").trim_start_matches('/').to_string();
+            let file = if path.is_empty() || !dist.join(&path).is_file() { dist.join("index.html") } else { dist.join(&path) };
+            if path.ends_with(".wasm") {
+                return crate::support::HttpResponse { status: 404, headers: vec![], body: b"gone".to_vec() };
+            }
+            let kind = if path.ends_with(".js") { "text/javascript" } else { "text/html; charset=utf-8" };
+            crate::support::HttpResponse { status: 200, headers: vec![("Content-Type".into(), kind.into())], body: std::fs::read(file).unwrap_or_default() }
+        }),
+    );
+    b.driver.goto(format!("http://127.0.0.1:{}/incidents", broken.port)).await?;
+    b.wait_text_within("#loading-text", std::time::Duration::from_secs(20), |t| t.contains("could not start")).await?;
+    broken.stop();
+    b.quit().await
+}
