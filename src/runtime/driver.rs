@@ -137,6 +137,7 @@ fn fold_catch_up(effects: &[Effect], now: DateTime<Utc>) -> Folding {
 }
 
 /// Everything [`Driver::load`] reads.
+#[derive(Default)]
 struct Loaded {
     engine: Engine,
     world: World,
@@ -170,20 +171,7 @@ impl<S: Store> Driver<S> {
     /// [`Driver::load`], giving the store back when reading fails.
     pub async fn try_load(store: S) -> Result<Driver<S>, (S, ActionError)> {
         match Self::read(&store).await {
-            Ok(l) => Ok(Driver {
-                store,
-                engine: l.engine,
-                world: l.world,
-                stored_timeline: l.stored_timeline,
-                recorded: l.recorded,
-                outbox: l.outbox,
-                settings: l.settings,
-                delivery: l.delivery,
-                reply: l.reply,
-                reply_state: l.reply_state,
-                left_out: l.left_out,
-                fence: None,
-            }),
+            Ok(l) => Ok(Driver::assemble(store, l)),
             Err(e) => Err((store, e)),
         }
     }
@@ -234,18 +222,23 @@ impl<S: Store> Driver<S> {
 
     /// A driver over `store` holding nothing yet.
     fn empty(store: S) -> Driver<S> {
+        Driver::assemble(store, Loaded::default())
+    }
+
+    /// A driver over `store` with what was read from it (not yet the clock: no fence).
+    fn assemble(store: S, l: Loaded) -> Driver<S> {
         Driver {
             store,
-            engine: Engine::default(),
-            world: World::default(),
-            stored_timeline: BTreeMap::new(),
-            recorded: BTreeMap::new(),
-            outbox: BTreeMap::new(),
-            settings: WorldSettings::default(),
-            delivery: DeliverySettings::default(),
-            reply: ReplySettings::default(),
-            reply_state: ReplyState::default(),
-            left_out: Vec::new(),
+            engine: l.engine,
+            world: l.world,
+            stored_timeline: l.stored_timeline,
+            recorded: l.recorded,
+            outbox: l.outbox,
+            settings: l.settings,
+            delivery: l.delivery,
+            reply: l.reply,
+            reply_state: l.reply_state,
+            left_out: l.left_out,
             fence: None,
         }
     }
