@@ -12,6 +12,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use piket::engine::{Engine, Input, OnCallSchedule, World};
+use piket::runtime::driver::Driver;
+use piket::storage::{Batch, MemoryStore, Store, StoredIncident, TimelineRow};
+use pollster::block_on;
 use serde_json::json;
 
 const INCIDENTS: usize = 10_000;
@@ -115,6 +118,68 @@ fn tick(c: &mut Criterion) {
     c.bench_function("poll_timeout: 10k open incidents", |b| b.iter(|| black_box(engine.poll_timeout())));
 }
 
+/// A driver over a memory store holding the bench world and `engine`'s incidents, as a tab holds
+/// them after loading.
+fn loaded_driver(world: &World, engine: &Engine, now: DateTime<Utc>) -> Driver<MemoryStore> {
+    let store = MemoryStore::new();
+    let mut batch = Batch::new();
+    for p in &world.people {
+        batch.put(p);
+    }
+    for c in &world.channels {
+        batch.put(c);
+    }
+    for s in &world.schedules {
+        batch.put(s);
+    }
+    for p in &world.policies {
+        batch.put(p);
+    }
+    for i in engine.incidents() {
+        batch.put(&StoredIncident::new(i, None));
+        for (seq, entry) in i.timeline.iter().enumerate() {
+            batch.put(&TimelineRow { incident: i.id.clone(), seq: seq as u32, entry: entry.clone(), recorded_at: now });
+        }
+    }
+    block_on(store.commit(batch, now)).expect("seed the store");
+    block_on(Driver::load(store)).expect("load the bench driver")
+}
+
+/// One acknowledgement on a tab holding 10 000 open incidents: the engine step alone, and the
+/// driver's whole step (engine, one transaction to the memory store, adopt).
+fn acknowledge(c: &mut Criterion) {
+    let world = world();
+    let mut engine = busy_engine(&world);
+    let now = t0() + Duration::hours(1);
+    // Fire what is due, so that each acknowledgement below is the whole step.
+    let _ = engine.handle_timeout(&world, now);
+    assert!(engine.poll_timeout().is_some_and(|t| t > now));
+    let unacked: Vec<String> = engine.incidents().filter(|i| i.is_open() && i.acknowledged.is_none()).map(|i| i.id.clone()).collect();
+    assert!(unacked.len() > 9_000, "{} unacknowledged", unacked.len());
+    let ack = |k: usize| Input::Acknowledge { incident: unacked[k % unacked.len()].clone(), by: "p0".into() };
+    let unack = |k: usize| Input::Unacknowledge { incident: unacked[k % unacked.len()].clone(), by: "p0".into() };
+
+    c.bench_function("clone: 10k open incidents", |b| b.iter(|| black_box(engine.clone())));
+
+    let mut driver = loaded_driver(&world, &engine, now);
+    let mut k = 0;
+    c.bench_function("driver: acknowledge, 10k open incidents", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                k += 1;
+                let start = std::time::Instant::now();
+                let step = block_on(driver.dispatch(now, ack(k))).expect("acknowledged");
+                timed += start.elapsed();
+                black_box(step);
+                // Give it back (untimed), so the next round finds it unacknowledged again.
+                block_on(driver.dispatch(now, unack(k))).expect("unacknowledged");
+            }
+            timed
+        })
+    });
+}
+
 fn who_is_on_call(c: &mut Criterion) {
     let schedule: OnCallSchedule = serde_json::from_value(schedule(0)).unwrap();
     let instants: Vec<DateTime<Utc>> = (0..96).map(|k| t0() + Duration::minutes(k * 37)).collect();
@@ -133,5 +198,5 @@ fn who_is_on_call(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick, who_is_on_call);
+criterion_group!(benches, tick, acknowledge, who_is_on_call);
 criterion_main!(benches);
