@@ -1,7 +1,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Properties of the escalation engine over random policies and random input sequences:
-//! determinism, catch-up (one jump == minute steps == persisted after every call), unique
-//! idempotency keys, no effect before its deadline, nothing after resolve, nothing paged after an
+//! determinism, catch-up (one jump == minute steps == persisted after every call == every call
+//! first rolled back), unique idempotency keys, no effect before its deadline, nothing after resolve, nothing paged after an
 //! acknowledgement except what the policy asks for after one, each level reached once per loop.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -208,6 +208,9 @@ enum Clock {
     Minutes,
     /// Every minute, and the engine saved and loaded after every call (as the runtime persists it).
     MinutesPersisted,
+    /// Every minute, each call first run as a step that is rolled back (a failed write), checked to
+    /// have left the engine as it was, then run again and committed.
+    MinutesRolledBack,
 }
 
 /// One call: its `now`, and what it returned (effects, whether the input was refused).
@@ -228,7 +231,12 @@ fn drive(world: &World, inputs: &[(DateTime<Utc>, Input)], clock: Clock) -> (Vec
         }
         while *t + Duration::minutes(1) <= until {
             *t += Duration::minutes(1);
-            calls.push(Call { now: *t, effects: engine.handle_timeout(world, *t), refused: false });
+            let now = *t;
+            let effects = match clock {
+                Clock::MinutesRolledBack => undone_then_done(world, engine, now, false, |e| e.handle_timeout(world, now)),
+                _ => engine.handle_timeout(world, now),
+            };
+            calls.push(Call { now, effects, refused: false });
             if clock == Clock::MinutesPersisted {
                 *engine = serde_json::from_str(&serde_json::to_string(&*engine).unwrap()).unwrap();
             }
@@ -236,7 +244,10 @@ fn drive(world: &World, inputs: &[(DateTime<Utc>, Input)], clock: Clock) -> (Vec
     };
     for (at, input) in inputs {
         step_to(&mut engine, &mut calls, *at, &mut t);
-        let outcome = engine.handle(world, *at, input.clone());
+        let outcome = match clock {
+            Clock::MinutesRolledBack => undone_then_done(world, &mut engine, *at, true, |e| e.handle(world, *at, input.clone())),
+            _ => engine.handle(world, *at, input.clone()),
+        };
         calls.push(Call { now: *at, effects: outcome.effects, refused: outcome.rejected.is_some() });
         if clock == Clock::MinutesPersisted {
             engine = serde_json::from_str(&serde_json::to_string(&engine).unwrap()).unwrap();
@@ -245,6 +256,51 @@ fn drive(world: &World, inputs: &[(DateTime<Utc>, Input)], clock: Clock) -> (Vec
     step_to(&mut engine, &mut calls, end, &mut t);
     calls.push(Call { now: end, effects: engine.handle_timeout(world, end), refused: false });
     (calls, serde_json::to_string(&engine).unwrap())
+}
+
+/// Runs `call` as a step and rolls it back, checks that the engine is as it was (with dedup probes
+/// when `probe`: they cost four more steps), then runs it again and commits.
+fn undone_then_done<T>(world: &World, engine: &mut Engine, now: DateTime<Utc>, probe: bool, call: impl Fn(&mut Engine) -> T) -> T {
+    let before = engine.clone();
+    engine.begin();
+    let _ = call(engine);
+    engine.rollback();
+    if let Err(why) = same_engine(world, &before, engine, now, probe) {
+        panic!("a rolled-back step at {now} changed the engine: {why}");
+    }
+    engine.begin();
+    let out = call(engine);
+    engine.commit();
+    out
+}
+
+/// Whether two engines are the same as far as anyone can tell: the same serialized form, the same
+/// next deadline, and alerts with each dedup key (and monitors resolving by key) landing on the
+/// same incidents.
+fn same_engine(world: &World, a: &Engine, b: &Engine, now: DateTime<Utc>, probe: bool) -> Result<(), String> {
+    let (ja, jb) = (serde_json::to_string(a).unwrap(), serde_json::to_string(b).unwrap());
+    if ja != jb {
+        return Err(format!("serialized:\n{ja}\n{jb}"));
+    }
+    if a.poll_timeout() != b.poll_timeout() {
+        return Err(format!("poll_timeout {:?} vs {:?}", a.poll_timeout(), b.poll_timeout()));
+    }
+    for key in ["k0", "k1"].into_iter().filter(|_| probe) {
+        let alert = Input::Open {
+            id: "probe".into(),
+            by: piket::engine::Actor::Automation,
+            details: serde_json::from_value(json!({"title": "probe", "dedup_key": key})).unwrap(),
+        };
+        let resolve = Input::ResolveByKey { dedup_key: key.into(), by: piket::engine::Actor::Automation };
+        for probe in [alert, resolve] {
+            let (mut a, mut b) = (a.clone(), b.clone());
+            let (oa, ob) = (a.handle(world, now, probe.clone()), b.handle(world, now, probe.clone()));
+            if oa != ob || serde_json::to_string(&a).unwrap() != serde_json::to_string(&b).unwrap() {
+                return Err(format!("{probe:?} lands differently:\n{oa:?}\n{ob:?}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn flat(calls: &[Call]) -> Vec<Effect> {
@@ -344,6 +400,10 @@ proptest! {
 
         let (persisted, _) = drive(&world, &inputs, Clock::MinutesPersisted);
         prop_assert_eq!(flat(&minutes), flat(&persisted), "saving and loading the engine changed what it does");
+
+        let (rolled_back, rolled_back_state) = drive(&world, &inputs, Clock::MinutesRolledBack);
+        prop_assert_eq!(flat(&minutes), flat(&rolled_back), "a rolled-back step changed what the engine does next");
+        prop_assert_eq!(&minutes_state, &rolled_back_state);
 
         for calls in [&jump, &minutes] {
             if let Err(why) = invariants(calls) {

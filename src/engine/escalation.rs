@@ -435,6 +435,11 @@ fn stage_name(stage: &Stage) -> &'static str {
 
 /// All incidents and their pending deadlines. Serializable: the runtime persists it after every
 /// call. The deadline and dedup indexes are rebuilt on load.
+///
+/// A step can be undone: between [`Engine::begin`] and [`Engine::commit`] the engine keeps what
+/// each change replaced (the first version of every incident it touches, the index entries, the
+/// clock), and [`Engine::rollback`] puts exactly that back. The runtime adopts a step only once its
+/// transaction committed; this is how it does so without copying every incident first.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "EngineRecord")]
 pub struct Engine {
@@ -447,6 +452,66 @@ pub struct Engine {
     open_by_key: BTreeMap<String, IncidentId>,
     /// The latest `now` seen; time never runs backwards inside the engine.
     clock: Option<DateTime<Utc>>,
+    /// What the step in progress replaced, while one is (see [`Engine::begin`]).
+    #[serde(skip)]
+    undo: Option<UndoLog>,
+}
+
+/// What a step changed, kept so that [`Engine::rollback`] can restore the engine exactly.
+#[derive(Clone, Debug, Default)]
+struct UndoLog {
+    clock: Option<DateTime<Utc>>,
+    /// Every incident the step touched, as it was before the step.
+    originals: BTreeMap<IncidentId, Original>,
+    /// Index changes in the order they were made; undone in reverse.
+    index: Vec<IndexChange>,
+}
+
+/// An incident as it was before a step touched it.
+#[derive(Clone, Debug)]
+enum Original {
+    /// It did not exist (the step opened it).
+    Absent,
+    /// Everything but the timeline, which only ever grows: its length is enough to cut it back.
+    Grown { incident: Incident, timeline_len: usize },
+    /// Everything, for an incident the step takes out of the engine.
+    Whole(Incident),
+}
+
+#[derive(Clone, Debug)]
+enum IndexChange {
+    DeadlineAdded((DateTime<Utc>, IncidentId)),
+    DeadlineRemoved((DateTime<Utc>, IncidentId)),
+    /// A dedup key was set or removed; what it held before.
+    Key(String, Option<IncidentId>),
+}
+
+impl UndoLog {
+    /// Keeps the incident as it is now, unless the step already touched it.
+    fn keep(&mut self, incident: &mut Incident) {
+        if self.originals.contains_key(&incident.id) {
+            return;
+        }
+        let timeline = std::mem::take(&mut incident.timeline);
+        let original = Original::Grown { incident: incident.clone(), timeline_len: timeline.len() };
+        incident.timeline = timeline;
+        self.originals.insert(incident.id.clone(), original);
+    }
+
+    /// Keeps an incident about to leave the engine whole (its timeline will not be there to cut
+    /// back).
+    fn keep_leaving(&mut self, current: &Incident) {
+        let whole = match self.originals.remove(&current.id) {
+            None => Original::Whole(current.clone()),
+            Some(Original::Grown { mut incident, timeline_len }) => {
+                incident.timeline = current.timeline.iter().take(timeline_len).cloned().collect();
+                Original::Whole(incident)
+            }
+            // Opened by this step (it leaves no trace), or already kept whole.
+            Some(other) => other,
+        };
+        self.originals.insert(current.id.clone(), whole);
+    }
 }
 
 #[derive(Deserialize)]
@@ -457,7 +522,7 @@ struct EngineRecord {
 
 impl From<EngineRecord> for Engine {
     fn from(r: EngineRecord) -> Engine {
-        let mut engine = Engine { incidents: BTreeMap::new(), deadlines: BTreeSet::new(), open_by_key: BTreeMap::new(), clock: r.clock };
+        let mut engine = Engine { clock: r.clock, ..Engine::default() };
         for (_, incident) in r.incidents {
             if check_incident(&incident).is_ok() {
                 engine.put_back(incident);
@@ -506,6 +571,60 @@ impl Engine {
         self.incidents.get(id)
     }
 
+    /// Starts a step that can be undone: from now on the engine keeps what each change replaces,
+    /// until [`Engine::commit`] or [`Engine::rollback`]. A step left open (neither) is rolled back
+    /// first: it was never adopted.
+    pub fn begin(&mut self) {
+        self.rollback();
+        self.undo = Some(UndoLog { clock: self.clock, ..UndoLog::default() });
+    }
+
+    /// Keeps the step's changes and forgets what they replaced.
+    pub fn commit(&mut self) {
+        self.undo = None;
+    }
+
+    /// Puts the engine back exactly as it was at [`Engine::begin`]: every incident the step
+    /// touched, opened or took out, the deadline and dedup indexes, and the clock. Without a step
+    /// in progress, changes nothing.
+    pub fn rollback(&mut self) {
+        let Some(undo) = self.undo.take() else { return };
+        for change in undo.index.into_iter().rev() {
+            match change {
+                IndexChange::DeadlineAdded(entry) => {
+                    self.deadlines.remove(&entry);
+                }
+                IndexChange::DeadlineRemoved(entry) => {
+                    self.deadlines.insert(entry);
+                }
+                IndexChange::Key(key, Some(id)) => {
+                    self.open_by_key.insert(key, id);
+                }
+                IndexChange::Key(key, None) => {
+                    self.open_by_key.remove(&key);
+                }
+            }
+        }
+        for (id, original) in undo.originals {
+            let current = self.incidents.remove(&id);
+            match original {
+                Original::Absent => {}
+                Original::Grown { mut incident, timeline_len } => {
+                    // Every way out of the map keeps the incident whole first, so it is here.
+                    debug_assert!(current.is_some(), "{id} left the engine without being kept whole");
+                    let mut timeline = current.map(|c| c.timeline).unwrap_or_default();
+                    timeline.truncate(timeline_len);
+                    incident.timeline = timeline;
+                    self.incidents.insert(id, incident);
+                }
+                Original::Whole(incident) => {
+                    self.incidents.insert(id, incident);
+                }
+            }
+        }
+        self.clock = undo.clock;
+    }
+
     /// Every incident, by id.
     pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
         self.incidents.values()
@@ -515,7 +634,11 @@ impl Engine {
     /// They no longer count for "recurring" rules.
     pub fn archive_resolved(&mut self, before: DateTime<Utc>) -> Vec<Incident> {
         let ids: Vec<IncidentId> = self.incidents.values().filter(|i| i.resolved_at.is_some_and(|r| r < before)).map(|i| i.id.clone()).collect();
-        ids.into_iter().filter_map(|id| self.incidents.remove(&id)).collect()
+        let archived: Vec<Incident> = ids.into_iter().filter_map(|id| self.incidents.remove(&id)).collect();
+        if let Some(undo) = self.undo.as_mut() {
+            archived.iter().for_each(|i| undo.keep_leaving(i));
+        }
+        archived
     }
 
     /// Fire every deadline up to `now`, in order. Entries carry each deadline's own time.
@@ -554,8 +677,16 @@ impl Engine {
             if *t > now {
                 break;
             }
-            let Some((t, id)) = self.deadlines.pop_first() else { break };
-            let Some(mut incident) = self.incidents.remove(&id) else { continue };
+            let Some(entry) = self.deadlines.pop_first() else { break };
+            let Some(mut incident) = self.incidents.remove(&entry.1) else {
+                self.noted(IndexChange::DeadlineRemoved(entry));
+                continue;
+            };
+            let t = entry.0;
+            self.noted(IndexChange::DeadlineRemoved(entry));
+            if let Some(undo) = self.undo.as_mut() {
+                undo.keep(&mut incident);
+            }
             if incident.is_open() {
                 let mut step = Step { world, out, history: &self.incidents };
                 step.fire(&mut incident, t);
@@ -678,9 +809,15 @@ impl Engine {
 
     /// Remove an incident from the map and its index entries, to work on it.
     fn take(&mut self, id: &str) -> Option<Incident> {
-        let incident = self.incidents.remove(id)?;
+        let mut incident = self.incidents.remove(id)?;
+        if let Some(undo) = self.undo.as_mut() {
+            undo.keep(&mut incident);
+        }
         if let Some(t) = deadline(&incident) {
-            self.deadlines.remove(&(t, incident.id.clone()));
+            let entry = (t, incident.id.clone());
+            if self.deadlines.remove(&entry) {
+                self.noted(IndexChange::DeadlineRemoved(entry));
+            }
         }
         Some(incident)
     }
@@ -688,16 +825,37 @@ impl Engine {
     /// Put an incident (back) and index it.
     fn put_back(&mut self, incident: Incident) {
         if let Some(key) = &incident.details.dedup_key {
-            if incident.is_open() {
-                self.open_by_key.insert(key.clone(), incident.id.clone());
-            } else if self.open_by_key.get(key) == Some(&incident.id) {
-                self.open_by_key.remove(key);
+            let indexed = self.open_by_key.get(key) == Some(&incident.id);
+            if incident.is_open() && !indexed {
+                let before = self.open_by_key.insert(key.clone(), incident.id.clone());
+                self.noted(IndexChange::Key(key.clone(), before));
+            } else if !incident.is_open() && indexed {
+                let before = self.open_by_key.remove(key);
+                self.noted(IndexChange::Key(key.clone(), before));
             }
         }
         if let Some(t) = deadline(&incident) {
-            self.deadlines.insert((t, incident.id.clone()));
+            let entry = (t, incident.id.clone());
+            if self.undo.is_some() && !self.deadlines.contains(&entry) {
+                self.noted(IndexChange::DeadlineAdded(entry.clone()));
+            }
+            self.deadlines.insert(entry);
+        }
+        if let Some(undo) = self.undo.as_mut() {
+            if !undo.originals.contains_key(&incident.id) {
+                // New to the engine, or replacing one nothing took out first.
+                let original = self.incidents.get(&incident.id).map_or(Original::Absent, |i| Original::Whole(i.clone()));
+                undo.originals.insert(incident.id.clone(), original);
+            }
         }
         self.incidents.insert(incident.id.clone(), incident);
+    }
+
+    /// Records an index change for [`Engine::rollback`], while a step is in progress.
+    fn noted(&mut self, change: IndexChange) {
+        if let Some(undo) = self.undo.as_mut() {
+            undo.index.push(change);
+        }
     }
 }
 
@@ -1467,4 +1625,140 @@ fn merge_folded(into: &mut IncidentDetails, alert: IncidentDetails) -> Vec<Strin
         learned.push("customer impact".to_string());
     }
     learned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use serde_json::json;
+
+    fn t(minutes: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 5, 9, 0, 0).unwrap() + Duration::minutes(minutes)
+    }
+
+    fn world() -> World {
+        serde_json::from_value(json!({
+            "people": [{"id": "alice", "name": "Alice", "time_zone": "UTC"}, {"id": "bob", "name": "Bob", "time_zone": "UTC"}],
+            "channels": [{"id": "ops"}],
+            "policies": [{"id": "two", "levels": [
+                {"targets": [{"person": "alice"}], "ack_timeout": 5},
+                {"targets": [{"person": "bob"}, {"channel": "ops"}], "ack_timeout": 10}
+            ], "repeat": {"times": 1}, "ack_reminder": 20, "escalate_if_status_unchanged": 60}],
+            "default_policy": "two"
+        }))
+        .unwrap()
+    }
+
+    fn open(id: &str, key: Option<&str>) -> Input {
+        let details = serde_json::from_value(json!({"title": format!("{id} is down"), "dedup_key": key})).unwrap();
+        Input::Open { id: id.into(), by: Actor::Automation, details }
+    }
+
+    /// inc-1 (dedup key "disk") paging, inc-2 acknowledged, inc-0 resolved.
+    fn base() -> Engine {
+        let world = world();
+        let mut e = Engine::new();
+        for (at, input) in [
+            (t(0), open("inc-0", Some("old"))),
+            (t(0), Input::Resolve { incident: "inc-0".into(), by: Actor::Automation }),
+            (t(0), open("inc-1", Some("disk"))),
+            (t(1), open("inc-2", None)),
+            (t(2), Input::Acknowledge { incident: "inc-2".into(), by: "alice".into() }),
+        ] {
+            assert_eq!(e.handle(&world, at, input).rejected, None);
+        }
+        e
+    }
+
+    type State = (BTreeMap<IncidentId, Incident>, BTreeSet<(DateTime<Utc>, IncidentId)>, BTreeMap<String, IncidentId>, Option<DateTime<Utc>>);
+
+    /// Everything the engine holds, indexes included.
+    fn state(e: &Engine) -> State {
+        (e.incidents.clone(), e.deadlines.clone(), e.open_by_key.clone(), e.clock)
+    }
+
+    /// The indexes an engine rebuilt from its incidents would have.
+    fn rebuilt(e: &Engine) -> State {
+        let mut again = Engine::restore(e.incidents.values().cloned());
+        again.clock = e.clock;
+        state(&again)
+    }
+
+    /// What a step does, at minutes after [`t`].
+    #[allow(clippy::large_enum_variant)] // a handful, in one test
+    enum Call {
+        Handle(i64, Input),
+        Timeout(i64),
+        Archive(i64),
+    }
+
+    fn run(e: &mut Engine, world: &World, calls: &[Call]) {
+        for call in calls {
+            match call {
+                Call::Handle(m, input) => drop(e.handle(world, t(*m), input.clone())),
+                Call::Timeout(m) => drop(e.handle_timeout(world, t(*m))),
+                Call::Archive(m) => assert!(!e.archive_resolved(t(*m)).is_empty(), "something to archive"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_step_leaves_everything_as_it_was() {
+        let world = world();
+        let resolve = |id: &str| Input::Resolve { incident: id.into(), by: Actor::Automation };
+        let by_key = |key: &str| Input::ResolveByKey { dedup_key: key.into(), by: Actor::Automation };
+        let steps: Vec<(&str, Vec<Call>)> = vec![
+            ("a new incident with a new dedup key", vec![Call::Handle(3, open("inc-3", Some("cpu")))]),
+            ("an alert folding into inc-1", vec![Call::Handle(3, open("ignored", Some("disk")))]),
+            ("a new incident reusing a resolved one's key", vec![Call::Handle(3, open("inc-4", Some("old")))]),
+            ("resolve by key", vec![Call::Handle(3, by_key("disk"))]),
+            ("resolve", vec![Call::Handle(3, resolve("inc-2"))]),
+            ("acknowledge", vec![Call::Handle(3, Input::Acknowledge { incident: "inc-1".into(), by: "bob".into() })]),
+            ("snooze", vec![Call::Handle(3, Input::Snooze { incident: "inc-1".into(), by: "bob".into(), until: t(50) })]),
+            ("a tick with escalations and reminders due", vec![Call::Timeout(45)]),
+            ("an input after its due deadlines", vec![Call::Handle(30, open("inc-5", Some("net")))]),
+            ("a refused input after due deadlines", vec![Call::Handle(30, resolve("nope"))]),
+            (
+                "resolve, open with the same key, resolve, archive",
+                vec![Call::Handle(3, by_key("disk")), Call::Handle(4, open("inc-6", Some("disk"))), Call::Handle(5, resolve("inc-6")), Call::Archive(10)],
+            ),
+        ];
+        for (name, calls) in &steps {
+            let mut e = base();
+            let before = state(&e);
+            assert_eq!(before, rebuilt(&e), "{name}: the base indexes hold");
+            e.begin();
+            run(&mut e, &world, calls);
+            let after = state(&e);
+            assert_ne!(after, before, "{name}: the step changed something");
+            assert_eq!(after, rebuilt(&e), "{name}: the step keeps its indexes right");
+            e.rollback();
+            assert_eq!(state(&e), before, "{name}: rolled back");
+            assert!(e.undo.is_none(), "{name}: the step is over");
+
+            // Committed, the same step leaves what it leaves without any step around it.
+            let mut plain = base();
+            run(&mut plain, &world, calls);
+            e.begin();
+            run(&mut e, &world, calls);
+            e.commit();
+            assert_eq!(state(&e), state(&plain), "{name}: committed");
+            assert!(e.undo.is_none());
+        }
+    }
+
+    #[test]
+    fn beginning_a_step_rolls_back_one_left_open() {
+        let world = world();
+        let mut e = base();
+        let before = state(&e);
+        e.begin();
+        let _ = e.handle(&world, t(3), open("inc-3", Some("cpu")));
+        e.begin();
+        assert_eq!(state(&e), before, "the unfinished step was never adopted");
+        e.commit();
+        e.rollback();
+        assert_eq!(state(&e), before, "rollback with no step in progress changes nothing");
+    }
 }
