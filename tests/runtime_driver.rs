@@ -3,7 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use piket::engine::escalation::Input;
+use piket::engine::escalation::{Input, Rejected};
 use piket::engine::format::parse_world;
 use piket::engine::incident::{Actor, IncidentDetails};
 use piket::engine::person::Person;
@@ -115,6 +115,76 @@ fn a_failed_write_changes_nothing_and_the_step_runs_again() {
     let d = reload(d);
     let rows = block_on(d.store().list::<OutboxRow>()).unwrap();
     assert_eq!(rows.len(), 3);
+}
+
+/// What a tab holds in memory.
+#[derive(Debug, PartialEq)]
+struct Memory {
+    engine: String,
+    next_deadline: Option<DateTime<Utc>>,
+    outbox: Vec<String>,
+    /// How much of each incident's timeline is stored.
+    recorded: Vec<(String, usize)>,
+}
+
+fn memory(d: &Driver<MemoryStore>) -> Memory {
+    Memory {
+        engine: serde_json::to_string(d.engine()).unwrap(),
+        next_deadline: d.next_deadline(),
+        outbox: outbox_keys(d),
+        recorded: d.engine().incidents().map(|i| (i.id.clone(), d.recorded_at(&i.id).len())).collect(),
+    }
+}
+
+fn alert(id: &str, dedup_key: &str) -> Input {
+    Input::Open { id: id.into(), by: Actor::Automation, details: serde_json::from_value(serde_json::json!({"title": id, "dedup_key": dedup_key})).unwrap() }
+}
+
+fn full_disk(d: &mut Driver<MemoryStore>, now: DateTime<Utc>, input: Option<Input>) {
+    let before = memory(d);
+    let commits = d.store().commit_count();
+    d.store().fail_next_commits(1);
+    let result = match input {
+        Some(input) => block_on(d.dispatch(now, input)),
+        None => block_on(d.tick(now)),
+    };
+    assert!(matches!(result, Err(ActionError::Storage(_))), "{result:?}");
+    assert_eq!(memory(d), before, "a failed write changes nothing in memory");
+    assert_eq!(d.store().commit_count(), commits, "nor in storage");
+}
+
+#[test]
+fn a_failed_write_leaves_no_new_incident_no_resolve_and_no_catch_up_behind() {
+    let mut d = configured();
+    block_on(d.dispatch(t0(), alert("inc-1", "db-primary"))).unwrap();
+
+    // A new incident with its own dedup key: gone, and its key with it.
+    full_disk(&mut d, secs(5), Some(alert("inc-2", "db-replica")));
+    assert!(d.engine().incident("inc-2").is_none());
+    let by_key = block_on(d.dispatch(secs(6), Input::ResolveByKey { dedup_key: "db-replica".into(), by: Actor::Automation }));
+    assert!(matches!(by_key, Err(ActionError::Rejected(Rejected::NoOpenIncidentForKey(_)))), "{by_key:?}");
+
+    // A resolve by key: still open, its deadline still pending, and alerts still fold into it.
+    full_disk(&mut d, secs(7), Some(Input::ResolveByKey { dedup_key: "db-primary".into(), by: Actor::Automation }));
+    assert!(d.engine().incident("inc-1").unwrap().is_open());
+    assert_eq!(d.next_deadline(), Some(secs(30)));
+    block_on(d.dispatch(secs(8), alert("inc-3", "db-primary"))).unwrap();
+    assert_eq!(d.engine().incident("inc-1").unwrap().alert_count, 2, "folded into the open incident");
+    assert!(d.engine().incident("inc-3").is_none());
+
+    // A catch-up: the same pages fall due on the next wake, at their intended time.
+    full_disk(&mut d, secs(600), None);
+    let step = block_on(d.tick(secs(600))).unwrap();
+    assert_eq!(step.queued.len(), 2, "bob and the war-room: {:?}", step.queued);
+    assert!(step.queued.iter().all(|r| r.at == secs(30)));
+
+    // The retried steps stored exactly what memory holds.
+    let incidents: Vec<_> = d.engine().incidents().cloned().collect();
+    let kept = memory(&d);
+    let d = reload(d);
+    assert_eq!(d.engine().incidents().cloned().collect::<Vec<_>>(), incidents);
+    let reloaded = memory(&d);
+    assert_eq!((reloaded.outbox, reloaded.recorded), (kept.outbox, kept.recorded));
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! The driver: inputs in, engine step, one transaction, effects out.
 //!
-//! Every call follows the same order: run the engine on a copy of the state, write the new state,
-//! the new timeline entries and any new outbox rows in **one** transaction (strict durability when
-//! a page is queued), and only when that succeeded adopt the new state and return the effects. A
-//! failed write (a full disk) leaves memory and storage exactly as they were, so the same deadlines
-//! fire again on the next wake and nothing is lost or sent twice.
+//! Every call follows the same order: run the engine as an undoable step ([`Engine::begin`]), write
+//! the new state, the new timeline entries and any new outbox rows in **one** transaction (strict
+//! durability when a page is queued), and only when that succeeded adopt the step
+//! ([`Engine::commit`]) and return the effects. A failed write (a full disk) rolls the engine back,
+//! leaving memory and storage exactly as they were, so the same deadlines fire again on the next
+//! wake and nothing is lost or sent twice. The step copies only the incidents it touches, never the
+//! whole engine.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -338,9 +340,9 @@ impl<S: Store> Driver<S> {
     /// Something happened (a user action, an alert). A refused input changes nothing and is
     /// returned as [`ActionError::Rejected`]; deadlines that were due still fire and are kept.
     pub async fn dispatch(&mut self, now: DateTime<Utc>, input: Input) -> Result<Step, ActionError> {
-        let mut engine = self.engine.clone();
-        let outcome = engine.handle(&self.world, now, input);
-        let step = self.persist(engine, now, outcome.effects, Vec::new()).await?;
+        self.engine.begin();
+        let outcome = self.engine.handle(&self.world, now, input);
+        let step = self.persist(now, outcome.effects, Vec::new()).await?;
         match outcome.rejected {
             Some(why) => Err(ActionError::Rejected(why)),
             None => Ok(step),
@@ -354,30 +356,25 @@ impl<S: Store> Driver<S> {
         if self.engine.poll_timeout().is_none_or(|t| t > now) {
             return Ok(Step { effects: Vec::new(), queued: Vec::new() });
         }
-        let mut engine = self.engine.clone();
-        let mut effects = engine.handle_timeout(&self.world, now);
+        self.engine.begin();
+        let mut effects = self.engine.handle_timeout(&self.world, now);
         let folding = fold_catch_up(&effects, now);
         for (incident, note) in &folding.notes {
             let note = Input::AddNote { incident: incident.clone(), by: Actor::Automation, text: note.clone() };
-            effects.extend(engine.handle(&self.world, now, note).effects);
+            effects.extend(self.engine.handle(&self.world, now, note).effects);
         }
-        self.persist_folding(engine, now, effects, Vec::new(), &folding.keys).await
+        self.persist_folding(now, effects, Vec::new(), &folding.keys).await
     }
 
-    /// Writes a step (and `extra` settings) in one transaction, then adopts it.
-    async fn persist(&mut self, engine: Engine, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>) -> Result<Step, ActionError> {
-        self.persist_folding(engine, now, effects, extra, &BTreeSet::new()).await
+    /// Writes the engine's step in progress (and `extra` settings) in one transaction, then adopts
+    /// it; a failed write rolls it back.
+    async fn persist(&mut self, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>) -> Result<Step, ActionError> {
+        self.persist_folding(now, effects, extra, &BTreeSet::new()).await
     }
 
     /// [`Driver::persist`], queuing the pages keyed in `folded` as folded (never sent).
-    async fn persist_folding(
-        &mut self,
-        engine: Engine,
-        now: DateTime<Utc>,
-        effects: Vec<Effect>,
-        extra: Vec<Setting>,
-        folded: &BTreeSet<String>,
-    ) -> Result<Step, ActionError> {
+    async fn persist_folding(&mut self, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>, folded: &BTreeSet<String>) -> Result<Step, ActionError> {
+        let engine = &self.engine;
         let touched: BTreeSet<&str> = effects.iter().map(|e| e.incident.as_str()).collect();
         let mut batch = Batch::new();
         for setting in &extra {
@@ -386,7 +383,7 @@ impl<S: Store> Driver<S> {
         let mut new_counts = Vec::new();
         for id in &touched {
             let Some(incident) = engine.incident(id) else { continue };
-            batch.put(&StoredIncident::new(incident, deadline_of(&engine, incident)));
+            batch.put(&StoredIncident::new(incident, deadline_of(engine, incident)));
             let from = self.stored_timeline.get(*id).copied().unwrap_or(0);
             for (seq, entry) in incident.timeline.iter().enumerate().skip(from as usize) {
                 batch.put(&TimelineRow { incident: id.to_string(), seq: seq as u32, entry: entry.clone(), recorded_at: now });
@@ -416,7 +413,7 @@ impl<S: Store> Driver<S> {
             }
             queued.push(row);
         }
-        for row in outbox::phase_posts(&effects, &engine, &self.world, now) {
+        for row in outbox::phase_posts(&effects, engine, &self.world, now) {
             if !self.outbox.contains_key(&row.key) && !queued.iter().any(|q| q.key == row.key) {
                 queued.push(row);
             }
@@ -426,10 +423,13 @@ impl<S: Store> Driver<S> {
         }
         batch.strict = !queued.is_empty();
         if !batch.is_empty() {
-            self.commit(batch, now).await?;
+            if let Err(e) = self.commit(batch, now).await {
+                self.engine.rollback();
+                return Err(e.into());
+            }
         }
 
-        self.engine = engine;
+        self.engine.commit();
         for (id, from, to) in new_counts {
             self.stored_timeline.insert(id.clone(), to);
             let rec = self.recorded.entry(id).or_default();
@@ -530,9 +530,9 @@ impl<S: Store> Driver<S> {
             }
             Some(_) => {}
         }
-        let mut engine = self.engine.clone();
+        self.engine.begin();
         let ack = Input::Acknowledge { incident: claims.inc.clone(), by: claims.by.clone() };
-        let outcome = engine.handle(&self.world, at, ack);
+        let outcome = self.engine.handle(&self.world, at, ack);
         let mut effects = outcome.effects;
         let (ok, why, text) = match outcome.rejected {
             None => {
@@ -542,7 +542,7 @@ impl<S: Store> Driver<S> {
                     note += &format!(": ntfy received it {} before the clock applied it", human_duration(late));
                 }
                 let note = Input::AddNote { incident: claims.inc.clone(), by: Actor::Person(claims.by.clone()), text: note };
-                effects.extend(engine.handle(&self.world, at, note).effects);
+                effects.extend(self.engine.handle(&self.world, at, note).effects);
                 (true, "acknowledged", String::new())
             }
             Some(Rejected::AlreadyAcknowledged(by)) => {
@@ -560,7 +560,7 @@ impl<S: Store> Driver<S> {
             state.refuse(why, format!("{} for {}", claims.title, claims.name), now);
         }
         let extra = vec![setting_record(REPLY_STATE, &state)];
-        let step = self.persist(engine, now, effects, extra).await?;
+        let step = self.persist(now, effects, extra).await?;
         self.reply_state = state;
         let answer = crate::reply::answer(&key, &token, ok, why, now, text);
         Ok(ReplyOutcome { answer: Some(answer), step: Some(step), refused: None })
