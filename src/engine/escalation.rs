@@ -25,6 +25,7 @@
 //!   timeout, "status unchanged for X".
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -644,7 +645,10 @@ impl Engine {
     /// Fire every deadline up to `now`, in order. Entries carry each deadline's own time.
     pub fn handle_timeout(&mut self, world: &World, now: DateTime<Utc>) -> Vec<Effect> {
         let now = self.tick_clock(now);
-        let mut out = Vec::new();
+        // Room for a typical escalation per due deadline (an entry, pages, a post): a catch-up of
+        // thousands of effects then grows its list once or not at all, instead of a dozen times.
+        let due = self.deadlines.iter().take_while(|(t, _)| *t <= now).count();
+        let mut out = Vec::with_capacity(due.saturating_mul(4));
         self.fire_due(world, now, &mut out);
         out
     }
@@ -673,28 +677,24 @@ impl Engine {
     }
 
     fn fire_due(&mut self, world: &World, now: DateTime<Utc>, out: &mut Vec<Effect>) {
-        while let Some((t, _)) = self.deadlines.first() {
-            if *t > now {
-                break;
-            }
-            let Some(entry) = self.deadlines.pop_first() else { break };
-            let Some(mut incident) = self.incidents.remove(&entry.1) else {
-                self.noted(IndexChange::DeadlineRemoved(entry));
-                continue;
-            };
-            let t = entry.0;
-            self.noted(IndexChange::DeadlineRemoved(entry));
+        while self.deadlines.first().is_some_and(|(t, _)| *t <= now) {
+            let Some((t, id)) = self.deadlines.pop_first() else { break };
             if let Some(undo) = self.undo.as_mut() {
-                undo.keep(&mut incident);
+                undo.index.push(IndexChange::DeadlineRemoved((t, id.clone())));
+            }
+            // Worked on in place: a timer never evaluates rules, so it needs no other incident.
+            let Some(incident) = self.incidents.get_mut(&id) else { continue };
+            if let Some(undo) = self.undo.as_mut() {
+                undo.keep(incident);
             }
             if incident.is_open() {
-                let mut step = Step { world, out, history: &self.incidents };
-                step.fire(&mut incident, t);
+                let mut step = Step { world, out, history: None };
+                step.fire(incident, t);
             } else if let Some(e) = incident.escalation.as_mut() {
                 // Nothing happens to a resolved incident: a leftover deadline is dropped.
                 e.timers = Timers::default();
             }
-            self.put_back(incident);
+            index(&mut self.deadlines, &mut self.open_by_key, &mut self.undo, incident);
         }
     }
 
@@ -786,7 +786,7 @@ impl Engine {
                 Some(open) => open.clone(),
                 None => {
                     let Input::Open { id, by, details } = input else { unreachable!() };
-                    let mut step = Step { world, out, history: &self.incidents };
+                    let mut step = Step { world, out, history: Some(&self.incidents) };
                     let incident = step.open(now, id.clone(), by, details);
                     self.put_back(incident);
                     return;
@@ -802,7 +802,7 @@ impl Engine {
             },
         };
         let Some(mut incident) = self.take(&id) else { return };
-        let mut step = Step { world, out, history: &self.incidents };
+        let mut step = Step { world, out, history: Some(&self.incidents) };
         step.apply(&mut incident, now, input);
         self.put_back(incident);
     }
@@ -824,23 +824,7 @@ impl Engine {
 
     /// Put an incident (back) and index it.
     fn put_back(&mut self, incident: Incident) {
-        if let Some(key) = &incident.details.dedup_key {
-            let indexed = self.open_by_key.get(key) == Some(&incident.id);
-            if incident.is_open() && !indexed {
-                let before = self.open_by_key.insert(key.clone(), incident.id.clone());
-                self.noted(IndexChange::Key(key.clone(), before));
-            } else if !incident.is_open() && indexed {
-                let before = self.open_by_key.remove(key);
-                self.noted(IndexChange::Key(key.clone(), before));
-            }
-        }
-        if let Some(t) = deadline(&incident) {
-            let entry = (t, incident.id.clone());
-            if self.undo.is_some() && !self.deadlines.contains(&entry) {
-                self.noted(IndexChange::DeadlineAdded(entry.clone()));
-            }
-            self.deadlines.insert(entry);
-        }
+        index(&mut self.deadlines, &mut self.open_by_key, &mut self.undo, &incident);
         if let Some(undo) = self.undo.as_mut() {
             if !undo.originals.contains_key(&incident.id) {
                 // New to the engine, or replacing one nothing took out first.
@@ -855,6 +839,39 @@ impl Engine {
     fn noted(&mut self, change: IndexChange) {
         if let Some(undo) = self.undo.as_mut() {
             undo.index.push(change);
+        }
+    }
+}
+
+/// Files an incident's pending deadline and dedup key in the indexes (any older deadline entry of
+/// it is already out), noting each change while a step is in progress.
+fn index(
+    deadlines: &mut BTreeSet<(DateTime<Utc>, IncidentId)>,
+    open_by_key: &mut BTreeMap<String, IncidentId>,
+    undo: &mut Option<UndoLog>,
+    incident: &Incident,
+) {
+    if let Some(key) = &incident.details.dedup_key {
+        let indexed = open_by_key.get(key) == Some(&incident.id);
+        let before = if incident.is_open() && !indexed {
+            Some(open_by_key.insert(key.clone(), incident.id.clone()))
+        } else if !incident.is_open() && indexed {
+            Some(open_by_key.remove(key))
+        } else {
+            None
+        };
+        if let (Some(before), Some(undo)) = (before, undo.as_mut()) {
+            undo.index.push(IndexChange::Key(key.clone(), before));
+        }
+    }
+    if let Some(t) = deadline(incident) {
+        let entry = (t, incident.id.clone());
+        if let Some(undo) = undo.as_mut() {
+            if deadlines.insert(entry.clone()) {
+                undo.index.push(IndexChange::DeadlineAdded(entry));
+            }
+        } else {
+            deadlines.insert(entry);
         }
     }
 }
@@ -887,7 +904,8 @@ enum PageStep {
 struct Step<'a> {
     world: &'a World,
     out: &'a mut Vec<Effect>,
-    history: &'a BTreeMap<IncidentId, Incident>,
+    /// `None` while firing timers: only inputs evaluate rules.
+    history: Option<&'a BTreeMap<IncidentId, Incident>>,
 }
 
 impl Step<'_> {
@@ -908,7 +926,9 @@ impl Step<'_> {
         };
         let Some(mine) = value(details) else { return 1 };
         let since = now - within.duration();
-        1 + self.history.values().filter(|i| i.opened_at > since && i.opened_at <= now && value(&i.details).as_ref() == Some(&mine)).count() as u32
+        debug_assert!(self.history.is_some(), "rules evaluated while firing a timer");
+        let Some(history) = self.history else { return 1 };
+        1 + history.values().filter(|i| i.opened_at > since && i.opened_at <= now && value(&i.details).as_ref() == Some(&mine)).count() as u32
     }
 
     /// Rules that newly hold for the incident, in order (stopping after a matching `stop` rule).
@@ -1058,18 +1078,18 @@ impl Step<'_> {
             e.policy.levels.len() * (e.policy.repeat.as_ref().map_or(0, |r| r.times.min(100) as usize) + 2) + 2
         };
         for _ in 0..bound {
-            let (applies, checkpoint, targets, pass) = {
+            let (applies, checkpoint, pass) = {
                 let Some(e) = incident.escalation.as_mut() else { return };
                 let Some(level) = e.policy.levels.get(index) else {
                     return self.stop(incident, at, "the policy has no such level");
                 };
-                let found = (level.checkpoint.clone(), level.targets.clone());
+                let checkpoint = level.checkpoint.clone();
                 e.level = index;
                 e.stage = Stage::Paging;
                 e.timers.ack = None;
                 e.timers.resolution = None;
                 e.timers.checkpoint = None;
-                (e.policy.level_applies(index, at), found.0, found.1, e.pass)
+                (e.policy.level_applies(index, at), checkpoint, e.pass)
             };
             let skip_reason = if !applies {
                 Some("outside the level's hours")
@@ -1080,7 +1100,8 @@ impl Step<'_> {
                 self.record(incident, entry);
                 return;
             } else {
-                let deliveries = self.recipients(&targets, at);
+                let Some(level) = incident.escalation.as_ref().and_then(|e| e.policy.levels.get(index)) else { return };
+                let deliveries = self.recipients(&level.targets, at);
                 if deliveries.is_empty() {
                     Some("nobody on call for its targets")
                 } else {
@@ -1114,6 +1135,7 @@ impl Step<'_> {
         let mut out: Vec<(String, Delivery)> = Vec::new();
         let mut people = Vec::new();
         for target in targets {
+            let name = target.to_string();
             let reached: Vec<PersonId> = match target {
                 Target::Person(p) => vec![p.clone()],
                 Target::Schedule(s) => self.world.schedule(s).map(|s| s.on_call_at(at)).unwrap_or_default(),
@@ -1126,7 +1148,7 @@ impl Step<'_> {
                 },
                 Target::Channel(c) => {
                     if self.world.channel(c).is_some() && !out.iter().any(|(_, d)| matches!(d, Delivery::Post { channel } if channel == c)) {
-                        out.push((target.to_string(), Delivery::Post { channel: c.clone() }));
+                        out.push((name.clone(), Delivery::Post { channel: c.clone() }));
                     }
                     Vec::new()
                 }
@@ -1136,7 +1158,7 @@ impl Step<'_> {
                     continue;
                 }
                 if let Some(person) = self.world.person(&p) {
-                    out.push((target.to_string(), Delivery::Page { person: p.clone(), contact: person.contact.clone() }));
+                    out.push((name.clone(), Delivery::Page { person: p.clone(), contact: person.contact.clone() }));
                     people.push(p);
                 }
             }
@@ -1155,15 +1177,19 @@ impl Step<'_> {
             PageStep::Level(index, pass) => Some((index, pass)),
             _ => None,
         };
-        let step = match step {
-            PageStep::Level(index, pass) => format!("L{}/loop{pass}", index + 1),
-            PageStep::Reminder(n) => format!("reminder{n}"),
-            PageStep::Reassign(n) => format!("reassign{n}"),
+        // `incident/step/target[/person]`, written in one go (this runs for every page of a tick).
+        let mut key = String::with_capacity(incident.id.len() + target.len() + person.as_ref().map_or(0, String::len) + 24);
+        key.push_str(&incident.id);
+        let _ = match step {
+            PageStep::Level(index, pass) => write!(key, "/L{}/loop{pass}/", index + 1),
+            PageStep::Reminder(n) => write!(key, "/reminder{n}/"),
+            PageStep::Reassign(n) => write!(key, "/reassign{n}/"),
         };
-        let key = match &person {
-            Some(p) => format!("{}/{step}/{target}/{p}", incident.id),
-            None => format!("{}/{step}/{target}", incident.id),
-        };
+        key.push_str(target);
+        if let Some(p) = &person {
+            key.push('/');
+            key.push_str(p);
+        }
         let mut entry = TimelineEntry::new(at, kind, Actor::Automation);
         if let Some((index, pass)) = level {
             entry = entry.level(index, pass);
