@@ -13,6 +13,8 @@ pub mod engine;
 pub mod intake;
 /// Acknowledgements from phones through ntfy: signed tokens and the clock's verdict on each.
 pub mod reply;
+/// The app's addresses (`#/incidents/42`): routes, parsed and written.
+pub mod route;
 pub mod runtime;
 pub mod storage;
 

@@ -238,12 +238,20 @@ impl Live {
         notify::on_worker_message(Rc::new(move |message| {
             let Some(inner) = weak.upgrade() else { return };
             let live = Live(inner);
-            if let WorkerMessage::Ack { incident, person } = message {
-                spawn_local(async move {
+            match message {
+                WorkerMessage::Ack { incident, person } => spawn_local(async move {
                     if let Err(refusal) = live.acknowledge_from_notification(incident, person).await {
                         (live.0.on_error)(format!("Acknowledge from the notification failed: {refusal}"));
                     }
-                });
+                }),
+                // A tap on a page's notification while Piket is open shows its incident (the
+                // screens follow the address's fragment).
+                WorkerMessage::Open { incident: Some(incident) } => {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().set_hash(&crate::route::Route::Incident(incident).path());
+                    }
+                }
+                WorkerMessage::Open { incident: None } => {}
             }
         }));
 

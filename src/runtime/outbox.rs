@@ -102,7 +102,7 @@ pub struct DueSend {
 
 /// The link that opens an incident in Piket (hash form: works on any static host).
 pub fn incident_url(origin: &str, incident: &str) -> String {
-    format!("{}/#/incidents/{incident}", origin.trim_end_matches('/'))
+    crate::route::Route::Incident(incident.to_string()).url(origin)
 }
 
 /// Every route due at `now`, with what to send. With `acks` (the reply channel is on), every page

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+
+use crate::route::Route;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -179,9 +180,9 @@ pub fn FirstRunCard() -> impl IntoView {
                 <section class="card first-run" aria-labelledby="first-run-title">
                     <h2 id="first-run-title">"Start here: who gets paged?"</h2>
                     <ol class="steps">
-                        <li><A href="/people">"Add the people"</A>" who take pages, and where a page reaches them."</li>
-                        <li><A href="/schedules">"Make a rotation"</A>" (who is on call this week)."</li>
-                        <li><A href="/policies/new">"Write a policy"</A>": who is paged first, who next, after how long."</li>
+                        <li><a href=Route::People.href()>"Add the people"</a>" who take pages, and where a page reaches them."</li>
+                        <li><a href=Route::Schedules.href()>"Make a rotation"</a>" (who is on call this week)."</li>
+                        <li><a href=Route::Policy("new".into()).href()>"Write a policy"</a>": who is paged first, who next, after how long."</li>
                     </ol>
                     <p>"Or look at a working setup first: four people, a weekly rotation, a three-level policy, two rules and a channel. Everything it adds is marked “example” and can be removed in one click. It reaches nobody for real: the people have no ntfy topic and the channel posts to a test address on this machine (http://localhost:8080) until you change them."</p>
                     <div class="actions">
@@ -193,8 +194,8 @@ pub fn FirstRunCard() -> impl IntoView {
                 <section class="card first-run example" aria-labelledby="example-title">
                     <h2 id="example-title">"You are looking at the example team"</h2>
                     <p>
-                        "Alice and Bob take turns on "<A href="/schedules/example-primary">"a weekly rotation"</A>
-                        "; "<A href="/policies/example-policy">"the example policy"</A>
+                        "Alice and Bob take turns on "<a href=Route::Schedule("example-primary".into()).href()>"a weekly rotation"</a>
+                        "; "<a href=Route::Policy("example-policy".into()).href()>"the example policy"</a>
                         " pages whoever is on call, then Carol and the #major-incident channel after 15 minutes without an acknowledgement (5 for SEV1), then Dana. Open an incident to watch it escalate."
                     </p>
                     <div class="actions">

@@ -8,6 +8,7 @@ mod clock;
 pub(crate) mod first_run;
 mod incidents;
 mod lab;
+pub(crate) mod nav;
 mod people;
 mod placeholder;
 mod policies;
@@ -19,16 +20,14 @@ mod settings;
 mod state;
 mod teams;
 
+use crate::route::{Route, Screen};
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
-
+use nav::Nav;
 use state::AppState;
 use wasm_bindgen::JsCast;
 
 /// Mounts the app on `<body>`.
 pub fn start() {
-    adopt_hash_route();
     // The app is here: the loading note in index.html goes.
     if let Some(loading) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("loading")) {
         loading.remove();
@@ -57,63 +56,64 @@ pub fn show_recovery(why: &str) {
     }
 }
 
-/// Links of the form `…/#/incidents/42` (what notifications and bookmarks carry, since they work on
-/// any static host) become the path route `/incidents/42` before the router starts.
-fn adopt_hash_route() {
-    let Some(window) = web_sys::window() else { return };
-    let location = window.location();
-    let Ok(hash) = location.hash() else { return };
-    if let Some(route) = hash.strip_prefix('#').filter(|h| h.starts_with('/')) {
-        if let Ok(history) = window.history() {
-            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(route));
-        }
-    }
-}
-
 #[component]
 fn App() -> impl IntoView {
     let state = AppState::new();
     provide_context(state);
     state.start();
 
+    let nav = Nav::install();
+    let section = Memo::new(move |_| nav.address().with(|a| a.route.section()));
+    let link = move |to: Route, name: &'static str| {
+        let here = to.screen();
+        view! { <a href=to.href() aria-current=move || (section.get() == here).then_some("page")>{name}</a> }
+    };
+    // A new screen, incident or query mounts the screen again: an intake link (`#/new?title=…`)
+    // or a notification's `#/incidents/42?ack=1` followed in an open tab acts like a fresh load.
+    // An editor's id is left out: one that saved `new` under its real id carries on.
+    let screen = Memo::new(move |_| {
+        nav.address().with(|a| {
+            let id = if let Route::Incident(id) = &a.route { id.clone() } else { String::new() };
+            (a.route.screen(), id, a.query.clone())
+        })
+    });
+
     view! {
-        <Router>
-            <header class="app-header">
-                <A href="/" attr:class="brand">"Piket"</A>
-                <clock::ClockBadge/>
-            </header>
-            <nav class="app-nav" aria-label="Main">
-                <A href="/incidents">"Incidents"</A>
-                <A href="/policies">"Policies"</A>
-                <A href="/schedules">"Schedules"</A>
-                <A href="/people">"People"</A>
-                <A href="/teams">"Teams"</A>
-                <A href="/rules">"Rules"</A>
-                <A href="/channels">"Channels"</A>
-                <A href="/lab">"Lab"</A>
-                <A href="/settings">"Settings"</A>
-            </nav>
-            <Show when=move || state.load_error.get().is_some()>
-                <p class="banner error" role="alert">{move || state.load_error.get().unwrap_or_default()}</p>
-            </Show>
-            <main id="main">
-                <Routes fallback=|| view! { <placeholder::NotFound/> }>
-                    <Route path=path!("/") view=incidents::IncidentList/>
-                    <Route path=path!("/incidents") view=incidents::IncidentList/>
-                    <Route path=path!("/new") view=incidents::NewIncident/>
-                    <Route path=path!("/incidents/:id") view=incidents::IncidentPage/>
-                    <Route path=path!("/policies") view=policies::PoliciesScreen/>
-                    <Route path=path!("/policies/:id") view=policies::PolicyEditorScreen/>
-                    <Route path=path!("/schedules") view=schedules::SchedulesScreen/>
-                    <Route path=path!("/schedules/:id") view=schedules::ScheduleEditorScreen/>
-                    <Route path=path!("/teams") view=teams::TeamsScreen/>
-                    <Route path=path!("/rules") view=rules::RulesScreen/>
-                    <Route path=path!("/people") view=people::PeopleScreen/>
-                    <Route path=path!("/channels") view=channels::ChannelsScreen/>
-                    <Route path=path!("/lab") view=lab::LabScreen/>
-                    <Route path=path!("/settings") view=settings::SettingsScreen/>
-                </Routes>
-            </main>
-        </Router>
+        <header class="app-header">
+            <a href=Route::Incidents.href() class="brand">"Piket"</a>
+            <clock::ClockBadge/>
+        </header>
+        <nav class="app-nav" aria-label="Main">
+            {link(Route::Incidents, "Incidents")}
+            {link(Route::Policies, "Policies")}
+            {link(Route::Schedules, "Schedules")}
+            {link(Route::People, "People")}
+            {link(Route::Teams, "Teams")}
+            {link(Route::Rules, "Rules")}
+            {link(Route::Channels, "Channels")}
+            {link(Route::Lab, "Lab")}
+            {link(Route::Settings, "Settings")}
+        </nav>
+        <Show when=move || state.load_error.get().is_some()>
+            <p class="banner error" role="alert">{move || state.load_error.get().unwrap_or_default()}</p>
+        </Show>
+        <main id="main">
+            {move || match screen.get().0 {
+                Screen::Incidents => view! { <incidents::IncidentList/> }.into_any(),
+                Screen::NewIncident => view! { <incidents::NewIncident/> }.into_any(),
+                Screen::Incident => view! { <incidents::IncidentPage/> }.into_any(),
+                Screen::Policies => view! { <policies::PoliciesScreen/> }.into_any(),
+                Screen::Policy => view! { <policies::PolicyEditorScreen/> }.into_any(),
+                Screen::Schedules => view! { <schedules::SchedulesScreen/> }.into_any(),
+                Screen::Schedule => view! { <schedules::ScheduleEditorScreen/> }.into_any(),
+                Screen::Teams => view! { <teams::TeamsScreen/> }.into_any(),
+                Screen::Rules => view! { <rules::RulesScreen/> }.into_any(),
+                Screen::People => view! { <people::PeopleScreen/> }.into_any(),
+                Screen::Channels => view! { <channels::ChannelsScreen/> }.into_any(),
+                Screen::Lab => view! { <lab::LabScreen/> }.into_any(),
+                Screen::Settings => view! { <settings::SettingsScreen/> }.into_any(),
+                Screen::NotFound => view! { <placeholder::NotFound/> }.into_any(),
+            }}
+        </main>
     }
 }

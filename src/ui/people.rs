@@ -1,6 +1,8 @@
 //! People: add, edit and remove the responders Piket pages.
 
 use leptos::prelude::*;
+
+use crate::route::Route;
 use leptos::task::spawn_local;
 
 use super::row_actions::RowActions;
@@ -99,7 +101,7 @@ pub fn PeopleScreen() -> impl IntoView {
     view! {
         <section class="screen">
             <h1>"People"</h1>
-            <p class="lede">"The responders Piket pages, and how each one is reached. Group them in "<a href="/teams">"Teams"</a>"."</p>
+            <p class="lede">"The responders Piket pages, and how each one is reached. Group them in "<a href=Route::Teams.href()>"Teams"</a>"."</p>
 
 
             <Show

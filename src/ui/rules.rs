@@ -3,8 +3,9 @@
 //! shows which rules fire for an incident — run on a throwaway engine, so nothing is saved or paged.
 
 use leptos::prelude::*;
+
+use crate::route::Route;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 use serde_json::{json, Value};
 
 use super::policies::fields::{problems_of, problems_of_refusal, problems_text, target_choices, target_from_key, target_name, uid, Choice, Labelled, Problems};
@@ -426,7 +427,7 @@ pub fn RulesScreen() -> impl IntoView {
 
     view! {
         <section class="screen config">
-            <p><A href="/policies">"← Policies"</A></p>
+            <p><a href=Route::Policies.href() class="back-link">"← Policies"</a></p>
             <h1>"Rules"</h1>
             <p class="lede">"Rules run in order when an incident opens (and on later changes); each acts once per incident. They set priority or severity, route to a policy, start at a higher level, page extra people, or suppress noise."</p>
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>

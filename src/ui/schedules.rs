@@ -6,10 +6,10 @@
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use leptos::prelude::*;
+
+use crate::route::Route;
+use crate::ui::nav::use_nav;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
-use leptos_router::NavigateOptions;
 use serde_json::{json, Value};
 
 use super::policies::fields::{
@@ -127,14 +127,14 @@ pub fn OnCallTimeline(schedule: Signal<Option<OnCallSchedule>>, now: DateTime<Ut
 #[component]
 pub fn SchedulesScreen() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let navigate = use_navigate();
+    let nav = use_nav();
     let confirm_remove = RwSignal::new(None::<String>);
     view! {
         <section class="screen config">
             <h1>"Schedules"</h1>
             <p class="lede">"Rotations decide who a schedule target pages at any moment: handoffs in a time zone, restrictions such as office hours, overrides and holidays."</p>
             <div class="actions">
-                <button type="button" class="primary" on:click=move |_| navigate("/schedules/new", NavigateOptions::default())>"New schedule"</button>
+                <button type="button" class="primary" on:click=move |_| nav.go(Route::Schedule("new".into()))>"New schedule"</button>
             </div>
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <Show
@@ -159,24 +159,24 @@ pub fn SchedulesScreen() -> impl IntoView {
 #[component]
 fn ScheduleRow(schedule: OnCallSchedule, confirm_remove: RwSignal<Option<String>>) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let navigate = use_navigate();
+    let nav = use_nav();
     let name = if schedule.name.trim().is_empty() { format!("Untitled schedule ({})", schedule.id) } else { schedule.name.clone() };
     let id = schedule.id.clone();
     let now_text = {
         let s = schedule.clone();
         move || state.world.with(|w| on_call_now(w, &s, state.now.get()))
     };
-    let href = format!("/schedules/{id}");
+    let route = Route::Schedule(id.clone());
     let (link_name, confirm_name) = (name.clone(), name.clone());
     view! {
         <li class="card config-item">
             <div class="config-main">
-                <A href=href.clone() attr:class="config-name">{link_name}</A>
+                <a href=route.href() class="config-name">{link_name}</a>
                 <span class="muted">{format!("{} · {}", schedule.time_zone.name(), if schedule.layers.len() == 1 { "1 layer".to_string() } else { format!("{} layers", schedule.layers.len()) })}</span>
                 <span class="oncall-now">{now_text}</span>
             </div>
             <RowActions name=name.clone() id=id.clone() kind=ConfigKind::Schedule question=format!("Remove {confirm_name}?") confirm_remove=confirm_remove
-                on_edit=Callback::new({ let (href, navigate) = (href.clone(), navigate.clone()); move |_| navigate(&href, NavigateOptions::default()) }) />
+                on_edit=Callback::new(move |_| nav.go(route.clone())) />
         </li>
     }
 }
@@ -309,15 +309,14 @@ impl ScheduleForm {
 /// The route `/schedules/:id` (`new` for a new schedule).
 #[component]
 pub fn ScheduleEditorScreen() -> impl IntoView {
-    let params = use_params_map();
-    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    let id = use_nav().address().with_untracked(|a| a.route.id().unwrap_or_default().to_string());
     view! { <ScheduleEditor id=id/> }
 }
 
 #[component]
 fn ScheduleEditor(id: String) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let navigate = use_navigate();
+    let nav = use_nav();
     let is_new = id == "new";
     let tz = browser_time_zone();
     let now = state.now.get_untracked();
@@ -372,14 +371,13 @@ fn ScheduleEditor(id: String) -> impl IntoView {
         };
         saving.set(true);
         status.set(String::new());
-        let navigate = navigate.clone();
         spawn_local(async move {
             match state.run(Command::Save { item: ConfigItem::Schedule(schedule) }).await {
                 Ok(done) => {
                     let id = done.id.unwrap_or_default();
                     if form.id.get_untracked().is_empty() {
                         form.id.set(id.clone());
-                        navigate(&format!("/schedules/{id}"), NavigateOptions { replace: true, ..NavigateOptions::default() });
+                        nav.replace(Route::Schedule(id.clone()));
                     }
                     status.set("Saved.".into());
                 }
@@ -394,7 +392,7 @@ fn ScheduleEditor(id: String) -> impl IntoView {
 
     view! {
         <section class="screen config">
-            <p><A href="/schedules">"← All schedules"</A></p>
+            <p><a href=Route::Schedules.href() class="back-link">"← All schedules"</a></p>
             <h1>{move || if form.id.get().is_empty() { "New schedule" } else { "Edit schedule" }}</h1>
             <Show when=missing>
                 <p class="error" role="alert">"No schedule with this id is stored on this device."</p>

@@ -2,8 +2,9 @@
 //! schedule, or every member when it has none.
 
 use leptos::prelude::*;
+
+use crate::route::Route;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 
 use super::policies::fields::{problems_of_refusal, problems_text, Choice, Labelled};
 use super::state::AppState;
@@ -68,7 +69,7 @@ pub fn TeamsScreen() -> impl IntoView {
 
     view! {
         <section class="screen config">
-            <p><A href="/people">"People"</A>" · "<A href="/policies">"Policies"</A></p>
+            <p class="link-row"><a href=Route::People.href()>"People"</a>" · "<a href=Route::Policies.href()>"Policies"</a></p>
             <h1>"Teams"</h1>
             <p class="lede">"A team owns a domain (database, network, payments). A policy level that targets a team pages whoever is on call on its schedule, or every member."</p>
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -144,7 +145,7 @@ pub fn TeamsScreen() -> impl IntoView {
                     {move || {
                         let people = state.people();
                         if people.is_empty() {
-                            return view! { <p class="muted">"Add people first on the "<A href="/people">"People"</A>" screen."</p> }.into_any();
+                            return view! { <p class="muted">"Add people first on the "<a href=Route::People.href()>"People"</a>" screen."</p> }.into_any();
                         }
                         people
                             .into_iter()

@@ -105,7 +105,7 @@ pub async fn open_incident(b: &Browser, title: &str) -> Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let url = b.driver.current_url().await?;
-        if let Some(id) = url.path().strip_prefix("/incidents/") {
+        if let Some(id) = crate::support::route_of(&url).strip_prefix("/incidents/") {
             return Ok(id.to_string());
         }
         if Instant::now() > deadline {
@@ -262,7 +262,7 @@ async fn a_frozen_tab_catches_up_in_order_and_says_how_late() -> Result {
     println!("lateness after a 70 s freeze: level 2 escalated {late:?} s after its deadline");
     assert!(late.iter().all(|s| *s > 60.0), "the step fired late and says so: {late:?}");
     b.wait_text(".clock-status", |t| t.contains("caught up") && t.contains("late")).await?;
-    b.driver.goto(format!("{}/incidents/{second}", crate::support::base_url())).await?;
+    b.driver.goto(format!("{}/#/incidents/{second}", crate::support::base_url())).await?;
     b.wait_text("ol.timeline", |t| t.contains("late: this tab was asleep")).await?;
     b.quit().await
 }

@@ -35,7 +35,7 @@ async fn deep_links_survive_reload_in_path_and_hash_form() -> Result {
 
     b.open("/#/incidents/abc-123").await?;
     b.wait_text("main", |t| t.contains("abc-123")).await?;
-    assert!(b.driver.current_url().await?.path().ends_with("/incidents/abc-123"));
+    assert_eq!(crate::support::route_of(&b.driver.current_url().await?), "/incidents/abc-123");
     b.reload().await?;
     b.wait_text("main", |t| t.contains("abc-123")).await?;
     b.quit().await

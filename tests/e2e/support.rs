@@ -1,5 +1,6 @@
-//! The e2e harness: a static server for `dist/` (with the single-page fallback a static host
-//! gives), a chromedriver per test, and helpers that find controls by their visible names.
+//! The e2e harness: a static server for `dist/` (by default with no single-page fallback, as
+//! `python3 -m http.server` or a plain S3 bucket), a chromedriver per test, and helpers that find
+//! controls by their visible names.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -116,7 +117,8 @@ fn serve_connection(mut stream: std::net::TcpStream, handler: std::sync::Arc<Han
     let _ = stream.flush();
 }
 
-/// A static server for `dist/` with the single-page fallback (unknown paths get index.html).
+/// A static server for `dist/`. Unknown paths get 404, as on the simplest hosts README names, or
+/// index.html [`StaticServer::start_with_fallback`] (a host with a single-page fallback).
 pub struct StaticServer {
     pub url: String,
     server: MiniServer,
@@ -124,16 +126,28 @@ pub struct StaticServer {
 
 impl StaticServer {
     pub fn start() -> StaticServer {
+        Self::serve(false)
+    }
+
+    pub fn start_with_fallback() -> StaticServer {
+        Self::serve(true)
+    }
+
+    fn serve(fallback: bool) -> StaticServer {
         let root = dist();
         let server = MiniServer::start(
             0,
             std::sync::Arc::new(move |request: HttpRequest| {
                 let path = request.path.split(['?', '#']).next().unwrap_or("/").trim_start_matches('/').to_string();
                 // A directory answers with its index.html, as every static host does (`/ack/`).
-                let file = safe_join(&root, &path)
-                    .map(|p| if p.is_dir() { p.join("index.html") } else { p })
-                    .filter(|p| p.is_file())
-                    .unwrap_or_else(|| root.join("index.html"));
+                let file = if path.is_empty() {
+                    Some(root.join("index.html"))
+                } else {
+                    safe_join(&root, &path).map(|p| if p.is_dir() { p.join("index.html") } else { p }).filter(|p| p.is_file())
+                };
+                let Some(file) = file.or_else(|| fallback.then(|| root.join("index.html"))) else {
+                    return HttpResponse { status: 404, headers: vec![("Content-Type".into(), "text/plain".into())], body: b"404 Not Found".to_vec() };
+                };
                 HttpResponse { status: 200, headers: vec![("Content-Type".into(), content_type(&file).into())], body: std::fs::read(&file).unwrap_or_default() }
             }),
         );
@@ -189,6 +203,11 @@ impl Browser {
         Self::launch(width, height, false, &[]).await
     }
 
+    /// A phone: 360×740 with touch, so `(pointer: coarse)` matches as on a real one.
+    pub async fn start_phone() -> Result<Browser> {
+        Self::launch(360, 740, false, &["piket:phone"]).await
+    }
+
     /// A browser in which the user has already allowed notifications.
     pub async fn start_with_notifications() -> Result<Browser> {
         Self::launch(1280, 900, true, &[]).await
@@ -226,8 +245,15 @@ impl Browser {
         ] {
             caps.add_arg(arg)?;
         }
-        for arg in extra {
+        let phone = extra.contains(&"piket:phone");
+        for arg in extra.iter().filter(|a| !a.starts_with("piket:")) {
             caps.add_arg(arg)?;
+        }
+        if phone {
+            caps.add_experimental_option(
+                "mobileEmulation",
+                serde_json::json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}}),
+            )?;
         }
         if notifications {
             caps.add_experimental_option("prefs", serde_json::json!({"profile.default_content_setting_values.notifications": 1}))?;
@@ -242,7 +268,9 @@ impl Browser {
             }
         };
         let browser = Browser { driver, chromedriver, profile };
-        browser.set_viewport(width, height).await?;
+        if !phone {
+            browser.set_viewport(width, height).await?;
+        }
         Ok(browser)
     }
 
@@ -265,13 +293,17 @@ impl Browser {
         Ok(())
     }
 
-    /// Opens a path of the app (e.g. `/people`) and waits for the shell to render.
+    /// Opens a screen of the app (e.g. `/people`, opened as `/#/people`, the form of every link
+    /// Piket writes) and waits for the shell to render.
     pub async fn open(&self, path: &str) -> Result {
         self.open_at(base_url(), path).await
     }
 
-    /// Opens a path of the app served at `base`.
+    /// Opens a screen of the app served at `base`. `/`, `/?…`, `/#…` and `/ack/…` are opened as
+    /// given.
     pub async fn open_at(&self, base: &str, path: &str) -> Result {
+        let path =
+            if path == "/" || path.starts_with("/?") || path.starts_with("/#") || path.starts_with("/ack") { path.to_string() } else { format!("/#{path}") };
         self.driver.goto(format!("{base}{path}")).await?;
         self.wait_for(By::Css("nav.app-nav a")).await?;
         Ok(())
@@ -372,4 +404,9 @@ fn xpath_literal(s: &str) -> String {
     } else {
         format!("concat('{}')", s.replace('\'', "', \"'\", '"))
     }
+}
+
+/// The app route an address shows (`http://h/#/incidents/42?ack=1` → `/incidents/42`).
+pub fn route_of(url: &url::Url) -> String {
+    url.fragment().unwrap_or("").split('?').next().unwrap_or("").to_string()
 }

@@ -8,6 +8,8 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
+use crate::route::Route;
+
 use super::{
     countdown, incident_deadline, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label, use_me, AppState, STATUSES,
 };
@@ -147,10 +149,14 @@ pub fn IncidentList() -> impl IntoView {
         <section class="screen incidents">
             <div class="screen-head">
                 <h1>"Incidents"</h1>
-                <a class="button primary" href="/new">"Open an incident"</a>
+                <a class="button primary" href=Route::NewIncident.href()>"Open an incident"</a>
             </div>
-            <crate::ui::first_run::FirstRunCard/>
-            <OnCallNow/>
+            // With incidents open, they come first on a phone's first screen; the set-up and
+            // on-call cards follow the list.
+            <Show when=move || open_count.get() == 0>
+                <crate::ui::first_run::FirstRunCard/>
+                <OnCallNow/>
+            </Show>
             <div class="tabs" role="group" aria-label="Which incidents">
                 {tab_button(Tab::Open, "Open")}
                 {tab_button(Tab::Resolved, "Resolved")}
@@ -214,6 +220,10 @@ pub fn IncidentList() -> impl IntoView {
                     </Show>
                 </Show>
             </Show>
+            <Show when=move || { open_count.get() > 0 }>
+                <OnCallNow/>
+                <crate::ui::first_run::FirstRunCard/>
+            </Show>
         </section>
     }
 }
@@ -225,7 +235,7 @@ fn Empty(tab: Tab, any: Signal<bool>) -> impl IntoView {
         Tab::Open => view! {
             <div class="empty-state">
                 <p>{move || if any.get() { "No open incidents match. " } else { "No open incidents. " }}
-                    <a href="/new">"Open an incident"</a>
+                    <a href=Route::NewIncident.href()>"Open an incident"</a>
                     " by hand, or paste an alert from PagerDuty or Alertmanager on that screen."
                 </p>
             </div>
@@ -243,7 +253,7 @@ fn IncidentRow(row: Row) -> impl IntoView {
     let sev = row.severity;
     view! {
         <li>
-            <a class="card incident-row" href=format!("/incidents/{}", row.id) data-severity=sev.as_str()>
+            <a class="card incident-row" href=Route::Incident(row.id.to_string()).href() data-severity=sev.as_str()>
                 <span class="sev-badge" data-severity=sev.as_str()>{severity_short(sev)}</span>
                 <span class="row-main">
                     <strong class="incident-title">{row.title.clone()}</strong>

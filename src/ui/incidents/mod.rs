@@ -17,6 +17,8 @@ pub use page::IncidentPage;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
+use crate::route::Route;
+
 use super::state::AppState;
 use crate::engine::escalation::{Escalation, Stage};
 use crate::engine::incident::{Actor, EntryKind, Incident, Severity, Status};
@@ -213,7 +215,7 @@ pub fn WhoAmI(
             <Show
                 when=move || state.world.with(|w| !w.people.is_empty())
                 fallback=|| view! {
-                    <p>"Nobody is set up yet. " <a href="/people">"Add yourself on the People screen"</a> " first."</p>
+                    <p>"Nobody is set up yet. " <a href=Route::People.href()>"Add yourself on the People screen"</a> " first."</p>
                 }
             >
                 <ul class="who-list">

@@ -8,8 +8,10 @@
 //! (Rules about recurring alerts see no history there, so they may fire for real but not in the preview.)
 
 use leptos::prelude::*;
+
+use crate::route::Route;
+use crate::ui::nav::use_nav;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_location, use_navigate};
 
 use super::{known_me, new_incident_id, parse_severity, severity_label, use_me, AppState};
 use crate::engine::escalation::{Delivery, Engine, Input};
@@ -168,8 +170,7 @@ pub fn NewIncident() -> impl IntoView {
     let state = expect_context::<AppState>();
     let me = use_me();
     let form = DraftForm::new();
-    let navigate = use_navigate();
-    let location = use_location();
+    let nav = use_nav();
     let title_error = RwSignal::new(None::<String>);
     let links_error = RwSignal::new(None::<String>);
     let form_error = RwSignal::new(None::<String>);
@@ -180,7 +181,7 @@ pub fn NewIncident() -> impl IntoView {
     let busy = RwSignal::new(false);
 
     // An intake link pre-fills the form (once, as the screen opens).
-    let search = location.search.get_untracked();
+    let search = nav.address().with_untracked(|a| a.query.clone());
     if !search.trim_start_matches('?').is_empty() {
         // Keep every valid field; mark the bad ones next to their field (or above the form).
         let (details, problems) = parse_intake_query_keeping(&search);
@@ -242,13 +243,12 @@ pub fn NewIncident() -> impl IntoView {
         let id = new_incident_id();
         let by = me.map(Actor::Person).unwrap_or(Actor::Automation);
         let input = Input::Open { id: id.clone(), by, details };
-        let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
             let reply = state.run(Command::Dispatch { input }).await;
             busy.set(false);
             match reply {
-                Ok(_) => navigate(&format!("/incidents/{}", folds_into.unwrap_or(id)), Default::default()),
+                Ok(_) => nav.go(Route::Incident(folds_into.unwrap_or(id).to_string())),
                 Err(r) => form_error.set(Some(r.message)),
             }
         });
@@ -481,7 +481,7 @@ fn PasteAlert() -> impl IntoView {
                     view! {
                         <li class=class>
                             {r.text}
-                            {r.incident.map(|id| view! { " " <a href=format!("/incidents/{id}")>"Open it"</a> })}
+                            {r.incident.map(|id| view! { " " <a href=Route::Incident(id.to_string()).href()>"Open it"</a> })}
                         </li>
                     }
                 }).collect_view()}

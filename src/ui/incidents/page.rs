@@ -10,14 +10,16 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
+
+use crate::route::Route;
+use crate::ui::nav::use_nav;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
-    actor_name, clock_time, clock_time_exact, countdown, incident_deadline, kind_words, known_me, parse_severity, parse_status, severity_label, severity_short,
-    stage_words, status_label, use_me, AppState, WhoAmI, STATUSES,
+    actor_name, clock_time, clock_time_exact, kind_words, known_me, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label,
+    use_me, AppState, WhoAmI, STATUSES,
 };
-use crate::engine::escalation::{Delivery, Engine, Input, ReassignTo, Stage};
+use crate::engine::escalation::{Delivery, Input, ReassignTo, Stage};
 use crate::engine::incident::{Actor, EntryKind, Incident, Severity, Status, TimelineEntry};
 use crate::intake::is_evidence_url;
 use crate::runtime::command::Command;
@@ -76,40 +78,6 @@ impl Action {
     }
 }
 
-/// What the next deadline would do, from a dry run.
-#[derive(Clone, Debug, PartialEq)]
-struct NextStep {
-    at: DateTime<Utc>,
-    /// People paged and channels posted to.
-    who: Vec<String>,
-    /// Other things that happen (escalated, level skipped, …).
-    what: Vec<String>,
-}
-
-fn next_step(state: AppState, incident: &Incident) -> Option<NextStep> {
-    let at = incident_deadline(incident)?;
-    let mut engine = Engine::restore([incident.clone()]);
-    let effects = state.world.with(|w| engine.handle_timeout(w, at));
-    let mut step = NextStep { at, who: Vec::new(), what: Vec::new() };
-    for effect in effects {
-        let name = match &effect.delivery {
-            Some(Delivery::Page { person, .. }) => Some(state.person_name(person)),
-            Some(Delivery::Post { channel }) => Some(format!("channel {}", channel_name(state, channel))),
-            None => None,
-        };
-        match name {
-            Some(n) if !step.who.contains(&n) => step.who.push(n),
-            Some(_) => {}
-            None => {
-                let e = &effect.entry;
-                let words = if e.detail.is_empty() { kind_words(e.kind).to_string() } else { format!("{}: {}", kind_words(e.kind), e.detail) };
-                step.what.push(words);
-            }
-        }
-    }
-    Some(step)
-}
-
 fn channel_name(state: AppState, id: &str) -> String {
     state.world.with(|w| w.channel(id).map(|c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() })).unwrap_or_else(|| id.to_string())
 }
@@ -164,10 +132,9 @@ fn delivery_words(row: &OutboxRow) -> String {
 #[component]
 pub fn IncidentPage() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let params = use_params_map();
-    let query = use_query_map();
+    let address = use_nav().address();
     let me = use_me();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let id = Memo::new(move |_| address.with(|a| a.route.id().unwrap_or_default().to_string()));
     let incident = Memo::new(move |_| {
         let id = id.get();
         state.incidents.with(|all| all.iter().find(|i| i.id == id).cloned())
@@ -218,10 +185,10 @@ pub fn IncidentPage() -> impl IntoView {
     });
 
     // `?ack=1` (from a notification): acknowledge as soon as the incident is known, once.
-    let wants_ack = query.with_untracked(|q| q.get("ack").is_some_and(|v| v == "1" || v == "true"));
+    let wants_ack = address.with_untracked(|a| a.param("ack").is_some_and(|v| v == "1" || v == "true"));
     // A notification's Acknowledge action names the paged person and says where it came from.
-    let ack_by = query.with_untracked(|q| q.get("by"));
-    let from_notification = query.with_untracked(|q| q.get("from").is_some_and(|v| v == "notification"));
+    let ack_by = address.with_untracked(|a| a.param("by"));
+    let from_notification = address.with_untracked(|a| a.param("from").is_some_and(|v| v == "notification"));
     let ack_handled = StoredValue::new(false);
     Effect::new(move |_| {
         if !wants_ack || ack_handled.get_value() || !state.loaded.get() {
@@ -265,7 +232,7 @@ pub fn IncidentPage() -> impl IntoView {
                         <h1>"Incident"</h1>
                         <div class="empty-state">
                             <p>"No incident with id " <code>{move || id.get()}</code> " is stored on this device. "
-                                <a href="/incidents">"Back to incidents"</a></p>
+                                <a href=Route::Incidents.href() class="back-link">"Back to incidents"</a></p>
                         </div>
                     }
                 >
@@ -371,7 +338,7 @@ where
 {
     let state = expect_context::<AppState>();
     let now_paged = Memo::new(move |_| incident.with(|i| i.as_ref().map(|i| paged_now(state, i)).unwrap_or_default()));
-    let next = Memo::new(move |_| incident.with(|i| i.as_ref().and_then(|i| next_step(state, i))));
+    let next = Memo::new(move |_| incident.with(|i| i.as_ref().and_then(|i| state.world.with(|w| crate::runtime::view::next_step(w, i)))));
     let checkpoint = Memo::new(move |_| {
         incident.with(|i| {
             let e = i.as_ref().filter(|i| i.is_open())?.escalation.as_ref()?;
@@ -386,18 +353,9 @@ where
                 {move || now_paged.with(|n| if n.is_empty() { "nobody".to_string() } else { n.join(", ") })}
             </p>
             <p class="next-step">
-                <strong>"Next: "</strong>
                 {move || match next.get() {
-                    None => "nothing more is scheduled.".to_string(),
-                    Some(step) => {
-                        let when = format!("{} (at {})", countdown(step.at, state.now.get()), clock_time(step.at));
-                        let mut parts = Vec::new();
-                        if !step.who.is_empty() {
-                            parts.push(format!("pages {}", step.who.join(", ")));
-                        }
-                        parts.extend(step.what);
-                        if parts.is_empty() { when } else { format!("{when}: {}", parts.join("; ")) }
-                    }
+                    None => "Nothing more is scheduled.".to_string(),
+                    Some(step) => step.sentence(state.now.get(), &clock_time(step.at)),
                 }}
             </p>
             <Show when=move || checkpoint.with(|c| c.is_some())>

@@ -9,10 +9,10 @@ mod form;
 pub mod preview;
 
 use leptos::prelude::*;
+
+use crate::route::Route;
+use crate::ui::nav::use_nav;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
-use leptos_router::NavigateOptions;
 
 use self::fields::{
     datetime_input, parse_datetime_input, problem_at, problems_of_refusal, problems_text, target_choices, target_from_key, target_name, zone_named, Choice,
@@ -44,7 +44,7 @@ fn display_name(p: &EscalationPolicy) -> String {
 #[component]
 pub fn PoliciesScreen() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let navigate = use_navigate();
+    let nav = use_nav();
     let confirm_remove = RwSignal::new(None::<String>);
     let default_error = RwSignal::new(None::<String>);
     let default_choice = RwSignal::new(String::new());
@@ -72,9 +72,9 @@ pub fn PoliciesScreen() -> impl IntoView {
             <p class="lede">"Who is paged first, who next, and after how long. Rules can route an incident to a policy; the default policy takes the rest."</p>
             <FirstRunCard/>
             <div class="actions">
-                <button type="button" class="primary" on:click=move |_| navigate("/policies/new", NavigateOptions::default())>"New policy"</button>
-                <A href="/rules" attr:class="button-link">"Rules"</A>
-                <A href="/teams" attr:class="button-link">"Teams"</A>
+                <button type="button" class="primary" on:click=move |_| nav.go(Route::Policy("new".into()))>"New policy"</button>
+                <a href=Route::Rules.href() class="button-link">"Rules"</a>
+                <a href=Route::Teams.href() class="button-link">"Teams"</a>
             </div>
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <Show
@@ -110,7 +110,7 @@ pub fn PoliciesScreen() -> impl IntoView {
 #[component]
 fn PolicyRow(policy: EscalationPolicy, confirm_remove: RwSignal<Option<String>>) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let navigate = use_navigate();
+    let nav = use_nav();
     let name = display_name(&policy);
     let id = policy.id.clone();
     let summary = path_summary(state, &policy);
@@ -118,19 +118,19 @@ fn PolicyRow(policy: EscalationPolicy, confirm_remove: RwSignal<Option<String>>)
         let id = id.clone();
         move || state.world.with(|w| w.default_policy.as_deref() == Some(id.as_str()))
     };
-    let href = format!("/policies/{id}");
+    let route = Route::Policy(id.clone());
     let levels = policy.levels.len();
     let link_name = name.clone();
     let confirm_name = name.clone();
     view! {
         <li class="card config-item">
             <div class="config-main">
-                <A href=href.clone() attr:class="config-name">{link_name}</A>
+                <a href=route.href() class="config-name">{link_name}</a>
                 <Show when=is_default.clone()><span class="badge">"default"</span></Show>
                 <span class="muted">{format!("{levels} level{}: {summary}", if levels == 1 { "" } else { "s" })}</span>
             </div>
             <RowActions name=name.clone() id=id.clone() kind=ConfigKind::Policy question=format!("Remove {confirm_name}? Open incidents keep their path.") confirm_remove=confirm_remove
-                on_edit=Callback::new({ let (href, navigate) = (href.clone(), navigate.clone()); move |_| navigate(&href, NavigateOptions::default()) }) />
+                on_edit=Callback::new(move |_| nav.go(route.clone())) />
         </li>
     }
 }
@@ -138,9 +138,8 @@ fn PolicyRow(policy: EscalationPolicy, confirm_remove: RwSignal<Option<String>>)
 /// The route `/policies/:id` (`new` for a new policy).
 #[component]
 pub fn PolicyEditorScreen() -> impl IntoView {
-    let params = use_params_map();
     // Read once: the editor replaces `new` by the saved id itself, without starting over.
-    let id = params.with_untracked(|p| p.get("id").unwrap_or_default());
+    let id = use_nav().address().with_untracked(|a| a.route.id().unwrap_or_default().to_string());
     view! { <PolicyEditor id=id/> }
 }
 
@@ -153,7 +152,7 @@ fn severity_of(s: &str) -> Severity {
 #[component]
 fn PolicyEditor(id: String) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let navigate = use_navigate();
+    let nav = use_nav();
     let is_new = id == "new";
     let form = PolicyForm::new(browser_time_zone());
     let make_default = RwSignal::new(false);
@@ -223,7 +222,6 @@ fn PolicyEditor(id: String) -> impl IntoView {
             }
         };
         saving.set(true);
-        let navigate = navigate.clone();
         spawn_local(async move {
             let reply = state.run(Command::Save { item: ConfigItem::Policy(policy) }).await;
             match reply {
@@ -241,7 +239,7 @@ fn PolicyEditor(id: String) -> impl IntoView {
                     }
                     if form.id.get_untracked().is_empty() {
                         form.id.set(id.clone());
-                        navigate(&format!("/policies/{id}"), NavigateOptions { replace: true, ..NavigateOptions::default() });
+                        nav.replace(Route::Policy(id.clone()));
                     }
                     status.set(message);
                 }
@@ -260,7 +258,7 @@ fn PolicyEditor(id: String) -> impl IntoView {
 
     view! {
         <section class="screen config">
-            <p><A href="/policies">"← All policies"</A></p>
+            <p><a href=Route::Policies.href() class="back-link">"← All policies"</a></p>
             <h1>{move || if form.id.get().is_empty() { "New policy" } else { "Edit policy" }}</h1>
             <p class="note">"Saving changes the path of incidents that open from now on. An incident already open keeps the path it started with: Piket froze the policy onto it."</p>
             <Show when=missing>
