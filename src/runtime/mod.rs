@@ -16,6 +16,7 @@ pub mod live;
 pub mod outbox;
 pub mod people;
 pub mod replay;
+pub mod view;
 
 use crate::engine::escalation::Rejected;
 use crate::engine::format::FormatErrors;

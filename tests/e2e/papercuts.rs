@@ -169,3 +169,150 @@ async fn the_first_load_is_never_blank_and_says_so_when_it_fails() -> Result {
     broken.stop();
     b.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn addresses_survive_a_reload_on_a_host_with_no_fallback() -> Result {
+    // The shared test server answers unknown paths with 404, as `python3 -m http.server` does.
+    let b = Browser::start().await?;
+    b.open("/").await?;
+    let nav = |name: &str| thirtyfour::By::XPath(format!("//nav[contains(@class,'app-nav')]//a[normalize-space()='{name}']"));
+    b.tap(&b.wait_for(nav("Policies")).await?).await?;
+    b.wait_text("main h1", |t| t == "Policies").await?;
+    let url = b.driver.current_url().await?;
+    assert_eq!((url.path(), crate::support::route_of(&url).as_str()), ("/", "/policies"), "the screen is in the fragment: {url}");
+    b.reload().await?;
+    b.wait_text("main h1", |t| t == "Policies").await?;
+
+    // Back and forward move between screens.
+    b.tap(&b.wait_for(nav("People")).await?).await?;
+    b.wait_text("main h1", |t| t == "People").await?;
+    b.driver.back().await?;
+    b.wait_text("main h1", |t| t == "Policies").await?;
+    b.driver.forward().await?;
+    b.wait_text("main h1", |t| t == "People").await?;
+
+    // A host with a fallback answers an old path link with the app: it opens the screen and the
+    // address becomes the form a reload can open anywhere.
+    let fallback = crate::support::StaticServer::start_with_fallback();
+    b.driver.goto(format!("{}/schedules", fallback.url)).await?;
+    b.wait_text("main h1", |t| t == "Schedules").await?;
+    let url = b.driver.current_url().await?;
+    assert_eq!((url.path(), crate::support::route_of(&url).as_str()), ("/", "/schedules"));
+    fallback.stop();
+    b.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_followed_in_an_open_tab_shows_its_screen() -> Result {
+    let b = Browser::start().await?;
+    b.open("/").await?;
+    b.wait_for(thirtyfour::By::Css("main h1")).await?;
+    // Same document, new fragment: no reload, the screen must follow.
+    b.driver.goto(format!("{}/#/new?title=Disk+full&severity=sev2", crate::support::base_url())).await?;
+    b.wait_text("main h1", |t| t == "Open an incident").await?;
+    assert_eq!(b.field("Title").await?.value().await?.as_deref(), Some("Disk full"));
+    // Another intake link while the form is open fills it again.
+    b.driver.goto(format!("{}/#/new?title=Queue+backlog", crate::support::base_url())).await?;
+    b.wait_for(thirtyfour::By::Css("main h1")).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while b.field("Title").await?.value().await?.as_deref() != Some("Queue backlog") {
+        assert!(std::time::Instant::now() < deadline, "the second link did not fill the form");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_keeping_the_clock_is_told_what_is_true_and_sees_open_incidents_first() -> Result {
+    let b = Browser::start_phone().await?;
+    b.open("/").await?;
+    let coarse: bool = b.driver.execute("return matchMedia('(pointer: coarse)').matches", vec![]).await?.convert()?;
+    assert!(coarse, "the phone profile has a touch pointer");
+    b.wait_text(".clock-status", |t| t.contains("Clock running here")).await?;
+    let hint = b.wait_text(".clock-hint", |t| !t.is_empty()).await?;
+    assert!(!hint.contains("receives pages"), "this phone runs the clock; it was told otherwise: {hint}");
+    assert!(hint.contains("clock"), "{hint}");
+
+    b.click("Start from an example team").await?;
+    b.wait_text_within(".first-run-slot", std::time::Duration::from_secs(60), |t| t.contains("is loaded")).await?;
+    for title in ["Checkout down", "Payments down", "Login down"] {
+        crate::clock::open_incident(&b, title).await?;
+    }
+    b.open("/incidents").await?;
+    b.wait_for(thirtyfour::By::Css(".incident-row")).await?;
+    let (top, fold): (f64, f64) =
+        b.driver.execute("return [document.querySelector('.incident-row').getBoundingClientRect().top, window.innerHeight]", vec![]).await?.convert()?;
+    assert!(top + 60.0 < fold, "the first open incident is on the first screen (top {top} of {fold})");
+    b.quit().await
+}
+
+/// Controls smaller than 44 px on the page (a link inside a sentence is exempt, as WCAG 2.5.8 says).
+const SMALL_TARGETS: &str = r#"
+const out = [];
+for (const el of document.querySelectorAll('a[href], button, input[type=checkbox], select, summary')) {
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0 || el.closest('#recovery')) continue;
+  let target = el;
+  if (el.matches('input[type=checkbox]')) target = el.closest('.check') || el.closest('label') || el;
+  if (el.matches('a') && !el.classList.contains('card')) {
+    const own = el.textContent.trim().length, around = el.parentElement.textContent.trim().length;
+    if (around > own + 3) continue;
+  }
+  const r = target.getBoundingClientRect();
+  if (r.height < 43.5) out.push(`${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 40)}": ${Math.round(r.height)} px`);
+}
+return out;
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_tap_target_on_a_phone_is_44_px() -> Result {
+    let b = Browser::start_sized(360, 740).await?;
+    b.open("/policies").await?;
+    b.click("Start from an example team").await?;
+    b.wait_text_within(".first-run-slot", std::time::Duration::from_secs(60), |t| t.contains("is loaded")).await?;
+    let id = crate::clock::open_incident(&b, "Tap targets").await?;
+    let incident = format!("/incidents/{id}");
+    let mut small = Vec::new();
+    for path in [
+        "/incidents",
+        "/new",
+        &incident,
+        "/policies",
+        "/policies/example-policy",
+        "/schedules",
+        "/schedules/example-primary",
+        "/teams",
+        "/rules",
+        "/people",
+        "/channels",
+        "/lab",
+        "/settings",
+    ] {
+        b.open(path).await?;
+        b.wait_for(thirtyfour::By::Css("main h1")).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let found: Vec<String> = b.driver.execute(SMALL_TARGETS, vec![]).await?.convert()?;
+        small.extend(found.into_iter().map(|f| format!("{path}: {f}")));
+    }
+    assert!(small.is_empty(), "tap targets under 44 px:\n{}", small.join("\n"));
+    b.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_pill_lines_up_with_the_severity_badge() -> Result {
+    let b = Browser::start_sized(360, 740).await?;
+    b.open("/").await?;
+    let id = crate::clock::open_incident(&b, "Aligned").await?;
+    b.open(&format!("/incidents/{id}")).await?;
+    b.wait_for(thirtyfour::By::Css(".badges .sev-badge")).await?;
+    let boxes: Vec<(f64, f64)> = b
+        .driver
+        .execute("return [...document.querySelectorAll('.incident-page .badges > span')].map((e) => { const r = e.getBoundingClientRect(); return [r.top, r.height]; })", vec![])
+        .await?
+        .convert()?;
+    assert!(boxes.len() >= 2, "{boxes:?}");
+    for (top, height) in &boxes {
+        assert!((top - boxes[0].0).abs() < 1.0 && (height - boxes[0].1).abs() < 1.0, "pills of one row share top and height: {boxes:?}");
+    }
+    b.quit().await
+}

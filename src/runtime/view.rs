@@ -1,0 +1,154 @@
+//! What the screens show, computed where native tests reach it. Screens format times in the
+//! browser's zone and put these words on the page; they decide nothing themselves.
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::escalation::{Delivery, Engine};
+use crate::engine::incident::{EntryKind, Incident};
+use crate::engine::world::World;
+
+/// What happens next to an open incident: when, who is paged and what else changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextStep {
+    pub at: DateTime<Utc>,
+    /// People and channels paged, by name, each once.
+    pub pages: Vec<String>,
+    /// Everything else that happens then, in words ("the escalation stops").
+    pub events: Vec<String>,
+}
+
+/// The incident's next step, worked out by running its next deadline on a copy of it.
+pub fn next_step(world: &World, incident: &Incident) -> Option<NextStep> {
+    let mut engine = Engine::restore([incident.clone()]);
+    let at = engine.poll_timeout()?;
+    let mut step = NextStep { at, pages: Vec::new(), events: Vec::new() };
+    for effect in engine.handle_timeout(world, at) {
+        let name = match &effect.delivery {
+            Some(Delivery::Page { person, .. }) => Some(world.person(person).map_or_else(|| person.clone(), |p| p.name.clone())),
+            Some(Delivery::Post { channel }) => Some(format!(
+                "channel {}",
+                world.channel(channel).map_or_else(|| channel.clone(), |c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() })
+            )),
+            None => None,
+        };
+        match name {
+            Some(n) if !step.pages.contains(&n) => step.pages.push(n),
+            Some(_) => {}
+            None => {
+                if let Some(words) = future_words(effect.entry.kind, &effect.entry.detail) {
+                    if !step.events.contains(&words) {
+                        step.events.push(words);
+                    }
+                }
+            }
+        }
+    }
+    Some(step)
+}
+
+/// A timeline entry that has not happened yet, in the future tense (`None`: not worth saying).
+fn future_words(kind: EntryKind, detail: &str) -> Option<String> {
+    let base = match kind {
+        EntryKind::Escalated => "the incident escalates",
+        EntryKind::LevelSkipped => "a level is skipped",
+        EntryKind::LoopStarted => "the policy starts again from its first level",
+        EntryKind::EscalationStopped => "the escalation stops",
+        EntryKind::CheckpointWaiting => "the escalation waits for a checkpoint",
+        EntryKind::CheckpointTimedOut => "the checkpoint times out",
+        EntryKind::Unacknowledged => "the acknowledgement runs out",
+        EntryKind::SnoozeEnded => "the snooze ends",
+        EntryKind::MaintenanceEnded => "the maintenance window ends",
+        EntryKind::Resolved => "the incident resolves",
+        EntryKind::StatusChanged => "the status changes",
+        // Pages and posts are listed by name; the rest do not happen on a timer.
+        _ => return None,
+    };
+    let detail = detail.trim().trim_end_matches('.');
+    Some(if detail.is_empty() { base.to_string() } else { format!("{base} ({detail})") })
+}
+
+impl NextStep {
+    /// One sentence: "In 5 min (at 10:04), Piket pages Bob and the escalation stops."
+    /// `clock` is `at` as the reader's clock shows it.
+    pub fn sentence(&self, now: DateTime<Utc>, clock: &str) -> String {
+        let when = if self.at >= now { format!("In {} (at {clock})", span_words(self.at - now)) } else { format!("Any moment now (due at {clock})") };
+        let mut clauses = Vec::new();
+        if !self.pages.is_empty() {
+            clauses.push(format!("Piket pages {}", and_list(&self.pages)));
+        }
+        clauses.extend(self.events.iter().cloned());
+        if clauses.is_empty() {
+            return format!("{when}, a timer runs out.");
+        }
+        format!("{when}, {}.", and_list(&clauses))
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// "40 s", "14 min", "2 h 5 min".
+pub fn span_words(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn t(min: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).unwrap() + Duration::minutes(min)
+    }
+
+    #[test]
+    fn the_next_step_reads_as_one_sentence() {
+        let step = NextStep { at: t(5), pages: vec!["Bob".into(), "Carol".into()], events: vec![] };
+        assert_eq!(step.sentence(t(0), "10:05"), "In 5 min (at 10:05), Piket pages Bob and Carol.");
+        let stop = NextStep { at: t(0) + Duration::seconds(20), pages: vec![], events: vec!["the escalation stops (no level left)".into()] };
+        assert_eq!(stop.sentence(t(0), "10:00"), "In 20 s (at 10:00), the escalation stops (no level left).");
+        let both = NextStep { at: t(1), pages: vec!["Ann".into()], events: vec!["the policy starts again from its first level".into()] };
+        assert_eq!(both.sentence(t(0), "10:01"), "In 1 min (at 10:01), Piket pages Ann and the policy starts again from its first level.");
+        assert_eq!(step.sentence(t(6), "10:05"), "Any moment now (due at 10:05), Piket pages Bob and Carol.");
+        let three = and_list(&["a".into(), "b".into(), "c".into()]);
+        assert_eq!(three, "a, b and c");
+    }
+
+    #[test]
+    fn the_next_step_of_a_real_incident_names_who_is_paged() {
+        let world: World = serde_json::from_value(serde_json::json!({
+            "people": [{"id": "alice", "name": "Alice", "time_zone": "UTC"}, {"id": "bob", "name": "Bob", "time_zone": "UTC"}],
+            "policies": [{"id": "p", "name": "P", "levels": [
+                {"targets": [{"person": "alice"}], "ack_timeout": 5},
+                {"targets": [{"person": "bob"}], "ack_timeout": 5}
+            ]}],
+            "default_policy": "p"
+        }))
+        .unwrap();
+        let mut engine = Engine::default();
+        let open = crate::engine::escalation::Input::Open {
+            id: "i".into(),
+            by: crate::engine::incident::Actor::Automation,
+            details: crate::engine::incident::IncidentDetails { title: "Down".into(), ..Default::default() },
+        };
+        assert!(engine.handle(&world, t(0), open).rejected.is_none());
+        let incident = engine.incident("i").unwrap();
+        let step = next_step(&world, incident).expect("level 2 is due");
+        assert_eq!(step.at, t(5));
+        assert_eq!(step.pages, vec!["Bob".to_string()]);
+        assert!(step.sentence(t(0), "10:05").starts_with("In 5 min (at 10:05), Piket pages Bob"), "{}", step.sentence(t(0), "10:05"));
+    }
+}
