@@ -7,16 +7,7 @@ use super::state::AppState;
 use crate::runtime::live::Role;
 
 /// Human words for a duration ("14 min", "2 h 5 min", "40 s").
-pub fn span(d: chrono::Duration) -> String {
-    let s = d.num_seconds().max(0);
-    if s < 60 {
-        format!("{s} s")
-    } else if s < 3600 {
-        format!("{} min", s / 60)
-    } else {
-        format!("{} h {} min", s / 3600, (s % 3600) / 60)
-    }
-}
+pub use crate::runtime::view::span_words as span;
 
 fn is_phone() -> bool {
     web_sys::window().and_then(|w| w.match_media("(pointer: coarse) and (max-width: 700px)").ok().flatten()).is_some_and(|m| m.matches())
