@@ -176,3 +176,50 @@ async fn backup_round_trip_and_refused_files_in_the_browser() {
     assert_eq!(restored.world(), d.world());
     assert_eq!(restored.engine().incident("inc-1"), d.engine().incident("inc-1"));
 }
+
+#[wasm_bindgen_test]
+async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
+    // A version-2 Piket kept every resolved incident hot.
+    let name = fresh_name("archive");
+    let v2 = IdbStore::open_at(&name, 2).await.unwrap();
+    assert!(!v2.store_names().contains(&"archive".to_string()));
+    let mut d = Driver::load(v2).await.unwrap();
+    for p in parse_world(WORLD).unwrap().people {
+        d.save(p, t0()).await.unwrap();
+    }
+    for p in parse_world(WORLD).unwrap().policies {
+        d.save(p, t0()).await.unwrap();
+    }
+    d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
+    for k in 0..5i64 {
+        let id = format!("old-{k}");
+        let at = t0() + Duration::minutes(k);
+        let details = serde_json::from_value(serde_json::json!({"title": format!("Old {k}")})).unwrap();
+        d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details }).await.unwrap();
+        d.dispatch(at, Input::Resolve { incident: id, by: Actor::Automation }).await.unwrap();
+    }
+    for s in d.due_sends("https://piket.example", t0() + Duration::minutes(5)) {
+        let ok = piket::runtime::outbox::Outcome::Http(piket::delivery::AttemptOutcome::status(200));
+        d.record_attempt(&s.key, s.route, &ok, 1, t0() + Duration::minutes(5)).await.unwrap();
+    }
+    d.into_store().close();
+
+    let v3 = IdbStore::open(&name).await.unwrap();
+    assert!(v3.store_names().contains(&"archive".to_string()));
+    let mut d = Driver::load(v3).await.unwrap();
+    assert_eq!(d.engine().incidents().count(), 5, "still hot until archived");
+    assert_eq!(d.archive(t0() + Duration::days(2)).await.unwrap(), 5);
+    assert_eq!(d.engine().incidents().count(), 0);
+    assert!(d.store().list::<StoredIncident>().await.unwrap().is_empty());
+    assert!(d.store().list::<TimelineRow>().await.unwrap().is_empty());
+    assert!(d.store().list::<OutboxRow>().await.unwrap().is_empty());
+
+    let first = d.history(None, 2).await.unwrap();
+    assert_eq!(first.iter().map(|a| a.incident.id.as_str()).collect::<Vec<_>>(), ["old-4", "old-3"]);
+    let rest = d.history(Some(&first[1].key), 10).await.unwrap();
+    assert_eq!(rest.iter().map(|a| a.incident.id.as_str()).collect::<Vec<_>>(), ["old-2", "old-1", "old-0"]);
+    let found = d.find_archived("old-2").await.unwrap().expect("found by its id through the index");
+    assert_eq!(found.incident.details.title, "Old 2");
+    assert!(!found.incident.timeline.is_empty());
+    assert!(d.find_archived("never").await.unwrap().is_none());
+}

@@ -642,6 +642,19 @@ impl Engine {
         archived
     }
 
+    /// Takes one resolved incident out of the engine (it moved to the archive). An open incident
+    /// stays: only what can no longer change leaves.
+    pub fn remove_resolved(&mut self, id: &str) -> Option<Incident> {
+        if self.incidents.get(id).is_none_or(|i| i.is_open()) {
+            return None;
+        }
+        let incident = self.incidents.remove(id)?;
+        if let Some(undo) = self.undo.as_mut() {
+            undo.keep_leaving(&incident);
+        }
+        Some(incident)
+    }
+
     /// Fire every deadline up to `now`, in order. Entries carry each deadline's own time.
     pub fn handle_timeout(&mut self, world: &World, now: DateTime<Utc>) -> Vec<Effect> {
         let now = self.tick_clock(now);

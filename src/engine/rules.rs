@@ -71,6 +71,18 @@ pub enum Condition {
     Recurring(Recurring),
 }
 
+impl Condition {
+    /// The longest look-back of a "recurring" test in this condition (none: `None`).
+    pub fn longest_lookback(&self) -> Option<chrono::Duration> {
+        match self {
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().filter_map(Condition::longest_lookback).max(),
+            Condition::Not(c) => c.longest_lookback(),
+            Condition::Field { .. } => None,
+            Condition::Recurring(r) => Some(r.within.duration()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Field {
     Title,

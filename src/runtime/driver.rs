@@ -27,7 +27,9 @@ use crate::engine::schedule::OnCallSchedule;
 use crate::engine::world::{Channel, Team, World};
 use crate::reply::{ReplyMessage, ReplySettings, ReplyState, Verdict, Why};
 use crate::storage::backup::{self, Restore};
-use crate::storage::{Batch, DeliveryState, OutboxRow, Record, Setting, Store, StoreError, StoredIncident, TimelineRow, CLOCK_EPOCH, STORES};
+use crate::storage::{
+    archive_key, ArchivedIncident, Batch, DeliveryState, OutboxRow, Record, Setting, Store, StoreError, StoredIncident, TimelineRow, CLOCK_EPOCH, STORES,
+};
 
 /// World-wide settings that are not records of their own.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -163,6 +165,11 @@ pub struct ReplyOutcome {
     /// A refusal, when the message changed nothing.
     pub refused: Option<Why>,
 }
+
+/// A resolved incident stays hot at least this long (see [`Driver::hot_window`]).
+pub const HOT_AFTER_RESOLVE: chrono::Duration = chrono::Duration::hours(24);
+/// Incidents archived per transaction.
+pub const ARCHIVE_BATCH: usize = 500;
 
 impl<S: Store> Driver<S> {
     /// Reads everything from `store`.
@@ -690,6 +697,72 @@ impl<S: Store> Driver<S> {
             stores.push((name, self.store.list_raw(name).await?));
         }
         Ok(backup::export(stores, now, include_secrets))
+    }
+
+    /// How long a resolved incident stays hot (in memory, in the engine) before it is archived: a
+    /// day, or the longest look-back of a "recurring" rule when that is longer, so such rules
+    /// still count it.
+    pub fn hot_window(&self) -> chrono::Duration {
+        let longest = self.world.rules.iter().filter_map(|r| r.when.as_ref()?.longest_lookback()).max();
+        longest.map_or(HOT_AFTER_RESOLVE, |l| l.max(HOT_AFTER_RESOLVE))
+    }
+
+    /// Moves resolved incidents that can no longer change out of the hot stores into the archive:
+    /// resolved longer than [`Driver::hot_window`] ago, with no delivery still pending. At most
+    /// [`ARCHIVE_BATCH`] at a time, each in one transaction with its timeline and deliveries.
+    /// Returns how many moved.
+    pub async fn archive(&mut self, now: DateTime<Utc>) -> Result<usize, ActionError> {
+        let before = now - self.hot_window();
+        let pending: BTreeSet<&str> = self.outbox.values().filter(|r| r.state == DeliveryState::Pending).map(|r| r.incident.as_str()).collect();
+        let ids: Vec<IncidentId> = self
+            .engine
+            .incidents()
+            .filter(|i| !i.is_open() && i.resolved_at.is_some_and(|r| r < before) && !pending.contains(i.id.as_str()))
+            .take(ARCHIVE_BATCH)
+            .map(|i| i.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut batch = Batch::new();
+        for id in &ids {
+            let Some(incident) = self.engine.incident(id) else { continue };
+            let Some(resolved_at) = incident.resolved_at else { continue };
+            let outbox: Vec<OutboxRow> = self.outbox.values().filter(|r| &r.incident == id).cloned().collect();
+            for row in &outbox {
+                batch.delete::<OutboxRow>(&row.key);
+            }
+            for seq in 0..self.stored_timeline.get(id).copied().unwrap_or(0) {
+                batch.delete::<TimelineRow>(&format!("{id}/{seq:08}"));
+            }
+            batch.delete::<StoredIncident>(id);
+            batch.put(&ArchivedIncident {
+                key: archive_key(resolved_at, id),
+                incident_id: id.clone(),
+                incident: incident.clone(),
+                recorded: self.recorded_at(id).to_vec(),
+                outbox,
+            });
+        }
+        self.commit(batch, now).await?;
+        for id in &ids {
+            self.engine.remove_resolved(id);
+            self.stored_timeline.remove(id);
+            self.recorded.remove(id);
+        }
+        let gone: BTreeSet<&IncidentId> = ids.iter().collect();
+        self.outbox.retain(|_, r| !gone.contains(&r.incident));
+        Ok(ids.len())
+    }
+
+    /// A page of archived incidents, newest resolved first, after the archive key `after`.
+    pub async fn history(&self, after: Option<&str>, limit: usize) -> Result<Vec<ArchivedIncident>, ActionError> {
+        Ok(self.store.page::<ArchivedIncident>(after, limit).await?.into_iter().map(|e| e.value).collect())
+    }
+
+    /// One archived incident, by its id.
+    pub async fn find_archived(&self, incident: &str) -> Result<Option<ArchivedIncident>, ActionError> {
+        Ok(self.store.find_archived(incident).await?)
     }
 
     /// Replaces everything with a backup's contents, after checking the whole file. A refused file

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, Envelope, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, JOURNAL, SCHEMA_VERSION, STORES};
+use super::{archive_key, ArchivedIncident, Batch, Envelope, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, JOURNAL, SCHEMA_VERSION, STORES};
 use crate::engine::escalation::check_incident;
 use crate::engine::format::{parse_policies, validate};
 use crate::engine::person::Person;
@@ -66,6 +66,12 @@ pub struct Restore {
 /// Secrets are webhook URLs (a person's personal webhook, a channel's address) and the reply
 /// channel's signing key.
 fn strip_secrets(store: &str, value: &mut serde_json::Value) {
+    if store == "archive" {
+        if let Some(rows) = value.get_mut("outbox").and_then(|r| r.as_array_mut()) {
+            rows.iter_mut().for_each(|row| strip_secrets("outbox", row));
+        }
+        return;
+    }
     if store == "outbox" {
         // A queued page carries the person's contact, and a webhook route its URL.
         if let Some(url) = value.pointer_mut("/delivery/contact/webhook_url") {
@@ -217,6 +223,23 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
         }
     }
     typed::<Setting>("settings", rows("settings"))?;
+    for (i, archived) in typed::<ArchivedIncident>("archive", rows("archive"))?.iter().enumerate() {
+        let at = |field: &str| format!("stores.archive[{i}].value.{field}");
+        let incident = &archived.incident;
+        check_incident(incident).map_err(|e| ImportError::Invalid { path: at(&format!("incident.{}", e.field)), message: e.problem })?;
+        let Some(resolved_at) = incident.resolved_at.filter(|_| !incident.is_open()) else {
+            return Err(ImportError::Invalid { path: at("incident.status"), message: "only resolved incidents are archived".into() });
+        };
+        if archived.incident_id != incident.id || archived.key != archive_key(resolved_at, &incident.id) || known(&incident.id) {
+            return Err(ImportError::Invalid {
+                path: at("key"),
+                message: format!("“{}” is not the archive key of incident “{}”, or the incident is also in the hot stores", archived.key, incident.id),
+            });
+        }
+        if let Some(row) = archived.outbox.iter().find(|r| r.incident != incident.id) {
+            return Err(ImportError::Invalid { path: at("outbox"), message: format!("a delivery of another incident (“{}”)", row.incident) });
+        }
+    }
 
     let mut batch = Batch { ops: Vec::new(), strict: true, fence: None };
     let mut counts = BTreeMap::new();

@@ -10,7 +10,9 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, TransactionOptions};
 use indexed_db_futures::KeyPath;
 
-use super::{Batch, Envelope, JournalEntry, Op, Record, Store, StoreError, JOURNAL, SCHEMA_VERSION};
+use indexed_db_futures::KeyRange;
+
+use super::{ArchivedIncident, Batch, Envelope, JournalEntry, Op, Record, Store, StoreError, JOURNAL, SCHEMA_VERSION};
 
 /// Piket's IndexedDB database.
 pub struct IdbStore {
@@ -45,6 +47,11 @@ impl IdbStore {
                     incidents.create_index("by_status", KeyPath::One("value.status")).build()?;
                     incidents.create_index("by_service", KeyPath::One("value.service")).build()?;
                     db.create_object_store(JOURNAL).with_auto_increment(true).build()?;
+                }
+                // Version 3: the archive of resolved incidents, newest first by key, found by id.
+                if old < 3 && version >= 3 {
+                    let archive = db.create_object_store("archive").with_key_path(KeyPath::One("id")).build()?;
+                    archive.create_index("by_incident", KeyPath::One("value.incident_id")).build()?;
                 }
                 Ok(())
             })
@@ -180,6 +187,33 @@ impl Store for IdbStore {
 
     async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
         self.get_all(JOURNAL).await
+    }
+
+    async fn page<T: Record>(&self, after: Option<&str>, limit: usize) -> Result<Vec<Envelope<T>>, StoreError> {
+        let tx = self.db.transaction(T::STORE).build().map_err(fail)?;
+        let store = tx.object_store(T::STORE).map_err(fail)?;
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let rows = match after {
+            Some(after) => {
+                store
+                    .get_all()
+                    .with_query::<String, KeyRange<String>>(KeyRange::LowerBound(after.to_string(), true))
+                    .with_limit(limit)
+                    .serde()
+                    .map_err(fail)?
+                    .await
+            }
+            None => store.get_all().with_limit(limit).serde().map_err(fail)?.await,
+        };
+        rows.map_err(|e| StoreError::Corrupt(e.to_string()))?.collect::<Result<_, _>>().map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    async fn find_archived(&self, incident: &str) -> Result<Option<ArchivedIncident>, StoreError> {
+        let tx = self.db.transaction(ArchivedIncident::STORE).build().map_err(fail)?;
+        let store = tx.object_store(ArchivedIncident::STORE).map_err(fail)?;
+        let index = store.index("by_incident").map_err(fail)?;
+        let row: Option<Envelope<ArchivedIncident>> = index.get(incident).serde().map_err(fail)?.await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(row.map(|r| r.value))
     }
 }
 

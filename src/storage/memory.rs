@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Batch, Envelope, JournalEntry, Op, Record, Store, StoreError};
+use super::{ArchivedIncident, Batch, Envelope, JournalEntry, Op, Record, Store, StoreError};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -33,14 +33,24 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     async fn list<T: Record>(&self) -> Result<Vec<Envelope<T>>, StoreError> {
-        self.list_raw(T::STORE)
-            .await?
-            .into_iter()
-            .map(|e| {
-                let value = serde_json::from_value(e.value).map_err(|err| StoreError::Corrupt(format!("{}/{}: {err}", T::STORE, e.id)))?;
-                Ok(Envelope { id: e.id, rev: e.rev, updated_at: e.updated_at, value })
-            })
-            .collect()
+        self.list_raw(T::STORE).await?.iter().map(typed::<T>).collect()
+    }
+
+    async fn page<T: Record>(&self, after: Option<&str>, limit: usize) -> Result<Vec<Envelope<T>>, StoreError> {
+        let records = self.records.borrow();
+        let Some(table) = records.get(T::STORE) else { return Ok(Vec::new()) };
+        let rows: Box<dyn Iterator<Item = &Envelope<serde_json::Value>>> = match after {
+            Some(after) => Box::new(table.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)).map(|(_, v)| v)),
+            None => Box::new(table.values()),
+        };
+        rows.take(limit).map(typed::<T>).collect()
+    }
+
+    async fn find_archived(&self, incident: &str) -> Result<Option<ArchivedIncident>, StoreError> {
+        let records = self.records.borrow();
+        let Some(table) = records.get(ArchivedIncident::STORE) else { return Ok(None) };
+        let found = table.values().find(|e| e.value.get("incident_id").and_then(|v| v.as_str()) == Some(incident));
+        found.map(typed::<ArchivedIncident>).transpose().map(|e| e.map(|e| e.value))
     }
 
     async fn list_raw(&self, store: &'static str) -> Result<Vec<Envelope<serde_json::Value>>, StoreError> {
@@ -85,4 +95,9 @@ impl Store for MemoryStore {
     async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
         Ok(self.journal.borrow().clone())
     }
+}
+
+fn typed<T: Record>(e: &Envelope<serde_json::Value>) -> Result<Envelope<T>, StoreError> {
+    let value = serde_json::from_value(e.value.clone()).map_err(|err| StoreError::Corrupt(format!("{}/{}: {err}", T::STORE, e.id)))?;
+    Ok(Envelope { id: e.id.clone(), rev: e.rev, updated_at: e.updated_at, value })
 }

@@ -28,7 +28,8 @@ use crate::engine::world::{Channel, Team};
 
 /// Version of the stored schema; raised with a migration step whenever a store or index changes.
 /// 1: people. 2: everything else (config, incidents, timeline, outbox, settings, journal).
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: `archive`, resolved incidents moved out of the hot stores (index `by_incident`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A kind of record with its own object store.
 pub trait Record: Serialize + DeserializeOwned + Clone + 'static {
@@ -60,9 +61,11 @@ record!(StoredIncident, "incidents", |i| i.incident.id.clone());
 record!(TimelineRow, "timeline", |t| t.id());
 record!(OutboxRow, "outbox", |o| o.key.clone());
 record!(Setting, "settings", |s| s.key.clone());
+record!(ArchivedIncident, "archive", |a| a.key.clone());
 
 /// Every object store, in the order a backup lists them. The journal is internal.
-pub const STORES: [&str; 11] = ["people", "teams", "channels", "schedules", "policies", "rules", "maintenance", "incidents", "timeline", "outbox", "settings"];
+pub const STORES: [&str; 12] =
+    ["people", "teams", "channels", "schedules", "policies", "rules", "maintenance", "incidents", "timeline", "outbox", "settings", "archive"];
 /// The append-only log of every write (store, id, revision, time, put or delete).
 pub const JOURNAL: &str = "journal";
 
@@ -91,6 +94,34 @@ impl StoredIncident {
             incident,
         }
     }
+}
+
+/// A resolved incident moved out of the hot stores (`incidents`, `timeline`, `outbox`) once
+/// nothing about it can change any more: the incident with its whole timeline, when each entry
+/// was recorded, and its deliveries, in one record. Keyed by [`archive_key`], so key order is
+/// newest first and history reads a page at a time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedIncident {
+    pub key: String,
+    /// The incident's id (index `by_incident`).
+    pub incident_id: String,
+    pub incident: Incident,
+    /// When each timeline entry was recorded (same order as the timeline).
+    #[serde(default)]
+    pub recorded: Vec<DateTime<Utc>>,
+    /// Every page and post of the incident, with their attempts.
+    #[serde(default)]
+    pub outbox: Vec<OutboxRow>,
+}
+
+/// The latest time an archive key can hold (9999-12-31T23:59:59.999Z), in Unix milliseconds.
+const ARCHIVE_MAX_MS: i64 = 253_402_300_799_999;
+
+/// An archived incident's key: its resolution time counted down from the year 9999, then its id,
+/// so the archive lists newest first in plain key order (`000…/id`).
+pub fn archive_key(resolved_at: DateTime<Utc>, id: &str) -> String {
+    let ms = resolved_at.timestamp_millis().clamp(0, ARCHIVE_MAX_MS);
+    format!("{:015}/{id}", ARCHIVE_MAX_MS - ms)
 }
 
 /// One timeline entry of one incident.
@@ -340,6 +371,12 @@ impl<S: Store> Store for std::rc::Rc<S> {
     async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
         (**self).journal().await
     }
+    async fn page<T: Record>(&self, after: Option<&str>, limit: usize) -> Result<Vec<Envelope<T>>, StoreError> {
+        (**self).page(after, limit).await
+    }
+    async fn find_archived(&self, incident: &str) -> Result<Option<ArchivedIncident>, StoreError> {
+        (**self).find_archived(incident).await
+    }
 }
 
 /// Where Piket keeps its records.
@@ -355,6 +392,10 @@ pub trait Store {
     async fn commit(&self, batch: Batch, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// The journal, oldest first.
     async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError>;
+    /// Up to `limit` records of a kind in key order, starting after the key `after`.
+    async fn page<T: Record>(&self, after: Option<&str>, limit: usize) -> Result<Vec<Envelope<T>>, StoreError>;
+    /// The archived incident with this incident id, if it was archived.
+    async fn find_archived(&self, incident: &str) -> Result<Option<ArchivedIncident>, StoreError>;
 
     /// Inserts or replaces one record.
     async fn put<T: Record>(&self, value: &T, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -1,0 +1,160 @@
+//! Years of history: resolved incidents leave the hot state for the archive, which is read a page
+//! at a time, survives reloads and backups, and never takes an incident that can still change.
+#![cfg(not(target_arch = "wasm32"))]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use piket::engine::escalation::Input;
+use piket::engine::format::parse_world;
+use piket::engine::incident::{Actor, IncidentDetails};
+use piket::runtime::driver::{Driver, HOT_AFTER_RESOLVE};
+use piket::runtime::outbox::Outcome;
+use piket::storage::{MemoryStore, OutboxRow, Store, StoredIncident, TimelineRow};
+use pollster::block_on;
+
+const WORLD: &str = r##"{
+  "people": [{"id": "alice", "name": "Alice", "time_zone": "UTC", "contact": {"webhook_url": "https://hooks.example/secret-alice"}}],
+  "policies": [{"id": "p", "name": "P", "levels": [{"targets": [{"person": "alice"}], "ack_timeout": 5}]}],
+  "default_policy": "p"
+}"##;
+
+fn t(min: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + Duration::minutes(min)
+}
+
+fn driver() -> Driver<MemoryStore> {
+    let world = parse_world(WORLD).unwrap();
+    let mut d = block_on(Driver::load(MemoryStore::new())).unwrap();
+    for p in world.people {
+        block_on(d.save(p, t(0))).unwrap();
+    }
+    for p in world.policies {
+        block_on(d.save(p, t(0))).unwrap();
+    }
+    block_on(d.set_default_policy(Some("p".into()), t(0))).unwrap();
+    d
+}
+
+fn open(id: &str) -> Input {
+    Input::Open {
+        id: id.into(),
+        by: Actor::Automation,
+        details: IncidentDetails { title: format!("Incident {id}"), ..serde_json::from_str(r#"{"title": ""}"#).unwrap() },
+    }
+}
+
+/// Sends everything due (answered 200), so nothing is pending.
+fn deliver(d: &mut Driver<MemoryStore>, now: DateTime<Utc>) {
+    let sends = d.due_sends("https://piket.example", now);
+    block_on(d.claim(&sends, now)).unwrap();
+    for s in &sends {
+        block_on(d.record_attempt(&s.key, s.route, &Outcome::Http(piket::delivery::AttemptOutcome::status(200)), 5, now)).unwrap();
+    }
+}
+
+/// Opens `n` incidents, resolving each one a minute after the previous, and one that stays open.
+fn with_history(n: usize) -> Driver<MemoryStore> {
+    let mut d = driver();
+    for k in 0..n {
+        let id = format!("old-{k}");
+        block_on(d.dispatch(t(k as i64), open(&id))).unwrap();
+        deliver(&mut d, t(k as i64));
+        block_on(d.dispatch(t(k as i64) + Duration::seconds(30), Input::Resolve { incident: id, by: Actor::Automation })).unwrap();
+        deliver(&mut d, t(k as i64) + Duration::seconds(30));
+    }
+    block_on(d.dispatch(t(n as i64), open("live"))).unwrap();
+    deliver(&mut d, t(n as i64));
+    d
+}
+
+#[test]
+fn resolved_incidents_move_to_the_archive_after_a_day_with_their_timeline_and_deliveries() {
+    let mut d = with_history(3);
+    let before: Vec<_> = d.engine().incidents().map(|i| i.clone()).collect();
+    assert_eq!(block_on(d.archive(t(60))).unwrap(), 0, "nothing resolved a day ago yet");
+
+    let later = t(2) + HOT_AFTER_RESOLVE + Duration::minutes(1);
+    assert_eq!(block_on(d.archive(later)).unwrap(), 3);
+    let hot: Vec<_> = d.engine().incidents().map(|i| i.id.clone()).collect();
+    assert_eq!(hot, vec!["live".to_string()], "only the open incident stays hot");
+    assert!(d.outbox().values().all(|r| r.incident == "live"));
+
+    // The hot stores hold the open incident only; the archive holds each resolved one whole.
+    let store = d.store();
+    let incidents: Vec<_> = block_on(store.list::<StoredIncident>()).unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(incidents, vec!["live".to_string()]);
+    assert!(block_on(store.list::<TimelineRow>()).unwrap().iter().all(|r| r.value.incident == "live"));
+    assert!(block_on(store.list::<OutboxRow>()).unwrap().iter().all(|r| r.value.incident == "live"));
+    let archived = block_on(d.find_archived("old-1")).unwrap().expect("archived");
+    let original = before.iter().find(|i| i.id == "old-1").unwrap();
+    assert_eq!(&archived.incident, original, "the incident and its whole timeline");
+    assert_eq!(archived.recorded.len(), original.timeline.len());
+    assert!(!archived.outbox.is_empty() && archived.outbox.iter().all(|r| r.incident == "old-1"));
+
+    // Newest first, a page at a time.
+    let first = block_on(d.history(None, 2)).unwrap();
+    let ids: Vec<_> = first.iter().map(|a| a.incident.id.as_str()).collect();
+    assert_eq!(ids, ["old-2", "old-1"]);
+    let next = block_on(d.history(Some(&first[1].key), 2)).unwrap();
+    assert_eq!(next.iter().map(|a| a.incident.id.as_str()).collect::<Vec<_>>(), ["old-0"]);
+
+    // A reload reads the open incident only, and the archive is still there.
+    let d = block_on(Driver::load(d.into_store())).unwrap();
+    assert_eq!(d.engine().incidents().count(), 1);
+    assert_eq!(block_on(d.history(None, 10)).unwrap().len(), 3);
+}
+
+#[test]
+fn an_incident_with_a_delivery_still_pending_stays_hot() {
+    let mut d = driver();
+    block_on(d.dispatch(t(0), open("a"))).unwrap();
+    block_on(d.dispatch(t(1), Input::Resolve { incident: "a".into(), by: Actor::Automation })).unwrap();
+    // The page to Alice was never sent.
+    assert_eq!(block_on(d.archive(t(1) + HOT_AFTER_RESOLVE * 3)).unwrap(), 0);
+    deliver(&mut d, t(2));
+    assert_eq!(block_on(d.archive(t(1) + HOT_AFTER_RESOLVE * 3)).unwrap(), 1);
+}
+
+#[test]
+fn a_failed_archive_write_changes_nothing() {
+    let mut d = with_history(2);
+    let later = t(2) + HOT_AFTER_RESOLVE * 2;
+    d.store().fail_next_commits(1);
+    assert!(block_on(d.archive(later)).is_err());
+    assert_eq!(d.engine().incidents().count(), 3, "still hot");
+    assert!(block_on(d.history(None, 10)).unwrap().is_empty());
+    assert_eq!(block_on(d.archive(later)).unwrap(), 2, "and the next pass moves them");
+}
+
+#[test]
+fn a_recurring_rule_keeps_resolved_incidents_hot_as_long_as_it_looks_back() {
+    let mut d = with_history(1);
+    let rule = serde_json::from_value(serde_json::json!({
+        "id": "flapping", "when": {"recurring": {"at_least": 3, "within": 4320, "same": "service"}}, "then": [{"set_priority": "urgent"}]
+    }))
+    .unwrap();
+    block_on(d.save::<piket::engine::rules::Rule>(rule, t(10))).unwrap();
+    assert_eq!(d.hot_window(), Duration::minutes(4320));
+    assert_eq!(block_on(d.archive(t(0) + Duration::days(2))).unwrap(), 0, "the rule still counts it");
+    assert_eq!(block_on(d.archive(t(0) + Duration::days(4))).unwrap(), 1);
+}
+
+#[test]
+fn a_backup_carries_the_archive_and_refuses_a_tampered_one() {
+    let mut d = with_history(2);
+    block_on(d.archive(t(2) + HOT_AFTER_RESOLVE * 2)).unwrap();
+    let text = block_on(d.export(t(3000), true)).unwrap();
+    let fresh = block_on(Driver::load(MemoryStore::new())).unwrap();
+    let (restored, _) = block_on(fresh.import(&text, t(3001))).map_err(|(_, e)| e).unwrap();
+    assert_eq!(block_on(restored.history(None, 10)).unwrap().len(), 2);
+    assert!(block_on(restored.find_archived("old-0")).unwrap().is_some());
+
+    // An archived incident that is still open, or filed under another key, is refused.
+    let mut file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    file["stores"]["archive"][0]["value"]["key"] = "000000000000000/old-0".into();
+    let fresh = block_on(Driver::load(MemoryStore::new())).unwrap();
+    let err = block_on(fresh.import(&file.to_string(), t(3001))).err().expect("refused").1;
+    assert!(err.to_string().contains("archive"), "{err}");
+    // Without secrets, the archived deliveries keep no webhook URL either.
+    let plain = block_on(d.export(t(3000), false)).unwrap();
+    assert!(!plain.contains("secret-alice"), "the archived outbox leaks a webhook URL");
+}
