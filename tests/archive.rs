@@ -69,7 +69,7 @@ fn with_history(n: usize) -> Driver<MemoryStore> {
 #[test]
 fn resolved_incidents_move_to_the_archive_after_a_day_with_their_timeline_and_deliveries() {
     let mut d = with_history(3);
-    let before: Vec<_> = d.engine().incidents().map(|i| i.clone()).collect();
+    let before: Vec<_> = d.engine().incidents().cloned().collect();
     assert_eq!(block_on(d.archive(t(60))).unwrap(), 0, "nothing resolved a day ago yet");
 
     let later = t(2) + HOT_AFTER_RESOLVE + Duration::minutes(1);
