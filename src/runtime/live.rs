@@ -68,6 +68,23 @@ pub struct Snapshot {
     pub reply: ReplyView,
 }
 
+/// A resolved incident read back from the archive, with what its page shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PastIncident {
+    /// Where the next page of history starts (the archive's key of this incident).
+    pub cursor: String,
+    pub incident: Incident,
+    /// When each timeline entry was recorded.
+    pub recorded: Vec<DateTime<Utc>>,
+    pub outbox: Vec<OutboxRow>,
+}
+
+impl From<crate::storage::ArchivedIncident> for PastIncident {
+    fn from(a: crate::storage::ArchivedIncident) -> PastIncident {
+        PastIncident { cursor: a.key, incident: a.incident, recorded: a.recorded, outbox: a.outbox }
+    }
+}
+
 /// Settings → "Acknowledge from phones", as screens see it: never the key itself.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReplyView {
@@ -557,6 +574,22 @@ impl Live {
         info
     }
 
+    /// A page of history (resolved incidents from the archive, newest first), after `cursor`.
+    /// Read-only: any tab reads its own copy of the database.
+    pub async fn history(&self, cursor: Option<String>, limit: usize) -> Result<Vec<PastIncident>, String> {
+        let guard = self.0.driver.lock().await;
+        let driver = guard.as_ref().ok_or("Storage is still opening.")?;
+        let page = driver.history(cursor.as_deref(), limit).await.map_err(|e| e.to_string())?;
+        Ok(page.into_iter().map(PastIncident::from).collect())
+    }
+
+    /// One archived incident, by id.
+    pub async fn past_incident(&self, id: &str) -> Result<Option<PastIncident>, String> {
+        let guard = self.0.driver.lock().await;
+        let driver = guard.as_ref().ok_or("Storage is still opening.")?;
+        Ok(driver.find_archived(id).await.map_err(|e| e.to_string())?.map(PastIncident::from))
+    }
+
     /// Everything as one JSON file (read-only: any tab can do it).
     pub async fn export(&self, include_secrets: bool) -> Result<String, String> {
         let guard = self.0.driver.lock().await;
@@ -687,6 +720,21 @@ impl Live {
                     }
                     Err(e) => (self.0.on_error)(format!("The clock could not save its step; it will try again: {e}")),
                 }
+            }
+            // Housekeeping: what was resolved over a day ago (and is fully delivered) moves to
+            // the archive, so the hot state holds only what can still change.
+            match driver.archive(now).await {
+                Ok(0) => {}
+                Ok(_) => {
+                    (self.0.on_snapshot)(snapshot(driver));
+                    self.post(&Message::Changed { tab: self.0.tab.clone() });
+                }
+                Err(e) if e.is_fenced() => {
+                    drop(guard);
+                    self.0.ticking.set(false);
+                    return self.lost_clock();
+                }
+                Err(e) => (self.0.on_error)(format!("Resolved incidents could not be archived; the clock will try again: {e}")),
             }
             self.sleep_until(driver.next_deadline());
             self.0.last_tick.set(Some(clock::now()));

@@ -13,16 +13,25 @@ use crate::engine::incident::Incident;
 use crate::engine::person::Person;
 use crate::engine::world::World;
 use crate::runtime::command::{Command, Refusal, Reply};
-use crate::runtime::live::{ClockStatus, Live, Snapshot};
+use crate::runtime::live::{ClockStatus, Live, PastIncident, Snapshot};
 use crate::storage::OutboxRow;
+
+/// Resolved incidents read from the archive at a time.
+pub const HISTORY_PAGE: usize = 50;
 
 #[derive(Clone, Copy)]
 pub struct AppState {
     live: StoredValue<Option<Live>, LocalStorage>,
     /// Everything configured.
     pub world: RwSignal<World>,
-    /// Every incident with its timeline.
+    /// The hot incidents (open, or resolved within the last day) with their timelines.
     pub incidents: RwSignal<Vec<Incident>>,
+    /// History: resolved incidents read from the archive so far, newest first.
+    pub history: RwSignal<Vec<PastIncident>>,
+    /// Whether the archive has no more pages than those read.
+    pub history_done: RwSignal<bool>,
+    /// Archived incidents opened by id (a link to an old incident).
+    pub past: RwSignal<BTreeMap<String, Option<PastIncident>>>,
     pub outbox: RwSignal<Vec<OutboxRow>>,
     /// When each timeline entry was recorded, per incident (lateness).
     pub recorded: RwSignal<BTreeMap<String, Vec<DateTime<Utc>>>>,
@@ -47,6 +56,9 @@ impl AppState {
             live: StoredValue::new_local(None),
             world: RwSignal::new(World::default()),
             incidents: RwSignal::new(Vec::new()),
+            history: RwSignal::new(Vec::new()),
+            history_done: RwSignal::new(false),
+            past: RwSignal::new(BTreeMap::new()),
             outbox: RwSignal::new(Vec::new()),
             recorded: RwSignal::new(BTreeMap::new()),
             next_deadline: RwSignal::new(None),
@@ -63,8 +75,17 @@ impl AppState {
     pub fn start(self) {
         let live = Live::start(
             move |snap: Snapshot| {
+                let first = !self.loaded.get_untracked();
+                // Resolved incidents that left the hot state went to the archive: read history
+                // again so they stay listed.
+                let archived = self.incidents.with_untracked(|old| old.iter().filter(|i| !i.is_open()).any(|i| !snap.incidents.iter().any(|n| n.id == i.id)));
                 self.world.set(snap.world);
                 self.incidents.set(snap.incidents);
+                if first || archived {
+                    self.history.set(Vec::new());
+                    self.history_done.set(false);
+                    leptos::task::spawn_local(self.load_history());
+                }
                 self.outbox.set(snap.outbox);
                 self.recorded.set(snap.recorded);
                 self.next_deadline.set(snap.next_deadline);
@@ -87,6 +108,47 @@ impl AppState {
             Some(live) => live.run(command).await,
             None => Err(Refusal { message: "Piket is still starting; try again in a moment.".into(), field: None }),
         }
+    }
+
+    /// Reads the next page of history from the archive (the first page when none was read).
+    pub async fn load_history(self) {
+        let Some(live) = self.live.get_value() else { return };
+        let cursor = self.history.with_untracked(|h| h.last().map(|p| p.cursor.clone()));
+        match live.history(cursor.clone(), HISTORY_PAGE).await {
+            Ok(page) => {
+                // A page read twice (two quick taps) is taken once.
+                if self.history.with_untracked(|h| h.last().map(|p| p.cursor.clone())) != cursor {
+                    return;
+                }
+                self.history_done.set(page.len() < HISTORY_PAGE);
+                self.history.update(|h| h.extend(page));
+            }
+            Err(e) => self.load_error.set(Some(format!("History could not be read: {e}"))),
+        }
+    }
+
+    /// An archived incident by id, read once and kept (`None` once known to be missing).
+    pub fn past_incident(self, id: &str) -> Option<PastIncident> {
+        if let Some(found) = self.history.with(|h| h.iter().find(|p| p.incident.id == id).cloned()) {
+            return Some(found);
+        }
+        if let Some(known) = self.past.with(|p| p.get(id).cloned()) {
+            return known;
+        }
+        let id = id.to_string();
+        if let Some(live) = self.live.get_value() {
+            self.past.update_untracked(|p| {
+                p.insert(id.clone(), None);
+            });
+            leptos::task::spawn_local(async move {
+                if let Ok(found) = live.past_incident(&id).await {
+                    self.past.update(|p| {
+                        p.insert(id, found);
+                    });
+                }
+            });
+        }
+        None
     }
 
     /// A backup of everything, as JSON text.

@@ -9,6 +9,7 @@ mod a11y;
 mod clock;
 mod config;
 mod delivery;
+mod history;
 mod incidents;
 mod lab;
 mod never_panic;

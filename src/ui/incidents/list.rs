@@ -85,7 +85,18 @@ pub fn IncidentList() -> impl IntoView {
     let mine = RwSignal::new(false);
     let shown = RwSignal::new(PAGE);
 
-    let rows = Memo::new(move |_| state.incidents.with(|all| all.iter().map(Row::of).collect::<Vec<_>>()));
+    // The hot incidents, then history read from the archive (older; each incident once).
+    let rows = Memo::new(move |_| {
+        let mut rows = state.incidents.with(|all| all.iter().map(Row::of).collect::<Vec<_>>());
+        state.history.with(|past| {
+            for p in past {
+                if !rows.iter().any(|r| r.id == p.incident.id) {
+                    rows.push(Row::of(&p.incident));
+                }
+            }
+        });
+        rows
+    });
     let open_count = Memo::new(move |_| rows.with(|r| r.iter().filter(|r| r.status != Status::Resolved).count()));
     let resolved_count = Memo::new(move |_| rows.with(|r| r.iter().filter(|r| r.status == Status::Resolved).count()));
     let services = Memo::new(move |_| {
@@ -140,7 +151,12 @@ pub fn IncidentList() -> impl IntoView {
     let tab_button = move |t: Tab, label: &'static str| {
         view! {
             <button type="button" class="tab" aria-pressed=move || (tab.get() == t).to_string() on:click=move |_| tab.set(t)>
-                {label} " " <span class="count">{move || if t == Tab::Open { open_count.get() } else { resolved_count.get() }}</span>
+                {label} " " <span class="count">{move || match t {
+                    Tab::Open => open_count.get().to_string(),
+                    // More are in the archive than were read so far.
+                    Tab::Resolved if !state.history_done.get() => format!("{}+", resolved_count.get()),
+                    Tab::Resolved => resolved_count.get().to_string(),
+                }}</span>
             </button>
         }
     };
@@ -219,6 +235,12 @@ pub fn IncidentList() -> impl IntoView {
                         </button>
                     </Show>
                 </Show>
+            </Show>
+            <Show when=move || { state.loaded.get() && hidden() == 0 && tab.get() == Tab::Resolved && !state.history_done.get() }>
+                <button type="button" class="show-more" on:click=move |_| {
+                    shown.update(|n| *n += PAGE);
+                    leptos::task::spawn_local(state.load_history());
+                }>"Show older incidents"</button>
             </Show>
             <Show when=move || { open_count.get() > 0 }>
                 <OnCallNow/>

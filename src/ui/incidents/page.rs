@@ -137,7 +137,8 @@ pub fn IncidentPage() -> impl IntoView {
     let id = Memo::new(move |_| address.with(|a| a.route.id().unwrap_or_default().to_string()));
     let incident = Memo::new(move |_| {
         let id = id.get();
-        state.incidents.with(|all| all.iter().find(|i| i.id == id).cloned())
+        // A hot incident, or one read back from the archive (a link to an old incident).
+        state.incidents.with(|all| all.iter().find(|i| i.id == id).cloned()).or_else(|| state.past_incident(&id).map(|p| p.incident))
     });
 
     let error = RwSignal::new(None::<String>);
@@ -399,10 +400,11 @@ fn Timeline(incident: Memo<Option<Incident>>) -> impl IntoView {
     // Delivery state by idempotency key, for pages and posts.
     let delivery = Memo::new(move |_| {
         let id = id();
-        state.outbox.with(|rows| rows.iter().filter(|r| r.incident == id).map(|r| (r.key.clone(), delivery_words(r))).collect::<BTreeMap<_, _>>())
+        deliveries_of(state, &id).iter().map(|r| (r.key.clone(), delivery_words(r))).collect::<BTreeMap<_, _>>()
     });
     let entries = Memo::new(move |_| {
-        let recorded = state.recorded.with(|r| r.get(&id()).cloned().unwrap_or_default());
+        let id = id();
+        let recorded = state.recorded.with(|r| r.get(&id).cloned()).or_else(|| state.past_incident(&id).map(|p| p.recorded)).unwrap_or_default();
         incident.with(|i| {
             i.as_ref()
                 .map(|i| i.timeline.iter().enumerate().map(|(n, e)| (n, e.clone(), recorded.get(n).copied())).rev().collect::<Vec<_>>())
@@ -550,13 +552,19 @@ where
     }
 }
 
+/// An incident's pages and posts: from the hot outbox, or from the archive for an old incident.
+fn deliveries_of(state: AppState, id: &str) -> Vec<OutboxRow> {
+    let hot: Vec<OutboxRow> = state.outbox.with(|rows| rows.iter().filter(|r| r.incident == id).cloned().collect());
+    if !hot.is_empty() || state.incidents.with(|all| all.iter().any(|i| i.id == id)) {
+        return hot;
+    }
+    state.past_incident(id).map(|p| p.outbox).unwrap_or_default()
+}
+
 #[component]
 fn Deliveries(id: Memo<String>) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let rows = Memo::new(move |_| {
-        let id = id.get();
-        state.outbox.with(|rows| rows.iter().filter(|r| r.incident == id).cloned().collect::<Vec<_>>())
-    });
+    let rows = Memo::new(move |_| deliveries_of(state, &id.get()));
     view! {
         <Show when=move || rows.with(|r| !r.is_empty())>
             <section aria-labelledby="deliveries-title">
