@@ -12,77 +12,16 @@
 //! the memory store, adopt) ≈ 30 µs — it was ≈ 88 ms while every step cloned the engine first,
 //! which alone costs ≈ 60 ms (`clone: 10k open incidents`).
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use piket::engine::{Engine, Input, OnCallSchedule, World};
 use piket::runtime::driver::Driver;
 use piket::storage::{Batch, MemoryStore, Store, StoredIncident, TimelineRow};
 use pollster::block_on;
-use serde_json::json;
 
-const INCIDENTS: usize = 10_000;
-const POLICIES: usize = 50;
-const SCHEDULES: usize = 20;
-const PEOPLE: usize = 40;
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 3, 5, 0, 0, 0).unwrap()
-}
-
-fn schedule(i: usize) -> serde_json::Value {
-    let p = |k: usize| format!("p{}", (i * 3 + k) % PEOPLE);
-    let zone = ["Europe/Amsterdam", "America/New_York", "Asia/Tokyo"][i % 3];
-    json!({
-        "id": format!("s{i}"),
-        "time_zone": zone,
-        "layers": [
-            {"people": [p(0), p(1), p(2), p(3)], "start": "2025-01-06T09:00", "every": "weekly"},
-            {"people": [p(4), p(5)], "start": "2025-01-06T09:00", "every": "daily",
-             "restrictions": [{"days": "weekdays", "from": "09:00", "to": "17:00", "holidays": "exclude"}]},
-            {"people": [p(6)], "start": "2025-01-06T00:00", "every": {"hours": 12},
-             "restrictions": [{"from": "22:00", "to": "06:00"}]}
-        ],
-        "overrides": [
-            {"start": "2025-03-04T00:00:00Z", "end": "2025-03-06T00:00:00Z", "replace": p(0), "with": p(7)},
-            {"start": "2025-03-05T10:00:00Z", "end": "2025-03-05T12:00:00Z", "add": p(8)},
-            {"start": "2025-03-05T20:00:00Z", "end": "2025-03-05T21:00:00Z", "remove": p(6)}
-        ],
-        "holidays": ["2025-04-21", "2025-12-25"]
-    })
-}
-
-fn world() -> World {
-    let policies: Vec<_> = (0..POLICIES)
-        .map(|i| {
-            json!({"id": format!("pol{i}"), "levels": [
-                {"targets": [{"schedule": format!("s{}", i % SCHEDULES)}], "ack_timeout": {"sev1": 5, "default": 5 + i % 25}},
-                {"targets": [{"schedule": format!("s{}", (i + 1) % SCHEDULES)}, {"person": format!("p{}", i % PEOPLE)}], "ack_timeout": 15, "resolution_timeout": 45},
-                {"targets": [{"person": format!("p{}", (i + 7) % PEOPLE)}, {"channel": "major"}], "ack_timeout": 20}
-            ], "repeat": {"times": 2}, "ack_reminder": 30})
-        })
-        .collect();
-    serde_json::from_value(json!({
-        "people": (0..PEOPLE).map(|i| json!({"id": format!("p{i}"), "name": format!("P{i}"), "time_zone": "UTC"})).collect::<Vec<_>>(),
-        "channels": [{"id": "major"}],
-        "schedules": (0..SCHEDULES).map(schedule).collect::<Vec<_>>(),
-        "policies": policies,
-    }))
-    .expect("bench world")
-}
-
-/// 10 000 incidents opened over the hour before `t0() + 1h`, spread over the 50 policies.
-fn busy_engine(world: &World) -> Engine {
-    let mut engine = Engine::new();
-    for i in 0..INCIDENTS {
-        let at = t0() + Duration::milliseconds((i as i64) * 3_600_000 / INCIDENTS as i64);
-        let severity = ["sev1", "sev2", "sev3", "sev4"][i % 4];
-        let details =
-            serde_json::from_value(json!({"title": format!("incident {i}"), "severity": severity, "policy": format!("pol{}", i % POLICIES)})).unwrap();
-        let outcome = engine.handle(world, at, Input::Open { id: format!("inc-{i:05}"), by: piket::engine::Actor::Automation, details });
-        assert!(outcome.rejected.is_none());
-    }
-    engine
-}
+#[path = "fixture.rs"]
+mod fixture;
+use fixture::{busy_engine, schedule, t0, world, INCIDENTS};
 
 fn tick(c: &mut Criterion) {
     let world = world();

@@ -583,6 +583,25 @@ impl Live {
         Ok(page.into_iter().map(PastIncident::from).collect())
     }
 
+    /// Every archived incident resolved at or after `since` (so every one opened since then),
+    /// read a thousand at a time.
+    pub async fn history_since(&self, since: DateTime<Utc>) -> Result<Vec<Incident>, String> {
+        let guard = self.0.driver.lock().await;
+        let driver = guard.as_ref().ok_or("Storage is still opening.")?;
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = driver.history(cursor.as_deref(), 1000).await.map_err(|e| e.to_string())?;
+            let full = page.len() == 1000;
+            cursor = page.last().map(|a| a.key.clone());
+            let before = out.len();
+            out.extend(page.into_iter().map(|a| a.incident).take_while(|i| i.resolved_at.is_some_and(|r| r >= since)));
+            if !full || out.len() - before < 1000 {
+                return Ok(out);
+            }
+        }
+    }
+
     /// One archived incident, by id.
     pub async fn past_incident(&self, id: &str) -> Result<Option<PastIncident>, String> {
         let guard = self.0.driver.lock().await;

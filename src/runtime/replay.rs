@@ -13,11 +13,12 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::engine::escalation::{Engine, Input};
 use crate::engine::incident::{Actor, EntryKind, Incident, Severity, TimelineEntry};
+use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::Action;
 use crate::engine::world::World;
 
-/// At most this many incidents are replayed (the most recent ones).
-pub const REPLAY_MAX_INCIDENTS: usize = 200;
+/// The Lab lists this many incidents (the most recent); its totals count every one replayed.
+pub const REPLAY_LINES_SHOWN: usize = 200;
 /// An incident still open is followed at most this long after it opened.
 const REPLAY_MAX_DAYS: i64 = 7;
 /// At most this many deadlines are stepped per incident.
@@ -53,10 +54,8 @@ pub struct ReplayLine {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replay {
     pub policy_name: String,
-    /// Newest first.
+    /// Every incident opened in the period, newest first.
     pub lines: Vec<ReplayLine>,
-    /// Incidents in the period that were left out (beyond [`REPLAY_MAX_INCIDENTS`]).
-    pub left_out: usize,
 }
 
 impl Replay {
@@ -75,19 +74,27 @@ pub fn replay(world: &World, incidents: &[Incident], policy: Option<&str>, since
         Some(id) => id,
         None => return Err("Choose a policy: there is no default policy.".into()),
     };
-    let policy = world.policy(&policy_id).ok_or_else(|| format!("No policy “{policy_id}”."))?;
+    let policy = world.policy(&policy_id).ok_or_else(|| format!("No policy “{policy_id}”."))?.clone();
+    Ok(replay_with(world, incidents, policy, since, now))
+}
+
+/// Replays the incidents opened at or after `since` against `policy` as given — a draft still
+/// being edited, never saved — in place of any saved policy with its id.
+pub fn replay_with(world: &World, incidents: &[Incident], policy: EscalationPolicy, since: DateTime<Utc>, now: DateTime<Utc>) -> Replay {
     let mut world = world.clone();
     for rule in &mut world.rules {
         rule.then.retain(|a| !matches!(a, Action::RouteTo(_)));
     }
+    let policy_name = if policy.name.is_empty() { policy.id.clone() } else { policy.name.clone() };
+    let policy_id = policy.id.clone();
+    world.policies.retain(|p| p.id != policy_id);
+    world.policies.push(policy);
 
     let mut past: Vec<&Incident> = incidents.iter().filter(|i| i.opened_at >= since && i.opened_at <= now).collect();
     past.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| a.id.cmp(&b.id)));
-    let left_out = past.len().saturating_sub(REPLAY_MAX_INCIDENTS);
-    past.truncate(REPLAY_MAX_INCIDENTS);
-
+    past.dedup_by(|a, b| a.id == b.id);
     let lines = past.into_iter().map(|incident| replay_one(&world, incident, &policy_id, now)).collect();
-    Ok(Replay { policy_name: if policy.name.is_empty() { policy.id.clone() } else { policy.name.clone() }, lines, left_out })
+    Replay { policy_name, lines }
 }
 
 fn replay_one(world: &World, incident: &Incident, policy: &str, now: DateTime<Utc>) -> ReplayLine {
@@ -219,6 +226,25 @@ mod tests {
             assert!(engine.handle(world, t(at), input).rejected.is_none());
         }
         engine.incident(id).unwrap().clone()
+    }
+
+    #[test]
+    fn a_draft_never_saved_replays_in_place_of_the_saved_policy() {
+        let world = parse_world(WORLD).unwrap();
+        let history = vec![past(&world, "slow-ack", "Disk full", 0, Some(12), Some(40))];
+        // "patient" as it is being edited: Carol first, Bob after two minutes.
+        let draft: EscalationPolicy = serde_json::from_value(serde_json::json!({"id": "patient", "name": "Patient (draft)", "levels": [
+            {"targets": [{"person": "carol"}], "ack_timeout": "2m"}, {"targets": [{"person": "bob"}]}
+        ]}))
+        .unwrap();
+        let r = replay_with(&world, &history, draft, t(-60), t(120));
+        assert_eq!(r.policy_name, "Patient (draft)");
+        assert_eq!(r.lines[0].replayed.people, ["Carol", "Bob"]);
+        assert_eq!(r.lines[0].actual.people, ["Alice"], "what happened is what happened");
+        // Every incident of the period is replayed: no cap.
+        let many: Vec<Incident> = (0..250).map(|k| past(&world, &format!("i{k}"), "Disk full", k % 60, Some(3), Some(9))).collect();
+        let r = replay(&world, &many, Some("eager"), t(-60), t(120)).unwrap();
+        assert_eq!(r.lines.len(), 250);
     }
 
     #[test]

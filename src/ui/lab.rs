@@ -14,7 +14,7 @@ use crate::engine::incident::Severity;
 use crate::engine::time::Zone;
 use crate::engine::world::World;
 use crate::runtime::lab::{coverage, drill, run_scenario, Coverage, Drill, DrillSetup, Ending, Span, COVERAGE_DAYS, DRILL_HOURS};
-use crate::runtime::replay::{replay, Reach, Replay, REPLAY_MAX_INCIDENTS};
+use crate::runtime::replay::{replay, replay_with, Reach, Replay, REPLAY_LINES_SHOWN};
 
 /// The example scenario the "Load the example scenario" button fills in.
 const EXAMPLE_SCENARIO: &str = include_str!("../../examples/scenario-sev1-night.json");
@@ -197,6 +197,9 @@ fn DrillResult(drill: Drill, start: DateTime<Utc>, zone: Zone) -> impl IntoView 
     }
 }
 
+/// The choice that replays the policy being edited.
+const DRAFT: &str = "\u{1}draft";
+
 #[component]
 fn ReplayPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -205,24 +208,46 @@ fn ReplayPanel() -> impl IntoView {
     let period = RwSignal::new("30".to_string());
     let result: RwSignal<Option<Result<Replay, String>>> = RwSignal::new(None);
     let policy_options = move || state.world.with(policy_choices);
-    let period_options: Vec<(String, String)> = [("1", "The last 24 hours"), ("7", "The last 7 days"), ("30", "The last 30 days"), ("90", "The last 90 days")]
-        .into_iter()
-        .map(|(v, t)| (v.into(), t.into()))
-        .collect();
+    let period_options: Vec<(String, String)> =
+        [("1", "The last 24 hours"), ("7", "The last 7 days"), ("30", "The last 30 days"), ("90", "The last 90 days"), ("365", "The last year")]
+            .into_iter()
+            .map(|(v, t)| (v.into(), t.into()))
+            .collect();
+    // The policy being edited (unsaved) can be replayed too.
+    let policy_options = move || {
+        let mut options = policy_options();
+        if let Some(d) = state.draft_policy.get() {
+            options.push((DRAFT.into(), format!("The draft being edited ({})", if d.name.is_empty() { d.id.clone() } else { d.name.clone() })));
+        }
+        options
+    };
+    let busy = RwSignal::new(false);
     let run = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
         let now = state.now.get_untracked();
         let days = period.get_untracked().parse::<i64>().unwrap_or(30);
+        let since = now - Duration::days(days);
         let chosen = policy.get_untracked();
-        let r = state
-            .world
-            .with_untracked(|w| state.incidents.with_untracked(|incidents| replay(w, incidents, Some(chosen.as_str()), now - Duration::days(days), now)));
-        result.set(Some(r));
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let r = match state.incidents_since(since).await {
+                Err(e) => Err(format!("History could not be read: {e}")),
+                Ok(incidents) => state.world.with_untracked(|w| match state.draft_policy.get_untracked().filter(|_| chosen == DRAFT) {
+                    Some(draft) => Ok(replay_with(w, &incidents, draft, since, now)),
+                    None => replay(w, &incidents, Some(chosen.as_str()), since, now),
+                }),
+            };
+            result.set(Some(r));
+            busy.set(false);
+        });
     };
     view! {
         <section class="card lab-panel" aria-labelledby="lab-replay-title">
             <h2 id="lab-replay-title">"Replay"</h2>
-            <p class="hint">{format!("Run past incidents again with another policy: each opens at its own time and gets the acknowledgements and resolution it really got. Rules still apply, except routing to another policy. At most the {REPLAY_MAX_INCIDENTS} most recent.")}</p>
+            <p class="hint">{format!("Run past incidents again with another policy: each opens at its own time and gets the acknowledgements and resolution it really got. Rules still apply, except routing to another policy. The table lists the {REPLAY_LINES_SHOWN} most recent; the totals count them all.")}</p>
             <form class="form-stack" on:submit=run novalidate aria-label="Replay">
                 <div class="row lab-row">
                     <Labelled label="Replay with policy" id="replay-policy">
@@ -233,7 +258,7 @@ fn ReplayPanel() -> impl IntoView {
                     </Labelled>
                 </div>
                 <div class="actions">
-                    <button type="submit" class="primary">"Replay incidents"</button>
+                    <button type="submit" class="primary" disabled=move || busy.get()>"Replay incidents"</button>
                 </div>
             </form>
             <div class="lab-replay-result" aria-live="polite">
@@ -279,7 +304,7 @@ fn ReplayResult(replay: Replay, zone: Zone) -> impl IntoView {
             <div><dt>"Pages with this policy"</dt><dd>{format!("{replayed} ({change})")}</dd></div>
             <div><dt>"Incidents that would go differently"</dt><dd>{differ.to_string()}</dd></div>
         </dl>
-        {(replay.left_out > 0).then(|| view! { <p class="muted">{format!("{} older incidents were left out.", replay.left_out)}</p> })}
+        {(n > REPLAY_LINES_SHOWN).then(|| view! { <p class="muted">{format!("The {REPLAY_LINES_SHOWN} most recent of {n} are listed.")}</p> })}
         <table class="lab-table lab-replay">
             <caption class="sr-only">"Each incident, as it went and with this policy"</caption>
             <thead><tr><th scope="col">"Incident"</th><th scope="col">"As it went"</th><th scope="col">"With this policy"</th></tr></thead>
@@ -287,6 +312,7 @@ fn ReplayResult(replay: Replay, zone: Zone) -> impl IntoView {
                 {replay
                     .lines
                     .into_iter()
+                    .take(REPLAY_LINES_SHOWN)
                     .map(|l| {
                         let acknowledged = l.acknowledged_after.is_some();
                         let ack = match l.acknowledged_after.map(after) {

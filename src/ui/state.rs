@@ -30,6 +30,8 @@ pub struct AppState {
     pub history: RwSignal<Vec<PastIncident>>,
     /// Whether the archive has no more pages than those read.
     pub history_done: RwSignal<bool>,
+    /// The policy being edited, as it stands (valid), so the Lab can replay it unsaved.
+    pub draft_policy: RwSignal<Option<crate::engine::policy::EscalationPolicy>>,
     /// Archived incidents opened by id (a link to an old incident).
     pub past: RwSignal<BTreeMap<String, Option<PastIncident>>>,
     pub outbox: RwSignal<Vec<OutboxRow>>,
@@ -59,6 +61,7 @@ impl AppState {
             history: RwSignal::new(Vec::new()),
             history_done: RwSignal::new(false),
             past: RwSignal::new(BTreeMap::new()),
+            draft_policy: RwSignal::new(None),
             outbox: RwSignal::new(Vec::new()),
             recorded: RwSignal::new(BTreeMap::new()),
             next_deadline: RwSignal::new(None),
@@ -125,6 +128,14 @@ impl AppState {
             }
             Err(e) => self.load_error.set(Some(format!("History could not be read: {e}"))),
         }
+    }
+
+    /// Every incident opened since `since`: the hot ones and those in the archive.
+    pub async fn incidents_since(self, since: DateTime<Utc>) -> Result<Vec<Incident>, String> {
+        let live = self.live.get_value().ok_or("Piket is still starting.")?;
+        let mut all = live.history_since(since).await?;
+        self.incidents.with_untracked(|hot| all.extend(hot.iter().filter(|i| i.opened_at >= since).cloned()));
+        Ok(all)
     }
 
     /// An archived incident by id, read once and kept (`None` once known to be missing).

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Some("test") => test(&root, &args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("size") => setup(&root, Needs::build()).and_then(|_| build_release(&root)).and_then(|_| size(&root)),
+        Some("bench-web") => setup(&root, Needs::all()).and_then(|_| bench_web()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -481,7 +482,24 @@ fn gates(tally: &mut Tally) -> Result {
     let checks: [(&str, &[&str]); 3] = [
         ("cargo fmt --check", &["fmt", "--all", "--check"]),
         ("clippy (native)", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
-        ("clippy (wasm32)", &["clippy", "--target", "wasm32-unknown-unknown", "--lib", "--bin", "piket-web", "--test", "browser", "--", "-D", "warnings"]),
+        (
+            "clippy (wasm32)",
+            &[
+                "clippy",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--lib",
+                "--bin",
+                "piket-web",
+                "--test",
+                "browser",
+                "--test",
+                "browser_bench",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, args) in checks {
@@ -607,5 +625,72 @@ mod tests {
         let root = project_root();
         assert_eq!(trunk_tool_version(&root, "wasm_bindgen").unwrap(), locked_wasm_bindgen(&root).unwrap());
         assert_eq!(trunk_tool_version(&root, "wasm_opt").unwrap(), format!("version_{BINARYEN_NPM_VERSION}"));
+    }
+}
+
+/// Runs a command, echoing and returning its standard output.
+fn captured(cmd: &mut Command) -> Result<String> {
+    println!("xtask: $ {}", describe(cmd));
+    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).output().map_err(|e| format!("could not start {}: {e}", describe(cmd)))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    print!("{text}");
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("`{}` failed ({})", describe(cmd), out.status))
+    }
+}
+
+/// The native figure (criterion, release profile) and the browser's (release wasm in headless
+/// Chromium) for one tick over 10 000 open incidents with a minute's backlog due.
+fn bench_web() -> Result {
+    const NAME: &str = "tick: 10k open incidents, one minute of deadlines due";
+    let native = captured(Command::new("cargo").args([
+        "bench",
+        "--bench",
+        "engine",
+        "--",
+        "--output-format",
+        "bencher",
+        "--warm-up-time",
+        "1",
+        "--measurement-time",
+        "5",
+        NAME,
+    ]))?;
+    let native_ms = native_ns(&native, NAME).ok_or("bench-web: no criterion figure for the tick in the output above")? / 1e6;
+    let wasm =
+        captured(Command::new("cargo").args(["test", "--release", "--target", "wasm32-unknown-unknown", "--test", "browser_bench", "--", "--nocapture"]))?;
+    let wasm_ms = wasm_ms(&wasm).ok_or("bench-web: the browser printed no figure (see above)")?;
+    let ratio = wasm_ms / native_ms;
+    println!("\nbench-web: {NAME}: native {native_ms:.3} ms, wasm in Chromium {wasm_ms:.3} ms: {ratio:.2}× (goal ≤ 3×)");
+    Ok(())
+}
+
+/// `test <name> ... bench:   2,612,345 ns/iter (+/- 1,234)` → nanoseconds.
+fn native_ns(output: &str, name: &str) -> Option<f64> {
+    let line = output.lines().find(|l| l.starts_with("test ") && l.contains(name) && l.contains("ns/iter"))?;
+    let figure = line.split("bench:").nth(1)?.split("ns/iter").next()?;
+    figure.trim().replace(',', "").parse().ok()
+}
+
+/// `bench-web: tick: … : 5.123 ms in wasm` → milliseconds.
+fn wasm_ms(output: &str) -> Option<f64> {
+    let line = output.lines().find(|l| l.contains("bench-web: ") && l.contains("ms in wasm"))?;
+    line.rsplit(": ").next()?.split(" ms").next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod bench_web_tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_figures() {
+        let native = "test tick: 10k open incidents, one minute of deadlines due ... bench:     2,612,345 ns/iter (+/- 1,234)\n";
+        assert_eq!(native_ns(native, "one minute of deadlines due"), Some(2_612_345.0));
+        assert_eq!(native_ns(native, "one second"), None);
+        let wasm = "console.log div contained:\n    bench-web: tick: 10000 open incidents, one minute of deadlines due (1821 effects): 5.125 ms in wasm\n";
+        assert_eq!(wasm_ms(wasm), Some(5.125));
+        assert_eq!(wasm_ms("nothing"), None);
     }
 }

@@ -206,6 +206,13 @@ fn PolicyEditor(id: String) -> impl IntoView {
         (Ok(_), None) => Ok(Vec::new()),
     });
 
+    // The Lab can replay this policy as it stands, before it is saved.
+    Effect::new(move |_| {
+        if let Ok(p) = draft.get() {
+            state.draft_policy.set(Some(p));
+        }
+    });
+
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if saving.get_untracked() {
