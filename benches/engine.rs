@@ -153,5 +153,33 @@ fn who_is_on_call(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick, acknowledge, who_is_on_call);
+/// The Lab's Replay over a year of history: 10 000 past incidents (each acknowledged after 7 min
+/// and resolved after 30), replayed against another policy.
+fn replay_history(c: &mut Criterion) {
+    let world = world();
+    let mut engine = Engine::new();
+    let details = serde_json::from_value(serde_json::json!({"title": "past", "severity": "sev2", "policy": "pol0"})).unwrap();
+    let _ = engine.handle(&world, t0(), Input::Open { id: "past".into(), by: piket::engine::Actor::Automation, details });
+    let _ = engine.handle(&world, t0() + Duration::minutes(7), Input::Acknowledge { incident: "past".into(), by: "p0".into() });
+    let _ = engine.handle(&world, t0() + Duration::minutes(30), Input::Resolve { incident: "past".into(), by: piket::engine::Actor::Automation });
+    let template = engine.incident("past").unwrap().clone();
+    let past: Vec<_> = (0..10_000)
+        .map(|k| {
+            let mut i = template.clone();
+            i.id = format!("past-{k}");
+            let shift = Duration::minutes(50 * k);
+            i.opened_at -= shift;
+            i.resolved_at = i.resolved_at.map(|r| r - shift);
+            i.timeline.iter_mut().for_each(|e| e.at -= shift);
+            i
+        })
+        .collect();
+    let policy = world.policy("pol3").unwrap().clone();
+    let now = t0() + Duration::hours(1);
+    c.bench_function("replay: 10k past incidents against another policy", |b| {
+        b.iter(|| black_box(piket::runtime::replay::replay_with(&world, &past, policy.clone(), now - Duration::days(365), now).lines.len()))
+    });
+}
+
+criterion_group!(benches, tick, acknowledge, who_is_on_call, replay_history);
 criterion_main!(benches);

@@ -586,12 +586,15 @@ impl Live {
     /// Every archived incident resolved at or after `since` (so every one opened since then),
     /// read a thousand at a time.
     pub async fn history_since(&self, since: DateTime<Utc>) -> Result<Vec<Incident>, String> {
-        let guard = self.0.driver.lock().await;
-        let driver = guard.as_ref().ok_or("Storage is still opening.")?;
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let page = driver.history(cursor.as_deref(), 1000).await.map_err(|e| e.to_string())?;
+            // The driver is taken a page at a time, so the clock keeps ticking meanwhile.
+            let page = {
+                let guard = self.0.driver.lock().await;
+                let driver = guard.as_ref().ok_or("Storage is still opening.")?;
+                driver.history(cursor.as_deref(), 1000).await.map_err(|e| e.to_string())?
+            };
             let full = page.len() == 1000;
             cursor = page.last().map(|a| a.key.clone());
             let before = out.len();
