@@ -119,3 +119,26 @@ async fn replay_a_handled_incident_with_a_wider_policy() -> Result {
     b.wait_text(".lab-replay-result", |t| t.contains("replayed with Alice alone") && t.contains("the same number of pages")).await?;
     b.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_the_policy_being_edited_before_saving_it() -> Result {
+    let b = Browser::start().await?;
+    b.open("/policies").await?;
+    b.click("Start from an example team").await?;
+    b.wait_text_within(".first-run-slot", std::time::Duration::from_secs(60), |t| t.contains("is loaded")).await?;
+    crate::clock::open_incident(&b, "Replay a draft").await?;
+
+    // Edit the example policy without saving it, then replay that draft from the Lab.
+    b.open("/policies/example-policy").await?;
+    b.wait_for(thirtyfour::By::Id("policy-name")).await?;
+    b.fill("Policy name", "Draft, not saved").await?;
+    b.open("/lab").await?;
+    b.wait_text("#replay-policy", |t| t.contains("The draft being edited (Draft, not saved)")).await?;
+    SelectElement::new(&b.field("Replay with policy").await?).await?.select_by_exact_text("The draft being edited (Draft, not saved)").await?;
+    b.click("Replay incidents").await?;
+    b.wait_text(".lab-replay-result", |t| t.contains("1 incident replayed with Draft, not saved")).await?;
+    // Nothing was saved.
+    b.open("/policies").await?;
+    b.wait_text(".screen", |t| t.contains("Example team: on-call, then senior, then manager") && !t.contains("Draft, not saved")).await?;
+    b.quit().await
+}
