@@ -96,19 +96,78 @@ pub enum Command {
     },
 }
 
-/// Why a command was refused, in words for the screen, with the form field it concerns.
+/// Why a command was refused, in words for the screen, with what it concerns as data: the kind of
+/// refusal, the form field, and each problem at its path. Screens read these fields; none parses
+/// the message's text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct Refusal {
+    /// Every problem, one per line.
     pub message: String,
     #[serde(default)]
+    pub cause: Cause,
+    /// The form field it concerns (a person's `topic`, a setting's `server`).
+    #[serde(default)]
     pub field: Option<String>,
+    /// Each problem with its path in the configuration (`policies[2].levels[0].targets`).
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+}
+
+/// The kind of refusal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// What was asked does not hold (a form, a file, an action on an incident).
+    #[default]
+    Refused,
+    /// Another tab has taken over the clock; this tab changed nothing.
+    Fenced,
+    /// The runtime or its storage is still starting.
+    Starting,
+    /// The tab holding the clock did not answer.
+    NoAnswer,
+    /// Storage failed; nothing was saved.
+    Storage,
+}
+
+/// One problem with what was asked, where it is: a JSON path in the configuration
+/// (`policies[2].levels[0].targets`, `""` for the whole) and what is wrong there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
 }
 
 impl Refusal {
+    /// A refusal that is only words (no path, no field).
+    pub fn new(cause: Cause, message: impl Into<String>) -> Refusal {
+        let message = message.into();
+        Refusal { problems: vec![Problem { path: String::new(), message: message.clone() }], message, cause, field: None }
+    }
+
     /// The command was refused because another tab has taken the clock.
     pub fn fenced(&self) -> bool {
-        self.message == crate::storage::StoreError::Fenced.to_string()
+        self.cause == Cause::Fenced
+    }
+
+    /// The problems as seen from one record of `store` (`policies`): paths inside a record of that
+    /// store lose their `policies[2].`; a problem elsewhere keeps its whole text at `""`.
+    pub fn problems_in(&self, store: &str) -> Vec<(String, String)> {
+        if self.problems.is_empty() {
+            return vec![(String::new(), self.message.clone())];
+        }
+        self.problems
+            .iter()
+            .map(|p| {
+                let inside = p.path.strip_prefix(store).and_then(|rest| rest.strip_prefix('[')).and_then(|rest| rest.split_once(']'));
+                match inside {
+                    Some((_, after)) => (after.trim_start_matches('.').to_string(), p.message.clone()),
+                    None if p.path.is_empty() || p.path == "." => (String::new(), p.message.clone()),
+                    None => (String::new(), format!("{}: {}", p.path, p.message)),
+                }
+            })
+            .collect()
     }
 }
 
@@ -119,7 +178,19 @@ impl From<ActionError> for Refusal {
             ActionError::InvalidSetting { field, .. } => Some(field.clone()),
             _ => None,
         };
-        Refusal { message: e.to_string(), field }
+        let cause = match &e {
+            ActionError::Storage(crate::storage::StoreError::Fenced) => Cause::Fenced,
+            ActionError::Storage(_) => Cause::Storage,
+            _ => Cause::Refused,
+        };
+        let problems = match &e {
+            ActionError::Invalid(errors) => errors.0.iter().map(|p| Problem { path: p.path.clone(), message: p.message.clone() }).collect(),
+            ActionError::Import(crate::storage::backup::ImportError::Invalid { path, message }) => {
+                vec![Problem { path: path.clone(), message: message.clone() }]
+            }
+            _ => vec![Problem { path: String::new(), message: e.to_string() }],
+        };
+        Refusal { message: e.to_string(), cause, field, problems }
     }
 }
 
@@ -263,5 +334,51 @@ async fn remove<S: Store>(d: &mut Driver<S>, kind: ConfigKind, id: &str, now: Da
         ConfigKind::Policy => d.remove::<EscalationPolicy>(id, now).await,
         ConfigKind::Rule => d.remove::<Rule>(id, now).await,
         ConfigKind::Maintenance => d.remove::<MaintenanceWindow>(id, now).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::format::{FormatError, FormatErrors};
+
+    #[test]
+    fn a_refusal_carries_its_problems_with_their_paths() {
+        let errors = FormatErrors(vec![
+            FormatError { path: "policies[2].levels[0].targets".into(), message: "a level needs someone to page".into() },
+            FormatError { path: "policies[2]".into(), message: "the name is taken: Ops".into() },
+            FormatError { path: "rules[0].policy".into(), message: "no policy p".into() },
+            FormatError { path: String::new(), message: "nothing to save".into() },
+        ]);
+        let refusal = Refusal::from(ActionError::Invalid(errors));
+        assert_eq!(refusal.cause, Cause::Refused);
+        assert_eq!(refusal.problems.len(), 4);
+        assert_eq!(
+            refusal.problems_in("policies"),
+            vec![
+                ("levels[0].targets".to_string(), "a level needs someone to page".to_string()),
+                (String::new(), "the name is taken: Ops".to_string()),
+                (String::new(), "rules[0].policy: no policy p".to_string()),
+                (String::new(), "nothing to save".to_string()),
+            ]
+        );
+        // The words stay as they were, one problem a line.
+        assert!(refusal.message.starts_with("policies[2].levels[0].targets: a level needs someone to page\n"));
+        // Followers hear refusals over a BroadcastChannel: they travel as JSON and come back whole.
+        let json = serde_json::to_string(&refusal).unwrap();
+        assert_eq!(serde_json::from_str::<Refusal>(&json).unwrap(), refusal);
+    }
+
+    #[test]
+    fn a_fenced_write_is_known_by_its_cause_not_its_words() {
+        let fenced = Refusal::from(ActionError::Storage(crate::storage::StoreError::Fenced));
+        assert!(fenced.fenced());
+        assert!(!Refusal::new(Cause::Refused, fenced.message.clone()).fenced());
+        let full = Refusal::from(ActionError::Storage(crate::storage::StoreError::QuotaExceeded("x".into())));
+        assert_eq!(full.cause, Cause::Storage);
+        assert_eq!(full.problems_in("teams"), vec![(String::new(), full.message.clone())]);
+        // A reply from an older tab, without the new fields, still reads.
+        let old: Refusal = serde_json::from_str(r#"{"message":"no","field":null}"#).unwrap();
+        assert_eq!(old.problems_in("teams"), vec![(String::new(), "no".to_string())]);
     }
 }

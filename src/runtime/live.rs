@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::command::{execute, Command, Refusal, Reply};
+use super::command::{execute, Cause, Command, Refusal, Reply};
 use super::driver::Driver;
 use super::outbox::{self, Outcome, Send};
 use crate::adapters::bus::Bus;
@@ -36,7 +36,7 @@ use crate::engine::incident::Incident;
 use crate::engine::world::Channel;
 use crate::engine::world::World;
 use crate::reply::{ReplyMessage, ReplySettings, ReplyState};
-use crate::storage::{IdbStore, OutboxRow};
+use crate::storage::IdbStore;
 
 /// The app's IndexedDB database.
 pub const DATABASE: &str = "piket";
@@ -60,7 +60,8 @@ pub struct Snapshot {
     pub world: World,
     /// Every incident, open and resolved, with its timeline.
     pub incidents: Vec<Incident>,
-    pub outbox: Vec<OutboxRow>,
+    /// Every page and post, in words the screens show.
+    pub outbox: Vec<super::view::DeliveryRow>,
     /// When each timeline entry was recorded, per incident (for "fired 14 min late").
     pub recorded: BTreeMap<String, Vec<DateTime<Utc>>>,
     pub next_deadline: Option<DateTime<Utc>>,
@@ -76,12 +77,14 @@ pub struct PastIncident {
     pub incident: Incident,
     /// When each timeline entry was recorded.
     pub recorded: Vec<DateTime<Utc>>,
-    pub outbox: Vec<OutboxRow>,
+    /// Its pages and posts, in words the screens show.
+    pub outbox: Vec<super::view::DeliveryRow>,
 }
 
-impl From<crate::storage::ArchivedIncident> for PastIncident {
-    fn from(a: crate::storage::ArchivedIncident) -> PastIncident {
-        PastIncident { cursor: a.key, incident: a.incident, recorded: a.recorded, outbox: a.outbox }
+impl PastIncident {
+    fn of(a: crate::storage::ArchivedIncident, world: &World) -> PastIncident {
+        let outbox = a.outbox.iter().map(|row| super::view::DeliveryRow::of(row, world)).collect();
+        PastIncident { cursor: a.key, incident: a.incident, recorded: a.recorded, outbox }
     }
 }
 
@@ -201,6 +204,11 @@ type ReplySubscription = (String, String, crate::adapters::ntfy::Subscription);
 pub struct Live(Rc<Inner>);
 
 impl Live {
+    /// The time now, as the tab's clock reads it (the screens' first `now`, before a status comes).
+    pub fn now() -> DateTime<Utc> {
+        clock::now()
+    }
+
     /// Opens the database, joins the other tabs, and starts the clock.
     pub fn start(on_snapshot: impl Fn(Snapshot) + 'static, on_status: impl Fn(ClockStatus) + 'static, on_error: impl Fn(String) + 'static) -> Live {
         let live = Live(Rc::new(Inner {
@@ -407,7 +415,7 @@ impl Live {
                     // We took over while waiting: run it here.
                     self.execute_here(command).await
                 } else {
-                    Err(Refusal { message: "The tab running Piket's clock did not answer; nothing was changed. Try again.".into(), field: None })
+                    Err(Refusal::new(Cause::NoAnswer, "The tab running Piket's clock did not answer; nothing was changed. Try again."))
                 }
             }
         }
@@ -416,7 +424,7 @@ impl Live {
     async fn execute_here(&self, command: Command) -> Reply {
         let mut guard = self.0.driver.lock().await;
         let Some(driver) = guard.take() else {
-            return Err(Refusal { message: "Storage is still opening; try again in a moment.".into(), field: None });
+            return Err(Refusal::new(Cause::Starting, "Storage is still opening; try again in a moment."));
         };
         let (driver, reply) = execute(driver, command, clock::now()).await;
         if reply.as_ref().is_err_and(Refusal::fenced) {
@@ -565,13 +573,13 @@ impl Live {
     }
 
     /// Storage persistence and usage, asking for persistence first if not yet granted.
-    pub async fn storage_info(&self) -> crate::adapters::quota::StorageInfo {
-        let info = crate::adapters::quota::info().await;
+    pub async fn storage_info(&self) -> super::view::StorageUse {
+        let mut info = crate::adapters::quota::info().await;
         if info.persisted == Some(false) {
             crate::adapters::quota::request_persist().await;
-            return crate::adapters::quota::info().await;
+            info = crate::adapters::quota::info().await;
         }
-        info
+        super::view::StorageUse { persisted: info.persisted, usage_bytes: info.usage_bytes, quota_bytes: info.quota_bytes }
     }
 
     /// A page of history (resolved incidents from the archive, newest first), after `cursor`.
@@ -580,7 +588,7 @@ impl Live {
         let guard = self.0.driver.lock().await;
         let driver = guard.as_ref().ok_or("Storage is still opening.")?;
         let page = driver.history(cursor.as_deref(), limit).await.map_err(|e| e.to_string())?;
-        Ok(page.into_iter().map(PastIncident::from).collect())
+        Ok(page.into_iter().map(|a| PastIncident::of(a, driver.world())).collect())
     }
 
     /// Every archived incident resolved at or after `since` (so every one opened since then),
@@ -609,7 +617,7 @@ impl Live {
     pub async fn past_incident(&self, id: &str) -> Result<Option<PastIncident>, String> {
         let guard = self.0.driver.lock().await;
         let driver = guard.as_ref().ok_or("Storage is still opening.")?;
-        Ok(driver.find_archived(id).await.map_err(|e| e.to_string())?.map(PastIncident::from))
+        Ok(driver.find_archived(id).await.map_err(|e| e.to_string())?.map(|a| PastIncident::of(a, driver.world())))
     }
 
     /// Everything as one JSON file (read-only: any tab can do it).
@@ -974,7 +982,7 @@ fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
     Snapshot {
         world: driver.world().clone(),
         incidents,
-        outbox: driver.outbox().values().cloned().collect(),
+        outbox: driver.outbox().values().map(|row| super::view::DeliveryRow::of(row, driver.world())).collect(),
         recorded,
         next_deadline: driver.next_deadline(),
         delivery: driver.delivery_settings().clone(),

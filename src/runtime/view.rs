@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::engine::escalation::{Delivery, Engine};
 use crate::engine::incident::{EntryKind, Incident};
 use crate::engine::world::World;
+use crate::storage::{DeliveryState, OutboxRow};
 
 /// What happens next to an open incident: when, who is paged and what else changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +106,135 @@ pub fn span_words(d: chrono::Duration) -> String {
     }
 }
 
+/// Where a page or post stands, as the screens show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    /// Sent, but the target's answer cannot be read.
+    Unverified,
+    Failed,
+    /// Not sent: folded into a later page to the same person.
+    Folded,
+}
+
+impl DeliveryStatus {
+    /// One lower-case word (the row's `data-state`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Unverified => "unverified",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Folded => "folded",
+        }
+    }
+}
+
+/// One page or post as the screens show it: plain data, built by the runtime from the outbox, so
+/// screens never see a stored row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryRow {
+    pub key: String,
+    pub incident: String,
+    pub delivery: Delivery,
+    /// Intended time.
+    pub at: DateTime<Utc>,
+    pub status: DeliveryStatus,
+    /// When the next try is due (pending rows that were tried already).
+    pub next_try: Option<DateTime<Utc>>,
+    pub attempts: usize,
+    /// The last attempt in words ("HTTP 500, timeout").
+    pub last_attempt: Option<String>,
+    /// For whom, which way and why it stopped (see [`failed_row_text`](super::delivery_view::failed_row_text)).
+    pub failed_words: String,
+}
+
+impl DeliveryRow {
+    pub fn of(row: &OutboxRow, world: &World) -> DeliveryRow {
+        let last_attempt = row.attempts.last().map(|a| {
+            // A notification has no HTTP answer: its note says what happened.
+            if a.route == "notification" && !a.note.is_empty() {
+                return a.note.clone();
+            }
+            let status = a.status.map_or("network error".to_string(), |s| if s == 0 { "opaque answer".into() } else { format!("HTTP {s}") });
+            if a.note.is_empty() {
+                status
+            } else {
+                format!("{status}, {}", a.note)
+            }
+        });
+        let status = match row.state {
+            DeliveryState::Pending => DeliveryStatus::Pending,
+            DeliveryState::Delivered => DeliveryStatus::Delivered,
+            DeliveryState::Unverified => DeliveryStatus::Unverified,
+            DeliveryState::Failed => DeliveryStatus::Failed,
+            DeliveryState::Folded => DeliveryStatus::Folded,
+        };
+        let failed_words = if status == DeliveryStatus::Failed { super::delivery_view::failed_row_text(row, world) } else { String::new() };
+        DeliveryRow {
+            key: row.key.clone(),
+            incident: row.incident.clone(),
+            delivery: row.delivery.clone(),
+            at: row.at,
+            status,
+            next_try: row.next_attempt_at,
+            attempts: row.attempts.len(),
+            last_attempt,
+            failed_words,
+        }
+    }
+
+    /// Where it stands in words, "pending, next try 10:05 (2 attempts; last: HTTP 500)"; `clock`
+    /// writes a time as the reader's clock shows it.
+    pub fn words(&self, clock: impl Fn(DateTime<Utc>) -> String) -> String {
+        let tries = self.attempts;
+        let state = match self.status {
+            DeliveryStatus::Pending => match self.next_try {
+                Some(t) if tries > 0 => format!("pending, next try {}", clock(t)),
+                _ => "pending".to_string(),
+            },
+            DeliveryStatus::Delivered => "delivered".to_string(),
+            DeliveryStatus::Unverified => "sent (the target's answer cannot be read)".to_string(),
+            DeliveryStatus::Failed => "failed".to_string(),
+            DeliveryStatus::Folded => "not sent: folded into a later page to the same person (caught up after a sleep)".to_string(),
+        };
+        match (tries, &self.last_attempt) {
+            (0, _) | (_, None) => state,
+            (n, Some(last)) => format!("{state} ({n} {}; last: {last})", if n == 1 { "attempt" } else { "attempts" }),
+        }
+    }
+}
+
+/// Whether the browser keeps Piket's data, and how much room it takes (Settings → Storage).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StorageUse {
+    pub persisted: Option<bool>,
+    pub usage_bytes: Option<f64>,
+    pub quota_bytes: Option<f64>,
+}
+
+impl StorageUse {
+    pub fn persisted_words(&self) -> &'static str {
+        match self.persisted {
+            Some(true) => "Persistent storage granted: the browser will not clear Piket's data to free space.",
+            Some(false) => "Persistent storage not granted: under storage pressure the browser may clear Piket's data. Keep backups.",
+            None => "This browser does not say whether Piket's data is persistent. Keep backups.",
+        }
+    }
+
+    pub fn usage_words(&self) -> String {
+        match (self.usage_bytes, self.quota_bytes) {
+            (Some(u), Some(q)) => format!("Using {} of {} available.", megabytes(u), megabytes(q)),
+            _ => "Usage unknown.".to_string(),
+        }
+    }
+}
+
+fn megabytes(bytes: f64) -> String {
+    format!("{:.1} MB", bytes / (1024.0 * 1024.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +280,46 @@ mod tests {
         assert_eq!(step.at, t(5));
         assert_eq!(step.pages, vec!["Bob".to_string()]);
         assert!(step.sentence(t(0), "10:05").starts_with("In 5 min (at 10:05), Piket pages Bob"), "{}", step.sentence(t(0), "10:05"));
+    }
+
+    #[test]
+    fn a_delivery_row_reads_in_words_without_its_stored_shape() {
+        let world = World::default();
+        let mut row = OutboxRow {
+            key: "k".into(),
+            incident: "i".into(),
+            delivery: Delivery::Post { channel: "ops".into() },
+            at: t(0),
+            queued_at: t(0),
+            state: DeliveryState::Pending,
+            attempts: vec![],
+            next_attempt_at: Some(t(2)),
+            routes: vec![],
+            event: None,
+        };
+        let clock = |at: DateTime<Utc>| at.format("%H:%M").to_string();
+        assert_eq!(DeliveryRow::of(&row, &world).words(clock), "pending");
+        row.attempts.push(crate::storage::Attempt { at: t(1), route: "webhook".into(), status: Some(500), latency_ms: 3, note: "timeout".into() });
+        let view = DeliveryRow::of(&row, &world);
+        assert_eq!(view.status.as_str(), "pending");
+        assert_eq!(view.words(clock), "pending, next try 10:02 (1 attempt; last: HTTP 500, timeout)");
+        row.attempts.push(crate::storage::Attempt { at: t(2), route: "webhook".into(), status: None, latency_ms: 3, note: String::new() });
+        row.state = DeliveryState::Failed;
+        let failed = DeliveryRow::of(&row, &world);
+        assert_eq!(failed.words(clock), "failed (2 attempts; last: network error)");
+        assert!(failed.failed_words.starts_with("post to "), "{}", failed.failed_words);
+        row.state = DeliveryState::Folded;
+        row.attempts.clear();
+        assert!(DeliveryRow::of(&row, &world).failed_words.is_empty());
+        assert_eq!(DeliveryRow::of(&row, &world).status.as_str(), "folded");
+    }
+
+    #[test]
+    fn storage_use_reads_in_words() {
+        let info = StorageUse { persisted: Some(true), usage_bytes: Some(3.0 * 1024.0 * 1024.0), quota_bytes: Some(1024.0 * 1024.0 * 1024.0) };
+        assert!(info.persisted_words().starts_with("Persistent storage granted"));
+        assert_eq!(info.usage_words(), "Using 3.0 MB of 1024.0 MB available.");
+        assert_eq!(StorageUse::default().usage_words(), "Usage unknown.");
+        assert!(StorageUse::default().persisted_words().starts_with("This browser does not say"));
     }
 }

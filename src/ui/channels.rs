@@ -9,9 +9,8 @@ use super::state::AppState;
 use crate::delivery::{self, ChannelConfig, ChannelKind, Event, Message, PLACEHOLDERS};
 use crate::engine::world::Channel;
 use crate::runtime::command::{Command, ConfigItem, ConfigKind};
-use crate::runtime::delivery_view::failed_row_text;
 use crate::runtime::outbox::{channel_config, DeliverySettings};
-use crate::storage::DeliveryState;
+use crate::runtime::view::{DeliveryRow, DeliveryStatus};
 
 const KINDS: [(&str, &str); 5] =
     [("ntfy", "ntfy"), ("slack", "Slack"), ("teams", "Microsoft Teams"), ("discord", "Discord"), ("generic", "Generic JSON webhook")];
@@ -188,7 +187,7 @@ pub fn ChannelsScreen() -> impl IntoView {
         });
     };
 
-    let failed = Memo::new(move |_| state.outbox.with(|rows| rows.iter().filter(|r| r.state == DeliveryState::Failed).cloned().collect::<Vec<_>>()));
+    let failed = Memo::new(move |_| state.outbox.with(|rows| rows.iter().filter(|r| r.status == DeliveryStatus::Failed).cloned().collect::<Vec<_>>()));
 
     view! {
         <section class="screen channels">
@@ -199,7 +198,7 @@ pub fn ChannelsScreen() -> impl IntoView {
                 <h2 id="failed-title">"Failed deliveries"</h2>
                 <Show when=move || !failed.get().is_empty() fallback=|| view! { <p class="muted">"None: every page and post so far was delivered or is still being tried."</p> }>
                     <ul class="failed-list">
-                        <For each=move || failed.get() key=|r| (r.key.clone(), r.attempts.len()) let:row>
+                        <For each=move || failed.get() key=|r| (r.key.clone(), r.attempts, r.failed_words.clone()) let:row>
                             <FailedRow row=row />
                         </For>
                     </ul>
@@ -324,14 +323,14 @@ fn ChannelRow(channel: Channel, form: ChannelForm) -> impl IntoView {
 }
 
 #[component]
-fn FailedRow(row: crate::storage::OutboxRow) -> impl IntoView {
+fn FailedRow(row: DeliveryRow) -> impl IntoView {
     let state = expect_context::<AppState>();
     let title =
         state.incidents.with(|list| list.iter().find(|i| i.id == row.incident).map(|i| i.details.title.clone())).unwrap_or_else(|| row.incident.clone());
     let key = row.key.clone();
     let href = format!("/incidents/{}", row.incident);
     // Who or what it was for, which way, how many attempts and why it stopped, in words.
-    let words = move || state.world.with(|w| failed_row_text(&row, w));
+    let words = row.failed_words.clone();
     view! {
         <li class="failed">
             <a href=href>{title.clone()}</a>

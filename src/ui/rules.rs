@@ -8,7 +8,7 @@ use crate::route::Route;
 use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
-use super::policies::fields::{problems_of, problems_of_refusal, problems_text, target_choices, target_from_key, target_name, uid, Choice, Labelled, Problems};
+use super::policies::fields::{problems_of, problems_text, target_choices, target_from_key, target_name, uid, Choice, Labelled, Problems};
 use super::row_actions::RowActions;
 use super::state::AppState;
 use crate::engine::escalation::{Engine, Input};
@@ -410,7 +410,7 @@ pub fn RulesScreen() -> impl IntoView {
                     status.set(done.message);
                 }
                 Err(r) => {
-                    refusal.set(problems_of_refusal(&r.message, "rules"));
+                    refusal.set(r.problems_in("rules"));
                     status.set("Not saved: fix what is marked.".into());
                 }
             }

@@ -13,8 +13,8 @@ use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
 use super::policies::fields::{
-    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, problems_of_refusal, problems_text, uid, zone_named,
-    Choice, Labelled, Problems, WindowForm, WindowsEditor,
+    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, problems_text, uid, zone_named, Choice, Labelled,
+    Problems, WindowForm, WindowsEditor,
 };
 use super::row_actions::RowActions;
 use super::state::{browser_time_zone, AppState};
@@ -382,7 +382,7 @@ fn ScheduleEditor(id: String) -> impl IntoView {
                     status.set("Saved.".into());
                 }
                 Err(r) => {
-                    refusal.set(problems_of_refusal(&r.message, "schedules"));
+                    refusal.set(r.problems_in("schedules"));
                     status.set("Not saved: fix what is marked below.".into());
                 }
             }

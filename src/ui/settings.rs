@@ -33,10 +33,6 @@ async fn chosen_file_text(input: &web_sys::HtmlInputElement) -> Result<String, S
     text.as_string().ok_or_else(|| "The file could not be read as text.".into())
 }
 
-fn megabytes(bytes: f64) -> String {
-    format!("{:.1} MB", bytes / (1024.0 * 1024.0))
-}
-
 #[component]
 pub fn SettingsScreen() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -116,18 +112,7 @@ pub fn SettingsScreen() -> impl IntoView {
                 <h2 id="storage-title">"Storage"</h2>
                 <Suspense fallback=|| view! { <p class="muted">"Reading storage…"</p> }>
                     {move || storage.get().map(|info| match info {
-                        Some(info) => {
-                            let persisted = match info.persisted {
-                                Some(true) => "Persistent storage granted: the browser will not clear Piket's data to free space.",
-                                Some(false) => "Persistent storage not granted: under storage pressure the browser may clear Piket's data. Keep backups.",
-                                None => "This browser does not say whether Piket's data is persistent. Keep backups.",
-                            };
-                            let usage = match (info.usage_bytes, info.quota_bytes) {
-                                (Some(u), Some(q)) => format!("Using {} of {} available.", megabytes(u), megabytes(q)),
-                                _ => "Usage unknown.".to_string(),
-                            };
-                            view! { <p class="storage-persisted">{persisted}</p><p class="muted">{usage}</p> }.into_any()
-                        }
+                        Some(info) => view! { <p class="storage-persisted">{info.persisted_words()}</p><p class="muted">{info.usage_words()}</p> }.into_any(),
                         None => view! { <p class="muted">"Starting…"</p> }.into_any(),
                     })}
                 </Suspense>

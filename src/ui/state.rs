@@ -12,9 +12,9 @@ use leptos::prelude::*;
 use crate::engine::incident::Incident;
 use crate::engine::person::Person;
 use crate::engine::world::World;
-use crate::runtime::command::{Command, Refusal, Reply};
+use crate::runtime::command::{Cause, Command, Refusal, Reply};
 use crate::runtime::live::{ClockStatus, Live, PastIncident, Snapshot};
-use crate::storage::OutboxRow;
+use crate::runtime::view::{DeliveryRow, StorageUse};
 
 /// Resolved incidents read from the archive at a time.
 pub const HISTORY_PAGE: usize = 50;
@@ -34,7 +34,8 @@ pub struct AppState {
     pub draft_policy: RwSignal<Option<crate::engine::policy::EscalationPolicy>>,
     /// Archived incidents opened by id (a link to an old incident).
     pub past: RwSignal<BTreeMap<String, Option<PastIncident>>>,
-    pub outbox: RwSignal<Vec<OutboxRow>>,
+    /// Every page and post, as the runtime words them.
+    pub outbox: RwSignal<Vec<DeliveryRow>>,
     /// When each timeline entry was recorded, per incident (lateness).
     pub recorded: RwSignal<BTreeMap<String, Vec<DateTime<Utc>>>>,
     pub next_deadline: RwSignal<Option<DateTime<Utc>>>,
@@ -68,7 +69,7 @@ impl AppState {
             delivery: RwSignal::new(Default::default()),
             reply: RwSignal::new(Default::default()),
             clock: RwSignal::new(None),
-            now: RwSignal::new(crate::adapters::clock::now()),
+            now: RwSignal::new(Live::now()),
             loaded: RwSignal::new(false),
             load_error: RwSignal::new(None),
         }
@@ -109,7 +110,7 @@ impl AppState {
     pub async fn run(self, command: Command) -> Reply {
         match self.live.get_value() {
             Some(live) => live.run(command).await,
-            None => Err(Refusal { message: "Piket is still starting; try again in a moment.".into(), field: None }),
+            None => Err(Refusal::new(Cause::Starting, "Piket is still starting; try again in a moment.")),
         }
     }
 
@@ -171,7 +172,7 @@ impl AppState {
     }
 
     /// Storage persistence and usage (asks for persistence when not yet granted).
-    pub async fn storage_info(self) -> Option<crate::adapters::quota::StorageInfo> {
+    pub async fn storage_info(self) -> Option<StorageUse> {
         Some(self.live.get_value()?.storage_info().await)
     }
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::route::Route;
 use leptos::task::spawn_local;
 
-use super::policies::fields::{problems_of_refusal, problems_text, Choice, Labelled};
+use super::policies::fields::{problems_text, Choice, Labelled};
 use super::state::AppState;
 use crate::engine::world::Team;
 use crate::runtime::command::{Command, ConfigItem, ConfigKind};
@@ -55,7 +55,7 @@ pub fn TeamsScreen() -> impl IntoView {
                     clear();
                     status.set(done.message);
                 }
-                Err(r) => error.set(Some(problems_text(&problems_of_refusal(&r.message, "teams")))),
+                Err(r) => error.set(Some(problems_text(&r.problems_in("teams")))),
             }
         });
     };

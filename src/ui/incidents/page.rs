@@ -23,7 +23,7 @@ use crate::engine::escalation::{Delivery, Input, ReassignTo, Stage};
 use crate::engine::incident::{Actor, EntryKind, Incident, Severity, Status, TimelineEntry};
 use crate::intake::is_evidence_url;
 use crate::runtime::command::Command;
-use crate::storage::{DeliveryState, OutboxRow};
+use crate::runtime::view::DeliveryRow;
 
 /// Something a responder does to the incident.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,36 +97,6 @@ fn paged_now(state: AppState, i: &Incident) -> Vec<String> {
         }
     }
     names
-}
-
-fn delivery_words(row: &OutboxRow) -> String {
-    let tries = row.attempts.len();
-    let last = row.attempts.last().map(|a| {
-        // A notification has no HTTP answer: its note says what happened.
-        if a.route == "notification" && !a.note.is_empty() {
-            return a.note.clone();
-        }
-        let status = a.status.map_or("network error".to_string(), |s| if s == 0 { "opaque answer".into() } else { format!("HTTP {s}") });
-        if a.note.is_empty() {
-            status
-        } else {
-            format!("{status}, {}", a.note)
-        }
-    });
-    let state = match row.state {
-        DeliveryState::Pending => match row.next_attempt_at {
-            Some(t) if tries > 0 => format!("pending, next try {}", clock_time(t)),
-            _ => "pending".to_string(),
-        },
-        DeliveryState::Delivered => "delivered".to_string(),
-        DeliveryState::Unverified => "sent (the target's answer cannot be read)".to_string(),
-        DeliveryState::Failed => "failed".to_string(),
-        DeliveryState::Folded => "not sent: folded into a later page to the same person (caught up after a sleep)".to_string(),
-    };
-    match (tries, last) {
-        (0, _) | (_, None) => state,
-        (n, Some(last)) => format!("{state} ({n} {}; last: {last})", if n == 1 { "attempt" } else { "attempts" }),
-    }
 }
 
 #[component]
@@ -400,7 +370,7 @@ fn Timeline(incident: Memo<Option<Incident>>) -> impl IntoView {
     // Delivery state by idempotency key, for pages and posts.
     let delivery = Memo::new(move |_| {
         let id = id();
-        deliveries_of(state, &id).iter().map(|r| (r.key.clone(), delivery_words(r))).collect::<BTreeMap<_, _>>()
+        deliveries_of(state, &id).iter().map(|r| (r.key.clone(), r.words(clock_time))).collect::<BTreeMap<_, _>>()
     });
     let entries = Memo::new(move |_| {
         let id = id();
@@ -553,8 +523,8 @@ where
 }
 
 /// An incident's pages and posts: from the hot outbox, or from the archive for an old incident.
-fn deliveries_of(state: AppState, id: &str) -> Vec<OutboxRow> {
-    let hot: Vec<OutboxRow> = state.outbox.with(|rows| rows.iter().filter(|r| r.incident == id).cloned().collect());
+fn deliveries_of(state: AppState, id: &str) -> Vec<DeliveryRow> {
+    let hot: Vec<DeliveryRow> = state.outbox.with(|rows| rows.iter().filter(|r| r.incident == id).cloned().collect());
     if !hot.is_empty() || state.incidents.with(|all| all.iter().any(|i| i.id == id)) {
         return hot;
     }
@@ -576,8 +546,8 @@ fn Deliveries(id: Memo<String>) -> impl IntoView {
                             Delivery::Post { channel } => format!("Post to channel {}", channel_name(state, channel)),
                         };
                         view! {
-                            <li data-state=format!("{:?}", r.state).to_lowercase()>
-                                <strong>{to}</strong>{format!(" at {}: ", clock_time(r.at))}{delivery_words(&r)}
+                            <li data-state=r.status.as_str()>
+                                <strong>{to}</strong>{format!(" at {}: ", clock_time(r.at))}{r.words(clock_time)}
                             </li>
                         }
                     }).collect_view()}

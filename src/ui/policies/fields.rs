@@ -45,28 +45,6 @@ pub fn problems_of(errors: FormatErrors) -> Problems {
         .collect()
 }
 
-/// Reads a runtime refusal ("policies[2].levels[0].targets: a level needs …", one per line) into
-/// paths relative to the record of `store` (`policies`), keeping other lines whole.
-pub fn problems_of_refusal(message: &str, store: &str) -> Problems {
-    message
-        .lines()
-        .map(|line| {
-            let prefix = format!("{store}[");
-            if let Some(rest) = line.strip_prefix(&prefix) {
-                if let Some((_, after)) = rest.split_once(']') {
-                    if let Some((path, msg)) = after.trim_start_matches('.').split_once(": ") {
-                        return (path.to_string(), msg.to_string());
-                    }
-                    if let Some(msg) = after.strip_prefix(": ") {
-                        return (String::new(), msg.to_string());
-                    }
-                }
-            }
-            (String::new(), line.to_string())
-        })
-        .collect()
-}
-
 /// The message for exactly `path`, if any.
 pub fn problem_at(problems: &Problems, path: &str) -> Option<String> {
     let found: Vec<&str> = problems.iter().filter(|(p, _)| p == path).map(|(_, m)| m.as_str()).collect();

@@ -15,8 +15,8 @@ use crate::ui::nav::use_nav;
 use leptos::task::spawn_local;
 
 use self::fields::{
-    datetime_input, parse_datetime_input, problem_at, problems_of_refusal, problems_text, target_choices, target_from_key, target_name, zone_named, Choice,
-    Labelled, Problems, WindowsEditor,
+    datetime_input, parse_datetime_input, problem_at, problems_text, target_choices, target_from_key, target_name, zone_named, Choice, Labelled, Problems,
+    WindowsEditor,
 };
 use self::form::{LevelForm, PolicyForm, TimeoutForm};
 use self::preview::{path_of, PathPreview};
@@ -251,7 +251,7 @@ fn PolicyEditor(id: String) -> impl IntoView {
                     status.set(message);
                 }
                 Err(r) => {
-                    refusal.set(problems_of_refusal(&r.message, "policies"));
+                    refusal.set(r.problems_in("policies"));
                     status.set("Not saved: fix what is marked below.".into());
                 }
             }
