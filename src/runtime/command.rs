@@ -30,6 +30,32 @@ pub enum ConfigItem {
     Maintenance(MaintenanceWindow),
 }
 
+impl ConfigItem {
+    /// The store its records are kept in, as problems' paths name it (`policies[2].levels[0]`).
+    pub fn store(&self) -> &'static str {
+        match self {
+            ConfigItem::Person(_) => "people",
+            ConfigItem::Team(_) => "teams",
+            ConfigItem::Channel(_) => "channels",
+            ConfigItem::Schedule(_) => "schedules",
+            ConfigItem::Policy(_) => "policies",
+            ConfigItem::Rule(_) => "rules",
+            ConfigItem::Maintenance(_) => "maintenance",
+        }
+    }
+}
+
+macro_rules! config_items {
+    ($($record:ty => $variant:ident),*) => {$(
+        impl From<$record> for ConfigItem {
+            fn from(record: $record) -> ConfigItem {
+                ConfigItem::$variant(record)
+            }
+        }
+    )*};
+}
+config_items!(Person => Person, Team => Team, Channel => Channel, OnCallSchedule => Schedule, EscalationPolicy => Policy, Rule => Rule, MaintenanceWindow => Maintenance);
+
 /// Which kind of configuration record (for removal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

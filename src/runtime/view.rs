@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::engine::escalation::{Delivery, Engine};
 use crate::engine::incident::{EntryKind, Incident};
+use crate::engine::schedule::Override;
 use crate::engine::world::World;
 use crate::storage::{DeliveryState, OutboxRow};
 
@@ -235,6 +236,48 @@ fn megabytes(bytes: f64) -> String {
     format!("{:.1} MB", bytes / (1024.0 * 1024.0))
 }
 
+/// An override as the Overrides form describes it: `kind` is `with` (covers for whoever is on
+/// call), `replace` (covers for `replaces`), `add` (joins) or `remove` (is off). The problem in
+/// words when the form does not describe one.
+pub fn new_override(kind: &str, person: String, replaces: String, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Result<Override, &'static str> {
+    let (Some(start), Some(end)) = (start, end) else { return Err("Give both a start and an end.") };
+    if person.is_empty() {
+        return Err("Choose who the override is about.");
+    }
+    let mut o = Override { start, end, add: None, remove: None, replace: None, with: None };
+    match kind {
+        "add" => o.add = Some(person),
+        "remove" => o.remove = Some(person),
+        "replace" => {
+            if replaces.is_empty() {
+                return Err("Choose who is replaced.");
+            }
+            o.replace = Some(replaces);
+            o.with = Some(person);
+        }
+        _ => o.with = Some(person),
+    }
+    if end <= start {
+        return Err("The end must be after the start.");
+    }
+    Ok(o)
+}
+
+/// An override in one line: "Bob covers for Alice, Tue 22:00 → Wed 07:00"; `name` gives a person's
+/// name, `span` is the override's time in the reader's words.
+pub fn override_words(o: &Override, name: impl Fn(&str) -> String, span: &str) -> String {
+    let name = |id: &Option<String>| id.as_deref().map(&name).unwrap_or_default();
+    if o.add.is_some() {
+        format!("{} joins whoever is on call, {span}", name(&o.add))
+    } else if o.remove.is_some() {
+        format!("{} is off, {span}", name(&o.remove))
+    } else if o.replace.is_some() {
+        format!("{} covers for {}, {span}", name(&o.with), name(&o.replace))
+    } else {
+        format!("{} covers for whoever is on call, {span}", name(&o.with))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +364,24 @@ mod tests {
         assert_eq!(info.usage_words(), "Using 3.0 MB of 1024.0 MB available.");
         assert_eq!(StorageUse::default().usage_words(), "Usage unknown.");
         assert!(StorageUse::default().persisted_words().starts_with("This browser does not say"));
+    }
+
+    #[test]
+    fn an_override_is_built_from_the_form_or_says_what_is_missing() {
+        let name = |id: &str| id.to_uppercase();
+        let cover = new_override("with", "bob".into(), String::new(), Some(t(0)), Some(t(60))).unwrap();
+        assert_eq!(override_words(&cover, name, "now"), "BOB covers for whoever is on call, now");
+        let swap = new_override("replace", "bob".into(), "ann".into(), Some(t(0)), Some(t(60))).unwrap();
+        assert_eq!((swap.replace.as_deref(), swap.with.as_deref()), (Some("ann"), Some("bob")));
+        assert_eq!(override_words(&swap, name, "now"), "BOB covers for ANN, now");
+        assert_eq!(
+            override_words(&new_override("add", "c".into(), String::new(), Some(t(0)), Some(t(1))).unwrap(), name, "x"),
+            "C joins whoever is on call, x"
+        );
+        assert_eq!(override_words(&new_override("remove", "d".into(), String::new(), Some(t(0)), Some(t(1))).unwrap(), name, "x"), "D is off, x");
+        assert_eq!(new_override("with", "bob".into(), String::new(), None, Some(t(1))), Err("Give both a start and an end."));
+        assert_eq!(new_override("with", String::new(), String::new(), Some(t(0)), Some(t(1))), Err("Choose who the override is about."));
+        assert_eq!(new_override("replace", "bob".into(), String::new(), Some(t(0)), Some(t(1))), Err("Choose who is replaced."));
+        assert_eq!(new_override("with", "bob".into(), String::new(), Some(t(1)), Some(t(1))), Err("The end must be after the start."));
     }
 }

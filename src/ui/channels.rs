@@ -3,12 +3,14 @@
 //! a Retry button.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
+use super::command::{use_command, use_task, Outcome};
+use super::editor::{use_editor, Draft};
+use super::policies::fields::Problems;
 use super::state::AppState;
 use crate::delivery::{self, ChannelConfig, ChannelKind, Event, Message, PLACEHOLDERS};
 use crate::engine::world::Channel;
-use crate::runtime::command::{Command, ConfigItem, ConfigKind};
+use crate::runtime::command::{Command, ConfigKind};
 use crate::runtime::outbox::{channel_config, DeliverySettings};
 use crate::runtime::view::{DeliveryRow, DeliveryStatus};
 
@@ -23,7 +25,7 @@ const PHASES: [(&str, &str); 6] = [
     ("retro", "Retro (post-incident review)"),
 ];
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct ChannelForm {
     id: RwSignal<String>,
     name: RwSignal<String>,
@@ -38,27 +40,7 @@ struct ChannelForm {
 
 impl ChannelForm {
     fn new() -> Self {
-        ChannelForm {
-            id: RwSignal::new(String::new()),
-            name: RwSignal::new(String::new()),
-            kind: RwSignal::new("slack".into()),
-            address: RwSignal::new(String::new()),
-            saved_address: RwSignal::new(String::new()),
-            topic: RwSignal::new(String::new()),
-            phase: RwSignal::new(String::new()),
-            template: RwSignal::new(String::new()),
-        }
-    }
-
-    fn fill(self, c: &Channel) {
-        self.id.set(c.id.clone());
-        self.name.set(c.name.clone());
-        self.kind.set(c.kind.clone());
-        self.address.set(String::new());
-        self.saved_address.set(c.address.clone());
-        self.topic.set(c.topic.clone());
-        self.phase.set(c.phase.map(phase_value).unwrap_or_default());
-        self.template.set(c.template.clone());
+        ChannelForm { kind: RwSignal::new("slack".into()), ..Default::default() }
     }
 
     fn clear(self) {
@@ -84,6 +66,26 @@ impl ChannelForm {
             topic: self.topic.get().trim().to_string(),
             template: self.template.get(),
         }
+    }
+}
+
+impl Draft for ChannelForm {
+    type Record = Channel;
+
+    fn fill(self, c: &Channel) {
+        self.id.set(c.id.clone());
+        self.name.set(c.name.clone());
+        self.kind.set(c.kind.clone());
+        self.address.set(String::new());
+        self.saved_address.set(c.address.clone());
+        self.topic.set(c.topic.clone());
+        self.phase.set(c.phase.map(phase_value).unwrap_or_default());
+        self.template.set(c.template.clone());
+    }
+
+    fn record(self) -> Result<Channel, Problems> {
+        let draft = self.draft();
+        channel_config(&draft).map(|_| draft).map_err(|e| vec![(String::new(), e)])
     }
 }
 
@@ -121,72 +123,6 @@ fn origin() -> String {
 pub fn ChannelsScreen() -> impl IntoView {
     let state = expect_context::<AppState>();
     let form = ChannelForm::new();
-    let error = RwSignal::new(None::<String>);
-    let test_result = RwSignal::new(None::<Result<String, String>>);
-    let editing = move || !form.id.get().is_empty();
-
-    let preview = move || {
-        let draft = form.draft();
-        let config = ChannelConfig {
-            kind: serde_json::from_value(serde_json::Value::String(draft.kind.clone())).unwrap_or(ChannelKind::Generic),
-            url: if draft.address.is_empty() { "https://example.invalid/hook".into() } else { draft.address.clone() },
-            topic: Some(if draft.topic.is_empty() { "topic".into() } else { draft.topic.clone() }),
-            template: (!draft.template.is_empty()).then(|| draft.template.clone()),
-            no_cors: false,
-        };
-        if let Some(t) = config.template.as_deref() {
-            if let Err(e) = delivery::validate_template(t) {
-                return (format!("Template: {e}"), String::new(), String::new());
-            }
-        }
-        let spec = delivery::request(&config, &sample(&origin()));
-        let body = serde_json::from_str::<serde_json::Value>(&spec.body).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(spec.body.clone());
-        let note = if spec.status_readable() {
-            "Sent as JSON; the answer is checked and failures are retried.".to_string()
-        } else {
-            "Sent as a simple request (no-cors): it arrives, but a web page cannot read the answer, so the delivery log says “unverified”.".to_string()
-        };
-        (delivery::message_text(&config, &sample(&origin())), body, note)
-    };
-
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let draft = form.draft();
-        if let Err(e) = channel_config(&draft) {
-            error.set(Some(e));
-            return;
-        }
-        spawn_local(async move {
-            match state.run(Command::Save { item: ConfigItem::Channel(draft) }).await {
-                Ok(_) => {
-                    error.set(None);
-                    test_result.set(None);
-                    form.clear();
-                }
-                Err(r) => error.set(Some(r.message)),
-            }
-        });
-    };
-    let send_test = move |_| {
-        let draft = form.draft();
-        test_result.set(Some(Ok("Sending…".into())));
-        spawn_local(async move {
-            test_result.set(Some(state.test_channel(draft).await));
-        });
-    };
-
-    let ntfy_server = RwSignal::new(String::new());
-    Effect::new(move |_| ntfy_server.set(state.delivery.get().ntfy_server));
-    let delivery_message = RwSignal::new(None::<Result<String, String>>);
-    let save_delivery = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let settings = DeliverySettings { ntfy_server: ntfy_server.get_untracked().trim().to_string(), ..state.delivery.get_untracked() };
-        spawn_local(async move {
-            let reply = state.run(Command::SetDeliverySettings { settings }).await;
-            delivery_message.set(Some(reply.map(|d| d.message).map_err(|e| e.message)));
-        });
-    };
-
     let failed = Memo::new(move |_| state.outbox.with(|rows| rows.iter().filter(|r| r.status == DeliveryStatus::Failed).cloned().collect::<Vec<_>>()));
 
     view! {
@@ -214,6 +150,63 @@ pub fn ChannelsScreen() -> impl IntoView {
                 <div class="empty-state"><p>"No channels yet. Add the Slack, Teams or Discord room where incidents are announced, or an ntfy topic the whole team follows."</p></div>
             </Show>
 
+            <ChannelEditor form=form/>
+            <NtfyServerForm/>
+        </section>
+    }
+}
+
+/// What a channel as drafted is sent for a sample page: the message, the body, and how it is sent.
+fn channel_preview(draft: Channel) -> (String, String, String) {
+    let config = ChannelConfig {
+        kind: serde_json::from_value(serde_json::Value::String(draft.kind.clone())).unwrap_or(ChannelKind::Generic),
+        url: if draft.address.is_empty() { "https://example.invalid/hook".into() } else { draft.address.clone() },
+        topic: Some(if draft.topic.is_empty() { "topic".into() } else { draft.topic.clone() }),
+        template: (!draft.template.is_empty()).then(|| draft.template.clone()),
+        no_cors: false,
+    };
+    if let Some(t) = config.template.as_deref() {
+        if let Err(e) = delivery::validate_template(t) {
+            return (format!("Template: {e}"), String::new(), String::new());
+        }
+    }
+    let spec = delivery::request(&config, &sample(&origin()));
+    let body = serde_json::from_str::<serde_json::Value>(&spec.body).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(spec.body.clone());
+    let note = if spec.status_readable() {
+        "Sent as JSON; the answer is checked and failures are retried.".to_string()
+    } else {
+        "Sent as a simple request (no-cors): it arrives, but a web page cannot read the answer, so the delivery log says “unverified”.".to_string()
+    };
+    (delivery::message_text(&config, &sample(&origin())), body, note)
+}
+
+/// Add or edit a channel, with a preview of what it is sent and a test send.
+#[component]
+fn ChannelEditor(form: ChannelForm) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let test = use_task(move |draft: Channel| async move { state.test_channel(draft).await });
+    let editor = use_editor(form, "", move |editor, _| {
+        editor.reset();
+        test.clear();
+        form.clear();
+    });
+    // The draft's problem once a save was tried, else the runtime's refusal, in its words.
+    let error = move || {
+        let draft = if editor.tried.get() { editor.checked.get().err() } else { None };
+        draft.map(|p| p.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("\n")).or_else(|| editor.save.error())
+    };
+    let test_result = move || if test.pending().get() { Some(Ok("Sending…".to_string())) } else { test.value().get() };
+    let editing = move || !form.id.get().is_empty();
+    let preview = move || channel_preview(form.draft());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        editor.submit();
+    };
+    let send_test = move |_| {
+        test.dispatch_local(form.draft());
+    };
+
+    view! {
             <form class="card form" on:submit=submit novalidate aria-labelledby="channel-form-title">
                 <h2 id="channel-form-title">{move || if editing() { "Edit channel" } else { "Add a channel" }}</h2>
                 <div class="field">
@@ -255,22 +248,35 @@ pub fn ChannelsScreen() -> impl IntoView {
                     <pre class="preview-body">{move || preview().1}</pre>
                     <p class="muted small">{move || preview().2}</p>
                 </div>
-                <Show when=move || error.get().is_some()>
-                    <p class="error" role="alert">{move || error.get()}</p>
+                <Show when=move || error().is_some()>
+                    <p class="error" role="alert">{error}</p>
                 </Show>
-                {move || test_result.get().map(|r| match r {
-                    Ok(t) => view! { <p class="ok" role="status">{t}</p> }.into_any(),
-                    Err(t) => view! { <p class="error" role="alert">{t}</p> }.into_any(),
-                })}
+                <Outcome message=Signal::derive(test_result)/>
                 <div class="actions">
-                    <button type="submit" class="primary">{move || if editing() { "Save changes" } else { "Save channel" }}</button>
+                    <button type="submit" class="primary" prop:disabled=move || editor.save.pending()>{move || if editing() { "Save changes" } else { "Save channel" }}</button>
                     <button type="button" on:click=send_test>"Send test"</button>
                     <Show when=editing>
-                        <button type="button" on:click=move |_| { form.clear(); error.set(None); test_result.set(None); }>"Cancel edit"</button>
+                        <button type="button" on:click=move |_| { form.clear(); editor.reset(); test.clear(); }>"Cancel edit"</button>
                     </Show>
                 </div>
             </form>
 
+    }
+}
+
+/// The ntfy server people's topics are paged through.
+#[component]
+fn NtfyServerForm() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let ntfy_server = RwSignal::new(String::new());
+    Effect::new(move |_| ntfy_server.set(state.delivery.get().ntfy_server));
+    let save = use_command();
+    let save_delivery = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let settings = DeliverySettings { ntfy_server: ntfy_server.get_untracked().trim().to_string(), ..state.delivery.get_untracked() };
+        save.dispatch(Command::SetDeliverySettings { settings });
+    };
+    view! {
             <form class="card form-stack" on:submit=save_delivery aria-labelledby="ntfy-title">
                 <h2 id="ntfy-title">"ntfy for people"</h2>
                 <p class="muted">"People with an ntfy topic are paged through this server (the ntfy app on their phone subscribes to their topic)."</p>
@@ -279,19 +285,14 @@ pub fn ChannelsScreen() -> impl IntoView {
                     <input id="ntfy-server" type="url" bind:value=ntfy_server />
                 </div>
                 <div class="actions"><button type="submit">"Save ntfy server"</button></div>
-                {move || delivery_message.get().map(|r| match r {
-                    Ok(t) => view! { <p class="ok" role="status">{t}</p> }.into_any(),
-                    Err(t) => view! { <p class="error" role="alert">{t}</p> }.into_any(),
-                })}
+                <Outcome message=Signal::derive(move || save.words())/>
             </form>
-        </section>
     }
 }
 
 #[component]
 fn ChannelRow(channel: Channel, form: ChannelForm) -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let error = RwSignal::new(None::<String>);
+    let removal = use_command();
     let name = if channel.name.is_empty() { channel.id.clone() } else { channel.name.clone() };
     let phase = channel.phase.map(phase_value).and_then(|p| PHASES.iter().find(|(v, _)| *v == p).map(|(_, l)| *l));
     let edit = channel.clone();
@@ -306,17 +307,10 @@ fn ChannelRow(channel: Channel, form: ChannelForm) -> impl IntoView {
             </div>
             <div class="actions">
                 <button type="button" aria-label=format!("Edit {name}") on:click=move |_| form.fill(&edit)>"Edit"</button>
-                <button type="button" aria-label=format!("Remove {name}") on:click=move |_| {
-                    let id = id.clone();
-                    spawn_local(async move {
-                        if let Err(e) = state.run(Command::Remove { kind: ConfigKind::Channel, id }).await {
-                            error.set(Some(e.message));
-                        }
-                    });
-                }>"Remove"</button>
+                <button type="button" aria-label=format!("Remove {name}") on:click=move |_| removal.dispatch(Command::Remove { kind: ConfigKind::Channel, id: id.clone() })>"Remove"</button>
             </div>
-            <Show when=move || error.get().is_some()>
-                <p class="error" role="alert">{move || error.get()}</p>
+            <Show when=move || removal.error().is_some()>
+                <p class="error" role="alert">{move || removal.error()}</p>
             </Show>
         </li>
     }
@@ -328,6 +322,7 @@ fn FailedRow(row: DeliveryRow) -> impl IntoView {
     let title =
         state.incidents.with(|list| list.iter().find(|i| i.id == row.incident).map(|i| i.details.title.clone())).unwrap_or_else(|| row.incident.clone());
     let key = row.key.clone();
+    let retry = use_command();
     let href = format!("/incidents/{}", row.incident);
     // Who or what it was for, which way, how many attempts and why it stopped, in words.
     let words = row.failed_words.clone();
@@ -335,12 +330,7 @@ fn FailedRow(row: DeliveryRow) -> impl IntoView {
         <li class="failed">
             <a href=href>{title.clone()}</a>
             <span class="muted small">" · "{words}</span>
-            <button type="button" aria-label=format!("Retry delivery for {title}") on:click=move |_| {
-                let key = key.clone();
-                spawn_local(async move {
-                    let _ = state.run(Command::RetryDelivery { key }).await;
-                });
-            }>"Retry"</button>
+            <button type="button" aria-label=format!("Retry delivery for {title}") on:click=move |_| retry.dispatch(Command::RetryDelivery { key: key.clone() })>"Retry"</button>
         </li>
     }
 }

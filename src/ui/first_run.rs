@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use crate::route::Route;
-use leptos::task::spawn_local;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::command::use_task;
 use super::state::{browser_time_zone, AppState};
 use crate::engine::person::Person;
 use crate::engine::policy::EscalationPolicy;
@@ -112,67 +112,59 @@ fn is_empty(world: &World) -> bool {
 #[component]
 pub fn FirstRunCard() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let busy = RwSignal::new(false);
     let status = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
 
     let empty = move || state.loaded.get() && state.world.with(is_empty);
     let example_loaded = move || state.loaded.get() && state.world.with(|w| !example_records(w).is_empty());
 
-    let start = move |_| {
-        if busy.get_untracked() {
-            return;
+    // Loading or removing the example team is several commands in a row: one task each.
+    let load = use_task(move |()| async move {
+        let result = async {
+            let team = ExampleTeam::read(&browser_time_zone())?;
+            for item in team.items() {
+                state.run(Command::Save { item }).await.map_err(|r| r.message)?;
+            }
+            if state.world.with_untracked(|w| w.default_policy.is_none()) {
+                state.run(Command::SetDefaultPolicy { policy: Some(EXAMPLE_POLICY.into()) }).await.map_err(|r| r.message)?;
+            }
+            Ok::<(), String>(())
         }
-        busy.set(true);
-        error.set(None);
-        status.set("Loading the example team…".into());
-        spawn_local(async move {
-            let result = async {
-                let team = ExampleTeam::read(&browser_time_zone())?;
-                for item in team.items() {
-                    state.run(Command::Save { item }).await.map_err(|r| r.message)?;
-                }
-                if state.world.with_untracked(|w| w.default_policy.is_none()) {
-                    state.run(Command::SetDefaultPolicy { policy: Some(EXAMPLE_POLICY.into()) }).await.map_err(|r| r.message)?;
-                }
-                Ok::<(), String>(())
-            }
-            .await;
-            match result {
-                Ok(()) => status.set("The example team is loaded.".into()),
-                Err(e) => {
-                    status.set(String::new());
-                    error.set(Some(format!("The example team could not be loaded completely: {e}")));
-                }
-            }
-            busy.set(false);
-        });
-    };
-
-    let remove = move |_| {
-        if busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        status.set("Removing the example team…".into());
-        spawn_local(async move {
-            let records = state.world.with_untracked(example_records);
-            let mut failed = Vec::new();
-            for (kind, id) in records {
-                if let Err(r) = state.run(Command::Remove { kind, id: id.clone() }).await {
-                    failed.push(format!("{id}: {}", r.message));
-                }
-            }
-            if failed.is_empty() {
-                status.set("The example team was removed.".into());
-            } else {
+        .await;
+        match result {
+            Ok(()) => status.set("The example team is loaded.".into()),
+            Err(e) => {
                 status.set(String::new());
-                error.set(Some(format!("Some example records are still used by your own and were kept: {}", failed.join("; "))));
+                error.set(Some(format!("The example team could not be loaded completely: {e}")));
             }
-            busy.set(false);
-        });
+        }
+    });
+    let unload = use_task(move |()| async move {
+        let records = state.world.with_untracked(example_records);
+        let mut failed = Vec::new();
+        for (kind, id) in records {
+            if let Err(r) = state.run(Command::Remove { kind, id: id.clone() }).await {
+                failed.push(format!("{id}: {}", r.message));
+            }
+        }
+        if failed.is_empty() {
+            status.set("The example team was removed.".into());
+        } else {
+            status.set(String::new());
+            error.set(Some(format!("Some example records are still used by your own and were kept: {}", failed.join("; "))));
+        }
+    });
+    let busy = move || load.pending().get() || unload.pending().get();
+    let begin = move |task: Action<(), ()>, words: &str| {
+        if load.pending().get_untracked() || unload.pending().get_untracked() {
+            return;
+        }
+        error.set(None);
+        status.set(words.into());
+        task.dispatch_local(());
     };
+    let start = move |_| begin(load, "Loading the example team…");
+    let remove = move |_| begin(unload, "Removing the example team…");
 
     view! {
         <div class="first-run-slot">
@@ -186,7 +178,7 @@ pub fn FirstRunCard() -> impl IntoView {
                     </ol>
                     <p>"Or look at a working setup first: four people, a weekly rotation, a three-level policy, two rules and a channel. Everything it adds is marked “example” and can be removed in one click. It reaches nobody for real: the people have no ntfy topic and the channel posts to a test address on this machine (http://localhost:8080) until you change them."</p>
                     <div class="actions">
-                        <button type="button" class="primary" prop:disabled=move || busy.get() on:click=start>"Start from an example team"</button>
+                        <button type="button" class="primary" prop:disabled=busy on:click=start>"Start from an example team"</button>
                     </div>
                 </section>
             </Show>
@@ -199,7 +191,7 @@ pub fn FirstRunCard() -> impl IntoView {
                         " pages whoever is on call, then Carol and the #major-incident channel after 15 minutes without an acknowledgement (5 for SEV1), then Dana. Open an incident to watch it escalate."
                     </p>
                     <div class="actions">
-                        <button type="button" class="danger" prop:disabled=move || busy.get() on:click=remove>"Remove the example team"</button>
+                        <button type="button" class="danger" prop:disabled=busy on:click=remove>"Remove the example team"</button>
                     </div>
                 </section>
             </Show>

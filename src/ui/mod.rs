@@ -5,6 +5,8 @@
 
 mod channels;
 mod clock;
+mod command;
+mod editor;
 pub(crate) mod first_run;
 mod incidents;
 mod lab;

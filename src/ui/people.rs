@@ -3,15 +3,15 @@
 use leptos::prelude::*;
 
 use crate::route::Route;
-use leptos::task::spawn_local;
 
-use super::row_actions::RowActions;
+use super::command::use_command_then;
+use super::row_actions::{ConfigList, RowActions};
 use super::state::{browser_time_zone, AppState};
 use crate::engine::person::{time_zone_names, Contact, Person};
 use crate::runtime::command::{Command, ConfigItem, ConfigKind};
 
 /// The form's fields, as typed.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct PersonForm {
     /// Id of the person being edited; empty while adding.
     id: RwSignal<String>,
@@ -27,16 +27,7 @@ struct PersonForm {
 
 impl PersonForm {
     fn new() -> Self {
-        PersonForm {
-            id: RwSignal::new(String::new()),
-            name: RwSignal::new(String::new()),
-            time_zone: RwSignal::new(browser_time_zone()),
-            ntfy_topic: RwSignal::new(String::new()),
-            webhook_url: RwSignal::new(String::new()),
-            email: RwSignal::new(String::new()),
-            notes: RwSignal::new(String::new()),
-            error: RwSignal::new(None),
-        }
+        PersonForm { time_zone: RwSignal::new(browser_time_zone()), ..Default::default() }
     }
 
     fn fill(self, p: &Person) {
@@ -71,31 +62,28 @@ impl PersonForm {
 
 #[component]
 pub fn PeopleScreen() -> impl IntoView {
-    let state = expect_context::<AppState>();
     let form = PersonForm::new();
     let editing = move || !form.id.get().is_empty();
     let confirm_remove = RwSignal::new(None::<String>);
 
+    let save = use_command_then(move |reply| match reply {
+        Ok(_) => form.clear(),
+        Err(refusal) => {
+            // The field the core names (`PersonError::field`), so the message sits next to its input.
+            let field = match refusal.field.as_deref() {
+                Some("name") => "name",
+                Some("time_zone") => "time_zone",
+                Some("contact.ntfy_topic") => "contact.ntfy_topic",
+                Some("contact.webhook_url") => "contact.webhook_url",
+                Some("contact.email") => "contact.email",
+                _ => "form",
+            };
+            form.error.set(Some((field, refusal.message.clone())));
+        }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let draft = form.draft();
-        spawn_local(async move {
-            match state.run(Command::Save { item: ConfigItem::Person(draft) }).await {
-                Ok(_) => form.clear(),
-                Err(refusal) => {
-                    // The field the core names (`PersonError::field`), so the message sits next to its input.
-                    let field = match refusal.field.as_deref() {
-                        Some("name") => "name",
-                        Some("time_zone") => "time_zone",
-                        Some("contact.ntfy_topic") => "contact.ntfy_topic",
-                        Some("contact.webhook_url") => "contact.webhook_url",
-                        Some("contact.email") => "contact.email",
-                        _ => "form",
-                    };
-                    form.error.set(Some((field, refusal.message)));
-                }
-            }
-        });
+        save.dispatch(Command::Save { item: ConfigItem::Person(form.draft()) });
     };
 
     view! {
@@ -104,25 +92,7 @@ pub fn PeopleScreen() -> impl IntoView {
             <p class="lede">"The responders Piket pages, and how each one is reached. Group them in "<a href=Route::Teams.href()>"Teams"</a>"."</p>
 
 
-            <Show
-                when=move || state.loaded.get()
-                fallback=|| view! { <p class="muted">"Loading…"</p> }
-            >
-                <Show
-                    when=move || state.world.with(|w| !w.people.is_empty())
-                    fallback=|| view! {
-                        <div class="empty-state">
-                            <p>"No one here yet. Add the people who take pages: a name, their time zone, and where a page reaches them."</p>
-                        </div>
-                    }
-                >
-                    <ul class="people-list" aria-label="People">
-                        <For each=move || state.people() key=|p| p.clone() let:person>
-                            <PersonRow person=person form=form confirm_remove=confirm_remove />
-                        </For>
-                    </ul>
-                </Show>
-            </Show>
+            <PeopleList form=form confirm_remove=confirm_remove/>
 
             <form class="card form" on:submit=submit novalidate aria-labelledby="person-form-title">
                 <h2 id="person-form-title">{move || if editing() { "Edit person" } else { "Add a person" }}</h2>
@@ -173,6 +143,21 @@ pub fn PeopleScreen() -> impl IntoView {
                 </div>
             </form>
         </section>
+    }
+}
+
+/// Everyone, each with Edit and Remove.
+#[component]
+fn PeopleList(form: PersonForm, confirm_remove: RwSignal<Option<String>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
+            <ConfigList empty=move || state.world.with(|w| w.people.is_empty()) empty_text="No one here yet. Add the people who take pages: a name, their time zone, and where a page reaches them.">
+                <ul class="people-list" aria-label="People">
+                    <For each=move || state.people() key=|p| p.clone() let:person>
+                        <PersonRow person=person form=form confirm_remove=confirm_remove />
+                    </For>
+                </ul>
+            </ConfigList>
     }
 }
 

@@ -2,9 +2,9 @@
 //! the clock is listening, and what it refused lately.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use super::clock::span;
+use super::command::{use_command_then, Outcome};
 use super::state::AppState;
 use crate::runtime::command::Command;
 use crate::runtime::live::{ReplyLink, Role};
@@ -15,8 +15,8 @@ pub fn ReplyChannelSettings() -> impl IntoView {
     let enabled = RwSignal::new(false);
     let server = RwSignal::new(String::new());
     let message = RwSignal::new(None::<Result<String, String>>);
-    let field_error = RwSignal::new(None::<(String, String)>);
-    let busy = RwSignal::new(false);
+    let command = use_command_then(move |reply| message.set(Some(reply.clone().map(|d| d.message).map_err(|e| e.message))));
+    let busy = move || command.pending();
     // The form follows what is stored (after a save, a restore, or another tab's change).
     Effect::new(move |_| {
         let view = state.reply.get();
@@ -25,26 +25,12 @@ pub fn ReplyChannelSettings() -> impl IntoView {
     });
 
     let save = move |new_topic: bool, new_key: bool| {
-        busy.set(true);
-        let command = Command::SetReplyChannel {
+        command.dispatch(Command::SetReplyChannel {
             enabled: enabled.get_untracked(),
             server: server.get_untracked().trim().to_string(),
             new_topic,
             new_key,
             entropy: Vec::new(),
-        };
-        spawn_local(async move {
-            match state.run(command).await {
-                Ok(done) => {
-                    field_error.set(None);
-                    message.set(Some(Ok(done.message)));
-                }
-                Err(refusal) => {
-                    field_error.set(refusal.field.clone().map(|f| (f, refusal.message.clone())));
-                    message.set(Some(Err(refusal.message)));
-                }
-            }
-            busy.set(false);
         });
     };
     let copy = move |_| {
@@ -55,20 +41,13 @@ pub fn ReplyChannelSettings() -> impl IntoView {
         }
     };
     let error_for = move |field: &'static str| {
-        move || field_error.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <p class="error field-error" role="alert">{m}</p> })
+        move || command.refusal().filter(|r| r.field.as_deref() == Some(field)).map(|r| view! { <p class="error field-error" role="alert">{r.message}</p> })
     };
 
     view! {
         <section class="card form-stack reply-channel" aria-labelledby="reply-title">
             <h2 id="reply-title">"Acknowledge from phones"</h2>
-            <p class="muted">
-                "When this is on, every page to a person carries a one-tap Acknowledge: a button in the ntfy app, and a link in Slack, Teams, Discord, webhooks and notifications. "
-                "The phone sends a signed acknowledgement to a reply topic on ntfy; the clock listens there and applies it at the time ntfy received it."
-            </p>
-            <p class="warning-note">
-                "Anyone who knows the reply topic can send to it. Only acknowledgements signed with this team's key are accepted, each once, within 24 hours of the page. "
-                "On ntfy.sh every topic is public to whoever knows its name: a self-hosted ntfy with access control keeps the topic private."
-            </p>
+            <ReplyIntro/>
             <label class="check">
                 <input type="checkbox" bind:checked=enabled />
                 " Accept acknowledgements from phones"
@@ -93,7 +72,7 @@ pub fn ReplyChannelSettings() -> impl IntoView {
                 {error_for("topic")}
                 <div class="actions">
                     <button type="button" on:click=copy disabled=move || state.reply.get().settings.topic.is_empty()>"Copy topic"</button>
-                    <button type="button" on:click=move |_| save(true, false) disabled=move || busy.get()>"New topic"</button>
+                    <button type="button" on:click=move |_| save(true, false) disabled=busy>"New topic"</button>
                 </div>
             </div>
             <div class="field">
@@ -103,17 +82,39 @@ pub fn ReplyChannelSettings() -> impl IntoView {
                 </p>
                 {error_for("key")}
                 <div class="actions">
-                    <button type="button" on:click=move |_| save(false, true) disabled=move || busy.get()>"New signing key"</button>
+                    <button type="button" on:click=move |_| save(false, true) disabled=busy>"New signing key"</button>
                 </div>
             </div>
             <div class="actions">
-                <button type="button" class="primary" on:click=move |_| save(false, false) disabled=move || busy.get()>"Save reply channel"</button>
+                <button type="button" class="primary" on:click=move |_| save(false, false) disabled=busy>"Save reply channel"</button>
             </div>
-            {move || message.get().map(|m| match m {
-                Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
-                Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
-            })}
+            <Outcome message=message/>
             <p class="reply-status" role="status">{move || listening(&state)}</p>
+            <ReplyTally/>
+        </section>
+    }
+}
+
+/// What the reply channel does, and who can send to it.
+#[component]
+fn ReplyIntro() -> impl IntoView {
+    view! {
+            <p class="muted">
+                "When this is on, every page to a person carries a one-tap Acknowledge: a button in the ntfy app, and a link in Slack, Teams, Discord, webhooks and notifications. "
+                "The phone sends a signed acknowledgement to a reply topic on ntfy; the clock listens there and applies it at the time ntfy received it."
+            </p>
+            <p class="warning-note">
+                "Anyone who knows the reply topic can send to it. Only acknowledgements signed with this team's key are accepted, each once, within 24 hours of the page. "
+                "On ntfy.sh every topic is public to whoever knows its name: a self-hosted ntfy with access control keeps the topic private."
+            </p>
+    }
+}
+
+/// How many acknowledgements were applied and refused, and the last refusals.
+#[component]
+fn ReplyTally() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
             {move || {
                 let view = state.reply.get();
                 let s = view.state;
@@ -129,7 +130,6 @@ pub fn ReplyChannelSettings() -> impl IntoView {
                     <ul class="reply-refusals">{refusals}</ul>
                 }
             }}
-        </section>
     }
 }
 

@@ -2,8 +2,8 @@
 //! Keep" confirmation and the refusal (e.g. "a policy still pages them") shown under the row.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
+use super::command::use_command;
 use super::state::AppState;
 use crate::runtime::command::{Command, ConfigKind};
 
@@ -17,9 +17,12 @@ pub fn RowActions(
     question: String,
     confirm_remove: RwSignal<Option<String>>,
     on_edit: Callback<()>,
+    /// The confirming button's text ("Yes, remove" when not given).
+    #[prop(optional, into)]
+    yes_label: Option<String>,
 ) -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let error = RwSignal::new(None::<String>);
+    let removal = use_command();
+    let yes_label = yes_label.unwrap_or_else(|| "Yes, remove".into());
     let asking = {
         let id = id.clone();
         move || confirm_remove.get().as_deref() == Some(id.as_str())
@@ -29,11 +32,7 @@ pub fn RowActions(
     let remove = move |_| {
         let id = id.clone();
         confirm_remove.set(None);
-        spawn_local(async move {
-            if let Err(e) = state.run(Command::Remove { kind, id }).await {
-                error.set(Some(e.message));
-            }
-        });
+        removal.dispatch(Command::Remove { kind, id });
     };
     view! {
         <div class="actions">
@@ -48,12 +47,27 @@ pub fn RowActions(
                 }
             >
                 <span class="confirm">{question.clone()}</span>
-                <button type="button" class="danger" aria-label=confirm_label.clone() on:click=remove.clone()>"Yes, remove"</button>
+                <button type="button" class="danger" aria-label=confirm_label.clone() on:click=remove.clone()>{yes_label.clone()}</button>
                 <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
             </Show>
         </div>
-        <Show when=move || error.get().is_some()>
-            <p class="error" role="alert">{move || error.get()}</p>
+        <Show when=move || removal.error().is_some()>
+            <p class="error" role="alert">{move || removal.error()}</p>
+        </Show>
+    }
+}
+
+/// A configuration list as every screen shows it: "Loading…" until the first snapshot, then the
+/// words of `empty_text` while there is nothing, else the list (`children`).
+#[component]
+pub fn ConfigList(#[prop(into)] empty: Signal<bool>, empty_text: &'static str, children: ChildrenFn) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let children = StoredValue::new(children);
+    view! {
+        <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Show when=move || !empty.get() fallback=move || view! { <div class="empty-state"><p>{empty_text}</p></div> }>
+                {children.read_value()()}
+            </Show>
         </Show>
     }
 }

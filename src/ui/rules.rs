@@ -5,18 +5,19 @@
 use leptos::prelude::*;
 
 use crate::route::Route;
-use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
-use super::policies::fields::{problems_of, problems_text, target_choices, target_from_key, target_name, uid, Choice, Labelled, Problems};
-use super::row_actions::RowActions;
+use super::command::use_command;
+use super::editor::{use_editor, Draft, EditorFooter};
+use super::policies::fields::{problems_of, target_choices, target_from_key, target_name, uid, Choice, Labelled, Problems};
+use super::row_actions::{ConfigList, RowActions};
 use super::state::AppState;
 use crate::engine::escalation::{Engine, Input};
 use crate::engine::format::parse_rules;
 use crate::engine::incident::{Actor, EntryKind, IncidentDetails, Severity};
 use crate::engine::rules::Rule;
 use crate::engine::world::World;
-use crate::runtime::command::{Command, ConfigItem, ConfigKind};
+use crate::runtime::command::{Command, ConfigKind};
 
 const FIELDS: [(&str, &str); 16] = [
     ("title", "Title"),
@@ -175,7 +176,7 @@ impl ActionForm {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct RuleForm {
     id: RwSignal<String>,
     name: RwSignal<String>,
@@ -192,14 +193,10 @@ struct RuleForm {
 impl RuleForm {
     fn new() -> RuleForm {
         RuleForm {
-            id: RwSignal::new(String::new()),
-            name: RwSignal::new(String::new()),
             mode: RwSignal::new("all".into()),
             conditions: RwSignal::new(vec![ConditionForm::new("title", "contains", "")]),
             actions: RwSignal::new(vec![ActionForm::new("set_priority", "urgent")]),
-            stop: RwSignal::new(false),
-            raw: RwSignal::new(false),
-            json: RwSignal::new(String::new()),
+            ..Default::default()
         }
     }
 
@@ -213,17 +210,6 @@ impl RuleForm {
         self.stop.set(false);
         self.raw.set(false);
         self.json.set(String::new());
-    }
-
-    /// Shows `rule` in the form; in the JSON editor when the form cannot show it.
-    fn fill(self, rule: &Rule) {
-        self.id.set(rule.id.clone());
-        self.name.set(rule.name.clone());
-        self.stop.set(rule.stop);
-        if !self.show_structured(rule) {
-            self.raw.set(true);
-        }
-        self.json.set(pretty(rule));
     }
 
     fn show_structured(self, rule: &Rule) -> bool {
@@ -274,9 +260,24 @@ impl RuleForm {
         }
         v
     }
+}
+
+impl Draft for RuleForm {
+    type Record = Rule;
+
+    /// Shows `rule` in the form; in the JSON editor when the form cannot show it.
+    fn fill(self, rule: &Rule) {
+        self.id.set(rule.id.clone());
+        self.name.set(rule.name.clone());
+        self.stop.set(rule.stop);
+        if !self.show_structured(rule) {
+            self.raw.set(true);
+        }
+        self.json.set(pretty(rule));
+    }
 
     /// The draft read by the engine's parser.
-    fn rule(self) -> Result<Rule, Problems> {
+    fn record(self) -> Result<Rule, Problems> {
         let mut v = if self.raw.get() {
             serde_json::from_str::<Value>(&self.json.get()).map_err(|e| vec![(String::new(), format!("not JSON: {e}"))])?
         } else {
@@ -352,15 +353,13 @@ fn try_rules(world: &World, details: IncidentDetails, now: chrono::DateTime<chro
 
 #[component]
 pub fn RulesScreen() -> impl IntoView {
-    let state = expect_context::<AppState>();
     let form = RuleForm::new();
-    let tried = RwSignal::new(false);
-    let refusal = RwSignal::new(Problems::new());
-    let status = RwSignal::new(String::new());
-    let confirm_remove = RwSignal::new(None::<String>);
-    let list_error = RwSignal::new(None::<String>);
-
-    let draft = Memo::new(move |_| form.rule());
+    let editor = use_editor(form, "Not saved: fix what is marked.", move |editor, done| {
+        form.clear();
+        editor.tried.set(false);
+        editor.status.set(done.message.clone());
+    });
+    let draft = editor.checked;
     // The rule in the form takes part in the test box once someone is working on it.
     let editing = Signal::derive(move || {
         !form.id.get().is_empty()
@@ -368,14 +367,13 @@ pub fn RulesScreen() -> impl IntoView {
             || form.raw.get()
             || form.conditions.with(|cs| cs.iter().any(|c| !c.value.get().trim().is_empty()))
     });
-    let problems = Memo::new(move |_| {
-        let mut p = if tried.get() || form.raw.get() { draft.get().err().unwrap_or_default() } else { Problems::new() };
-        p.extend(refusal.get());
-        p
+    let problems = editor.problems(move || form.raw.get());
+    let on_edit = Callback::new(move |rule: Rule| {
+        form.fill(&rule);
+        editor.reset();
     });
-
     let to_json = move |_| {
-        form.json.set(match form.rule() {
+        form.json.set(match form.record() {
             Ok(r) => pretty(&r),
             Err(_) => serde_json::to_string_pretty(&form.structured_json()).unwrap_or_default(),
         });
@@ -395,34 +393,7 @@ pub fn RulesScreen() -> impl IntoView {
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        tried.set(true);
-        refusal.set(Problems::new());
-        let Ok(rule) = draft.get_untracked() else {
-            status.set("Not saved: fix what is marked.".into());
-            return;
-        };
-        status.set(String::new());
-        spawn_local(async move {
-            match state.run(Command::Save { item: ConfigItem::Rule(rule) }).await {
-                Ok(done) => {
-                    form.clear();
-                    tried.set(false);
-                    status.set(done.message);
-                }
-                Err(r) => {
-                    refusal.set(r.problems_in("rules"));
-                    status.set("Not saved: fix what is marked.".into());
-                }
-            }
-        });
-    };
-
-    let policies = move || {
-        let mut v = vec![(String::new(), "Choose a policy…".to_string())];
-        v.extend(
-            state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>()),
-        );
-        v
+        editor.submit();
     };
 
     view! {
@@ -430,53 +401,7 @@ pub fn RulesScreen() -> impl IntoView {
             <p><a href=Route::Policies.href() class="back-link">"← Policies"</a></p>
             <h1>"Rules"</h1>
             <p class="lede">"Rules run in order when an incident opens (and on later changes); each acts once per incident. They set priority or severity, route to a policy, start at a higher level, page extra people, or suppress noise."</p>
-            <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                <Show
-                    when=move || state.world.with(|w| !w.rules.is_empty())
-                    fallback=|| view! { <div class="empty-state"><p>"No rules yet: every incident follows its own or the default policy."</p></div> }
-                >
-                    <ol class="config-list rules-list" aria-label="Rules, in the order they run">
-                        <For each=move || { let rules = state.world.with(|w| w.rules.clone()); let n = rules.len(); rules.into_iter().enumerate().map(move |(i, r)| (i, n, r)).collect::<Vec<_>>() } key=|(i, n, r)| format!("{i}/{n}/{r:?}") let:item>
-                            {
-                                let (index, count, rule) = item;
-                                let name = if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() };
-                                let line = summary(&rule);
-                                let mover = move |id: String, up: bool| {
-                                    move |_| {
-                                        let id = id.clone();
-                                        list_error.set(None);
-                                        spawn_local(async move {
-                                            if let Err(e) = state.run(Command::MoveRule { id, up }).await {
-                                                list_error.set(Some(e.message));
-                                            }
-                                        });
-                                    }
-                                };
-                                view! {
-                                    <li class="card config-item">
-                                        <div class="config-main">
-                                            <strong class="config-name">{name.clone()}</strong>
-                                            <code class="rule-line">{line}</code>
-                                        </div>
-                                        <div class="actions-row">
-                                        <div class="actions order-actions">
-                                            <button type="button" aria-label=format!("Move {name} up") disabled=index == 0 on:click=mover(rule.id.clone(), true)>"↑"</button>
-                                            <button type="button" aria-label=format!("Move {name} down") disabled=index + 1 == count on:click=mover(rule.id.clone(), false)>"↓"</button>
-                                        </div>
-                                        <RowActions name=name.clone() id=rule.id.clone() kind=ConfigKind::Rule question=format!("Remove {name}?")
-                                            confirm_remove=confirm_remove on_edit=Callback::new(move |_| { form.fill(&rule); tried.set(false); refusal.set(Problems::new()); status.set(String::new()); }) />
-                                        </div>
-                                    </li>
-                                }
-                            }
-                        </For>
-                    </ol>
-                    <p class="hint">"A new rule runs after the ones above."</p>
-                </Show>
-            </Show>
-            <Show when=move || list_error.get().is_some()>
-                <p class="error" role="alert">{move || list_error.get()}</p>
-            </Show>
+            <RuleList on_edit=on_edit/>
 
             <form class="card form-stack" on:submit=submit novalidate aria-labelledby="rule-form-title">
                 <h2 id="rule-form-title">{move || if form.id.get().is_empty() { "Add a rule" } else { "Edit rule" }}</h2>
@@ -485,7 +410,42 @@ pub fn RulesScreen() -> impl IntoView {
                 </Labelled>
                 <Show
                     when=move || form.raw.get()
-                    fallback=move || view! {
+                    fallback=move || view! { <RuleFields form=form/> }
+                >
+                    <Labelled label="Rule as JSON" id="rule-json" hint="The rule format of examples/rules.json (without the id): {\"when\": …, \"then\": […], \"stop\": false}.">
+                        <textarea id="rule-json" class="code" rows="10" spellcheck="false" bind:value=form.json></textarea>
+                    </Labelled>
+                </Show>
+                <div class="actions">
+                    <Show when=move || form.raw.get() fallback=move || view! { <button type="button" class="small" on:click=to_json>"Edit as JSON"</button> }>
+                        <button type="button" class="small" on:click=to_form>"Use the form"</button>
+                    </Show>
+                </div>
+                <Show when=move || form_error.get().is_some()>
+                    <p class="error" role="alert">{move || form_error.get()}</p>
+                </Show>
+                <EditorFooter problems=problems.into() status=editor.status save=editor.save label="Save rule"
+                    cancel=(Signal::derive(move || !form.id.get().is_empty()), Callback::new(move |_| { form.clear(); editor.refusal.set(Problems::new()); }))/>
+            </form>
+
+            <RuleTestBox draft=draft editing=editing/>
+        </section>
+    }
+}
+
+/// The rule as a form: its conditions (When), its actions (Then), and Stop.
+#[component]
+fn RuleFields(form: RuleForm) -> impl IntoView {
+    let policies = move || {
+        let state = expect_context::<AppState>();
+        let mut v = vec![(String::new(), "Choose a policy…".to_string())];
+        v.extend(
+            state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>()),
+        );
+        v
+    };
+
+    view! {
                         <fieldset class="group">
                             <legend>"When"</legend>
                             <div class="field">
@@ -513,34 +473,48 @@ pub fn RulesScreen() -> impl IntoView {
                             <input id="rule-stop" type="checkbox" bind:checked=form.stop/>
                             <label for="rule-stop">"Stop: rules after this one do not run for an incident it matched"</label>
                         </div>
-                    }
-                >
-                    <Labelled label="Rule as JSON" id="rule-json" hint="The rule format of examples/rules.json (without the id): {\"when\": …, \"then\": […], \"stop\": false}.">
-                        <textarea id="rule-json" class="code" rows="10" spellcheck="false" bind:value=form.json></textarea>
-                    </Labelled>
-                </Show>
-                <div class="actions">
-                    <Show when=move || form.raw.get() fallback=move || view! { <button type="button" class="small" on:click=to_json>"Edit as JSON"</button> }>
-                        <button type="button" class="small" on:click=to_form>"Use the form"</button>
-                    </Show>
-                </div>
-                <Show when=move || form_error.get().is_some()>
-                    <p class="error" role="alert">{move || form_error.get()}</p>
-                </Show>
-                <Show when=move || !problems.get().is_empty()>
-                    <p class="error pre" role="alert">{move || problems_text(&problems.get())}</p>
-                </Show>
-                <p class="status" role="status">{move || status.get()}</p>
-                <div class="actions">
-                    <button type="submit" class="primary">"Save rule"</button>
-                    <Show when=move || !form.id.get().is_empty()>
-                        <button type="button" on:click=move |_| { form.clear(); refusal.set(Problems::new()); }>"Cancel edit"</button>
-                    </Show>
-                </div>
-            </form>
+    }
+}
 
-            <RuleTestBox draft=draft editing=editing/>
-        </section>
+/// The rules in the order they run, each with Up/Down and Edit/Remove.
+#[component]
+fn RuleList(on_edit: Callback<Rule>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let confirm_remove = RwSignal::new(None::<String>);
+    let order = use_command();
+    view! {
+            <ConfigList empty=move || state.world.with(|w| w.rules.is_empty()) empty_text="No rules yet: every incident follows its own or the default policy.">
+                <ol class="config-list rules-list" aria-label="Rules, in the order they run">
+                    <For each=move || { let rules = state.world.with(|w| w.rules.clone()); let n = rules.len(); rules.into_iter().enumerate().map(move |(i, r)| (i, n, r)).collect::<Vec<_>>() } key=|(i, n, r)| format!("{i}/{n}/{r:?}") let:item>
+                        {
+                            let (index, count, rule) = item;
+                            let name = if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() };
+                            let line = summary(&rule);
+                            let mover = move |id: String, up: bool| move |_| order.dispatch(Command::MoveRule { id: id.clone(), up });
+                            view! {
+                                <li class="card config-item">
+                                    <div class="config-main">
+                                        <strong class="config-name">{name.clone()}</strong>
+                                        <code class="rule-line">{line}</code>
+                                    </div>
+                                    <div class="actions-row">
+                                    <div class="actions order-actions">
+                                        <button type="button" aria-label=format!("Move {name} up") disabled=index == 0 on:click=mover(rule.id.clone(), true)>"↑"</button>
+                                        <button type="button" aria-label=format!("Move {name} down") disabled=index + 1 == count on:click=mover(rule.id.clone(), false)>"↓"</button>
+                                    </div>
+                                    <RowActions name=name.clone() id=rule.id.clone() kind=ConfigKind::Rule question=format!("Remove {name}?")
+                                        confirm_remove=confirm_remove on_edit=Callback::new(move |_| on_edit.run(rule.clone())) />
+                                    </div>
+                                </li>
+                            }
+                        }
+                    </For>
+                </ol>
+                <p class="hint">"A new rule runs after the ones above."</p>
+            </ConfigList>
+            <Show when=move || order.error().is_some()>
+                <p class="error" role="alert">{move || order.error()}</p>
+            </Show>
     }
 }
 

@@ -9,20 +9,21 @@ use leptos::prelude::*;
 
 use crate::route::Route;
 use crate::ui::nav::use_nav;
-use leptos::task::spawn_local;
 use serde_json::{json, Value};
 
+use super::editor::{use_editor, Draft, Editor, EditorFooter};
 use super::policies::fields::{
-    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, problems_text, uid, zone_named, Choice, Labelled,
+    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, take_choice, uid, zone_named, Choice, Labelled,
     Problems, WindowForm, WindowsEditor,
 };
-use super::row_actions::RowActions;
+use super::row_actions::{ConfigList, RowActions};
 use super::state::{browser_time_zone, AppState};
 use crate::engine::format::parse_schedules;
 use crate::engine::person::time_zone_names;
 use crate::engine::schedule::{Layer, OnCallSchedule, Override, RotationLength};
 use crate::engine::world::World;
-use crate::runtime::command::{Command, ConfigItem, ConfigKind};
+use crate::runtime::command::ConfigKind;
+use crate::runtime::view::{new_override, override_words};
 
 /// Days the timeline shows.
 pub const TIMELINE_DAYS: i64 = 14;
@@ -136,22 +137,13 @@ pub fn SchedulesScreen() -> impl IntoView {
             <div class="actions">
                 <button type="button" class="primary" on:click=move |_| nav.go(Route::Schedule("new".into()))>"New schedule"</button>
             </div>
-            <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                <Show
-                    when=move || state.world.with(|w| !w.schedules.is_empty())
-                    fallback=|| view! {
-                        <div class="empty-state">
-                            <p>"No on-call schedules yet. A rotation hands the pager from one person to the next: daily, weekly, or every few days or hours."</p>
-                        </div>
-                    }
-                >
-                    <ul class="config-list" aria-label="Schedules">
-                        <For each=move || state.world.with(|w| w.schedules.clone()) key=|s| format!("{s:?}") let:schedule>
-                            <ScheduleRow schedule=schedule confirm_remove=confirm_remove/>
-                        </For>
-                    </ul>
-                </Show>
-            </Show>
+            <ConfigList empty=move || state.world.with(|w| w.schedules.is_empty()) empty_text="No on-call schedules yet. A rotation hands the pager from one person to the next: daily, weekly, or every few days or hours.">
+                <ul class="config-list" aria-label="Schedules">
+                    <For each=move || state.world.with(|w| w.schedules.clone()) key=|s| format!("{s:?}") let:schedule>
+                        <ScheduleRow schedule=schedule confirm_remove=confirm_remove/>
+                    </For>
+                </ul>
+            </ConfigList>
         </section>
     }
 }
@@ -251,7 +243,7 @@ impl LayerForm {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct ScheduleForm {
     id: RwSignal<String>,
     name: RwSignal<String>,
@@ -263,15 +255,12 @@ struct ScheduleForm {
 
 impl ScheduleForm {
     fn new(time_zone: String, today: String) -> ScheduleForm {
-        ScheduleForm {
-            id: RwSignal::new(String::new()),
-            name: RwSignal::new(String::new()),
-            time_zone: RwSignal::new(time_zone),
-            layers: RwSignal::new(vec![LayerForm::new(today)]),
-            overrides: RwSignal::new(Vec::new()),
-            holidays: RwSignal::new(String::new()),
-        }
+        ScheduleForm { time_zone: RwSignal::new(time_zone), layers: RwSignal::new(vec![LayerForm::new(today)]), ..Default::default() }
     }
+}
+
+impl Draft for ScheduleForm {
+    type Record = OnCallSchedule;
 
     fn fill(self, s: &OnCallSchedule) {
         self.id.set(s.id.clone());
@@ -282,7 +271,7 @@ impl ScheduleForm {
         self.holidays.set(dates_text(&s.holidays));
     }
 
-    fn schedule(self) -> Result<OnCallSchedule, Problems> {
+    fn record(self) -> Result<OnCallSchedule, Problems> {
         let new = self.id.get().trim().is_empty();
         let mut v = json!({
             "id": if new { "new-schedule".to_string() } else { self.id.get() },
@@ -317,84 +306,32 @@ pub fn ScheduleEditorScreen() -> impl IntoView {
 fn ScheduleEditor(id: String) -> impl IntoView {
     let state = expect_context::<AppState>();
     let nav = use_nav();
-    let is_new = id == "new";
     let tz = browser_time_zone();
     let now = state.now.get_untracked();
     let today = zone_named(&tz).local(now).date().to_string();
     let form = ScheduleForm::new(tz, today.clone());
-    let filled = RwSignal::new(false);
-    let tried = RwSignal::new(false);
-    let refusal = RwSignal::new(Problems::new());
-    let status = RwSignal::new(String::new());
-    let saving = RwSignal::new(false);
-
-    {
-        let id = id.clone();
-        // The form's level signals must belong to the editor, not to this effect: an effect
-        // disposes what it created when it runs again, and the form would then read dead signals.
-        let owner = Owner::current();
-        Effect::new(move |_| {
-            if filled.get_untracked() || !state.loaded.get() {
-                return;
-            }
-            if is_new {
-                filled.set(true);
-            } else if let Some(s) = state.world.with(|w| w.schedule(&id).cloned()) {
-                match &owner {
-                    Some(owner) => owner.with(|| form.fill(&s)),
-                    None => form.fill(&s),
-                }
-                filled.set(true);
-            }
-        });
-    }
-    let missing = move || !is_new && state.loaded.get() && !filled.get();
-    let draft = Memo::new(move |_| form.schedule());
-    let problems = Memo::new(move |_| {
-        let mut p = if tried.get() { draft.get().err().unwrap_or_default() } else { Problems::new() };
-        p.extend(refusal.get());
-        p
+    let editor = use_editor(form, "Not saved: fix what is marked below.", move |editor, done| {
+        let id = done.id.clone().unwrap_or_default();
+        if form.id.get_untracked().is_empty() {
+            form.id.set(id.clone());
+            nav.replace(Route::Schedule(id));
+        }
+        editor.status.set("Saved.".into());
     });
-    let at = move |path: String| Signal::derive(move || problem_at(&problems.get(), &path));
-    let preview = Signal::derive(move || draft.get().ok());
-
+    let missing = editor.load(id, |w, id| w.schedule(id).cloned());
+    let problems = editor.problems(|| false);
+    let at = move |path: &str| Editor::<ScheduleForm>::at(problems, path);
+    let preview = Signal::derive(move || editor.checked.get().ok());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if saving.get_untracked() {
-            return;
-        }
-        tried.set(true);
-        refusal.set(Problems::new());
-        let Ok(schedule) = draft.get_untracked() else {
-            status.set("Not saved: fix what is marked below.".into());
-            return;
-        };
-        saving.set(true);
-        status.set(String::new());
-        spawn_local(async move {
-            match state.run(Command::Save { item: ConfigItem::Schedule(schedule) }).await {
-                Ok(done) => {
-                    let id = done.id.unwrap_or_default();
-                    if form.id.get_untracked().is_empty() {
-                        form.id.set(id.clone());
-                        nav.replace(Route::Schedule(id.clone()));
-                    }
-                    status.set("Saved.".into());
-                }
-                Err(r) => {
-                    refusal.set(r.problems_in("schedules"));
-                    status.set("Not saved: fix what is marked below.".into());
-                }
-            }
-            saving.set(false);
-        });
+        editor.submit();
     };
 
     view! {
         <section class="screen config">
             <p><a href=Route::Schedules.href() class="back-link">"← All schedules"</a></p>
             <h1>{move || if form.id.get().is_empty() { "New schedule" } else { "Edit schedule" }}</h1>
-            <Show when=missing>
+            <Show when=move || missing.get()>
                 <p class="error" role="alert">"No schedule with this id is stored on this device."</p>
             </Show>
             <p class="oncall-now">{move || match preview.get() {
@@ -402,10 +339,10 @@ fn ScheduleEditor(id: String) -> impl IntoView {
                 None => String::new(),
             }}</p>
             <form class="card form-stack" on:submit=save novalidate aria-label="Schedule">
-                <Labelled label="Schedule name" id="schedule-name" error=at("name".into())>
+                <Labelled label="Schedule name" id="schedule-name" error=at("name")>
                     <input id="schedule-name" type="text" autocomplete="off" bind:value=form.name/>
                 </Labelled>
-                <Labelled label="Time zone" id="schedule-tz" hint="Handoffs and hours are read in this zone (safe across daylight saving)." error=at("time_zone".into())>
+                <Labelled label="Time zone" id="schedule-tz" hint="Handoffs and hours are read in this zone (safe across daylight saving)." error=at("time_zone")>
                     <input id="schedule-tz" type="text" list="schedule-zones" autocomplete="off" bind:value=form.time_zone/>
                 </Labelled>
                 <datalist id="schedule-zones">
@@ -425,17 +362,11 @@ fn ScheduleEditor(id: String) -> impl IntoView {
 
                 <OverridesEditor form=form problems=problems/>
 
-                <Labelled label="Holidays" id="schedule-holidays" hint="Dates as YYYY-MM-DD, separated by commas; restrictions can be closed on them." error=at("holidays".into())>
+                <Labelled label="Holidays" id="schedule-holidays" hint="Dates as YYYY-MM-DD, separated by commas; restrictions can be closed on them." error=at("holidays")>
                     <input id="schedule-holidays" type="text" autocomplete="off" bind:value=form.holidays/>
                 </Labelled>
 
-                <Show when=move || !problems.get().is_empty()>
-                    <p class="error pre" role="alert">{move || problems_text(&problems.get())}</p>
-                </Show>
-                <p class="status" role="status">{move || status.get()}</p>
-                <div class="actions">
-                    <button type="submit" class="primary" prop:disabled=move || saving.get()>"Save schedule"</button>
-                </div>
+                <EditorFooter problems=problems.into() status=editor.status save=editor.save label="Save schedule"/>
             </form>
 
             <section class="card" aria-labelledby="timeline-title">
@@ -449,29 +380,11 @@ fn ScheduleEditor(id: String) -> impl IntoView {
 
 #[component]
 fn LayerEditor(layer: LayerForm, form: ScheduleForm, problems: Memo<Problems>) -> impl IntoView {
-    let state = expect_context::<AppState>();
     let index = Memo::new(move |_| form.layers.with(|ls| ls.iter().position(|l| l.uid == layer.uid).unwrap_or(0)));
     let n = move || index.get() + 1;
     let count = move || form.layers.with(Vec::len);
     let at = move |suffix: &'static str| Signal::derive(move || problem_at(&problems.get(), &format!("layers[{}].{suffix}", index.get())));
     let u = layer.uid;
-    let add_person = move |ev: leptos::ev::Event| {
-        let id = event_target_value(&ev);
-        if !id.is_empty() {
-            layer.people.update(|ps| ps.push(id));
-        }
-        if let Some(target) = ev.target() {
-            let _ = js_sys::Reflect::set(&target, &"value".into(), &"".into());
-        }
-    };
-    let move_person = move |i: usize, delta: isize| {
-        layer.people.update(|ps| {
-            let j = i as isize + delta;
-            if j >= 0 && (j as usize) < ps.len() {
-                ps.swap(i, j as usize);
-            }
-        })
-    };
     let what = Signal::derive(move || format!("layer {} restrictions", n()));
     view! {
         <fieldset class="level">
@@ -479,44 +392,7 @@ fn LayerEditor(layer: LayerForm, form: ScheduleForm, problems: Memo<Problems>) -
             <Labelled label="Layer name (optional)" id=format!("ly{u}-name")>
                 <input id=format!("ly{u}-name") type="text" autocomplete="off" placeholder="Weekly" bind:value=layer.name/>
             </Labelled>
-            <div class="field">
-                <span class="field-label" id=format!("ly{u}-people-label")>"People, in order"</span>
-                <ol class="rotation" aria-labelledby=format!("ly{u}-people-label")>
-                    {move || {
-                        let people = layer.people.get();
-                        if people.is_empty() {
-                            return view! { <li class="muted">"Nobody yet: add people below."</li> }.into_any();
-                        }
-                        let last = people.len() - 1;
-                        people
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, id)| {
-                                let name = state.person_name(&id);
-                                view! {
-                                    <li class="chip">
-                                        <span>{name.clone()}</span>
-                                        <button type="button" class="small" prop:disabled=i == 0 aria-label=format!("Move {name} earlier in layer {}", n()) on:click=move |_| move_person(i, -1)>"↑"</button>
-                                        <button type="button" class="small" prop:disabled=i == last aria-label=format!("Move {name} later in layer {}", n()) on:click=move |_| move_person(i, 1)>"↓"</button>
-                                        <button type="button" class="small" aria-label=format!("Remove {name} from layer {}", n()) on:click=move |_| layer.people.update(|ps| { ps.remove(i); })>"×"</button>
-                                    </li>
-                                }
-                            })
-                            .collect_view()
-                            .into_any()
-                    }}
-                </ol>
-                <Show when=move || at("people").get().is_some()>
-                    <p class="field-error" role="alert">{move || at("people").get()}</p>
-                </Show>
-            </div>
-            <div class="field">
-                <label for=format!("ly{u}-add")>{move || format!("Add person to layer {}", n())}</label>
-                <select id=format!("ly{u}-add") on:change=add_person>
-                    <option value="" selected>"Choose a person…"</option>
-                    {move || state.people().into_iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
-                </select>
-            </div>
+            <LayerPeople layer=layer n=Signal::derive(n) error=at("people")/>
             <div class="row">
                 <Labelled label="Rotation starts on" id=format!("ly{u}-date") error=at("start")>
                     <input id=format!("ly{u}-date") type="date" bind:value=layer.start_date/>
@@ -552,6 +428,68 @@ fn LayerEditor(layer: LayerForm, form: ScheduleForm, problems: Memo<Problems>) -
     }
 }
 
+/// A layer's people in rotation order, each movable and removable, and a select to add one.
+#[component]
+fn LayerPeople(layer: LayerForm, n: Signal<usize>, error: Signal<Option<String>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let n = move || n.get();
+    let u = layer.uid;
+    let add_person = move |ev: leptos::ev::Event| {
+        let id = take_choice(&ev);
+        if !id.is_empty() {
+            layer.people.update(|ps| ps.push(id));
+        }
+    };
+    let move_person = move |i: usize, delta: isize| {
+        layer.people.update(|ps| {
+            let j = i as isize + delta;
+            if j >= 0 && (j as usize) < ps.len() {
+                ps.swap(i, j as usize);
+            }
+        })
+    };
+    view! {
+            <div class="field">
+                <span class="field-label" id=format!("ly{u}-people-label")>"People, in order"</span>
+                <ol class="rotation" aria-labelledby=format!("ly{u}-people-label")>
+                    {move || {
+                        let people = layer.people.get();
+                        if people.is_empty() {
+                            return view! { <li class="muted">"Nobody yet: add people below."</li> }.into_any();
+                        }
+                        let last = people.len() - 1;
+                        people
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, id)| {
+                                let name = state.person_name(&id);
+                                view! {
+                                    <li class="chip">
+                                        <span>{name.clone()}</span>
+                                        <button type="button" class="small" prop:disabled=i == 0 aria-label=format!("Move {name} earlier in layer {}", n()) on:click=move |_| move_person(i, -1)>"↑"</button>
+                                        <button type="button" class="small" prop:disabled=i == last aria-label=format!("Move {name} later in layer {}", n()) on:click=move |_| move_person(i, 1)>"↓"</button>
+                                        <button type="button" class="small" aria-label=format!("Remove {name} from layer {}", n()) on:click=move |_| layer.people.update(|ps| { ps.remove(i); })>"×"</button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()
+                            .into_any()
+                    }}
+                </ol>
+                <Show when=move || error.get().is_some()>
+                    <p class="field-error" role="alert">{move || error.get()}</p>
+                </Show>
+            </div>
+            <div class="field">
+                <label for=format!("ly{u}-add")>{move || format!("Add person to layer {}", n())}</label>
+                <select id=format!("ly{u}-add") on:change=add_person>
+                    <option value="" selected>"Choose a person…"</option>
+                    {move || state.people().into_iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                </select>
+            </div>
+    }
+}
+
 #[component]
 fn OverridesEditor(form: ScheduleForm, problems: Memo<Problems>) -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -569,50 +507,19 @@ fn OverridesEditor(form: ScheduleForm, problems: Memo<Problems>) -> impl IntoVie
         v
     };
     let add = move |_| {
-        let (Some(start), Some(end)) = (parse_datetime_input(zone(), &from.get_untracked()), parse_datetime_input(zone(), &to.get_untracked())) else {
-            error.set(Some("Give both a start and an end.".into()));
-            return;
-        };
-        let person = who.get_untracked();
-        if person.is_empty() {
-            error.set(Some("Choose who the override is about.".into()));
-            return;
-        }
-        let mut o = Override { start, end, add: None, remove: None, replace: None, with: None };
-        match kind.get_untracked().as_str() {
-            "add" => o.add = Some(person),
-            "remove" => o.remove = Some(person),
-            "replace" => {
-                let r = replaces.get_untracked();
-                if r.is_empty() {
-                    error.set(Some("Choose who is replaced.".into()));
-                    return;
-                }
-                o.replace = Some(r);
-                o.with = Some(person);
+        let start = parse_datetime_input(zone(), &from.get_untracked());
+        let end = parse_datetime_input(zone(), &to.get_untracked());
+        match new_override(&kind.get_untracked(), who.get_untracked(), replaces.get_untracked(), start, end) {
+            Ok(o) => {
+                error.set(None);
+                form.overrides.update(|os| os.push(o));
             }
-            _ => o.with = Some(person),
+            Err(e) => error.set(Some(e.into())),
         }
-        if end <= start {
-            error.set(Some("The end must be after the start.".into()));
-            return;
-        }
-        error.set(None);
-        form.overrides.update(|os| os.push(o));
     };
     let describe = move |o: &Override| {
-        let name = |id: &Option<String>| id.as_deref().map(|i| state.person_name(i)).unwrap_or_default();
         let z = zone();
-        let span = format!("{} → {}", local_text(z, o.start), local_text(z, o.end));
-        if o.add.is_some() {
-            format!("{} joins whoever is on call, {span}", name(&o.add))
-        } else if o.remove.is_some() {
-            format!("{} is off, {span}", name(&o.remove))
-        } else if o.replace.is_some() {
-            format!("{} covers for {}, {span}", name(&o.with), name(&o.replace))
-        } else {
-            format!("{} covers for whoever is on call, {span}", name(&o.with))
-        }
+        override_words(o, |id| state.person_name(id), &format!("{} → {}", local_text(z, o.start), local_text(z, o.end)))
     };
     view! {
         <fieldset class="group">

@@ -1,11 +1,11 @@
 //! Settings: the clock, notifications, acknowledgements from phones, storage, backup and restore.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::clock::span;
+use super::command::{use_command_then, use_task, Outcome};
 use super::state::AppState;
 use crate::runtime::command::Command;
 use crate::runtime::live::Role;
@@ -35,60 +35,28 @@ async fn chosen_file_text(input: &web_sys::HtmlInputElement) -> Result<String, S
 
 #[component]
 pub fn SettingsScreen() -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let include_secrets = RwSignal::new(false);
-    let backup_message = RwSignal::new(None::<Result<String, String>>);
-    let pending_restore = RwSignal::new(None::<String>);
-    let storage = LocalResource::new(move || async move { state.storage_info().await });
-    let restore_input = NodeRef::<leptos::html::Input>::new();
-    let policies_input = NodeRef::<leptos::html::Input>::new();
-
-    let on_download = move |_| {
-        spawn_local(async move {
-            match state.export(include_secrets.get_untracked()).await {
-                Ok(text) => {
-                    let name = format!("piket-backup-{}.json", state.now.get_untracked().format("%Y-%m-%d"));
-                    backup_message.set(Some(download(&name, &text).map(|_| format!("Backup saved as {name}."))));
-                }
-                Err(e) => backup_message.set(Some(Err(e))),
-            }
-        });
-    };
-    let on_restore_chosen = move |_| {
-        let Some(input) = restore_input.get() else { return };
-        spawn_local(async move {
-            match chosen_file_text(&input).await {
-                Ok(text) => {
-                    backup_message.set(None);
-                    pending_restore.set(Some(text));
-                }
-                Err(e) => backup_message.set(Some(Err(e))),
-            }
-        });
-    };
-    let on_restore_confirm = move |_| {
-        let Some(file) = pending_restore.get_untracked() else { return };
-        pending_restore.set(None);
-        spawn_local(async move {
-            let reply = state.run(Command::Restore { file }).await;
-            backup_message.set(Some(reply.map(|d| d.message).map_err(|e| e.message)));
-        });
-    };
-    let on_policies_chosen = move |_| {
-        let Some(input) = policies_input.get() else { return };
-        spawn_local(async move {
-            let result = match chosen_file_text(&input).await {
-                Ok(file) => state.run(Command::ImportPolicies { file }).await.map(|d| d.message).map_err(|e| e.message),
-                Err(e) => Err(e),
-            };
-            backup_message.set(Some(result));
-        });
-    };
-
     view! {
         <section class="screen settings">
             <h1>"Settings"</h1>
 
+            <ClockCard/>
+
+            <NotificationSettings/>
+
+            <super::reply::ReplyChannelSettings/>
+
+            <StorageCard/>
+
+            <BackupCard/>
+        </section>
+    }
+}
+
+/// Whether this tab keeps the clock, and where its ticks come from.
+#[component]
+fn ClockCard() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
             <section class="card" aria-labelledby="clock-title">
                 <h2 id="clock-title">"Escalation clock"</h2>
                 {move || state.clock.get().map(|c| {
@@ -103,11 +71,15 @@ pub fn SettingsScreen() -> impl IntoView {
                     view! { <p>{role}</p><p class="muted">{ticks}" "{last}</p> }
                 })}
             </section>
+    }
+}
 
-            <NotificationSettings/>
-
-            <super::reply::ReplyChannelSettings/>
-
+/// Whether the browser keeps Piket's data, and how much room it takes.
+#[component]
+fn StorageCard() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let storage = LocalResource::new(move || async move { state.storage_info().await });
+    view! {
             <section class="card" aria-labelledby="storage-title">
                 <h2 id="storage-title">"Storage"</h2>
                 <Suspense fallback=|| view! { <p class="muted">"Reading storage…"</p> }>
@@ -117,7 +89,67 @@ pub fn SettingsScreen() -> impl IntoView {
                     })}
                 </Suspense>
             </section>
+    }
+}
 
+/// Download a backup, restore one (after a confirmation), import policies.
+#[component]
+fn BackupCard() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let include_secrets = RwSignal::new(false);
+    let backup_message = RwSignal::new(None::<Result<String, String>>);
+    let pending_restore = RwSignal::new(None::<String>);
+    let restore_input = NodeRef::<leptos::html::Input>::new();
+    let policies_input = NodeRef::<leptos::html::Input>::new();
+
+    let export = use_task(move |include: bool| async move {
+        let result = match state.export(include).await {
+            Ok(text) => {
+                let name = format!("piket-backup-{}.json", state.now.get_untracked().format("%Y-%m-%d"));
+                download(&name, &text).map(|_| format!("Backup saved as {name}."))
+            }
+            Err(e) => Err(e),
+        };
+        backup_message.set(Some(result));
+    });
+    let read_restore = use_task(move |input: web_sys::HtmlInputElement| async move {
+        match chosen_file_text(&input).await {
+            Ok(text) => {
+                backup_message.set(None);
+                pending_restore.set(Some(text));
+            }
+            Err(e) => backup_message.set(Some(Err(e))),
+        }
+    });
+    let restore = use_command_then(move |reply| backup_message.set(Some(reply.clone().map(|d| d.message).map_err(|e| e.message))));
+    let import = use_task(move |input: web_sys::HtmlInputElement| async move {
+        let result = match chosen_file_text(&input).await {
+            Ok(file) => state.run(Command::ImportPolicies { file }).await.map(|d| d.message).map_err(|e| e.message),
+            Err(e) => Err(e),
+        };
+        backup_message.set(Some(result));
+    });
+    let on_download = move |_| {
+        export.dispatch_local(include_secrets.get_untracked());
+    };
+    let on_restore_chosen = move |_| {
+        if let Some(input) = restore_input.get() {
+            read_restore.dispatch_local(input);
+        }
+    };
+    let on_restore_confirm = move |_| {
+        if let Some(file) = pending_restore.get_untracked() {
+            pending_restore.set(None);
+            restore.dispatch(Command::Restore { file });
+        }
+    };
+    let on_policies_chosen = move |_| {
+        if let Some(input) = policies_input.get() {
+            import.dispatch_local(input);
+        }
+    };
+
+    view! {
             <section class="card form-stack" aria-labelledby="backup-title">
                 <h2 id="backup-title">"Backup and restore"</h2>
                 <p class="muted">"One JSON file with people, schedules, policies, rules, channels, incidents and their timelines."</p>
@@ -145,12 +177,8 @@ pub fn SettingsScreen() -> impl IntoView {
                     <label for="policies-file">"Import policies"</label>
                     <input id="policies-file" type="file" accept="application/json,.json" node_ref=policies_input on:change=on_policies_chosen />
                 </div>
-                {move || backup_message.get().map(|m| match m {
-                    Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
-                    Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
-                })}
+                <Outcome message=backup_message/>
             </section>
-        </section>
     }
 }
 
@@ -172,22 +200,19 @@ fn platform_note() -> &'static str {
 fn NotificationSettings() -> impl IntoView {
     let state = expect_context::<AppState>();
     let permission = RwSignal::new(state.notification_permission());
-    let message = RwSignal::new(None::<Result<String, String>>);
     Effect::new(move |_| {
         // The runtime starts after the first render: read the permission again once it has.
         if state.clock.get().is_some() {
             permission.set(state.notification_permission());
         }
     });
+    let ask = use_task(move |()| async move { permission.set(state.request_notification_permission().await) });
+    let send = use_task(move |()| async move { state.test_notification().await.map(|_| "Test notification sent.".to_string()) });
     let allow = move |_| {
-        spawn_local(async move {
-            permission.set(state.request_notification_permission().await);
-        });
+        ask.dispatch_local(());
     };
     let test = move |_| {
-        spawn_local(async move {
-            message.set(Some(state.test_notification().await.map(|_| "Test notification sent.".to_string())));
-        });
+        send.dispatch_local(());
     };
     view! {
         <section class="card form-stack" aria-labelledby="notify-title">
@@ -206,10 +231,7 @@ fn NotificationSettings() -> impl IntoView {
                 </Show>
                 <button type="button" on:click=test disabled=move || permission.get() != "granted">"Send test notification"</button>
             </div>
-            {move || message.get().map(|r| match r {
-                Ok(t) => view! { <p class="ok" role="status">{t}</p> }.into_any(),
-                Err(t) => view! { <p class="error" role="alert">{t}</p> }.into_any(),
-            })}
+            <Outcome message=send.value()/>
         </section>
     }
 }

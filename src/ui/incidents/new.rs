@@ -11,7 +11,6 @@ use leptos::prelude::*;
 
 use crate::route::Route;
 use crate::ui::nav::use_nav;
-use leptos::task::spawn_local;
 
 use super::{known_me, new_incident_id, parse_severity, severity_label, use_me, AppState};
 use crate::engine::escalation::{Delivery, Engine, Input};
@@ -19,9 +18,10 @@ use crate::engine::incident::{Actor, EntryKind, IncidentDetails, Priority, Sever
 use crate::engine::world::World;
 use crate::intake::{is_evidence_url, parse_intake_query_keeping, parse_payload_detailed_with, AlertmanagerGrouping, IntakeError};
 use crate::runtime::command::Command;
+use crate::ui::command::{use_command_then, use_task};
 
 /// The form's fields, as typed.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct DraftForm {
     title: RwSignal<String>,
     summary: RwSignal<String>,
@@ -42,19 +42,10 @@ struct DraftForm {
 impl DraftForm {
     fn new() -> Self {
         DraftForm {
-            title: RwSignal::new(String::new()),
-            summary: RwSignal::new(String::new()),
             severity: RwSignal::new(Severity::default().as_str().to_string()),
-            kind: RwSignal::new(String::new()),
-            service: RwSignal::new(String::new()),
             source: RwSignal::new("person".into()),
-            links: RwSignal::new(String::new()),
-            sla_tier: RwSignal::new(String::new()),
-            customer_impact: RwSignal::new(false),
-            environment: RwSignal::new(String::new()),
-            region: RwSignal::new(String::new()),
-            policy: RwSignal::new(String::new()),
             base: RwSignal::new(IncidentDetails::default()),
+            ..Default::default()
         }
     }
 
@@ -173,37 +164,12 @@ pub fn NewIncident() -> impl IntoView {
     let nav = use_nav();
     let title_error = RwSignal::new(None::<String>);
     let links_error = RwSignal::new(None::<String>);
-    let form_error = RwSignal::new(None::<String>);
     let link_error = RwSignal::new(None::<String>);
     // Problems with an intake link's parameters, by the parameter's key.
     let query_errors = RwSignal::new(std::collections::BTreeMap::<String, String>::new());
-    let marked = move |key: &'static str| move || query_errors.with(|m| m.get(key).map(|e| format!("From the link: {e}")));
-    let busy = RwSignal::new(false);
 
     // An intake link pre-fills the form (once, as the screen opens).
-    let search = nav.address().with_untracked(|a| a.query.clone());
-    if !search.trim_start_matches('?').is_empty() {
-        // Keep every valid field; mark the bad ones next to their field (or above the form).
-        let (details, problems) = parse_intake_query_keeping(&search);
-        form.fill(details);
-        let mut elsewhere = Vec::new();
-        let mut marks = std::collections::BTreeMap::new();
-        for problem in problems {
-            match problem {
-                IntakeError::InvalidQueryValue { key, message } if MARKED_KEYS.contains(&key.as_str()) => {
-                    marks.insert(key, message);
-                }
-                other => elsewhere.push(other.to_string()),
-            }
-        }
-        if let Some(m) = marks.get("link") {
-            links_error.set(Some(format!("From the link: {m}")));
-        }
-        query_errors.set(marks);
-        if !elsewhere.is_empty() {
-            link_error.set(Some(format!("Part of the link could not be read; everything else was filled in. {}", elsewhere.join(" "))));
-        }
-    }
+    prefill_from_link(&nav.address().with_untracked(|a| a.query.clone()), form, links_error, query_errors, link_error);
 
     let draft = Memo::new(move |_| form.draft());
     let preview = Memo::new(move |_| {
@@ -212,15 +178,22 @@ pub fn NewIncident() -> impl IntoView {
         state.world.with(|w| preview(w, now, d))
     });
 
+    // Where to go once it is open: the new incident, or the one it folds into.
+    let opened = StoredValue::new(None::<String>);
+    let open = use_command_then(move |reply| {
+        if let (Ok(_), Some(id)) = (reply, opened.get_value()) {
+            nav.go(Route::Incident(id));
+        }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
+        if open.pending() {
             return;
         }
         let mut details = draft.get_untracked();
         title_error.set(None);
         links_error.set(None);
-        form_error.set(None);
+        open.clear();
         let bad: Vec<String> = form.links.with_untracked(|l| link_lines(l).filter(|l| !is_evidence_url(l)).map(str::to_string).collect());
         if details.title.is_empty() {
             title_error.set(Some("A title is required: say what is wrong in a few words.".into()));
@@ -243,19 +216,8 @@ pub fn NewIncident() -> impl IntoView {
         let id = new_incident_id();
         let by = me.map(Actor::Person).unwrap_or(Actor::Automation);
         let input = Input::Open { id: id.clone(), by, details };
-        busy.set(true);
-        spawn_local(async move {
-            let reply = state.run(Command::Dispatch { input }).await;
-            busy.set(false);
-            match reply {
-                Ok(_) => nav.go(Route::Incident(folds_into.unwrap_or(id).to_string())),
-                Err(r) => form_error.set(Some(r.message)),
-            }
-        });
-    };
-
-    let policies = move || {
-        state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>())
+        opened.set_value(Some(folds_into.unwrap_or(id)));
+        open.dispatch(Command::Dispatch { input });
     };
 
     view! {
@@ -265,6 +227,73 @@ pub fn NewIncident() -> impl IntoView {
                 <p class="error" role="alert">{move || link_error.get()}</p>
             </Show>
             <form class="card form incident-form" on:submit=submit novalidate aria-label="New incident">
+                <WhatIsWrong form=form title_error=title_error/>
+                <Classification form=form marked=query_errors/>
+                <SourceAndEvidence form=form links_error=links_error/>
+                <BusinessContext form=form/>
+                <Show when=move || form.base.with(|b| !b.labels.is_empty() || b.dedup_key.is_some())>
+                    <p class="muted from-link">
+                        {move || form.base.with(|b| {
+                            let mut parts: Vec<String> = b.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                            if let Some(k) = &b.dedup_key {
+                                parts.push(format!("dedup key {k}"));
+                            }
+                            format!("From the link: {}", parts.join(", "))
+                        })}
+                    </p>
+                </Show>
+
+                <PreviewCard preview=preview />
+
+                <Show when=move || open.error().is_some()>
+                    <p class="error" role="alert">{move || open.error()}</p>
+                </Show>
+                <div class="actions">
+                    <button type="submit" class="primary big" disabled=move || open.pending()>"Open incident"</button>
+                </div>
+            </form>
+
+            <PasteAlert />
+        </section>
+    }
+}
+
+/// Fills the form from an intake link's query (`?title=…&severity=sev2`), keeping every valid
+/// field and marking the bad ones next to their field (or above the form).
+fn prefill_from_link(
+    search: &str,
+    form: DraftForm,
+    links_error: RwSignal<Option<String>>,
+    query_errors: RwSignal<std::collections::BTreeMap<String, String>>,
+    link_error: RwSignal<Option<String>>,
+) {
+    if !search.trim_start_matches('?').is_empty() {
+        // Keep every valid field; mark the bad ones next to their field (or above the form).
+        let (details, problems) = parse_intake_query_keeping(search);
+        form.fill(details);
+        let mut elsewhere = Vec::new();
+        let mut marks = std::collections::BTreeMap::new();
+        for problem in problems {
+            match problem {
+                IntakeError::InvalidQueryValue { key, message } if MARKED_KEYS.contains(&key.as_str()) => {
+                    marks.insert(key, message);
+                }
+                other => elsewhere.push(other.to_string()),
+            }
+        }
+        if let Some(m) = marks.get("link") {
+            links_error.set(Some(format!("From the link: {m}")));
+        }
+        query_errors.set(marks);
+        if !elsewhere.is_empty() {
+            link_error.set(Some(format!("Part of the link could not be read; everything else was filled in. {}", elsewhere.join(" "))));
+        }
+    }
+}
+
+#[component]
+fn WhatIsWrong(form: DraftForm, title_error: RwSignal<Option<String>>) -> impl IntoView {
+    view! {
                 <fieldset>
                     <legend>"What is wrong"</legend>
                     <div class="field">
@@ -278,6 +307,18 @@ pub fn NewIncident() -> impl IntoView {
                         <textarea id="inc-summary" rows="3" bind:value=form.summary></textarea>
                     </div>
                 </fieldset>
+    }
+}
+
+#[component]
+fn Classification(form: DraftForm, marked: RwSignal<std::collections::BTreeMap<String, String>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let marked = move |key: &'static str| move || marked.with(|m| m.get(key).map(|e| format!("From the link: {e}")));
+    let policies = move || {
+        state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>())
+    };
+
+    view! {
                 <fieldset>
                     <legend>"Classification"</legend>
                     <div class="field">
@@ -310,6 +351,12 @@ pub fn NewIncident() -> impl IntoView {
                         </select>
                     </div>
                 </fieldset>
+    }
+}
+
+#[component]
+fn SourceAndEvidence(form: DraftForm, links_error: RwSignal<Option<String>>) -> impl IntoView {
+    view! {
                 <fieldset>
                     <legend>"Source and evidence"</legend>
                     <div class="field">
@@ -328,6 +375,12 @@ pub fn NewIncident() -> impl IntoView {
                         <p class="field-error" id="inc-links-error" role="alert">{move || links_error.get()}</p>
                     </div>
                 </fieldset>
+    }
+}
+
+#[component]
+fn BusinessContext(form: DraftForm) -> impl IntoView {
+    view! {
                 <fieldset>
                     <legend>"Business context"</legend>
                     <div class="field">
@@ -351,30 +404,6 @@ pub fn NewIncident() -> impl IntoView {
                         " Customers are affected"
                     </label>
                 </fieldset>
-                <Show when=move || form.base.with(|b| !b.labels.is_empty() || b.dedup_key.is_some())>
-                    <p class="muted from-link">
-                        {move || form.base.with(|b| {
-                            let mut parts: Vec<String> = b.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                            if let Some(k) = &b.dedup_key {
-                                parts.push(format!("dedup key {k}"));
-                            }
-                            format!("From the link: {}", parts.join(", "))
-                        })}
-                    </p>
-                </Show>
-
-                <PreviewCard preview=preview />
-
-                <Show when=move || form_error.get().is_some()>
-                    <p class="error" role="alert">{move || form_error.get()}</p>
-                </Show>
-                <div class="actions">
-                    <button type="submit" class="primary big" disabled=move || busy.get()>"Open incident"</button>
-                </div>
-            </form>
-
-            <PasteAlert />
-        </section>
     }
 }
 
@@ -412,13 +441,34 @@ fn PasteAlert() -> impl IntoView {
     let payload = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let results = RwSignal::new(Vec::<PasteResult>::new());
-    let busy = RwSignal::new(false);
     // Off: an Alertmanager notification (one alert group) is one incident.
     let per_alert = RwSignal::new(false);
 
+    // Each event of the payload is one command, sent in order.
+    let take = use_task(move |intake: crate::intake::Intake| async move {
+        let mut lines = Vec::new();
+        for event in intake.events {
+            let (what, incident) = describe(state, &event.input);
+            match state.run(Command::Dispatch { input: event.input }).await {
+                Ok(_) => lines.push(PasteResult { ok: true, text: what, incident }),
+                Err(r) => lines.push(PasteResult { ok: false, text: format!("{what}: refused. {}", r.message), incident: None }),
+            }
+        }
+        if intake.truncated_alerts > 0 {
+            lines.push(PasteResult {
+                ok: false,
+                text: format!("Alertmanager left out {} more alerts (truncatedAlerts).", intake.truncated_alerts),
+                incident: None,
+            });
+        }
+        if lines.iter().all(|l| l.ok) {
+            payload.set(String::new());
+        }
+        results.set(lines);
+    });
     let take_in = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
+        if take.pending().get_untracked() {
             return;
         }
         error.set(None);
@@ -433,29 +483,7 @@ fn PasteAlert() -> impl IntoView {
                 return;
             }
         };
-        busy.set(true);
-        spawn_local(async move {
-            let mut lines = Vec::new();
-            for event in intake.events {
-                let (what, incident) = describe(state, &event.input);
-                match state.run(Command::Dispatch { input: event.input }).await {
-                    Ok(_) => lines.push(PasteResult { ok: true, text: what, incident }),
-                    Err(r) => lines.push(PasteResult { ok: false, text: format!("{what}: refused. {}", r.message), incident: None }),
-                }
-            }
-            if intake.truncated_alerts > 0 {
-                lines.push(PasteResult {
-                    ok: false,
-                    text: format!("Alertmanager left out {} more alerts (truncatedAlerts).", intake.truncated_alerts),
-                    incident: None,
-                });
-            }
-            if lines.iter().all(|l| l.ok) {
-                payload.set(String::new());
-            }
-            results.set(lines);
-            busy.set(false);
-        });
+        take.dispatch_local(intake);
     };
 
     view! {
@@ -473,7 +501,7 @@ fn PasteAlert() -> impl IntoView {
                 " One incident per Alertmanager alert"
             </label>
             <div class="actions">
-                <button type="submit" disabled=move || busy.get()>"Take in alert"</button>
+                <button type="submit" disabled=move || take.pending().get()>"Take in alert"</button>
             </div>
             <ul class="paste-results" role="status">
                 {move || results.get().into_iter().map(|r| {

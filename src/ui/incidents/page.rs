@@ -13,7 +13,6 @@ use leptos::prelude::*;
 
 use crate::route::Route;
 use crate::ui::nav::use_nav;
-use leptos::task::spawn_local;
 
 use super::{
     actor_name, clock_time, clock_time_exact, kind_words, known_me, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label,
@@ -24,6 +23,7 @@ use crate::engine::incident::{Actor, EntryKind, Incident, Severity, Status, Time
 use crate::intake::is_evidence_url;
 use crate::runtime::command::Command;
 use crate::runtime::view::DeliveryRow;
+use crate::ui::command::{use_command, use_command_then, CommandHook};
 
 /// Something a responder does to the incident.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,25 +111,16 @@ pub fn IncidentPage() -> impl IntoView {
         state.incidents.with(|all| all.iter().find(|i| i.id == id).cloned()).or_else(|| state.past_incident(&id).map(|p| p.incident))
     });
 
-    let error = RwSignal::new(None::<String>);
-    let notice = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
     let pending = RwSignal::new(None::<Action>);
     let choosing = RwSignal::new(false);
+    let acting = Acting::new();
+    let (notice, command) = (acting.notice, acting.command);
+    let busy = Signal::derive(move || acting.busy());
 
     let run = move |action: Action, who: Option<String>| {
-        let Some(input) = action.clone().input(id.get_untracked(), who) else { return };
-        error.set(None);
-        notice.set(None);
-        busy.set(true);
-        spawn_local(async move {
-            let reply = state.run(Command::Dispatch { input }).await;
-            busy.set(false);
-            match reply {
-                Ok(_) => notice.set(Some(action.done().to_string())),
-                Err(r) => error.set(Some(r.message)),
-            }
-        });
+        if let Some(input) = action.clone().input(id.get_untracked(), who) {
+            acting.send(action, input, None);
+        }
     };
     // Every action goes through here: it asks who you are first when that is not known yet.
     let act = move |action: Action| {
@@ -156,58 +147,158 @@ pub fn IncidentPage() -> impl IntoView {
     });
 
     // `?ack=1` (from a notification): acknowledge as soon as the incident is known, once.
-    let wants_ack = address.with_untracked(|a| a.param("ack").is_some_and(|v| v == "1" || v == "true"));
-    // A notification's Acknowledge action names the paged person and says where it came from.
-    let ack_by = address.with_untracked(|a| a.param("by"));
-    let from_notification = address.with_untracked(|a| a.param("from").is_some_and(|v| v == "notification"));
-    let ack_handled = StoredValue::new(false);
-    Effect::new(move |_| {
-        if !wants_ack || ack_handled.get_value() || !state.loaded.get() {
-            return;
-        }
-        let Some((open, acked)) = incident.with(|i| i.as_ref().map(|i| (i.is_open(), i.acknowledged.clone()))) else { return };
-        ack_handled.set_value(true);
-        match (open, acked) {
-            (false, _) => notice.set(Some("This incident is already resolved.".into())),
-            (true, Some(a)) => notice.set(Some(format!("Already acknowledged by {}.", state.person_name(&a.by)))),
-            (true, None) => match ack_by.clone().and_then(|by| known_me(state, &by)) {
-                Some(by) => {
-                    me.set(by.clone());
-                    let incident_id = id.get_untracked();
-                    busy.set(true);
-                    spawn_local(async move {
-                        let ack = Input::Acknowledge { incident: incident_id.clone(), by: by.clone() };
-                        let reply = state.run(Command::Dispatch { input: ack }).await;
-                        if reply.is_ok() && from_notification {
-                            let note = Input::AddNote { incident: incident_id, by: Actor::Person(by), text: "Acknowledged from notification".into() };
-                            let _ = state.run(Command::Dispatch { input: note }).await;
-                        }
-                        busy.set(false);
-                        match reply {
-                            Ok(_) => notice.set(Some(Action::Acknowledge.done().to_string())),
-                            Err(r) => error.set(Some(r.message)),
-                        }
-                    });
-                }
-                None => act(Action::Acknowledge),
-            },
-        }
-    });
+    AckFromAddress::read(address).start(incident, me, acting, act);
 
     view! {
         <section class="screen incident-page">
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <Show
                     when=move || incident.with(|i| i.is_some())
-                    fallback=move || view! {
-                        <h1>"Incident"</h1>
-                        <div class="empty-state">
-                            <p>"No incident with id " <code>{move || id.get()}</code> " is stored on this device. "
-                                <a href=Route::Incidents.href() class="back-link">"Back to incidents"</a></p>
-                        </div>
-                    }
+                    fallback=move || view! { <NoSuchIncident id=id/> }
                 >
                     <Head incident=incident />
+                    <BigActions incident=incident act=act busy=busy />
+                    <Show when=move || command.error().is_some()>
+                        <p class="error" role="alert">{move || command.error()}</p>
+                    </Show>
+                    <Show when=move || notice.get().is_some()>
+                        <p class="notice" role="status">{move || notice.get()}</p>
+                    </Show>
+                    <Show when=move || choosing.get()>
+                        <WhoAmI on_pick=on_pick on_cancel=on_cancel />
+                    </Show>
+                    <ActingAs me=me choosing=choosing />
+                    <Paging incident=incident act=act />
+                    <NoteForm act=act busy=busy />
+                    <Timeline incident=incident />
+                    <Changes incident=incident act=act busy=busy />
+                    <Deliveries id=id />
+                </Show>
+            </Show>
+        </section>
+    }
+}
+
+/// The page's commands, one at a time: the action's confirmation once it went through, or its
+/// refusal, and a note added after it when asked.
+#[derive(Clone, Copy)]
+struct Acting {
+    command: CommandHook,
+    note: CommandHook,
+    /// What the command on its way is for (its confirmation).
+    last: StoredValue<Option<Action>>,
+    /// A note to add once it went through.
+    follow_up: StoredValue<Option<Input>>,
+    notice: RwSignal<Option<String>>,
+}
+
+impl Acting {
+    fn new() -> Self {
+        let (last, follow_up, notice) = (StoredValue::new(None::<Action>), StoredValue::new(None::<Input>), RwSignal::new(None::<String>));
+        let note = use_command();
+        let command = use_command_then(move |reply| {
+            if reply.is_ok() {
+                if let Some(input) = follow_up.get_value() {
+                    note.dispatch(Command::Dispatch { input });
+                }
+                if let Some(action) = last.get_value() {
+                    notice.set(Some(action.done().to_string()));
+                }
+            }
+            follow_up.set_value(None);
+        });
+        Acting { command, note, last, follow_up, notice }
+    }
+
+    fn send(self, action: Action, input: Input, then_note: Option<Input>) {
+        self.notice.set(None);
+        self.command.clear();
+        self.last.set_value(Some(action));
+        self.follow_up.set_value(then_note);
+        self.command.dispatch(Command::Dispatch { input });
+    }
+
+    fn busy(self) -> bool {
+        self.command.pending() || self.note.pending()
+    }
+}
+
+#[component]
+fn NoSuchIncident(id: Memo<String>) -> impl IntoView {
+    view! {
+        <h1>"Incident"</h1>
+        <div class="empty-state">
+            <p>"No incident with id " <code>{move || id.get()}</code> " is stored on this device. "
+                <a href=Route::Incidents.href() class="back-link">"Back to incidents"</a></p>
+        </div>
+    }
+}
+
+/// `?ack=1&by=alice&from=notification`: an acknowledgement the address asks for, handled once.
+#[derive(Clone, Copy)]
+struct AckFromAddress {
+    wants: bool,
+    by: StoredValue<Option<String>>,
+    from_notification: bool,
+    handled: StoredValue<bool>,
+}
+
+impl AckFromAddress {
+    fn read(address: RwSignal<crate::route::Address>) -> Self {
+        address.with_untracked(|a| AckFromAddress {
+            wants: a.param("ack").is_some_and(|v| v == "1" || v == "true"),
+            // A notification's Acknowledge action names the paged person and says where it came from.
+            by: StoredValue::new(a.param("by")),
+            from_notification: a.param("from").is_some_and(|v| v == "notification"),
+            handled: StoredValue::new(false),
+        })
+    }
+
+    /// Acknowledges once the incident is known: as the person the address names, else through
+    /// `act` (which asks who).
+    fn start(self, incident: Memo<Option<Incident>>, me: RwSignal<String>, acting: Acting, act: impl Fn(Action) + 'static) {
+        let state = expect_context::<AppState>();
+        Effect::new(move |_| match self.wanted(state, incident, acting.notice) {
+            Some(Some(by)) => {
+                me.set(by.clone());
+                let Some(id) = incident.with_untracked(|i| i.as_ref().map(|i| i.id.clone())) else { return };
+                let note = self.from_notification.then(|| Input::AddNote {
+                    incident: id.clone(),
+                    by: Actor::Person(by.clone()),
+                    text: "Acknowledged from notification".into(),
+                });
+                acting.send(Action::Acknowledge, Input::Acknowledge { incident: id, by }, note);
+            }
+            Some(None) => act(Action::Acknowledge),
+            None => {}
+        });
+    }
+
+    /// Once the incident is known: `Some(Some(person))` to acknowledge as them, `Some(None)` to
+    /// ask who is acknowledging; `None` when there is nothing (more) to do, with the reason said.
+    fn wanted(self, state: AppState, incident: Memo<Option<Incident>>, notice: RwSignal<Option<String>>) -> Option<Option<String>> {
+        if !self.wants || self.handled.get_value() || !state.loaded.get() {
+            return None;
+        }
+        let (open, acked) = incident.with(|i| i.as_ref().map(|i| (i.is_open(), i.acknowledged.clone())))?;
+        self.handled.set_value(true);
+        match (open, acked) {
+            (false, _) => notice.set(Some("This incident is already resolved.".into())),
+            (true, Some(a)) => notice.set(Some(format!("Already acknowledged by {}.", state.person_name(&a.by)))),
+            (true, None) => return Some(self.by.get_value().and_then(|by| known_me(state, &by))),
+        }
+        None
+    }
+}
+
+/// Acknowledge and Resolve, and who acknowledged.
+#[component]
+fn BigActions<F>(incident: Memo<Option<Incident>>, act: F, busy: Signal<bool>) -> impl IntoView
+where
+    F: Fn(Action) + Copy + Send + Sync + 'static,
+{
+    let state = expect_context::<AppState>();
+    view! {
                     <div class="big-actions">
                         <button type="button" class="primary big"
                             disabled=move || busy.get() || incident.with(|i| i.as_ref().is_none_or(|i| !i.is_open() || i.acknowledged.is_some()))
@@ -227,15 +318,14 @@ pub fn IncidentPage() -> impl IntoView {
                             }))}
                         </p>
                     </div>
-                    <Show when=move || error.get().is_some()>
-                        <p class="error" role="alert">{move || error.get()}</p>
-                    </Show>
-                    <Show when=move || notice.get().is_some()>
-                        <p class="notice" role="status">{move || notice.get()}</p>
-                    </Show>
-                    <Show when=move || choosing.get()>
-                        <WhoAmI on_pick=on_pick on_cancel=on_cancel />
-                    </Show>
+    }
+}
+
+/// Who this device acts as, with a way to change it.
+#[component]
+fn ActingAs(me: RwSignal<String>, choosing: RwSignal<bool>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    view! {
                     <p class="acting-as muted">
                         {move || match known_me(state, &me.get()) {
                             Some(p) => format!("You act as {} on this device. ", state.person_name(&p)),
@@ -243,14 +333,6 @@ pub fn IncidentPage() -> impl IntoView {
                         }}
                         <button type="button" class="link" on:click=move |_| choosing.set(true)>"Change who I am"</button>
                     </p>
-                    <Paging incident=incident act=act />
-                    <NoteForm act=act busy=busy.into() />
-                    <Timeline incident=incident />
-                    <Changes incident=incident act=act busy=busy.into() />
-                    <Deliveries id=id />
-                </Show>
-            </Show>
-        </section>
     }
 }
 
@@ -423,7 +505,6 @@ where
     let current = move |f: fn(&Incident) -> String| incident.with(|i| i.as_ref().map(f).unwrap_or_default());
     let status = RwSignal::new(current(|i| i.status.as_str().to_string()));
     let severity = RwSignal::new(current(|i| i.details.severity.as_str().to_string()));
-    let reassign = RwSignal::new(String::new());
     let snooze = RwSignal::new("30".to_string());
     // Follow changes made elsewhere (another tab, a rule).
     Effect::new(move |_| status.set(current(|i| i.status.as_str().to_string())));
@@ -431,25 +512,6 @@ where
 
     let open = move || incident.with(|i| i.as_ref().is_some_and(|i| i.is_open()));
     let acknowledged = move || incident.with(|i| i.as_ref().is_some_and(|i| i.acknowledged.is_some()));
-    let levels = move || {
-        incident.with(|i| {
-            i.as_ref()
-                .and_then(|i| i.escalation.as_ref())
-                .map(|e| e.policy.levels.iter().enumerate().map(|(n, l)| (n + 1, l.name.clone())).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-    };
-    let do_reassign = move |_| {
-        let v = reassign.get_untracked();
-        let to = if let Some(p) = v.strip_prefix("person:") {
-            ReassignTo::Person(p.to_string())
-        } else if let Some(l) = v.strip_prefix("level:").and_then(|l| l.parse().ok()) {
-            ReassignTo::Level(l)
-        } else {
-            return;
-        };
-        act(Action::Reassign(to));
-    };
     let do_snooze = move |_| {
         let minutes: i64 = snooze.get_untracked().parse().unwrap_or(30);
         act(Action::Snooze(state.now.get_untracked() + Duration::minutes(minutes)));
@@ -459,42 +521,13 @@ where
         <Show when=open>
             <section class="card changes" aria-labelledby="changes-title">
                 <h2 id="changes-title">"Change"</h2>
-                <div class="change-row">
-                    <div class="field">
-                        <label for="change-status">"Status"</label>
-                        <select id="change-status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>
-                            {STATUSES.into_iter().map(|s| view! { <option value=s.as_str() selected=move || status.get() == s.as_str()>{status_label(s)}</option> }).collect_view()}
-                        </select>
-                    </div>
-                    <button type="button" disabled=move || busy.get() on:click=move |_| {
-                        if let Some(s) = parse_status(&status.get_untracked()) { act(Action::Status(s)) }
-                    }>"Change status"</button>
-                </div>
-                <div class="change-row">
-                    <div class="field">
-                        <label for="change-severity">"Severity"</label>
-                        <select id="change-severity" prop:value=move || severity.get() on:change=move |ev| severity.set(event_target_value(&ev))>
-                            {Severity::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=move || severity.get() == s.as_str()>{severity_label(s)}</option> }).collect_view()}
-                        </select>
-                    </div>
-                    <button type="button" disabled=move || busy.get() on:click=move |_| {
-                        if let Some(s) = parse_severity(&severity.get_untracked()) { act(Action::Severity(s)) }
-                    }>"Change severity"</button>
-                </div>
-                <div class="change-row">
-                    <div class="field">
-                        <label for="change-assignee">"Reassign to"</label>
-                        <select id="change-assignee" prop:value=move || reassign.get() on:change=move |ev| reassign.set(event_target_value(&ev))>
-                            <option value="">"Choose a person or level"</option>
-                            {move || state.people().into_iter().map(|p| view! { <option value=format!("person:{}", p.id)>{p.name.clone()}</option> }).collect_view()}
-                            {move || levels().into_iter().map(|(n, name)| {
-                                let label = if name.is_empty() { format!("Level {n}") } else { format!("Level {n}: {name}") };
-                                view! { <option value=format!("level:{n}")>{label}</option> }
-                            }).collect_view()}
-                        </select>
-                    </div>
-                    <button type="button" disabled=move || busy.get() || reassign.get().is_empty() on:click=do_reassign>"Reassign"</button>
-                </div>
+                <ChangeSelect id="change-status" label="Status" value=status busy=busy button="Change status"
+                    options=STATUSES.into_iter().map(|s| (s.as_str(), status_label(s))).collect()
+                    on_change=Callback::new(move |v: String| if let Some(s) = parse_status(&v) { act(Action::Status(s)) })/>
+                <ChangeSelect id="change-severity" label="Severity" value=severity busy=busy button="Change severity"
+                    options=Severity::ALL.into_iter().map(|s| (s.as_str(), severity_label(s))).collect()
+                    on_change=Callback::new(move |v: String| if let Some(s) = parse_severity(&v) { act(Action::Severity(s)) })/>
+                <ReassignRow incident=incident act=act busy=busy/>
                 <div class="change-row">
                     <div class="field">
                         <label for="change-snooze">"Snooze for"</label>
@@ -529,6 +562,75 @@ fn deliveries_of(state: AppState, id: &str) -> Vec<DeliveryRow> {
         return hot;
     }
     state.past_incident(id).map(|p| p.outbox).unwrap_or_default()
+}
+
+/// A select and the button that applies what it shows (status, severity).
+#[component]
+fn ChangeSelect(
+    id: &'static str,
+    label: &'static str,
+    options: Vec<(&'static str, &'static str)>,
+    value: RwSignal<String>,
+    button: &'static str,
+    busy: Signal<bool>,
+    on_change: Callback<String>,
+) -> impl IntoView {
+    view! {
+        <div class="change-row">
+            <div class="field">
+                <label for=id>{label}</label>
+                <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
+                    {options.into_iter().map(|(v, l)| view! { <option value=v selected=move || value.get() == v>{l}</option> }).collect_view()}
+                </select>
+            </div>
+            <button type="button" disabled=move || busy.get() on:click=move |_| on_change.run(value.get_untracked())>{button}</button>
+        </div>
+    }
+}
+
+/// Reassign to a person, or back to a level of the incident's policy.
+#[component]
+fn ReassignRow<F>(incident: Memo<Option<Incident>>, act: F, busy: Signal<bool>) -> impl IntoView
+where
+    F: Fn(Action) + Copy + Send + Sync + 'static,
+{
+    let state = expect_context::<AppState>();
+    let reassign = RwSignal::new(String::new());
+    let levels = move || {
+        incident.with(|i| {
+            i.as_ref()
+                .and_then(|i| i.escalation.as_ref())
+                .map(|e| e.policy.levels.iter().enumerate().map(|(n, l)| (n + 1, l.name.clone())).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    };
+    let do_reassign = move |_| {
+        let v = reassign.get_untracked();
+        let to = if let Some(p) = v.strip_prefix("person:") {
+            ReassignTo::Person(p.to_string())
+        } else if let Some(l) = v.strip_prefix("level:").and_then(|l| l.parse().ok()) {
+            ReassignTo::Level(l)
+        } else {
+            return;
+        };
+        act(Action::Reassign(to));
+    };
+    view! {
+                <div class="change-row">
+                    <div class="field">
+                        <label for="change-assignee">"Reassign to"</label>
+                        <select id="change-assignee" prop:value=move || reassign.get() on:change=move |ev| reassign.set(event_target_value(&ev))>
+                            <option value="">"Choose a person or level"</option>
+                            {move || state.people().into_iter().map(|p| view! { <option value=format!("person:{}", p.id)>{p.name.clone()}</option> }).collect_view()}
+                            {move || levels().into_iter().map(|(n, name)| {
+                                let label = if name.is_empty() { format!("Level {n}") } else { format!("Level {n}: {name}") };
+                                view! { <option value=format!("level:{n}")>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                    </div>
+                    <button type="button" disabled=move || busy.get() || reassign.get().is_empty() on:click=do_reassign>"Reassign"</button>
+                </div>
+    }
 }
 
 #[component]

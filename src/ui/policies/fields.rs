@@ -45,6 +45,15 @@ pub fn problems_of(errors: FormatErrors) -> Problems {
         .collect()
 }
 
+/// The value chosen in a "Choose…" select, which then shows its prompt again (it adds to a list).
+pub fn take_choice(ev: &leptos::ev::Event) -> String {
+    let value = event_target_value(ev);
+    if let Some(target) = ev.target() {
+        let _ = js_sys::Reflect::set(&target, &"value".into(), &"".into());
+    }
+    value
+}
+
 /// The message for exactly `path`, if any.
 pub fn problem_at(problems: &Problems, path: &str) -> Option<String> {
     let found: Vec<&str> = problems.iter().filter(|(p, _)| p == path).map(|(_, m)| m.as_str()).collect();

@@ -153,7 +153,7 @@ impl LevelForm {
 }
 
 /// The whole policy as typed.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct PolicyForm {
     /// Empty for a new policy (the runtime gives it an id).
     pub id: RwSignal<String>,
@@ -171,32 +171,12 @@ pub struct PolicyForm {
 impl PolicyForm {
     pub fn new(time_zone: String) -> PolicyForm {
         PolicyForm {
-            id: RwSignal::new(String::new()),
-            name: RwSignal::new(String::new()),
             levels: RwSignal::new(vec![LevelForm::new()]),
-            repeat: RwSignal::new(false),
             repeat_times: RwSignal::new("1".into()),
             repeat_from: RwSignal::new("1".into()),
-            ack_reminder: RwSignal::new(String::new()),
-            stale: RwSignal::new(String::new()),
             time_zone: RwSignal::new(time_zone),
-            holidays: RwSignal::new(String::new()),
+            ..Default::default()
         }
-    }
-
-    pub fn fill(self, p: &EscalationPolicy) {
-        self.id.set(p.id.clone());
-        self.name.set(p.name.clone());
-        self.levels.set(p.levels.iter().map(LevelForm::of).collect());
-        self.repeat.set(p.repeat.is_some());
-        if let Some(r) = &p.repeat {
-            self.repeat_times.set(r.times.to_string());
-            self.repeat_from.set(r.from_level.to_string());
-        }
-        self.ack_reminder.set(p.ack_reminder.map(minutes_text).unwrap_or_default());
-        self.stale.set(p.escalate_if_status_unchanged.map(minutes_text).unwrap_or_default());
-        self.time_zone.set(p.time_zone.name().to_string());
-        self.holidays.set(dates_text(&p.holidays));
     }
 
     /// The draft in the policy format (tracked: a memo over it follows every keystroke).
@@ -223,9 +203,28 @@ impl PolicyForm {
         }
         v
     }
+}
+
+impl crate::ui::editor::Draft for PolicyForm {
+    type Record = EscalationPolicy;
+
+    fn fill(self, p: &EscalationPolicy) {
+        self.id.set(p.id.clone());
+        self.name.set(p.name.clone());
+        self.levels.set(p.levels.iter().map(LevelForm::of).collect());
+        self.repeat.set(p.repeat.is_some());
+        if let Some(r) = &p.repeat {
+            self.repeat_times.set(r.times.to_string());
+            self.repeat_from.set(r.from_level.to_string());
+        }
+        self.ack_reminder.set(p.ack_reminder.map(minutes_text).unwrap_or_default());
+        self.stale.set(p.escalate_if_status_unchanged.map(minutes_text).unwrap_or_default());
+        self.time_zone.set(p.time_zone.name().to_string());
+        self.holidays.set(dates_text(&p.holidays));
+    }
 
     /// The draft read by the engine's parser: a policy, or every problem with its path.
-    pub fn policy(self) -> Result<EscalationPolicy, Problems> {
+    fn record(self) -> Result<EscalationPolicy, Problems> {
         let mut json = self.json();
         let new = self.id.get().trim().is_empty();
         if new {

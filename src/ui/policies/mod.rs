@@ -12,21 +12,22 @@ use leptos::prelude::*;
 
 use crate::route::Route;
 use crate::ui::nav::use_nav;
-use leptos::task::spawn_local;
 
 use self::fields::{
-    datetime_input, parse_datetime_input, problem_at, problems_text, target_choices, target_from_key, target_name, zone_named, Choice, Labelled, Problems,
+    datetime_input, parse_datetime_input, problem_at, take_choice, target_choices, target_from_key, target_name, zone_named, Choice, Labelled, Problems,
     WindowsEditor,
 };
 use self::form::{LevelForm, PolicyForm, TimeoutForm};
 use self::preview::{path_of, PathPreview};
+use super::command::use_command;
+use super::editor::{use_editor, Editor, EditorFooter};
 use super::first_run::FirstRunCard;
-use super::row_actions::RowActions;
+use super::row_actions::{ConfigList, RowActions};
 use super::state::{browser_time_zone, AppState};
 use crate::engine::incident::Severity;
 use crate::engine::person::time_zone_names;
 use crate::engine::policy::EscalationPolicy;
-use crate::runtime::command::{Command, ConfigItem, ConfigKind};
+use crate::runtime::command::{Command, ConfigKind};
 
 /// A policy summed up in one line: “Primary (schedule) → Carol + Dana → Erin”.
 fn path_summary(state: AppState, p: &EscalationPolicy) -> String {
@@ -46,7 +47,7 @@ pub fn PoliciesScreen() -> impl IntoView {
     let state = expect_context::<AppState>();
     let nav = use_nav();
     let confirm_remove = RwSignal::new(None::<String>);
-    let default_error = RwSignal::new(None::<String>);
+    let set_default = use_command();
     let default_choice = RwSignal::new(String::new());
     Effect::new(move |_| default_choice.set(state.world.with(|w| w.default_policy.clone().unwrap_or_default())));
     Effect::new(move |prev: Option<String>| {
@@ -55,12 +56,7 @@ pub fn PoliciesScreen() -> impl IntoView {
             let current = state.world.with_untracked(|w| w.default_policy.clone().unwrap_or_default());
             if chosen != prev && chosen != current {
                 let policy = (!chosen.is_empty()).then(|| chosen.clone());
-                spawn_local(async move {
-                    match state.run(Command::SetDefaultPolicy { policy }).await {
-                        Ok(_) => default_error.set(None),
-                        Err(e) => default_error.set(Some(e.message)),
-                    }
-                });
+                set_default.dispatch(Command::SetDefaultPolicy { policy });
             }
         }
         chosen
@@ -76,33 +72,24 @@ pub fn PoliciesScreen() -> impl IntoView {
                 <a href=Route::Rules.href() class="button-link">"Rules"</a>
                 <a href=Route::Teams.href() class="button-link">"Teams"</a>
             </div>
-            <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                <Show
-                    when=move || state.world.with(|w| !w.policies.is_empty())
-                    fallback=|| view! {
-                        <div class="empty-state">
-                            <p>"No escalation policies yet. A policy lists who is paged first (level 1), who next, and after how long nobody acknowledging pulls in the next level."</p>
-                        </div>
-                    }
-                >
-                    <div class="field">
-                        <label for="default-policy">"Default policy"</label>
-                        {move || {
-                            let mut options = vec![(String::new(), "None: incidents no rule routes page nobody".to_string())];
-                            options.extend(state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), display_name(p))).collect::<Vec<_>>()));
-                            view! { <Choice id="default-policy" options=options value=default_choice/> }
-                        }}
-                        <Show when=move || default_error.get().is_some()>
-                            <p class="field-error" role="alert">{move || default_error.get()}</p>
-                        </Show>
-                    </div>
-                    <ul class="config-list" aria-label="Policies">
-                        <For each=move || state.world.with(|w| w.policies.clone()) key=|p| (p.id.clone(), p.name.clone(), p.levels.len()) let:policy>
-                            <PolicyRow policy=policy confirm_remove=confirm_remove/>
-                        </For>
-                    </ul>
-                </Show>
-            </Show>
+            <ConfigList empty=move || state.world.with(|w| w.policies.is_empty()) empty_text="No escalation policies yet. A policy lists who is paged first (level 1), who next, and after how long nobody acknowledging pulls in the next level.">
+                <div class="field">
+                    <label for="default-policy">"Default policy"</label>
+                    {move || {
+                        let mut options = vec![(String::new(), "None: incidents no rule routes page nobody".to_string())];
+                        options.extend(state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), display_name(p))).collect::<Vec<_>>()));
+                        view! { <Choice id="default-policy" options=options value=default_choice/> }
+                    }}
+                    <Show when=move || set_default.error().is_some()>
+                        <p class="field-error" role="alert">{move || set_default.error()}</p>
+                    </Show>
+                </div>
+                <ul class="config-list" aria-label="Policies">
+                    <For each=move || state.world.with(|w| w.policies.clone()) key=|p| (p.id.clone(), p.name.clone(), p.levels.len()) let:policy>
+                        <PolicyRow policy=policy confirm_remove=confirm_remove/>
+                    </For>
+                </ul>
+            </ConfigList>
         </section>
     }
 }
@@ -149,118 +136,58 @@ fn severity_of(s: &str) -> Severity {
     Severity::from_str_or_default(s)
 }
 
+const NOT_SAVED: &str = "Not saved: fix what is marked below.";
+
 #[component]
 fn PolicyEditor(id: String) -> impl IntoView {
     let state = expect_context::<AppState>();
     let nav = use_nav();
-    let is_new = id == "new";
     let form = PolicyForm::new(browser_time_zone());
     let make_default = RwSignal::new(false);
-    let filled = RwSignal::new(false);
-    let tried = RwSignal::new(false);
-    let refusal = RwSignal::new(Problems::new());
-    let status = RwSignal::new(String::new());
-    let saving = RwSignal::new(false);
-
-    {
-        let id = id.clone();
-        // The form's level signals must belong to the editor, not to this effect: an effect
-        // disposes what it created when it runs again, and the form would then read dead signals.
-        let owner = Owner::current();
-        Effect::new(move |_| {
-            if filled.get_untracked() || !state.loaded.get() {
-                return;
-            }
-            if is_new {
-                make_default.set(state.world.with_untracked(|w| w.default_policy.is_none()));
-                filled.set(true);
-            } else if let Some(p) = state.world.with(|w| w.policy(&id).cloned()) {
-                match &owner {
-                    Some(owner) => owner.with(|| form.fill(&p)),
-                    None => form.fill(&p),
-                }
-                make_default.set(state.world.with_untracked(|w| w.default_policy.as_deref() == Some(p.id.as_str())));
-                filled.set(true);
-            }
-        });
-    }
-    let missing = move || !is_new && state.loaded.get() && !filled.get();
-
-    let draft = Memo::new(move |_| form.policy());
-    let problems = Memo::new(move |_| {
-        let mut p = if tried.get() { draft.get().err().unwrap_or_default() } else { Problems::new() };
-        p.extend(refusal.get());
-        p
+    let default = use_command();
+    let editor = use_editor(form, NOT_SAVED, move |editor, done| {
+        let id = done.id.clone().unwrap_or_default();
+        let was_default = state.world.with_untracked(|w| w.default_policy.clone());
+        let want = make_default.get_untracked();
+        if want != (was_default.as_deref() == Some(id.as_str())) {
+            default.dispatch(Command::SetDefaultPolicy { policy: want.then(|| id.clone()) });
+        }
+        if form.id.get_untracked().is_empty() {
+            form.id.set(id.clone());
+            nav.replace(Route::Policy(id));
+        }
+        editor.status.set("Saved. Incidents already open keep the path they started with.".into());
     });
-    let at = move |path: String| Signal::derive(move || problem_at(&problems.get(), &path));
-
-    // The preview: severity and start instant in the policy's zone.
-    let zone = Signal::derive(move || zone_named(&form.time_zone.get()));
-    let preview_severity = RwSignal::new("sev1".to_string());
-    let preview_at = RwSignal::new(datetime_input(zone_named(&browser_time_zone()), state.now.get_untracked()));
-    let start = Signal::derive(move || parse_datetime_input(zone.get(), &preview_at.get()));
-    let severity = Signal::derive(move || severity_of(&preview_severity.get()));
-    let steps = Signal::derive(move || match (draft.get(), start.get()) {
-        (Err(_), _) => Err("Give every level a target and a timeout (only the last may wait forever) to see the path.".to_string()),
-        (Ok(p), Some(t0)) => Ok(state.world.with(|w| path_of(w, &p, severity.get(), t0))),
-        (Ok(_), None) => Ok(Vec::new()),
+    // A default that could not be set is said after the save's own words.
+    Effect::new(move |_| {
+        if let Some(e) = default.error() {
+            editor.status.set(format!("Saved, but it could not become the default: {e}"));
+        }
     });
-
     // The Lab can replay this policy as it stands, before it is saved.
     Effect::new(move |_| {
-        if let Ok(p) = draft.get() {
+        if let Ok(p) = editor.checked.get() {
             state.draft_policy.set(Some(p));
         }
     });
-
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if saving.get_untracked() {
+    let missing = editor.load(id.clone(), |w, id| w.policy(id).cloned());
+    let is_new = id == "new";
+    // Whether it is the default is read once, when the stored policy is in the form.
+    let defaulted = RwSignal::new(false);
+    Effect::new(move |_| {
+        let id = form.id.get();
+        if defaulted.get_untracked() || !state.loaded.get() || missing.get() || (!is_new && id.is_empty()) {
             return;
         }
-        tried.set(true);
-        refusal.set(Problems::new());
-        status.set(String::new());
-        let policy = match draft.get_untracked() {
-            Ok(p) => p,
-            Err(_) => {
-                status.set("Not saved: fix what is marked below.".into());
-                return;
-            }
-        };
-        saving.set(true);
-        spawn_local(async move {
-            let reply = state.run(Command::Save { item: ConfigItem::Policy(policy) }).await;
-            match reply {
-                Ok(done) => {
-                    let id = done.id.unwrap_or_default();
-                    let was_default = state.world.with_untracked(|w| w.default_policy.clone());
-                    let want = make_default.get_untracked();
-                    let mut message = "Saved. Incidents already open keep the path they started with.".to_string();
-                    if want && was_default.as_deref() != Some(id.as_str()) {
-                        if let Err(e) = state.run(Command::SetDefaultPolicy { policy: Some(id.clone()) }).await {
-                            message = format!("Saved, but it could not become the default: {}", e.message);
-                        }
-                    } else if !want && was_default.as_deref() == Some(id.as_str()) {
-                        let _ = state.run(Command::SetDefaultPolicy { policy: None }).await;
-                    }
-                    if form.id.get_untracked().is_empty() {
-                        form.id.set(id.clone());
-                        nav.replace(Route::Policy(id.clone()));
-                    }
-                    status.set(message);
-                }
-                Err(r) => {
-                    refusal.set(r.problems_in("policies"));
-                    status.set("Not saved: fix what is marked below.".into());
-                }
-            }
-            saving.set(false);
-        });
-    };
-
-    let add_level = move |_| {
-        form.levels.update(|ls| ls.push(LevelForm::new()));
+        let default = state.world.with_untracked(|w| w.default_policy.clone());
+        make_default.set(if is_new { default.is_none() } else { default.as_deref() == Some(id.as_str()) });
+        defaulted.set(true);
+    });
+    let problems = editor.problems(|| false);
+    let at = move |path: &str| Editor::<PolicyForm>::at(problems, path);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        editor.submit();
     };
 
     view! {
@@ -268,11 +195,11 @@ fn PolicyEditor(id: String) -> impl IntoView {
             <p><a href=Route::Policies.href() class="back-link">"← All policies"</a></p>
             <h1>{move || if form.id.get().is_empty() { "New policy" } else { "Edit policy" }}</h1>
             <p class="note">"Saving changes the path of incidents that open from now on. An incident already open keeps the path it started with: Piket froze the policy onto it."</p>
-            <Show when=missing>
+            <Show when=move || missing.get()>
                 <p class="error" role="alert">"No policy with this id is stored on this device."</p>
             </Show>
             <form class="card form-stack" on:submit=save novalidate aria-label="Policy">
-                <Labelled label="Policy name" id="policy-name" error=at("name".into())>
+                <Labelled label="Policy name" id="policy-name" error=at("name")>
                     <input id="policy-name" type="text" autocomplete="off" bind:value=form.name/>
                 </Labelled>
 
@@ -280,10 +207,30 @@ fn PolicyEditor(id: String) -> impl IntoView {
                     <LevelEditor level=level form=form problems=problems/>
                 </For>
                 <div class="actions">
-                    <button type="button" on:click=add_level>"Add level"</button>
+                    <button type="button" on:click=move |_| form.levels.update(|ls| ls.push(LevelForm::new()))>"Add level"</button>
                 </div>
                 <p class="hint">"A level whose targets reach nobody at that moment (an empty schedule, a gap) is skipped at once, and the next level is paged."</p>
 
+                <PolicyOptions form=form problems=problems/>
+
+                <div class="check">
+                    <input id="policy-default" type="checkbox" bind:checked=make_default/>
+                    <label for="policy-default">"Default policy (for incidents no rule routes)"</label>
+                </div>
+
+                <EditorFooter problems=problems.into() status=editor.status save=editor.save label="Save policy"/>
+            </form>
+
+            <PolicyPreview form=form checked=editor.checked/>
+        </section>
+    }
+}
+
+/// After the last level, after an acknowledgement, and the policy's zone and holidays.
+#[component]
+fn PolicyOptions(form: PolicyForm, problems: Memo<Problems>) -> impl IntoView {
+    let at = move |path: &str| Editor::<PolicyForm>::at(problems, path);
+    view! {
                 <fieldset class="group">
                     <legend>"After the last level"</legend>
                     <div class="field">
@@ -295,10 +242,10 @@ fn PolicyEditor(id: String) -> impl IntoView {
                     </div>
                     <Show when=move || form.repeat.get()>
                         <div class="row">
-                            <Labelled label="Extra loops" id="policy-repeat-times" error=at("repeat.times".into())>
+                            <Labelled label="Extra loops" id="policy-repeat-times" error=at("repeat.times")>
                                 <input id="policy-repeat-times" type="number" min="1" max="100" inputmode="numeric" bind:value=form.repeat_times/>
                             </Labelled>
-                            <Labelled label="Each loop starts at level" id="policy-repeat-from" error=at("repeat.from_level".into())>
+                            <Labelled label="Each loop starts at level" id="policy-repeat-from" error=at("repeat.from_level")>
                                 <input id="policy-repeat-from" type="number" min="1" inputmode="numeric" bind:value=form.repeat_from/>
                             </Labelled>
                         </div>
@@ -307,41 +254,45 @@ fn PolicyEditor(id: String) -> impl IntoView {
 
                 <fieldset class="group">
                     <legend>"After an acknowledgement"</legend>
-                    <Labelled label="Ack reminder (minutes)" id="policy-reminder" hint="Page whoever acknowledged again every this long until it is resolved. Empty: never. A number of minutes, or with a unit: 90s, 1h30m." error=at("ack_reminder".into())>
+                    <Labelled label="Ack reminder (minutes)" id="policy-reminder" hint="Page whoever acknowledged again every this long until it is resolved. Empty: never. A number of minutes, or with a unit: 90s, 1h30m." error=at("ack_reminder")>
                         <input id="policy-reminder" type="text" autocomplete="off" bind:value=form.ack_reminder/>
                     </Labelled>
-                    <Labelled label="Status unchanged for (minutes) → escalate" id="policy-stale" hint="Pull in the next level when the status has not changed this long, even when acknowledged. Empty: never. A number of minutes, or with a unit: 90s, 1h30m." error=at("escalate_if_status_unchanged".into())>
+                    <Labelled label="Status unchanged for (minutes) → escalate" id="policy-stale" hint="Pull in the next level when the status has not changed this long, even when acknowledged. Empty: never. A number of minutes, or with a unit: 90s, 1h30m." error=at("escalate_if_status_unchanged")>
                         <input id="policy-stale" type="text" autocomplete="off" bind:value=form.stale/>
                     </Labelled>
                 </fieldset>
 
                 <details class="group">
                     <summary>"Time zone and holidays (for levels' hours)"</summary>
-                    <Labelled label="Policy time zone" id="policy-tz" error=at("time_zone".into())>
+                    <Labelled label="Policy time zone" id="policy-tz" error=at("time_zone")>
                         <input id="policy-tz" type="text" list="policy-zones" autocomplete="off" bind:value=form.time_zone/>
                     </Labelled>
                     <datalist id="policy-zones">
                         {time_zone_names().map(|z| view! { <option value=z></option> }).collect_view()}
                     </datalist>
-                    <Labelled label="Holidays" id="policy-holidays" hint="Dates as YYYY-MM-DD, separated by commas; hours can be closed on them." error=at("holidays".into())>
+                    <Labelled label="Holidays" id="policy-holidays" hint="Dates as YYYY-MM-DD, separated by commas; hours can be closed on them." error=at("holidays")>
                         <input id="policy-holidays" type="text" autocomplete="off" bind:value=form.holidays/>
                     </Labelled>
                 </details>
+    }
+}
 
-                <div class="check">
-                    <input id="policy-default" type="checkbox" bind:checked=make_default/>
-                    <label for="policy-default">"Default policy (for incidents no rule routes)"</label>
-                </div>
-
-                <Show when=move || !problems.get().is_empty()>
-                    <p class="error pre" role="alert">{move || problems_text(&problems.get())}</p>
-                </Show>
-                <p class="status" role="status">{move || status.get()}</p>
-                <div class="actions">
-                    <button type="submit" class="primary" prop:disabled=move || saving.get()>"Save policy"</button>
-                </div>
-            </form>
-
+/// The path the draft would take for an incident of a chosen severity opening at a chosen time.
+#[component]
+fn PolicyPreview(form: PolicyForm, checked: Memo<Result<EscalationPolicy, Problems>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    // The preview: severity and start instant in the policy's zone.
+    let zone = Signal::derive(move || zone_named(&form.time_zone.get()));
+    let preview_severity = RwSignal::new("sev1".to_string());
+    let preview_at = RwSignal::new(datetime_input(zone_named(&browser_time_zone()), state.now.get_untracked()));
+    let start = Signal::derive(move || parse_datetime_input(zone.get(), &preview_at.get()));
+    let severity = Signal::derive(move || severity_of(&preview_severity.get()));
+    let steps = Signal::derive(move || match (checked.get(), start.get()) {
+        (Err(_), _) => Err("Give every level a target and a timeout (only the last may wait forever) to see the path.".to_string()),
+        (Ok(p), Some(t0)) => Ok(state.world.with(|w| path_of(w, &p, severity.get(), t0))),
+        (Ok(_), None) => Ok(Vec::new()),
+    });
+    view! {
             <section class="card preview-card" aria-labelledby="preview-title">
                 <h2 id="preview-title">"Path preview"</h2>
                 <div class="row">
@@ -356,7 +307,6 @@ fn PolicyEditor(id: String) -> impl IntoView {
                 </div>
                 <PathPreview steps=steps start=start severity=severity zone=zone/>
             </section>
-        </section>
     }
 }
 
@@ -366,7 +316,6 @@ fn position_of(form: PolicyForm, uid: u64) -> usize {
 
 #[component]
 fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> impl IntoView {
-    let state = expect_context::<AppState>();
     let index = Memo::new(move |_| position_of(form, level.uid));
     let n = move || index.get() + 1;
     let count = move || form.levels.with(Vec::len);
@@ -385,19 +334,6 @@ fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> 
             }
         })
     };
-    let add_target = move |ev: leptos::ev::Event| {
-        let key = event_target_value(&ev);
-        if let Some(t) = target_from_key(&key) {
-            level.targets.update(|ts| {
-                if !ts.contains(&t) {
-                    ts.push(t)
-                }
-            });
-        }
-        if let Some(target) = ev.target() {
-            let _ = js_sys::Reflect::set(&target, &"value".into(), &"".into());
-        }
-    };
     let legend = move || format!("Level {}", n());
     let what_only = Signal::derive(move || format!("level {} only during", n()));
     let what_except = Signal::derive(move || format!("level {} except during", n()));
@@ -409,6 +345,49 @@ fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> 
                 <input id=format!("lvl{}-name", level.uid) type="text" autocomplete="off" placeholder="Primary on-call" bind:value=level.name/>
             </Labelled>
 
+            <LevelTargets level=level n=Signal::derive(n) error=at("targets")/>
+
+            <TimeoutFields timeout=level.ack id=format!("lvl{}-ack", level.uid) what="Ack timeout" hint="No acknowledgement this long after the level was paged → the next level. A number of minutes, or with a unit: 90s, 1h30m." error=at("ack_timeout")/>
+            <TimeoutFields timeout=level.resolution id=format!("lvl{}-res", level.uid) what="Resolution timeout" hint="Not resolved this long after the level was paged, acknowledged or not → the next level. Empty: none. A number of minutes, or with a unit: 90s, 1h30m." error=at("resolution_timeout")/>
+
+            <details class="group" open=move || !level.only_during.get_untracked().is_empty() || !level.except_during.get_untracked().is_empty()>
+                <summary>"Hours (time conditions)"</summary>
+                <p class="hint">"Only during: the level takes part only inside these hours. Except during: it is skipped inside them. In the policy's time zone."</p>
+                <h3 class="sub">"Only during"</h3>
+                <WindowsEditor windows=level.only_during what=what_only/>
+                <h3 class="sub">"Except during"</h3>
+                <WindowsEditor windows=level.except_during what=what_except new_window=("daily", "22:00", "07:00")/>
+            </details>
+
+            <CheckpointFields level=level at=at/>
+            <Show when=move || at("").get().is_some()>
+                <p class="field-error" role="alert">{move || at("").get()}</p>
+            </Show>
+            <div class="actions">
+                <button type="button" class="small" prop:disabled=move || { index.get() == 0 } aria-label=move || format!("Move level {} up", n()) on:click=move |_| move_by(-1)>"↑ Up"</button>
+                <button type="button" class="small" prop:disabled=move || { index.get() + 1 >= count() } aria-label=move || format!("Move level {} down", n()) on:click=move |_| move_by(1)>"↓ Down"</button>
+                <button type="button" class="small danger" prop:disabled=move || { count() <= 1 } aria-label=move || format!("Remove level {}", n())
+                    on:click=move |_| form.levels.update(|ls| ls.retain(|l| l.uid != level.uid))>"Remove level"</button>
+            </div>
+        </fieldset>
+    }
+}
+
+/// Who a level pages together, and a select to add one more.
+#[component]
+fn LevelTargets(level: LevelForm, n: Signal<usize>, error: Signal<Option<String>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let n = move || n.get();
+    let add_target = move |ev: leptos::ev::Event| {
+        if let Some(t) = target_from_key(&take_choice(&ev)) {
+            level.targets.update(|ts| {
+                if !ts.contains(&t) {
+                    ts.push(t)
+                }
+            });
+        }
+    };
+    view! {
             <div class="field">
                 <span class="field-label" id=format!("lvl{}-targets-label", level.uid)>"Paged together"</span>
                 <ul class="chips" aria-labelledby=format!("lvl{}-targets-label", level.uid)>
@@ -450,23 +429,20 @@ fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> 
                             .collect_view()
                     }}
                 </select>
-                <Show when=move || at("targets").get().is_some()>
-                    <p class="field-error" role="alert">{move || at("targets").get()}</p>
+                <Show when=move || error.get().is_some()>
+                    <p class="field-error" role="alert">{move || error.get()}</p>
                 </Show>
             </div>
+    }
+}
 
-            <TimeoutFields timeout=level.ack id=format!("lvl{}-ack", level.uid) what="Ack timeout" hint="No acknowledgement this long after the level was paged → the next level. A number of minutes, or with a unit: 90s, 1h30m." error=at("ack_timeout")/>
-            <TimeoutFields timeout=level.resolution id=format!("lvl{}-res", level.uid) what="Resolution timeout" hint="Not resolved this long after the level was paged, acknowledged or not → the next level. Empty: none. A number of minutes, or with a unit: 90s, 1h30m." error=at("resolution_timeout")/>
-
-            <details class="group" open=move || !level.only_during.get_untracked().is_empty() || !level.except_during.get_untracked().is_empty()>
-                <summary>"Hours (time conditions)"</summary>
-                <p class="hint">"Only during: the level takes part only inside these hours. Except during: it is skipped inside them. In the policy's time zone."</p>
-                <h3 class="sub">"Only during"</h3>
-                <WindowsEditor windows=level.only_during what=what_only/>
-                <h3 class="sub">"Except during"</h3>
-                <WindowsEditor windows=level.except_during what=what_except new_window=("daily", "22:00", "07:00")/>
-            </details>
-
+/// "Ask for confirmation before paging this level", with its question and wait.
+#[component]
+fn CheckpointFields<F>(level: LevelForm, at: F) -> impl IntoView
+where
+    F: Fn(&'static str) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
+{
+    view! {
             <div class="check">
                 <input id=format!("lvl{}-cp", level.uid) type="checkbox" bind:checked=level.checkpoint/>
                 <label for=format!("lvl{}-cp", level.uid)>"Ask for confirmation before paging this level"</label>
@@ -491,17 +467,6 @@ fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> 
                     </div>
                 </div>
             </Show>
-
-            <Show when=move || at("").get().is_some()>
-                <p class="field-error" role="alert">{move || at("").get()}</p>
-            </Show>
-            <div class="actions">
-                <button type="button" class="small" prop:disabled=move || { index.get() == 0 } aria-label=move || format!("Move level {} up", n()) on:click=move |_| move_by(-1)>"↑ Up"</button>
-                <button type="button" class="small" prop:disabled=move || { index.get() + 1 >= count() } aria-label=move || format!("Move level {} down", n()) on:click=move |_| move_by(1)>"↓ Down"</button>
-                <button type="button" class="small danger" prop:disabled=move || { count() <= 1 } aria-label=move || format!("Remove level {}", n())
-                    on:click=move |_| form.levels.update(|ls| ls.retain(|l| l.uid != level.uid))>"Remove level"</button>
-            </div>
-        </fieldset>
     }
 }
 
