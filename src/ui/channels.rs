@@ -4,9 +4,11 @@
 
 use leptos::prelude::*;
 
+use crate::ui::command::Alert;
+
 use super::command::{use_command, use_task, Outcome};
 use super::editor::{use_editor, Draft};
-use super::policies::fields::Problems;
+use super::policies::fields::{ChoiceField, Problems, TextField};
 use super::state::AppState;
 use crate::delivery::{self, ChannelConfig, ChannelKind, Event, Message, PLACEHOLDERS};
 use crate::engine::world::Channel;
@@ -87,6 +89,10 @@ impl Draft for ChannelForm {
         let draft = self.draft();
         channel_config(&draft).map(|_| draft).map_err(|e| vec![(String::new(), e)])
     }
+}
+
+fn choices(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(v, l)| (v.to_string(), l.to_string())).collect()
 }
 
 fn phase_value(p: crate::engine::world::Phase) -> String {
@@ -198,44 +204,24 @@ fn ChannelEditor(form: ChannelForm) -> impl IntoView {
     let test_result = move || if test.pending().get() { Some(Ok("Sending…".to_string())) } else { test.value().get() };
     let editing = move || !form.id.get().is_empty();
     let preview = move || channel_preview(form.draft());
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        editor.submit();
-    };
     let send_test = move |_| {
         test.dispatch_local(form.draft());
     };
 
     view! {
-            <form class="card form" on:submit=submit novalidate aria-labelledby="channel-form-title">
+            <form class="card form" on:submit=editor.on_submit() novalidate aria-labelledby="channel-form-title">
                 <h2 id="channel-form-title">{move || if editing() { "Edit channel" } else { "Add a channel" }}</h2>
-                <div class="field">
-                    <label for="channel-name">"Channel name"</label>
-                    <input id="channel-name" type="text" autocomplete="off" bind:value=form.name />
-                </div>
-                <div class="field">
-                    <label for="channel-kind">"Kind"</label>
-                    <select id="channel-kind" on:change=move |ev| form.kind.set(event_target_value(&ev)) prop:value=move || form.kind.get()>
-                        {KINDS.iter().map(|(value, label)| view! { <option value=*value selected=move || form.kind.get() == *value>{*label}</option> }).collect_view()}
-                    </select>
-                </div>
+                <TextField id="channel-name" label="Channel name" value=form.name/>
+                <ChoiceField id="channel-kind" label="Kind" options=choices(&KINDS) value=form.kind/>
                 <div class="field">
                     <label for="channel-url">{move || if form.kind.get() == "ntfy" { "ntfy server" } else { "Webhook URL" }}</label>
                     <input id="channel-url" type="url" autocomplete="off" bind:value=form.address
                         placeholder=move || if form.saved_address.get().is_empty() { String::new() } else { format!("{} (unchanged; type to replace)", delivery::mask_url(&form.saved_address.get())) } />
                 </div>
                 <Show when=move || form.kind.get() == "ntfy">
-                    <div class="field">
-                        <label for="channel-topic">"ntfy topic"</label>
-                        <input id="channel-topic" type="text" autocomplete="off" bind:value=form.topic />
-                    </div>
+                    <TextField id="channel-topic" label="ntfy topic" value=form.topic/>
                 </Show>
-                <div class="field">
-                    <label for="channel-phase">"Phase"</label>
-                    <select id="channel-phase" on:change=move |ev| form.phase.set(event_target_value(&ev)) prop:value=move || form.phase.get()>
-                        {PHASES.iter().map(|(value, label)| view! { <option value=*value selected=move || form.phase.get() == *value>{*label}</option> }).collect_view()}
-                    </select>
-                </div>
+                <ChoiceField id="channel-phase" label="Phase" options=choices(&PHASES) value=form.phase/>
                 <div class="field wide">
                     <label for="channel-template">"Message template"</label>
                     <textarea id="channel-template" rows="2" bind:value=form.template
@@ -268,7 +254,8 @@ fn ChannelEditor(form: ChannelForm) -> impl IntoView {
 #[component]
 fn NtfyServerForm() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let ntfy_server = RwSignal::new(String::new());
+    // The field follows what is stored (after a save, a restore, or another tab's change).
+    let ntfy_server = RwSignal::new(state.delivery.get_untracked().ntfy_server);
     Effect::new(move |_| ntfy_server.set(state.delivery.get().ntfy_server));
     let save = use_command();
     let save_delivery = move |ev: leptos::ev::SubmitEvent| {
@@ -309,9 +296,7 @@ fn ChannelRow(channel: Channel, form: ChannelForm) -> impl IntoView {
                 <button type="button" aria-label=format!("Edit {name}") on:click=move |_| form.fill(&edit)>"Edit"</button>
                 <button type="button" aria-label=format!("Remove {name}") on:click=move |_| removal.dispatch(Command::Remove { kind: ConfigKind::Channel, id: id.clone() })>"Remove"</button>
             </div>
-            <Show when=move || removal.error().is_some()>
-                <p class="error" role="alert">{move || removal.error()}</p>
-            </Show>
+            <Alert message=Signal::derive(move || removal.error())/>
         </li>
     }
 }

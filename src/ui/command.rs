@@ -107,3 +107,13 @@ pub fn Outcome(#[prop(into)] message: Signal<Option<Result<String, String>>>) ->
         })
     }
 }
+
+/// A problem in words, shown while there is one (`class` "error" or "field-error").
+#[component]
+pub fn Alert(#[prop(into)] message: Signal<Option<String>>, #[prop(default = "error")] class: &'static str) -> impl IntoView {
+    view! {
+        <Show when=move || message.with(Option::is_some)>
+            <p class=class role="alert">{move || message.get()}</p>
+        </Show>
+    }
+}

@@ -106,6 +106,14 @@ impl<D: Draft> Editor<D> {
         }
     }
 
+    /// The form's submit handler: [`submit`](Self::submit) instead of a page load.
+    pub fn on_submit(self) -> impl Fn(leptos::ev::SubmitEvent) + Copy + 'static {
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            self.submit();
+        }
+    }
+
     /// Forgets a save's outcome (a new record, or one picked to edit).
     pub fn reset(self) {
         self.tried.set(false);

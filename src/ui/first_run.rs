@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
+use crate::ui::command::Alert;
+
 use crate::route::Route;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -196,9 +198,7 @@ pub fn FirstRunCard() -> impl IntoView {
                 </section>
             </Show>
             <p class="status" role="status">{move || status.get()}</p>
-            <Show when=move || error.get().is_some()>
-                <p class="error" role="alert">{move || error.get()}</p>
-            </Show>
+            <Alert message=error/>
         </div>
     }
 }

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::ui::command::Alert;
+
 use crate::route::Route;
 
 use super::command::use_command_then;
@@ -96,45 +98,18 @@ pub fn PeopleScreen() -> impl IntoView {
 
             <form class="card form" on:submit=submit novalidate aria-labelledby="person-form-title">
                 <h2 id="person-form-title">{move || if editing() { "Edit person" } else { "Add a person" }}</h2>
-                <Field label="Name" id="person-name" error=Signal::derive(move || form.error_for("name"))>
-                    <input id="person-name" name="name" type="text" autocomplete="off" required
-                        aria-invalid=move || form.error_for("name").is_some().to_string()
-                        aria-describedby="person-name-error"
-                        bind:value=form.name />
-                </Field>
-                <Field label="Time zone" id="person-tz" error=Signal::derive(move || form.error_for("time_zone"))>
-                    <input id="person-tz" name="time_zone" type="text" list="time-zones" autocomplete="off"
-                        aria-invalid=move || form.error_for("time_zone").is_some().to_string()
-                        aria-describedby="person-tz-error"
-                        bind:value=form.time_zone />
-                </Field>
+                <PersonInput label="Name" id="person-name" name="name" field="name" required=true value=form.name form=form/>
+                <PersonInput label="Time zone" id="person-tz" name="time_zone" field="time_zone" list="time-zones" value=form.time_zone form=form/>
                 <datalist id="time-zones">
                     {time_zone_names().map(|z| view! { <option value=z></option> }).collect_view()}
                 </datalist>
-                <Field label="ntfy topic" id="person-ntfy" error=Signal::derive(move || form.error_for("contact.ntfy_topic"))>
-                    <input id="person-ntfy" name="ntfy_topic" type="text" autocomplete="off"
-                        aria-invalid=move || form.error_for("contact.ntfy_topic").is_some().to_string()
-                        aria-describedby="person-ntfy-error"
-                        bind:value=form.ntfy_topic />
-                </Field>
-                <Field label="Webhook URL" id="person-webhook" error=Signal::derive(move || form.error_for("contact.webhook_url"))>
-                    <input id="person-webhook" name="webhook_url" type="url" autocomplete="off"
-                        aria-invalid=move || form.error_for("contact.webhook_url").is_some().to_string()
-                        aria-describedby="person-webhook-error"
-                        bind:value=form.webhook_url />
-                </Field>
-                <Field label="E-mail (label only)" id="person-email" error=Signal::derive(move || form.error_for("contact.email"))>
-                    <input id="person-email" name="email" type="email" autocomplete="off"
-                        aria-invalid=move || form.error_for("contact.email").is_some().to_string()
-                        aria-describedby="person-email-error"
-                        bind:value=form.email />
-                </Field>
+                <PersonInput label="ntfy topic" id="person-ntfy" name="ntfy_topic" field="contact.ntfy_topic" value=form.ntfy_topic form=form/>
+                <PersonInput label="Webhook URL" id="person-webhook" name="webhook_url" field="contact.webhook_url" kind="url" value=form.webhook_url form=form/>
+                <PersonInput label="E-mail (label only)" id="person-email" name="email" field="contact.email" kind="email" value=form.email form=form/>
                 <Field label="Notes" id="person-notes" error=Signal::derive(|| None)>
                     <textarea id="person-notes" name="notes" rows="2" bind:value=form.notes></textarea>
                 </Field>
-                <Show when=move || form.error_for("form").is_some()>
-                    <p class="error" role="alert">{move || form.error_for("form")}</p>
-                </Show>
+                <Alert message=Signal::derive(move || form.error_for("form"))/>
                 <div class="actions">
                     <button type="submit" class="primary">{move || if editing() { "Save changes" } else { "Add person" }}</button>
                     <Show when=editing>
@@ -158,6 +133,31 @@ fn PeopleList(form: PersonForm, confirm_remove: RwSignal<Option<String>>) -> imp
                     </For>
                 </ul>
             </ConfigList>
+    }
+}
+
+/// A text input of the person form, with the problem the runtime found in it.
+#[component]
+fn PersonInput(
+    label: &'static str,
+    id: &'static str,
+    name: &'static str,
+    /// The field the runtime names in a refusal (`contact.ntfy_topic`).
+    field: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] list: Option<&'static str>,
+    #[prop(optional)] required: bool,
+    value: RwSignal<String>,
+    form: PersonForm,
+) -> impl IntoView {
+    let error = Signal::derive(move || form.error_for(field));
+    view! {
+        <Field label=label id=id error=error>
+            <input id=id name=name type=kind list=list autocomplete="off" required=required
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=format!("{id}-error")
+                bind:value=value />
+        </Field>
     }
 }
 

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::ui::command::Alert;
+
 use super::command::use_command;
 use super::state::AppState;
 use crate::runtime::command::{Command, ConfigKind};
@@ -51,9 +53,7 @@ pub fn RowActions(
                 <button type="button" on:click=move |_| confirm_remove.set(None)>"Keep"</button>
             </Show>
         </div>
-        <Show when=move || removal.error().is_some()>
-            <p class="error" role="alert">{move || removal.error()}</p>
-        </Show>
+        <Alert message=Signal::derive(move || removal.error())/>
     }
 }
 

@@ -4,12 +4,14 @@
 
 use leptos::prelude::*;
 
+use crate::ui::command::Alert;
+
 use crate::route::Route;
 use serde_json::{json, Value};
 
 use super::command::use_command;
 use super::editor::{use_editor, Draft, EditorFooter};
-use super::policies::fields::{problems_of, target_choices, target_from_key, target_name, uid, Choice, Labelled, Problems};
+use super::policies::fields::{problems_of, target_choices, target_from_key, target_name, uid, Choice, ChoiceField, Labelled, Problems};
 use super::row_actions::{ConfigList, RowActions};
 use super::state::AppState;
 use crate::engine::escalation::{Engine, Input};
@@ -391,11 +393,6 @@ pub fn RulesScreen() -> impl IntoView {
         Err(_) => form_error.set(Some("Fix the JSON first.".into())),
     };
 
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        editor.submit();
-    };
-
     view! {
         <section class="screen config">
             <p><a href=Route::Policies.href() class="back-link">"← Policies"</a></p>
@@ -403,7 +400,7 @@ pub fn RulesScreen() -> impl IntoView {
             <p class="lede">"Rules run in order when an incident opens (and on later changes); each acts once per incident. They set priority or severity, route to a policy, start at a higher level, page extra people, or suppress noise."</p>
             <RuleList on_edit=on_edit/>
 
-            <form class="card form-stack" on:submit=submit novalidate aria-labelledby="rule-form-title">
+            <form class="card form-stack" on:submit=editor.on_submit() novalidate aria-labelledby="rule-form-title">
                 <h2 id="rule-form-title">{move || if form.id.get().is_empty() { "Add a rule" } else { "Edit rule" }}</h2>
                 <Labelled label="Rule name" id="rule-name">
                     <input id="rule-name" type="text" autocomplete="off" placeholder="Security goes straight to level 2" bind:value=form.name/>
@@ -421,9 +418,7 @@ pub fn RulesScreen() -> impl IntoView {
                         <button type="button" class="small" on:click=to_form>"Use the form"</button>
                     </Show>
                 </div>
-                <Show when=move || form_error.get().is_some()>
-                    <p class="error" role="alert">{move || form_error.get()}</p>
-                </Show>
+                <Alert message=form_error/>
                 <EditorFooter problems=problems.into() status=editor.status save=editor.save label="Save rule"
                     cancel=(Signal::derive(move || !form.id.get().is_empty()), Callback::new(move |_| { form.clear(); editor.refusal.set(Problems::new()); }))/>
             </form>
@@ -448,10 +443,7 @@ fn RuleFields(form: RuleForm) -> impl IntoView {
     view! {
                         <fieldset class="group">
                             <legend>"When"</legend>
-                            <div class="field">
-                                <label for="rule-mode">"Conditions"</label>
-                                <Choice id="rule-mode" options=vec![("all".into(), "all must hold".into()), ("any".into(), "any one is enough".into())] value=form.mode/>
-                            </div>
+                            <ChoiceField id="rule-mode" label="Conditions" options=vec![("all".into(), "all must hold".into()), ("any".into(), "any one is enough".into())] value=form.mode/>
                             <For each=move || form.conditions.get() key=|c| c.uid let:c>
                                 <ConditionRow c=c form=form/>
                             </For>
@@ -512,9 +504,7 @@ fn RuleList(on_edit: Callback<Rule>) -> impl IntoView {
                 </ol>
                 <p class="hint">"A new rule runs after the ones above."</p>
             </ConfigList>
-            <Show when=move || order.error().is_some()>
-                <p class="error" role="alert">{move || order.error()}</p>
-            </Show>
+            <Alert message=Signal::derive(move || order.error())/>
     }
 }
 
@@ -524,20 +514,14 @@ fn ConditionRow(c: ConditionForm, form: RuleForm) -> impl IntoView {
     let n = move || form.conditions.with(|cs| cs.iter().position(|x| x.uid == u).map(|i| i + 1).unwrap_or(0));
     view! {
         <div class="condition-row">
-            <div class="field">
-                <label for=format!("c{u}-field")>"Field"</label>
-                <Choice id=format!("c{u}-field") options=options(&FIELDS) value=c.field/>
-            </div>
+            <ChoiceField id=format!("c{u}-field") label="Field" options=options(&FIELDS) value=c.field/>
             <Show when=move || c.field.get() == "labels">
                 <div class="field">
                     <label for=format!("c{u}-label")>"Label name"</label>
                     <input id=format!("c{u}-label") type="text" autocomplete="off" placeholder="alertname" bind:value=c.label/>
                 </div>
             </Show>
-            <div class="field">
-                <label for=format!("c{u}-test")>"Test"</label>
-                <Choice id=format!("c{u}-test") options=options(&TESTS) value=c.test/>
-            </div>
+            <ChoiceField id=format!("c{u}-test") label="Test" options=options(&TESTS) value=c.test/>
             <div class="field">
                 <label for=format!("c{u}-value")>"Value"</label>
                 <input id=format!("c{u}-value") type="text" autocomplete="off" bind:value=c.value/>
@@ -682,10 +666,7 @@ fn RuleTestBox(draft: Memo<Result<Rule, Problems>>, editing: Signal<bool>) -> im
                 <Labelled label="Test environment" id="test-env">
                     <input id="test-env" type="text" autocomplete="off" placeholder="production" bind:value=environment/>
                 </Labelled>
-                <div class="field">
-                    <label for="test-severity">"Test severity"</label>
-                    <Choice id="test-severity" options=options(&[("sev1", "SEV1"), ("sev2", "SEV2"), ("sev3", "SEV3"), ("sev4", "SEV4")]) value=severity/>
-                </div>
+                <ChoiceField id="test-severity" label="Test severity" options=options(&[("sev1", "SEV1"), ("sev2", "SEV2"), ("sev3", "SEV3"), ("sev4", "SEV4")]) value=severity/>
             </div>
             <Labelled label="Test labels" id="test-labels" hint="name=value, separated by commas">
                 <input id="test-labels" type="text" autocomplete="off" bind:value=labels/>

@@ -7,14 +7,16 @@
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use leptos::prelude::*;
 
+use crate::ui::command::Alert;
+
 use crate::route::Route;
 use crate::ui::nav::use_nav;
 use serde_json::{json, Value};
 
 use super::editor::{use_editor, Draft, Editor, EditorFooter};
 use super::policies::fields::{
-    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, take_choice, uid, zone_named, Choice, Labelled,
-    Problems, WindowForm, WindowsEditor,
+    dates_json, dates_text, datetime_input, local_text, parse_datetime_input, problem_at, problems_of, take_choice, uid, zone_named, Choice, ChoiceField,
+    Labelled, Problems, WindowForm, WindowsEditor,
 };
 use super::row_actions::{ConfigList, RowActions};
 use super::state::{browser_time_zone, AppState};
@@ -322,10 +324,6 @@ fn ScheduleEditor(id: String) -> impl IntoView {
     let problems = editor.problems(|| false);
     let at = move |path: &str| Editor::<ScheduleForm>::at(problems, path);
     let preview = Signal::derive(move || editor.checked.get().ok());
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        editor.submit();
-    };
 
     view! {
         <section class="screen config">
@@ -338,7 +336,7 @@ fn ScheduleEditor(id: String) -> impl IntoView {
                 Some(s) => state.world.with(|w| on_call_now(w, &s, state.now.get())),
                 None => String::new(),
             }}</p>
-            <form class="card form-stack" on:submit=save novalidate aria-label="Schedule">
+            <form class="card form-stack" on:submit=editor.on_submit() novalidate aria-label="Schedule">
                 <Labelled label="Schedule name" id="schedule-name" error=at("name")>
                     <input id="schedule-name" type="text" autocomplete="off" bind:value=form.name/>
                 </Labelled>
@@ -402,15 +400,12 @@ fn LayerEditor(layer: LayerForm, form: ScheduleForm, problems: Memo<Problems>) -
                 </Labelled>
             </div>
             <div class="row">
-                <div class="field">
-                    <label for=format!("ly{u}-length")>"Rotation length"</label>
-                    <Choice id=format!("ly{u}-length") options=vec![
+                <ChoiceField id=format!("ly{u}-length") label="Rotation length" options=vec![
                         ("daily".into(), "Daily".into()),
                         ("weekly".into(), "Weekly".into()),
                         ("days".into(), "Every N days".into()),
                         ("hours".into(), "Every N hours".into()),
                     ] value=layer.length/>
-                </div>
                 <Show when=move || matches!(layer.length.get().as_str(), "days" | "hours")>
                     <Labelled label="Days or hours per shift" id=format!("ly{u}-count") error=at("every")>
                         <input id=format!("ly{u}-count") type="number" min="1" inputmode="numeric" bind:value=layer.count/>
@@ -476,9 +471,7 @@ fn LayerPeople(layer: LayerForm, n: Signal<usize>, error: Signal<Option<String>>
                             .into_any()
                     }}
                 </ol>
-                <Show when=move || error.get().is_some()>
-                    <p class="field-error" role="alert">{move || error.get()}</p>
-                </Show>
+                <Alert message=error class="field-error"/>
             </div>
             <div class="field">
                 <label for=format!("ly{u}-add")>{move || format!("Add person to layer {}", n())}</label>
@@ -544,15 +537,12 @@ fn OverridesEditor(form: ScheduleForm, problems: Memo<Problems>) -> impl IntoVie
                     <label for="ovr-who">"Who"</label>
                     {move || view! { <Choice id="ovr-who" options=people() value=who/> }}
                 </div>
-                <div class="field">
-                    <label for="ovr-kind">"Override kind"</label>
-                    <Choice id="ovr-kind" options=vec![
+                <ChoiceField id="ovr-kind" label="Override kind" options=vec![
                         ("with".into(), "covers for whoever is on call".into()),
                         ("replace".into(), "covers for one person".into()),
                         ("add".into(), "joins whoever is on call".into()),
                         ("remove".into(), "is off (taken out)".into()),
                     ] value=kind/>
-                </div>
                 <Show when=move || kind.get() == "replace">
                     <div class="field">
                         <label for="ovr-replaces">"Covers for"</label>
@@ -570,9 +560,7 @@ fn OverridesEditor(form: ScheduleForm, problems: Memo<Problems>) -> impl IntoVie
                     <input id="ovr-to" type="datetime-local" bind:value=to/>
                 </div>
             </div>
-            <Show when=move || error.get().is_some()>
-                <p class="field-error" role="alert">{move || error.get()}</p>
-            </Show>
+            <Alert message=error class="field-error"/>
             <div class="actions">
                 <button type="button" on:click=add>"Add override"</button>
             </div>

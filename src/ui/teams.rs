@@ -61,10 +61,6 @@ pub fn TeamsScreen() -> impl IntoView {
         editor.tried.set(false);
         editor.refusal.set(Problems::new());
     });
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        editor.submit();
-    };
 
     view! {
         <section class="screen config">
@@ -82,7 +78,7 @@ pub fn TeamsScreen() -> impl IntoView {
                 </ul>
             </ConfigList>
 
-            <form class="card form-stack" on:submit=submit novalidate aria-labelledby="team-form-title">
+            <form class="card form-stack" on:submit=editor.on_submit() novalidate aria-labelledby="team-form-title">
                 <h2 id="team-form-title">{move || if form.id.get().is_empty() { "Add a team" } else { "Edit team" }}</h2>
                 <Labelled label="Team name" id="team-name">
                     <input id="team-name" type="text" autocomplete="off" bind:value=form.name/>

@@ -168,21 +168,21 @@ pub fn stage_words(i: &Incident) -> String {
 
 /// A time on this device's clock: `14:05` today, `Tue 3 Jun 14:05` otherwise.
 pub fn clock_time(t: DateTime<Utc>) -> String {
-    let local = t.with_timezone(&chrono::Local);
-    if local.date_naive() == chrono::Local::now().date_naive() {
-        local.format("%H:%M").to_string()
-    } else {
-        local.format("%a %-d %b %H:%M").to_string()
-    }
+    local_time(t, "%H:%M")
 }
 
 /// Like [`clock_time`] with seconds (timeline entries).
 pub fn clock_time_exact(t: DateTime<Utc>) -> String {
+    local_time(t, "%H:%M:%S")
+}
+
+/// `t` on this device's clock in `time_format`, with the day in front when it is not today.
+fn local_time(t: DateTime<Utc>, time_format: &str) -> String {
     let local = t.with_timezone(&chrono::Local);
     if local.date_naive() == chrono::Local::now().date_naive() {
-        local.format("%H:%M:%S").to_string()
+        local.format(time_format).to_string()
     } else {
-        local.format("%a %-d %b %H:%M:%S").to_string()
+        local.format(&format!("%a %-d %b {time_format}")).to_string()
     }
 }
 

@@ -18,7 +18,8 @@ use crate::engine::incident::{Actor, EntryKind, IncidentDetails, Priority, Sever
 use crate::engine::world::World;
 use crate::intake::{is_evidence_url, parse_intake_query_keeping, parse_payload_detailed_with, AlertmanagerGrouping, IntakeError};
 use crate::runtime::command::Command;
-use crate::ui::command::{use_command_then, use_task};
+use crate::ui::command::{use_command_then, use_task, Alert};
+use crate::ui::policies::fields::TextField;
 
 /// The form's fields, as typed.
 #[derive(Clone, Copy, Default)]
@@ -223,9 +224,7 @@ pub fn NewIncident() -> impl IntoView {
     view! {
         <section class="screen new-incident">
             <h1>"Open an incident"</h1>
-            <Show when=move || link_error.get().is_some()>
-                <p class="error" role="alert">{move || link_error.get()}</p>
-            </Show>
+            <Alert message=link_error/>
             <form class="card form incident-form" on:submit=submit novalidate aria-label="New incident">
                 <WhatIsWrong form=form title_error=title_error/>
                 <Classification form=form marked=query_errors/>
@@ -245,9 +244,7 @@ pub fn NewIncident() -> impl IntoView {
 
                 <PreviewCard preview=preview />
 
-                <Show when=move || open.error().is_some()>
-                    <p class="error" role="alert">{move || open.error()}</p>
-                </Show>
+                <Alert message=Signal::derive(move || open.error())/>
                 <div class="actions">
                     <button type="submit" class="primary big" disabled=move || open.pending()>"Open incident"</button>
                 </div>
@@ -291,6 +288,16 @@ fn prefill_from_link(
     }
 }
 
+/// The suggestions of a text field (`list=id`).
+#[component]
+fn Suggestions(id: &'static str, values: &'static [&'static str]) -> impl IntoView {
+    view! {
+        <datalist id=id>
+            {values.iter().map(|v| view! { <option value=*v></option> }).collect_view()}
+        </datalist>
+    }
+}
+
 #[component]
 fn WhatIsWrong(form: DraftForm, title_error: RwSignal<Option<String>>) -> impl IntoView {
     view! {
@@ -328,18 +335,12 @@ fn Classification(form: DraftForm, marked: RwSignal<std::collections::BTreeMap<S
                         </select>
                         <p class="field-error" role="alert">{marked("severity")}</p>
                     </div>
-                    <div class="field">
-                        <label for="inc-type">"Type"</label>
-                        <input id="inc-type" type="text" list="inc-types" autocomplete="off" placeholder="database, network, security…" bind:value=form.kind />
-                        <datalist id="inc-types">
-                            {["database", "network", "security", "performance", "availability", "payments", "deployment"].map(|t| view! { <option value=t></option> }).collect_view()}
-                        </datalist>
-                    </div>
-                    <div class="field">
-                        <label for="inc-service">"Service"</label>
-                        <input id="inc-service" type="text" autocomplete="off" bind:value=form.service />
-                        <p class="field-error" role="alert">{marked("service")}</p>
-                    </div>
+                    <TextField id="inc-type" label="Type" value=form.kind list="inc-types" placeholder="database, network, security…">
+                    <Suggestions id="inc-types" values=&["database", "network", "security", "performance", "availability", "payments", "deployment"]/>
+                    </TextField>
+                    <TextField id="inc-service" label="Service" value=form.service>
+                    <p class="field-error" role="alert">{marked("service")}</p>
+                    </TextField>
                     <div class="field">
                         <label for="inc-policy">"Escalation policy"</label>
                         <select id="inc-policy" prop:value=move || form.policy.get() on:change=move |ev| form.policy.set(event_target_value(&ev))>
@@ -359,15 +360,9 @@ fn SourceAndEvidence(form: DraftForm, links_error: RwSignal<Option<String>>) -> 
     view! {
                 <fieldset>
                     <legend>"Source and evidence"</legend>
-                    <div class="field">
-                        <label for="inc-source">"Source"</label>
-                        <input id="inc-source" type="text" list="inc-sources" autocomplete="off" bind:value=form.source />
-                        <datalist id="inc-sources">
-                            <option value="person"></option>
-                            <option value="monitoring"></option>
-                            <option value="api"></option>
-                        </datalist>
-                    </div>
+                    <TextField id="inc-source" label="Source" value=form.source list="inc-sources">
+                    <Suggestions id="inc-sources" values=&["person", "monitoring", "api"]/>
+                    </TextField>
                     <div class="field">
                         <label for="inc-links">"Evidence links"</label>
                         <textarea id="inc-links" rows="2" placeholder="https://… (one per line: dashboards, logs, runbooks)" bind:value=form.links
@@ -383,22 +378,11 @@ fn BusinessContext(form: DraftForm) -> impl IntoView {
     view! {
                 <fieldset>
                     <legend>"Business context"</legend>
-                    <div class="field">
-                        <label for="inc-env">"Environment"</label>
-                        <input id="inc-env" type="text" list="inc-envs" autocomplete="off" bind:value=form.environment />
-                        <datalist id="inc-envs">
-                            <option value="production"></option>
-                            <option value="staging"></option>
-                        </datalist>
-                    </div>
-                    <div class="field">
-                        <label for="inc-region">"Region"</label>
-                        <input id="inc-region" type="text" autocomplete="off" bind:value=form.region />
-                    </div>
-                    <div class="field">
-                        <label for="inc-sla">"SLA tier"</label>
-                        <input id="inc-sla" type="text" autocomplete="off" bind:value=form.sla_tier />
-                    </div>
+                    <TextField id="inc-env" label="Environment" value=form.environment list="inc-envs">
+                    <Suggestions id="inc-envs" values=&["production", "staging"]/>
+                    </TextField>
+                    <TextField id="inc-region" label="Region" value=form.region/>
+                    <TextField id="inc-sla" label="SLA tier" value=form.sla_tier/>
                     <label class="check">
                         <input id="inc-impact" type="checkbox" bind:checked=form.customer_impact />
                         " Customers are affected"

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 
+use crate::ui::command::Alert;
+
 use crate::route::Route;
 use crate::ui::nav::use_nav;
 
@@ -158,9 +160,7 @@ pub fn IncidentPage() -> impl IntoView {
                 >
                     <Head incident=incident />
                     <BigActions incident=incident act=act busy=busy />
-                    <Show when=move || command.error().is_some()>
-                        <p class="error" role="alert">{move || command.error()}</p>
-                    </Show>
+                    <Alert message=Signal::derive(move || command.error())/>
                     <Show when=move || notice.get().is_some()>
                         <p class="notice" role="status">{move || notice.get()}</p>
                     </Show>
@@ -522,10 +522,10 @@ where
             <section class="card changes" aria-labelledby="changes-title">
                 <h2 id="changes-title">"Change"</h2>
                 <ChangeSelect id="change-status" label="Status" value=status busy=busy button="Change status"
-                    options=STATUSES.into_iter().map(|s| (s.as_str(), status_label(s))).collect()
+                    options={STATUSES.into_iter().map(|s| (s.as_str().to_string(), status_label(s).to_string())).collect::<Vec<_>>()}
                     on_change=Callback::new(move |v: String| if let Some(s) = parse_status(&v) { act(Action::Status(s)) })/>
                 <ChangeSelect id="change-severity" label="Severity" value=severity busy=busy button="Change severity"
-                    options=Severity::ALL.into_iter().map(|s| (s.as_str(), severity_label(s))).collect()
+                    options={Severity::ALL.into_iter().map(|s| (s.as_str().to_string(), severity_label(s).to_string())).collect::<Vec<_>>()}
                     on_change=Callback::new(move |v: String| if let Some(s) = parse_severity(&v) { act(Action::Severity(s)) })/>
                 <ReassignRow incident=incident act=act busy=busy/>
                 <div class="change-row">
@@ -564,12 +564,15 @@ fn deliveries_of(state: AppState, id: &str) -> Vec<DeliveryRow> {
     state.past_incident(id).map(|p| p.outbox).unwrap_or_default()
 }
 
-/// A select and the button that applies what it shows (status, severity).
+/// A select and the button that applies what it shows (status, severity, reassignment).
 #[component]
 fn ChangeSelect(
     id: &'static str,
     label: &'static str,
-    options: Vec<(&'static str, &'static str)>,
+    #[prop(into)] options: Signal<Vec<(String, String)>>,
+    /// The empty first option, when there is one (nothing chosen yet).
+    #[prop(optional)]
+    prompt: Option<&'static str>,
     value: RwSignal<String>,
     button: &'static str,
     busy: Signal<bool>,
@@ -580,10 +583,14 @@ fn ChangeSelect(
             <div class="field">
                 <label for=id>{label}</label>
                 <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
-                    {options.into_iter().map(|(v, l)| view! { <option value=v selected=move || value.get() == v>{l}</option> }).collect_view()}
+                    {prompt.map(|p| view! { <option value="">{p}</option> })}
+                    {move || options.get().into_iter().map(|(v, l)| {
+                        let chosen = v.clone();
+                        view! { <option value=v selected=move || value.get() == chosen>{l}</option> }
+                    }).collect_view()}
                 </select>
             </div>
-            <button type="button" disabled=move || busy.get() on:click=move |_| on_change.run(value.get_untracked())>{button}</button>
+            <button type="button" disabled=move || busy.get() || value.with(String::is_empty) on:click=move |_| on_change.run(value.get_untracked())>{button}</button>
         </div>
     }
 }
@@ -596,16 +603,16 @@ where
 {
     let state = expect_context::<AppState>();
     let reassign = RwSignal::new(String::new());
-    let levels = move || {
-        incident.with(|i| {
-            i.as_ref()
-                .and_then(|i| i.escalation.as_ref())
-                .map(|e| e.policy.levels.iter().enumerate().map(|(n, l)| (n + 1, l.name.clone())).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-    };
-    let do_reassign = move |_| {
-        let v = reassign.get_untracked();
+    let options = Signal::derive(move || {
+        let mut options: Vec<(String, String)> = state.people().into_iter().map(|p| (format!("person:{}", p.id), p.name)).collect();
+        let levels =
+            incident.with(|i| i.as_ref().and_then(|i| i.escalation.as_ref()).map(|e| e.policy.levels.iter().map(|l| l.name.clone()).collect::<Vec<_>>()));
+        for (n, name) in levels.unwrap_or_default().into_iter().enumerate().map(|(n, name)| (n + 1, name)) {
+            options.push((format!("level:{n}"), if name.is_empty() { format!("Level {n}") } else { format!("Level {n}: {name}") }));
+        }
+        options
+    });
+    let on_change = Callback::new(move |v: String| {
         let to = if let Some(p) = v.strip_prefix("person:") {
             ReassignTo::Person(p.to_string())
         } else if let Some(l) = v.strip_prefix("level:").and_then(|l| l.parse().ok()) {
@@ -614,22 +621,9 @@ where
             return;
         };
         act(Action::Reassign(to));
-    };
+    });
     view! {
-                <div class="change-row">
-                    <div class="field">
-                        <label for="change-assignee">"Reassign to"</label>
-                        <select id="change-assignee" prop:value=move || reassign.get() on:change=move |ev| reassign.set(event_target_value(&ev))>
-                            <option value="">"Choose a person or level"</option>
-                            {move || state.people().into_iter().map(|p| view! { <option value=format!("person:{}", p.id)>{p.name.clone()}</option> }).collect_view()}
-                            {move || levels().into_iter().map(|(n, name)| {
-                                let label = if name.is_empty() { format!("Level {n}") } else { format!("Level {n}: {name}") };
-                                view! { <option value=format!("level:{n}")>{label}</option> }
-                            }).collect_view()}
-                        </select>
-                    </div>
-                    <button type="button" disabled=move || busy.get() || reassign.get().is_empty() on:click=do_reassign>"Reassign"</button>
-                </div>
+        <ChangeSelect id="change-assignee" label="Reassign to" prompt="Choose a person or level" options=options value=reassign busy=busy button="Reassign" on_change=on_change/>
     }
 }
 

@@ -9,6 +9,8 @@ use std::cell::Cell;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use leptos::prelude::*;
+
+use crate::ui::command::Alert;
 use serde_json::{json, Value};
 
 use crate::engine::format::FormatErrors;
@@ -229,6 +231,37 @@ impl WindowForm {
     }
 }
 
+/// A labelled one-line text input; `list` names a datalist of suggestions, `children` follow the
+/// input (that datalist, a problem).
+#[component]
+pub fn TextField(
+    id: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] list: Option<&'static str>,
+    #[prop(optional)] placeholder: Option<&'static str>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input id=id type="text" list=list autocomplete="off" placeholder=placeholder bind:value=value />
+            {children.map(|c| c())}
+        </div>
+    }
+}
+
+/// A labelled [`Choice`].
+#[component]
+pub fn ChoiceField(#[prop(into)] id: String, label: &'static str, options: Vec<(String, String)>, value: RwSignal<String>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <Choice id=id options=options value=value/>
+        </div>
+    }
+}
+
 /// A `<select>` whose options are (value, text); the chosen value lives in `value`.
 #[component]
 pub fn Choice(
@@ -244,7 +277,7 @@ pub fn Choice(
         options.push((current.clone(), current));
     }
     view! {
-        <select id=id aria-label=aria_label on:change=move |ev| value.set(event_target_value(&ev))>
+        <select id=id aria-label=aria_label on:change=move |ev| value.set(event_target_value(&ev)) prop:value=move || value.get()>
             {options
                 .into_iter()
                 .map(|(v, text)| {
@@ -273,9 +306,7 @@ pub fn Labelled(
             <label for=id.clone()>{label}</label>
             {children()}
             {hint.map(|h| view! { <p class="hint">{h}</p> })}
-            <Show when=move || error.get().is_some()>
-                <p class="field-error" role="alert">{move || error.get()}</p>
-            </Show>
+            <Alert message=error class="field-error"/>
         </div>
     }
 }
@@ -299,10 +330,7 @@ pub fn WindowsEditor(
                     let position = move || windows.with(|ws| ws.iter().position(|x| x.uid == w.uid).map(|i| i + 1).unwrap_or(0));
                     view! {
                         <div class="window-row">
-                            <div class="field">
-                                <label for=format!("{id}-days")>"Days"</label>
-                                <Choice id=format!("{id}-days") options=DAY_CHOICES.iter().map(|(v, t)| (v.to_string(), t.to_string())).collect() value=w.days/>
-                            </div>
+                            <ChoiceField id=format!("{id}-days") label="Days" options=DAY_CHOICES.iter().map(|(v, t)| (v.to_string(), t.to_string())).collect() value=w.days/>
                             <div class="field">
                                 <label for=format!("{id}-from")>"From"</label>
                                 <input id=format!("{id}-from") type="time" bind:value=w.from/>
@@ -311,14 +339,11 @@ pub fn WindowsEditor(
                                 <label for=format!("{id}-to")>"To"</label>
                                 <input id=format!("{id}-to") type="time" bind:value=w.to/>
                             </div>
-                            <div class="field">
-                                <label for=format!("{id}-hol")>"On holidays"</label>
-                                <Choice id=format!("{id}-hol") options=vec![
+                            <ChoiceField id=format!("{id}-hol") label="On holidays" options=vec![
                                     ("ignore".into(), "As any other day".into()),
                                     ("exclude".into(), "Closed".into()),
                                     ("only".into(), "Only on holidays".into()),
                                 ] value=w.holidays/>
-                            </div>
                             <button type="button" class="small"
                                 aria-label=move || format!("Remove window {} of {}", position(), what.get())
                                 on:click=move |_| windows.update(|ws| ws.retain(|x| x.uid != w.uid))>"Remove"</button>

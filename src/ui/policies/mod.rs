@@ -10,12 +10,14 @@ pub mod preview;
 
 use leptos::prelude::*;
 
+use crate::ui::command::Alert;
+
 use crate::route::Route;
 use crate::ui::nav::use_nav;
 
 use self::fields::{
-    datetime_input, parse_datetime_input, problem_at, take_choice, target_choices, target_from_key, target_name, zone_named, Choice, Labelled, Problems,
-    WindowsEditor,
+    datetime_input, parse_datetime_input, problem_at, take_choice, target_choices, target_from_key, target_name, zone_named, Choice, ChoiceField, Labelled,
+    Problems, WindowsEditor,
 };
 use self::form::{LevelForm, PolicyForm, TimeoutForm};
 use self::preview::{path_of, PathPreview};
@@ -80,9 +82,7 @@ pub fn PoliciesScreen() -> impl IntoView {
                         options.extend(state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), display_name(p))).collect::<Vec<_>>()));
                         view! { <Choice id="default-policy" options=options value=default_choice/> }
                     }}
-                    <Show when=move || set_default.error().is_some()>
-                        <p class="field-error" role="alert">{move || set_default.error()}</p>
-                    </Show>
+                    <Alert message=Signal::derive(move || set_default.error()) class="field-error"/>
                 </div>
                 <ul class="config-list" aria-label="Policies">
                     <For each=move || state.world.with(|w| w.policies.clone()) key=|p| (p.id.clone(), p.name.clone(), p.levels.len()) let:policy>
@@ -185,10 +185,6 @@ fn PolicyEditor(id: String) -> impl IntoView {
     });
     let problems = editor.problems(|| false);
     let at = move |path: &str| Editor::<PolicyForm>::at(problems, path);
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        editor.submit();
-    };
 
     view! {
         <section class="screen config">
@@ -198,7 +194,7 @@ fn PolicyEditor(id: String) -> impl IntoView {
             <Show when=move || missing.get()>
                 <p class="error" role="alert">"No policy with this id is stored on this device."</p>
             </Show>
-            <form class="card form-stack" on:submit=save novalidate aria-label="Policy">
+            <form class="card form-stack" on:submit=editor.on_submit() novalidate aria-label="Policy">
                 <Labelled label="Policy name" id="policy-name" error=at("name")>
                     <input id="policy-name" type="text" autocomplete="off" bind:value=form.name/>
                 </Labelled>
@@ -296,10 +292,7 @@ fn PolicyPreview(form: PolicyForm, checked: Memo<Result<EscalationPolicy, Proble
             <section class="card preview-card" aria-labelledby="preview-title">
                 <h2 id="preview-title">"Path preview"</h2>
                 <div class="row">
-                    <div class="field">
-                        <label for="preview-severity">"Preview severity"</label>
-                        <Choice id="preview-severity" options=SEVERITY_OPTIONS.iter().map(|(v, t)| (v.to_string(), t.to_string())).collect() value=preview_severity/>
-                    </div>
+                    <ChoiceField id="preview-severity" label="Preview severity" options=SEVERITY_OPTIONS.iter().map(|(v, t)| (v.to_string(), t.to_string())).collect() value=preview_severity/>
                     <div class="field">
                         <label for="preview-at">"Incident opens at"</label>
                         <input id="preview-at" type="datetime-local" bind:value=preview_at/>
@@ -360,9 +353,7 @@ fn LevelEditor(level: LevelForm, form: PolicyForm, problems: Memo<Problems>) -> 
             </details>
 
             <CheckpointFields level=level at=at/>
-            <Show when=move || at("").get().is_some()>
-                <p class="field-error" role="alert">{move || at("").get()}</p>
-            </Show>
+            <Alert message=Signal::derive(move || at("").get()) class="field-error"/>
             <div class="actions">
                 <button type="button" class="small" prop:disabled=move || { index.get() == 0 } aria-label=move || format!("Move level {} up", n()) on:click=move |_| move_by(-1)>"↑ Up"</button>
                 <button type="button" class="small" prop:disabled=move || { index.get() + 1 >= count() } aria-label=move || format!("Move level {} down", n()) on:click=move |_| move_by(1)>"↓ Down"</button>
@@ -429,9 +420,7 @@ fn LevelTargets(level: LevelForm, n: Signal<usize>, error: Signal<Option<String>
                             .collect_view()
                     }}
                 </select>
-                <Show when=move || error.get().is_some()>
-                    <p class="field-error" role="alert">{move || error.get()}</p>
-                </Show>
+                <Alert message=error class="field-error"/>
             </div>
     }
 }
