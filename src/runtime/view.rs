@@ -1,11 +1,12 @@
 //! What the screens show, computed where native tests reach it. Screens format times in the
 //! browser's zone and put these words on the page; they decide nothing themselves.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 
-use crate::engine::escalation::{Delivery, Engine};
-use crate::engine::incident::{EntryKind, Incident};
-use crate::engine::schedule::Override;
+use crate::engine::escalation::{Delivery, Engine, Input};
+use crate::engine::incident::{Actor, EntryKind, Incident, IncidentDetails, Severity};
+use crate::engine::rules::Rule;
+use crate::engine::schedule::{OnCallSchedule, Override};
 use crate::engine::world::World;
 use crate::storage::{DeliveryState, OutboxRow};
 
@@ -278,6 +279,201 @@ pub fn override_words(o: &Override, name: impl Fn(&str) -> String, span: &str) -
     }
 }
 
+/// The incident the Rules screen's test box describes: its fields as typed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TestIncident {
+    pub title: String,
+    pub service: String,
+    pub environment: String,
+    /// `sev1` … `sev4`.
+    pub severity: String,
+    pub customer_impact: bool,
+    /// `name=value`, separated by commas.
+    pub labels: String,
+}
+
+impl TestIncident {
+    /// The incident's details: `pasted` JSON when there is some (or where it cannot be read, as
+    /// `path: problem`), else the fields.
+    pub fn details(&self, pasted: &str) -> Result<IncidentDetails, String> {
+        if !pasted.trim().is_empty() {
+            let de = &mut serde_json::Deserializer::from_str(pasted);
+            return serde_path_to_error::deserialize::<_, IncidentDetails>(de).map_err(|e| {
+                let path = e.path().to_string();
+                format!("{path}: {}", e.into_inner())
+            });
+        }
+        let severity = serde_json::from_value::<Severity>(serde_json::json!(self.severity)).unwrap_or_default();
+        let labels = self
+            .labels
+            .split(',')
+            .filter_map(|pair| pair.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+            .filter(|(k, _)| !k.is_empty())
+            .collect();
+        Ok(IncidentDetails {
+            title: self.title.clone(),
+            service: self.service.clone(),
+            environment: self.environment.clone(),
+            severity,
+            customer_impact: self.customer_impact,
+            labels,
+            ..IncidentDetails::default()
+        })
+    }
+}
+
+/// What the test box found: the rules that fired, in order, what the incident became, and whether
+/// the rule being edited took part.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleTest {
+    pub fired: Vec<String>,
+    pub outcome: Vec<String>,
+    pub draft_included: bool,
+}
+
+/// Opens `details` on a throwaway engine with `world`'s rules in their order, the rule being
+/// edited (`draft`) in its place or last, and reports which rules fired and what the incident
+/// became. Nothing is saved and nobody is paged.
+pub fn try_rules(world: &World, draft: Option<Rule>, details: IncidentDetails, now: DateTime<Utc>) -> RuleTest {
+    let mut world = world.clone();
+    let draft_included = draft.is_some();
+    if let Some(mut rule) = draft {
+        if rule.id.is_empty() {
+            rule.id = "draft-rule".into();
+        }
+        match world.rules.iter().position(|r| r.id == rule.id) {
+            Some(i) => world.rules[i] = rule,
+            None => world.rules.push(rule),
+        }
+    }
+    let mut engine = Engine::new();
+    let outcome = engine.handle(&world, now, Input::Open { id: "rule-test".into(), by: Actor::Automation, details });
+    let fired: Vec<String> = outcome.effects.iter().filter(|e| e.entry.kind == EntryKind::RuleApplied).map(|e| e.entry.detail.clone()).collect();
+    let mut said = Vec::new();
+    if let Some(i) = engine.incident("rule-test") {
+        said.push(format!("severity {}", i.details.severity.as_str().to_uppercase()));
+        said.push(format!("priority {}", i.details.priority.map(|p| p.as_str()).unwrap_or("not set")));
+        match (&i.suppressed, &i.escalation) {
+            (Some(why), _) => said.push(format!("suppressed: {why}")),
+            (None, Some(e)) => {
+                let name = if e.policy.name.is_empty() { e.policy.id.clone() } else { e.policy.name.clone() };
+                said.push(format!("policy “{name}”, starting at level {}", e.level + 1));
+            }
+            (None, None) => said.push("no policy: nobody is paged".into()),
+        }
+        let paged: Vec<String> = outcome
+            .effects
+            .iter()
+            .filter(|e| e.entry.kind == EntryKind::Paged)
+            .filter_map(|e| e.entry.person.as_deref())
+            .map(|p| world.person(p).map(|x| x.name.clone()).unwrap_or_else(|| p.to_string()))
+            .collect();
+        if !paged.is_empty() {
+            said.push(format!("pages now: {}", paged.join(" + ")));
+        }
+    }
+    RuleTest { fired, outcome: said, draft_included }
+}
+
+/// At most this many segments are computed (a schedule handing off every hour for 14 days is 336).
+const MAX_SEGMENTS: usize = 1000;
+
+/// People by name, "Alice + Bob", or "nobody".
+fn names(world: &World, ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "nobody".into();
+    }
+    ids.iter().map(|id| world.person(id).map(|p| p.name.clone()).unwrap_or_else(|| id.clone())).collect::<Vec<_>>().join(" + ")
+}
+
+/// Who is on call from `from` to `to`, as (start, end, people) from handoff to handoff.
+pub fn segments(s: &OnCallSchedule, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut cursor = from;
+    while cursor < to && out.len() < MAX_SEGMENTS {
+        let who = s.on_call_at(cursor);
+        let next = s.next_handoff(cursor).filter(|t| *t < to).unwrap_or(to);
+        out.push((cursor, next, who));
+        cursor = next;
+    }
+    out
+}
+
+/// “On call now: Alice, until Mon 09:00 (then Bob)”, in the schedule's zone.
+pub fn on_call_now(world: &World, s: &OnCallSchedule, now: DateTime<Utc>) -> String {
+    let who = s.on_call_at(now);
+    let mut text = if who.is_empty() { "Nobody is on call now".to_string() } else { format!("On call now: {}", names(world, &who)) };
+    if let Some(next) = s.next_handoff(now) {
+        let at = s.time_zone.local(next).format("%a %-d %b %H:%M");
+        text.push_str(&format!(", until {at} (then {})", names(world, &s.on_call_at(next))));
+    }
+    text
+}
+
+/// One day of the on-call timeline, in the schedule's zone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineDay {
+    pub date: NaiveDate,
+    pub weekend: bool,
+    /// Who is on call that day, from handoff to handoff (cut at midnight).
+    pub bars: Vec<TimelineBar>,
+}
+
+/// Someone's (or nobody's) time on call within a day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineBar {
+    /// Where it starts and how long it is, in percent of the day.
+    pub left: f64,
+    pub width: f64,
+    /// "09:00–24:00".
+    pub span: String,
+    /// Who, by name ("nobody" for a gap).
+    pub label: String,
+    /// The same people keep the same colour across the days; `None` is a gap.
+    pub colour: Option<usize>,
+}
+
+/// Who is on call each of `days` days from the day of `now`, day by day.
+pub fn timeline_days(world: &World, s: &OnCallSchedule, now: DateTime<Utc>, days: i64) -> Vec<TimelineDay> {
+    let zone = s.time_zone;
+    let today = zone.local(now).date();
+    let midnight = |d: NaiveDate| zone.instant(d.and_time(NaiveTime::MIN));
+    let all = segments(s, midnight(today), midnight(today + Duration::days(days)));
+    let mut palette: Vec<Vec<String>> = Vec::new();
+    (0..days)
+        .map(|d| {
+            let date = today + Duration::days(d);
+            let (start, end) = (midnight(date), midnight(date + Duration::days(1)));
+            let length = (end - start).num_seconds().max(1) as f64;
+            let bars = all
+                .iter()
+                .filter(|(a, b, _)| *b > start && *a < end)
+                .map(|(a, b, who)| {
+                    let (a, b) = ((*a).max(start), (*b).min(end));
+                    let colour = (!who.is_empty()).then(|| {
+                        palette.iter().position(|p| p == who).unwrap_or_else(|| {
+                            palette.push(who.clone());
+                            palette.len() - 1
+                        })
+                    });
+                    TimelineBar {
+                        left: (a - start).num_seconds() as f64 / length * 100.0,
+                        width: (b - a).num_seconds() as f64 / length * 100.0,
+                        span: format!(
+                            "{}–{}",
+                            zone.local(a).format("%H:%M"),
+                            if b == end { "24:00".to_string() } else { zone.local(b).format("%H:%M").to_string() }
+                        ),
+                        label: names(world, who),
+                        colour,
+                    }
+                })
+                .collect();
+            TimelineDay { date, weekend: matches!(date.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun), bars }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,5 +579,79 @@ mod tests {
         assert_eq!(new_override("with", String::new(), String::new(), Some(t(0)), Some(t(1))), Err("Choose who the override is about."));
         assert_eq!(new_override("replace", "bob".into(), String::new(), Some(t(0)), Some(t(1))), Err("Choose who is replaced."));
         assert_eq!(new_override("with", "bob".into(), String::new(), Some(t(1)), Some(t(1))), Err("The end must be after the start."));
+    }
+
+    fn rules_world() -> World {
+        serde_json::from_value(serde_json::json!({
+            "people": [{"id": "alice", "name": "Alice", "time_zone": "UTC"}],
+            "policies": [{"id": "p", "name": "Primary", "levels": [{"targets": [{"person": "alice"}], "ack_timeout": 5}]}],
+            "rules": [{"id": "r1", "name": "Payments are urgent", "when": {"field": "service", "equals": "payments"}, "then": [{"set_priority": "urgent"}]}],
+            "default_policy": "p"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_rule_test_box_reads_its_fields_or_pasted_json() {
+        let fields = TestIncident {
+            title: "Down".into(),
+            service: "payments".into(),
+            severity: "sev2".into(),
+            labels: "team = db, =x, bad".into(),
+            ..Default::default()
+        };
+        let details = fields.details("").unwrap();
+        assert_eq!((details.title.as_str(), details.service.as_str(), details.severity), ("Down", "payments", Severity::Sev2));
+        assert_eq!(details.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(), vec![("team", "db")]);
+        let pasted = fields.details(r#"{"title": "From JSON", "service": "api"}"#).unwrap();
+        assert_eq!(pasted.title, "From JSON");
+        let wrong = fields.details(r#"{"title": 3}"#).unwrap_err();
+        assert!(wrong.starts_with("title: "), "{wrong}");
+    }
+
+    #[test]
+    fn the_rule_test_box_says_which_rules_fire_with_the_draft_in_its_place() {
+        let world = rules_world();
+        let details = IncidentDetails { title: "Down".into(), service: "payments".into(), ..Default::default() };
+        let saved = try_rules(&world, None, details.clone(), t(0));
+        assert_eq!(saved.fired.len(), 1, "{saved:?}");
+        assert!(saved.outcome.contains(&"priority urgent".to_string()), "{saved:?}");
+        assert!(saved.outcome.contains(&"policy “Primary”, starting at level 1".to_string()), "{saved:?}");
+        assert!(saved.outcome.contains(&"pages now: Alice".to_string()), "{saved:?}");
+        assert!(!saved.draft_included);
+        // The rule being edited replaces its saved self: here it no longer matches payments.
+        let mut draft = world.rules[0].clone();
+        draft.when = serde_json::from_value(serde_json::json!({"field": "service", "equals": "search"})).unwrap();
+        let edited = try_rules(&world, Some(draft), details, t(0));
+        assert!(edited.fired.is_empty(), "{edited:?}");
+        assert!(edited.outcome.contains(&"priority not set".to_string()), "{edited:?}");
+        assert!(edited.draft_included);
+        // Nothing was saved.
+        assert_eq!(world.rules[0].name, "Payments are urgent");
+    }
+
+    #[test]
+    fn the_on_call_timeline_runs_from_handoff_to_handoff_day_by_day() {
+        let world: World = serde_json::from_value(serde_json::json!({
+            "people": [{"id": "alice", "name": "Alice", "time_zone": "UTC"}, {"id": "bob", "name": "Bob", "time_zone": "UTC"}],
+            "schedules": [{"id": "s", "name": "Primary", "time_zone": "UTC", "layers": [
+                {"people": ["alice", "bob"], "start": "2026-01-01T09:00", "every": "daily",
+                 "restrictions": [{"days": "daily", "from": "09:00", "to": "21:00"}]}
+            ]}]
+        }))
+        .unwrap();
+        let s = &world.schedules[0];
+        let days = timeline_days(&world, s, t(0), 2);
+        assert_eq!(days.len(), 2);
+        assert_eq!(days[0].date, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        assert!(!days[0].weekend);
+        let first: Vec<(&str, &str, Option<usize>)> = days[0].bars.iter().map(|b| (b.span.as_str(), b.label.as_str(), b.colour)).collect();
+        assert_eq!(first, vec![("00:00–09:00", "nobody", None), ("09:00–21:00", "Alice", Some(0)), ("21:00–24:00", "nobody", None)]);
+        assert_eq!(days[0].bars[1].left, 37.5);
+        assert_eq!(days[0].bars[1].width, 50.0);
+        // Bob keeps his own colour; the widths of a day add up to the whole day.
+        assert_eq!(days[1].bars.iter().find(|b| b.label == "Bob").map(|b| b.colour), Some(Some(1)));
+        assert!((days[1].bars.iter().map(|b| b.width).sum::<f64>() - 100.0).abs() < 1e-9);
+        assert_eq!(on_call_now(&world, s, t(0)), "On call now: Alice, until Thu 1 Jan 21:00 (then nobody)");
     }
 }

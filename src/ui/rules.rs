@@ -14,12 +14,10 @@ use super::editor::{use_editor, Draft, EditorFooter};
 use super::policies::fields::{problems_of, target_choices, target_from_key, target_name, uid, Choice, ChoiceField, Labelled, Problems};
 use super::row_actions::{ConfigList, RowActions};
 use super::state::AppState;
-use crate::engine::escalation::{Engine, Input};
 use crate::engine::format::parse_rules;
-use crate::engine::incident::{Actor, EntryKind, IncidentDetails, Severity};
 use crate::engine::rules::Rule;
-use crate::engine::world::World;
 use crate::runtime::command::{Command, ConfigKind};
+use crate::runtime::view::{try_rules, RuleTest, TestIncident};
 
 const FIELDS: [(&str, &str); 16] = [
     ("title", "Title"),
@@ -314,45 +312,6 @@ fn summary(rule: &Rule) -> String {
     format!("when {when} → {}{}", then.join(", "), if rule.stop { " (then stop)" } else { "" })
 }
 
-/// What the test box found.
-#[derive(Clone, Debug, PartialEq)]
-struct TestResult {
-    fired: Vec<String>,
-    outcome: Vec<String>,
-}
-
-/// Opens `details` on a throwaway engine with `world` (rules in their order) and reports which
-/// rules fired and what the incident became.
-fn try_rules(world: &World, details: IncidentDetails, now: chrono::DateTime<chrono::Utc>) -> TestResult {
-    let mut engine = Engine::new();
-    let outcome = engine.handle(world, now, Input::Open { id: "rule-test".into(), by: Actor::Automation, details });
-    let fired: Vec<String> = outcome.effects.iter().filter(|e| e.entry.kind == EntryKind::RuleApplied).map(|e| e.entry.detail.clone()).collect();
-    let mut said = Vec::new();
-    if let Some(i) = engine.incident("rule-test") {
-        said.push(format!("severity {}", i.details.severity.as_str().to_uppercase()));
-        said.push(format!("priority {}", i.details.priority.map(|p| p.as_str()).unwrap_or("not set")));
-        match (&i.suppressed, &i.escalation) {
-            (Some(why), _) => said.push(format!("suppressed: {why}")),
-            (None, Some(e)) => {
-                let name = if e.policy.name.is_empty() { e.policy.id.clone() } else { e.policy.name.clone() };
-                said.push(format!("policy “{name}”, starting at level {}", e.level + 1));
-            }
-            (None, None) => said.push("no policy: nobody is paged".into()),
-        }
-        let paged: Vec<String> = outcome
-            .effects
-            .iter()
-            .filter(|e| e.entry.kind == EntryKind::Paged)
-            .filter_map(|e| e.entry.person.as_deref())
-            .map(|p| world.person(p).map(|x| x.name.clone()).unwrap_or_else(|| p.to_string()))
-            .collect();
-        if !paged.is_empty() {
-            said.push(format!("pages now: {}", paged.join(" + ")));
-        }
-    }
-    TestResult { fired, outcome: said }
-}
-
 #[component]
 pub fn RulesScreen() -> impl IntoView {
     let form = RuleForm::new();
@@ -605,49 +564,18 @@ fn RuleTestBox(draft: Memo<Result<Rule, Problems>>, editing: Signal<bool>) -> im
     let labels = RwSignal::new(String::new());
     let pasted = RwSignal::new(String::new());
 
-    let details = move || -> Result<IncidentDetails, String> {
-        let text = pasted.get();
-        if !text.trim().is_empty() {
-            let de = &mut serde_json::Deserializer::from_str(&text);
-            return serde_path_to_error::deserialize::<_, IncidentDetails>(de).map_err(|e| {
-                let path = e.path().to_string();
-                format!("{path}: {}", e.into_inner())
-            });
-        }
-        let severity = serde_json::from_value::<Severity>(json!(severity.get())).unwrap_or_default();
-        let labels = labels
-            .get()
-            .split(',')
-            .filter_map(|pair| pair.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-            .filter(|(k, _)| !k.is_empty())
-            .collect();
-        Ok(IncidentDetails {
+    let result = move || -> Result<RuleTest, String> {
+        let fields = TestIncident {
             title: title.get(),
             service: service.get(),
             environment: environment.get(),
-            severity,
+            severity: severity.get(),
             customer_impact: impact.get(),
-            labels,
-            ..IncidentDetails::default()
-        })
-    };
-    let result = move || -> Result<(TestResult, bool), String> {
-        let details = details()?;
-        let mut world = state.world.get();
-        let draft_included = match draft.get() {
-            Ok(mut rule) if editing.get() => {
-                if rule.id.is_empty() {
-                    rule.id = "draft-rule".into();
-                }
-                match world.rules.iter().position(|r| r.id == rule.id) {
-                    Some(i) => world.rules[i] = rule,
-                    None => world.rules.push(rule),
-                }
-                true
-            }
-            _ => false,
+            labels: labels.get(),
         };
-        Ok((try_rules(&world, details, state.now.get_untracked()), draft_included))
+        let details = fields.details(&pasted.get())?;
+        let draft = draft.get().ok().filter(|_| editing.get());
+        Ok(state.world.with(|w| try_rules(w, draft, details, state.now.get_untracked())))
     };
 
     view! {
@@ -681,11 +609,11 @@ fn RuleTestBox(draft: Memo<Result<Rule, Problems>>, editing: Signal<bool>) -> im
             <div class="rule-test-result" aria-live="polite">
                 {move || match result() {
                     Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-                    Ok((r, included)) => view! {
+                    Ok(r) => view! {
                         <p><strong>{if r.fired.is_empty() { "No rule fires.".to_string() } else { "Rules that fire, in order:".to_string() }}</strong></p>
                         <ol>{r.fired.into_iter().map(|f| view! { <li>{f}</li> }).collect_view()}</ol>
                         <p>{format!("Then: {}.", r.outcome.join("; "))}</p>
-                        {(!included && editing.get()).then(|| view! { <p class="muted">"(The rule being edited has errors and is left out.)"</p> })}
+                        {(!r.draft_included && editing.get()).then(|| view! { <p class="muted">"(The rule being edited has errors and is left out.)"</p> })}
                     }.into_any(),
                 }}
             </div>

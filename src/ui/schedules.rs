@@ -4,7 +4,7 @@
 //! The timeline asks the engine's own [`OnCallSchedule::on_call_at`] and `next_handoff`, so it shows
 //! exactly who a page would reach. Segments run from handoff to handoff (never sampled per minute).
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 
 use crate::ui::command::Alert;
@@ -23,44 +23,12 @@ use super::state::{browser_time_zone, AppState};
 use crate::engine::format::parse_schedules;
 use crate::engine::person::time_zone_names;
 use crate::engine::schedule::{Layer, OnCallSchedule, Override, RotationLength};
-use crate::engine::world::World;
 use crate::runtime::command::ConfigKind;
-use crate::runtime::view::{new_override, override_words};
+use crate::runtime::view::{new_override, override_words, timeline_days};
 
 /// Days the timeline shows.
 pub const TIMELINE_DAYS: i64 = 14;
-/// At most this many segments are computed (a schedule handing off every hour for 14 days is 336).
-const MAX_SEGMENTS: usize = 1000;
-
-fn names(world: &World, ids: &[String]) -> String {
-    if ids.is_empty() {
-        return "nobody".into();
-    }
-    ids.iter().map(|id| world.person(id).map(|p| p.name.clone()).unwrap_or_else(|| id.clone())).collect::<Vec<_>>().join(" + ")
-}
-
-/// Who is on call from `from` to `to`, as (start, end, people) from handoff to handoff.
-pub fn segments(s: &OnCallSchedule, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>, Vec<String>)> {
-    let mut out = Vec::new();
-    let mut cursor = from;
-    while cursor < to && out.len() < MAX_SEGMENTS {
-        let who = s.on_call_at(cursor);
-        let next = s.next_handoff(cursor).filter(|t| *t < to).unwrap_or(to);
-        out.push((cursor, next, who));
-        cursor = next;
-    }
-    out
-}
-
-/// “On call now: Alice, until Mon 09:00 (then Bob)”.
-pub fn on_call_now(world: &World, s: &OnCallSchedule, now: DateTime<Utc>) -> String {
-    let who = s.on_call_at(now);
-    let mut text = if who.is_empty() { "Nobody is on call now".to_string() } else { format!("On call now: {}", names(world, &who)) };
-    if let Some(next) = s.next_handoff(now) {
-        text.push_str(&format!(", until {} (then {})", local_text(s.time_zone, next), names(world, &s.on_call_at(next))));
-    }
-    text
-}
+pub use crate::runtime::view::on_call_now;
 
 /// The 14-day timeline (class `oncall-timeline`; gaps have class `gap`).
 #[component]
@@ -72,56 +40,33 @@ pub fn OnCallTimeline(schedule: Signal<Option<OnCallSchedule>>, now: DateTime<Ut
                 let Some(s) = schedule.get() else {
                     return view! { <p class="muted">"Complete the rotation above to see who is on call."</p> }.into_any();
                 };
-                let zone = s.time_zone;
-                let today = zone.local(now).date();
-                let midnight = |d: chrono::NaiveDate| zone.instant(d.and_time(NaiveTime::MIN));
-                let (from, to) = (midnight(today), midnight(today + Duration::days(TIMELINE_DAYS)));
-                let all = segments(&s, from, to);
-                let mut palette: Vec<Vec<String>> = Vec::new();
-                state.world.with(|world| {
-                    (0..TIMELINE_DAYS)
-                        .map(|d| {
-                            let date = today + Duration::days(d);
-                            let (start, end) = (midnight(date), midnight(date + Duration::days(1)));
-                            let length = (end - start).num_seconds().max(1) as f64;
-                            let mut spoken = Vec::new();
-                            let bars = all
-                                .iter()
-                                .filter(|(a, b, _)| *b > start && *a < end)
-                                .map(|(a, b, who)| {
-                                    let (a, b) = ((*a).max(start), (*b).min(end));
-                                    let left = (a - start).num_seconds() as f64 / length * 100.0;
-                                    let width = (b - a).num_seconds() as f64 / length * 100.0;
-                                    let span = format!("{}–{}", zone.local(a).format("%H:%M"), if b == end { "24:00".to_string() } else { zone.local(b).format("%H:%M").to_string() });
-                                    let label = names(world, who);
-                                    spoken.push(format!("{label} {span}"));
-                                    let class = if who.is_empty() {
-                                        "seg gap".to_string()
-                                    } else {
-                                        let i = palette.iter().position(|p| p == who).unwrap_or_else(|| {
-                                            palette.push(who.clone());
-                                            palette.len() - 1
-                                        });
-                                        format!("seg p{}", i % 6)
-                                    };
-                                    let text = if who.is_empty() { "gap".to_string() } else { label.clone() };
-                                    view! {
-                                        <span class=class style=format!("left:{left:.3}%;width:{width:.3}%") title=format!("{label} {span}")>{text}</span>
-                                    }
-                                })
-                                .collect_view();
-                            let weekend = matches!(chrono::Datelike::weekday(&date), chrono::Weekday::Sat | chrono::Weekday::Sun);
-                            view! {
-                                <div class="day" class:weekend=weekend role="listitem">
-                                    <span class="day-label">{date.format("%a %-d %b").to_string()}</span>
-                                    <div class="bar" aria-hidden="true">{bars}</div>
-                                    <span class="sr-only">{spoken.join(", ")}</span>
-                                </div>
-                            }
-                        })
-                        .collect_view()
-                        .into_any()
-                })
+                state
+                    .world
+                    .with(|world| timeline_days(world, &s, now, TIMELINE_DAYS))
+                    .into_iter()
+                    .map(|day| {
+                        let spoken = day.bars.iter().map(|b| format!("{} {}", b.label, b.span)).collect::<Vec<_>>().join(", ");
+                        let bars = day
+                            .bars
+                            .into_iter()
+                            .map(|b| {
+                                let class = b.colour.map_or("seg gap".to_string(), |i| format!("seg p{}", i % 6));
+                                let text = if b.colour.is_none() { "gap".to_string() } else { b.label.clone() };
+                                view! {
+                                    <span class=class style=format!("left:{:.3}%;width:{:.3}%", b.left, b.width) title=format!("{} {}", b.label, b.span)>{text}</span>
+                                }
+                            })
+                            .collect_view();
+                        view! {
+                            <div class="day" class:weekend=day.weekend role="listitem">
+                                <span class="day-label">{day.date.format("%a %-d %b").to_string()}</span>
+                                <div class="bar" aria-hidden="true">{bars}</div>
+                                <span class="sr-only">{spoken}</span>
+                            </div>
+                        }
+                    })
+                    .collect_view()
+                    .into_any()
             }}
         </div>
     }
