@@ -14,6 +14,7 @@ use super::{
     countdown, incident_deadline, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label, use_me, AppState, STATUSES,
 };
 use crate::engine::incident::{EntryKind, Incident, Severity, Status};
+use crate::ui::command::use_task;
 
 /// Rows rendered at first, and added by each "Show more".
 const PAGE: usize = 50;
@@ -74,16 +75,68 @@ enum Tab {
     Resolved,
 }
 
+/// What the list is narrowed to: the tab and the filters.
+#[derive(Clone, Copy)]
+struct ListFilter {
+    tab: RwSignal<Tab>,
+    status: RwSignal<String>,
+    severity: RwSignal<String>,
+    service: RwSignal<String>,
+    /// Only incidents that concern "I am".
+    mine: RwSignal<bool>,
+}
+
+impl ListFilter {
+    fn new() -> Self {
+        ListFilter {
+            tab: RwSignal::new(Tab::Open),
+            status: RwSignal::default(),
+            severity: RwSignal::default(),
+            service: RwSignal::default(),
+            mine: RwSignal::default(),
+        }
+    }
+
+    /// The rows of its tab that pass the filters: open ones most severe first, then the one
+    /// escalating soonest, nothing pending last; resolved ones newest first.
+    fn apply(self, rows: &[Row], me: &str) -> Vec<Row> {
+        let tab = self.tab.get();
+        let status = parse_status(&self.status.get());
+        let severity = parse_severity(&self.severity.get());
+        let service = self.service.get();
+        let mine = self.mine.get() && !me.is_empty();
+        let mut out: Vec<Row> = rows
+            .iter()
+            .filter(|r| (r.status == Status::Resolved) == (tab == Tab::Resolved))
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .filter(|r| severity.is_none_or(|s| r.severity == s))
+            .filter(|r| service.is_empty() || r.service == service)
+            .filter(|r| !mine || r.people.iter().any(|p| p == me))
+            .cloned()
+            .collect();
+        match tab {
+            Tab::Open => out.sort_by(|a, b| {
+                (a.severity, a.deadline.is_none(), a.deadline, std::cmp::Reverse(a.opened_at)).cmp(&(
+                    b.severity,
+                    b.deadline.is_none(),
+                    b.deadline,
+                    std::cmp::Reverse(b.opened_at),
+                ))
+            }),
+            Tab::Resolved => out.sort_by_key(|r| std::cmp::Reverse(r.resolved_at.unwrap_or(r.opened_at))),
+        }
+        out
+    }
+}
+
 #[component]
 pub fn IncidentList() -> impl IntoView {
     let state = expect_context::<AppState>();
     let me = use_me();
-    let tab = RwSignal::new(Tab::Open);
-    let status = RwSignal::new(String::new());
-    let severity = RwSignal::new(String::new());
-    let service = RwSignal::new(String::new());
-    let mine = RwSignal::new(false);
+    let filter = ListFilter::new();
+    let tab = filter.tab;
     let shown = RwSignal::new(PAGE);
+    let older = use_task(move |()| state.load_history());
 
     // The hot incidents, then history read from the archive (older; each incident once).
     let rows = Memo::new(move |_| {
@@ -105,61 +158,20 @@ pub fn IncidentList() -> impl IntoView {
         s.dedup();
         s
     });
-    let filtered = Memo::new(move |_| {
-        let tab = tab.get();
-        let status = parse_status(&status.get());
-        let severity = parse_severity(&severity.get());
-        let service = service.get();
-        let me = me.get();
-        let mine = mine.get() && !me.is_empty();
-        let mut out: Vec<Row> = rows.with(|rows| {
-            rows.iter()
-                .filter(|r| (r.status == Status::Resolved) == (tab == Tab::Resolved))
-                .filter(|r| status.is_none_or(|s| r.status == s))
-                .filter(|r| severity.is_none_or(|s| r.severity == s))
-                .filter(|r| service.is_empty() || r.service == service)
-                .filter(|r| !mine || r.people.contains(&me))
-                .cloned()
-                .collect()
-        });
-        match tab {
-            // Most severe first; then the one escalating soonest; nothing pending last.
-            Tab::Open => out.sort_by(|a, b| {
-                (a.severity, a.deadline.is_none(), a.deadline, std::cmp::Reverse(a.opened_at)).cmp(&(
-                    b.severity,
-                    b.deadline.is_none(),
-                    b.deadline,
-                    std::cmp::Reverse(b.opened_at),
-                ))
-            }),
-            Tab::Resolved => out.sort_by_key(|r| std::cmp::Reverse(r.resolved_at.unwrap_or(r.opened_at))),
-        }
-        out
-    });
+    let filtered = Memo::new(move |_| rows.with(|rows| filter.apply(rows, &me.get())));
     // A new filter starts from the top again.
     Effect::new(move |_| {
-        tab.track();
-        status.track();
-        severity.track();
-        service.track();
-        mine.track();
+        filter.tab.track();
+        filter.status.track();
+        filter.severity.track();
+        filter.service.track();
+        filter.mine.track();
         shown.set(PAGE);
     });
     let visible = Memo::new(move |_| filtered.with(|f| f.iter().take(shown.get()).cloned().collect::<Vec<_>>()));
     let hidden = move || filtered.with(|f| f.len()).saturating_sub(shown.get());
-
-    let tab_button = move |t: Tab, label: &'static str| {
-        view! {
-            <button type="button" class="tab" aria-pressed=move || (tab.get() == t).to_string() on:click=move |_| tab.set(t)>
-                {label} " " <span class="count">{move || match t {
-                    Tab::Open => open_count.get().to_string(),
-                    // More are in the archive than were read so far.
-                    Tab::Resolved if !state.history_done.get() => format!("{}+", resolved_count.get()),
-                    Tab::Resolved => resolved_count.get().to_string(),
-                }}</span>
-            </button>
-        }
-    };
+    // More resolved incidents are in the archive than were read so far.
+    let resolved_text = Signal::derive(move || if state.history_done.get() { resolved_count.get().to_string() } else { format!("{}+", resolved_count.get()) });
 
     view! {
         <section class="screen incidents">
@@ -174,50 +186,10 @@ pub fn IncidentList() -> impl IntoView {
                 <OnCallNow/>
             </Show>
             <div class="tabs" role="group" aria-label="Which incidents">
-                {tab_button(Tab::Open, "Open")}
-                {tab_button(Tab::Resolved, "Resolved")}
+                <TabButton tab=tab value=Tab::Open label="Open" count=Signal::derive(move || open_count.get().to_string())/>
+                <TabButton tab=tab value=Tab::Resolved label="Resolved" count=resolved_text/>
             </div>
-            <details class="filters">
-                <summary>"Filters"</summary>
-                <div class="filter-grid">
-                    <div class="field">
-                        <label for="filter-status">"Status"</label>
-                        <select id="filter-status" prop:value=move || status.get() on:change=move |ev| status.set(event_target_value(&ev))>
-                            <option value="">"Any status"</option>
-                            {STATUSES.into_iter().filter(|s| *s != Status::Resolved).map(|s| view! { <option value=s.as_str()>{status_label(s)}</option> }).collect_view()}
-                        </select>
-                    </div>
-                    <div class="field">
-                        <label for="filter-severity">"Severity"</label>
-                        <select id="filter-severity" prop:value=move || severity.get() on:change=move |ev| severity.set(event_target_value(&ev))>
-                            <option value="">"Any severity"</option>
-                            {Severity::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{severity_label(s)}</option> }).collect_view()}
-                        </select>
-                    </div>
-                    <div class="field">
-                        <label for="filter-service">"Service"</label>
-                        <select id="filter-service" prop:value=move || service.get() on:change=move |ev| service.set(event_target_value(&ev))>
-                            <option value="">"Any service"</option>
-                            <For each=move || services.get() key=|s| s.clone() let:s>
-                                <option value=s.clone()>{s.clone()}</option>
-                            </For>
-                        </select>
-                    </div>
-                    <div class="field">
-                        <label for="filter-me">"I am"</label>
-                        <select id="filter-me" prop:value=move || me.get() on:change=move |ev| me.set(event_target_value(&ev))>
-                            <option value="">"Not chosen"</option>
-                            <For each=move || state.people() key=|p| (p.id.clone(), p.name.clone()) let:p>
-                                <option value=p.id.clone()>{p.name.clone()}</option>
-                            </For>
-                        </select>
-                    </div>
-                    <label class="check">
-                        <input type="checkbox" bind:checked=mine disabled=move || me.get().is_empty() />
-                        " Only mine"
-                    </label>
-                </div>
-            </details>
+            <Filters filter=filter me=me services=services/>
 
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 <Show
@@ -239,7 +211,7 @@ pub fn IncidentList() -> impl IntoView {
             <Show when=move || { state.loaded.get() && hidden() == 0 && tab.get() == Tab::Resolved && !state.history_done.get() }>
                 <button type="button" class="show-more" on:click=move |_| {
                     shown.update(|n| *n += PAGE);
-                    leptos::task::spawn_local(state.load_history());
+                    older.dispatch_local(());
                 }>"Show older incidents"</button>
             </Show>
             <Show when=move || { open_count.get() > 0 }>
@@ -247,6 +219,56 @@ pub fn IncidentList() -> impl IntoView {
                 <crate::ui::first_run::FirstRunCard/>
             </Show>
         </section>
+    }
+}
+
+#[component]
+fn TabButton(tab: RwSignal<Tab>, value: Tab, label: &'static str, count: Signal<String>) -> impl IntoView {
+    view! {
+        <button type="button" class="tab" aria-pressed=move || (tab.get() == value).to_string() on:click=move |_| tab.set(value)>
+            {label} " " <span class="count">{move || count.get()}</span>
+        </button>
+    }
+}
+
+/// Status, severity, service, who I am, and "Only mine".
+#[component]
+fn Filters(filter: ListFilter, me: RwSignal<String>, services: Memo<Vec<String>>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let statuses = STATUSES.into_iter().filter(|s| *s != Status::Resolved).map(|s| (s.as_str().to_string(), status_label(s).to_string())).collect::<Vec<_>>();
+    let severities = Severity::ALL.into_iter().map(|s| (s.as_str().to_string(), severity_label(s).to_string())).collect::<Vec<_>>();
+    view! {
+        <details class="filters">
+            <summary>"Filters"</summary>
+            <div class="filter-grid">
+                <FilterSelect id="filter-status" label="Status" any="Any status" value=filter.status options=Signal::derive(move || statuses.clone())/>
+                <FilterSelect id="filter-severity" label="Severity" any="Any severity" value=filter.severity options=Signal::derive(move || severities.clone())/>
+                <FilterSelect id="filter-service" label="Service" any="Any service" value=filter.service
+                    options=Signal::derive(move || services.get().into_iter().map(|s| (s.clone(), s)).collect())/>
+                <FilterSelect id="filter-me" label="I am" any="Not chosen" value=me
+                    options=Signal::derive(move || state.people().into_iter().map(|p| (p.id, p.name)).collect())/>
+                <label class="check">
+                    <input type="checkbox" bind:checked=filter.mine disabled=move || me.get().is_empty() />
+                    " Only mine"
+                </label>
+            </div>
+        </details>
+    }
+}
+
+/// A filter: "any" (empty), or one of `options` (value, text).
+#[component]
+fn FilterSelect(id: &'static str, label: &'static str, any: &'static str, value: RwSignal<String>, options: Signal<Vec<(String, String)>>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
+                <option value="">{any}</option>
+                <For each=move || options.get() key=|o| o.clone() let:o>
+                    <option value=o.0.clone()>{o.1.clone()}</option>
+                </For>
+            </select>
+        </div>
     }
 }
 
