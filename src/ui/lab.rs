@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 
+use super::command::use_task;
 use super::policies::fields::{datetime_input, local_text, parse_datetime_input, zone_named, Choice, Labelled};
 use super::state::{browser_time_zone, AppState};
 use crate::engine::format::SimulationLine;
@@ -221,28 +222,25 @@ fn ReplayPanel() -> impl IntoView {
         }
         options
     };
-    let busy = RwSignal::new(false);
+    // Replaying reads history from the archive first: one task, pending while it runs.
+    let replaying = use_task(move |(chosen, since, now): (String, DateTime<Utc>, DateTime<Utc>)| async move {
+        let r = match state.incidents_since(since).await {
+            Err(e) => Err(format!("History could not be read: {e}")),
+            Ok(incidents) => state.world.with_untracked(|w| match state.draft_policy.get_untracked().filter(|_| chosen == DRAFT) {
+                Some(draft) => Ok(replay_with(w, &incidents, draft, since, now)),
+                None => replay(w, &incidents, Some(chosen.as_str()), since, now),
+            }),
+        };
+        result.set(Some(r));
+    });
     let run = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
+        if replaying.pending().get_untracked() {
             return;
         }
         let now = state.now.get_untracked();
         let days = period.get_untracked().parse::<i64>().unwrap_or(30);
-        let since = now - Duration::days(days);
-        let chosen = policy.get_untracked();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let r = match state.incidents_since(since).await {
-                Err(e) => Err(format!("History could not be read: {e}")),
-                Ok(incidents) => state.world.with_untracked(|w| match state.draft_policy.get_untracked().filter(|_| chosen == DRAFT) {
-                    Some(draft) => Ok(replay_with(w, &incidents, draft, since, now)),
-                    None => replay(w, &incidents, Some(chosen.as_str()), since, now),
-                }),
-            };
-            result.set(Some(r));
-            busy.set(false);
-        });
+        replaying.dispatch_local((policy.get_untracked(), now - Duration::days(days), now));
     };
     view! {
         <section class="card lab-panel" aria-labelledby="lab-replay-title">
@@ -258,7 +256,7 @@ fn ReplayPanel() -> impl IntoView {
                     </Labelled>
                 </div>
                 <div class="actions">
-                    <button type="submit" class="primary" disabled=move || busy.get()>"Replay incidents"</button>
+                    <button type="submit" class="primary" disabled=move || replaying.pending().get()>"Replay incidents"</button>
                 </div>
             </form>
             <div class="lab-replay-result" aria-live="polite">
