@@ -90,7 +90,8 @@ pub fn replay_with(world: &World, incidents: &[Incident], policy: EscalationPoli
     world.policies.retain(|p| p.id != policy_id);
     world.policies.push(policy);
 
-    let mut past: Vec<&Incident> = incidents.iter().filter(|i| i.opened_at >= since && i.opened_at <= now).collect();
+    // No upper bound: an incident opened a moment after the screen's clock last moved still counts.
+    let mut past: Vec<&Incident> = incidents.iter().filter(|i| i.opened_at >= since).collect();
     past.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| a.id.cmp(&b.id)));
     past.dedup_by(|a, b| a.id == b.id);
     let lines = past.into_iter().map(|incident| replay_one(&world, incident, &policy_id, now)).collect();
