@@ -732,39 +732,26 @@ impl Live {
         if let Some(driver) = guard.as_mut() {
             let due = driver.next_deadline().filter(|t| *t <= now);
             if let Some(first_due) = due {
-                match driver.tick(now).await {
-                    Ok(step) => {
-                        let late = now - first_due;
-                        if late > chrono::Duration::seconds(60) || previous_run.is_some_and(|p| now - p > chrono::Duration::seconds(60)) {
-                            self.0.caught_up.set(Some(late));
-                        }
-                        if !step.effects.is_empty() {
-                            (self.0.on_snapshot)(snapshot(driver));
-                            self.post(&Message::Changed { tab: self.0.tab.clone() });
-                        }
+                let stepped = driver.tick(now).await.map(|step| {
+                    let late = now - first_due;
+                    if late > chrono::Duration::seconds(60) || previous_run.is_some_and(|p| now - p > chrono::Duration::seconds(60)) {
+                        self.0.caught_up.set(Some(late));
                     }
-                    Err(e) if e.is_fenced() => {
-                        drop(guard);
-                        self.0.ticking.set(false);
-                        return self.lost_clock();
-                    }
-                    Err(e) => (self.0.on_error)(format!("The clock could not save its step; it will try again: {e}")),
-                }
-            }
-            // Housekeeping: what was resolved over a day ago (and is fully delivered) moves to
-            // the archive, so the hot state holds only what can still change.
-            match driver.archive(now).await {
-                Ok(0) => {}
-                Ok(_) => {
-                    (self.0.on_snapshot)(snapshot(driver));
-                    self.post(&Message::Changed { tab: self.0.tab.clone() });
-                }
-                Err(e) if e.is_fenced() => {
+                    !step.effects.is_empty()
+                });
+                if self.after_write(driver, stepped, "The clock could not save its step; it will try again") {
                     drop(guard);
                     self.0.ticking.set(false);
                     return self.lost_clock();
                 }
-                Err(e) => (self.0.on_error)(format!("Resolved incidents could not be archived; the clock will try again: {e}")),
+            }
+            // Housekeeping: what was resolved over a day ago (and is fully delivered) moves to
+            // the archive, so the hot state holds only what can still change.
+            let archived = driver.archive(now).await.map(|moved| moved > 0);
+            if self.after_write(driver, archived, "Resolved incidents could not be archived; the clock will try again") {
+                drop(guard);
+                self.0.ticking.set(false);
+                return self.lost_clock();
             }
             self.sleep_until(driver.next_deadline());
             self.0.last_tick.set(Some(clock::now()));
@@ -773,6 +760,24 @@ impl Live {
         self.0.ticking.set(false);
         self.deliver().await;
         self.publish_status();
+    }
+
+    /// After one of the tick's writes: a change is shown and announced, a failure said. Returns
+    /// whether the write found the clock taken by another tab (the caller then stops).
+    fn after_write(&self, driver: &Driver<IdbStore>, written: Result<bool, super::ActionError>, failed: &str) -> bool {
+        match written {
+            Ok(true) => {
+                (self.0.on_snapshot)(snapshot(driver));
+                self.post(&Message::Changed { tab: self.0.tab.clone() });
+                false
+            }
+            Ok(false) => false,
+            Err(e) if e.is_fenced() => true,
+            Err(e) => {
+                (self.0.on_error)(format!("{failed}: {e}"));
+                false
+            }
+        }
     }
 
     /// Whether to poll the reply topic before this tick: something is due, the channel is on,

@@ -179,28 +179,19 @@ const check = () => document.querySelector(selector) ? done(performance.now()) :
 check();
 "#;
 
-/// Clicks Acknowledge and returns the milliseconds until the page says it is acknowledged (the
-/// step is committed to IndexedDB before the screen changes).
-const TIME_ACK: &str = r#"
-const done = arguments[arguments.length - 1];
-const button = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Acknowledge");
+/// Clicks the button named `arguments[0]` and returns the milliseconds until an element matching
+/// `arguments[1]` contains `arguments[2]` (an acknowledgement is committed to IndexedDB before the
+/// screen changes; a replay's heading shows once it is done).
+const TIME_CLICK: &str = r#"
+const [name, selector, text, done] = arguments;
+const button = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === name);
 const start = performance.now();
 button.click();
 const check = () => {
-  const state = document.querySelector(".ack-state");
-  if (state && state.textContent.includes("Acknowledged by")) done(performance.now() - start);
+  const el = document.querySelector(selector);
+  if (el && el.textContent.includes(text)) done(performance.now() - start);
   else requestAnimationFrame(check);
 };
-check();
-"#;
-
-/// Clicks "Replay incidents" and returns the milliseconds until the result's heading shows.
-const TIME_REPLAY: &str = r#"
-const done = arguments[arguments.length - 1];
-const button = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Replay incidents");
-const start = performance.now();
-button.click();
-const check = () => document.querySelector(".lab-replay-result h3") ? done(performance.now() - start) : requestAnimationFrame(check);
 check();
 "#;
 
@@ -230,7 +221,7 @@ async fn fifty_thousand_resolved_and_a_thousand_open_incidents() -> Result {
     b.wait_text(".ack-state", |t| t.contains("Acknowledged by")).await?;
     b.open("/incidents/open-00002").await?;
     b.wait_for(By::Css(".big-actions")).await?;
-    let ack_ms: f64 = b.driver.execute_async(TIME_ACK, vec![]).await?.convert()?;
+    let ack_ms: f64 = b.driver.execute_async(TIME_CLICK, vec!["Acknowledge".into(), ".ack-state".into(), "Acknowledged by".into()]).await?.convert()?;
     let archived = crate::clock::idb_all(&b, "archive").await?.len();
 
     // A year of history replayed against the default policy in the Lab (read from the archive,
@@ -238,7 +229,8 @@ async fn fifty_thousand_resolved_and_a_thousand_open_incidents() -> Result {
     b.open("/lab").await?;
     b.wait_for(By::Id("replay-period")).await?;
     thirtyfour::components::SelectElement::new(&b.field("Incidents opened in").await?).await?.select_by_value("365").await?;
-    let replay_ms: f64 = b.driver.execute_async(TIME_REPLAY, vec![]).await?.convert()?;
+    let replay_ms: f64 =
+        b.driver.execute_async(TIME_CLICK, vec!["Replay incidents".into(), ".lab-replay-result h3".into(), "replayed".into()]).await?.convert()?;
     let replayed = b.driver.find(By::Css(".lab-replay-result h3")).await?.text().await?;
 
     println!(
