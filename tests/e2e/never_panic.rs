@@ -82,6 +82,12 @@ async fn a_crash_shows_the_recovery_page_and_export_works_from_it() -> Result {
     let exported: Value = serde_json::from_str(&exported)?;
     let incidents = exported["stores"]["incidents"].as_array().cloned().unwrap_or_default();
     assert_eq!(incidents.len(), 1, "{exported}");
+    // Every store a backup holds, history (the archive) included.
+    let mut names: Vec<&str> = exported["stores"].as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    names.sort_unstable();
+    let mut want = piket::storage::STORES.to_vec();
+    want.sort_unstable();
+    assert_eq!(names, want, "the recovery export leaves a store out");
     assert_eq!(incidents[0]["value"]["incident"]["details"]["title"], "Before the crash");
     // The recovered file restores (Piket's own restore checks it).
     let path = std::env::temp_dir().join(format!("piket-e2e-recovered-{}.json", std::process::id()));
