@@ -724,11 +724,18 @@ impl<S: Store> Driver<S> {
         if ids.is_empty() {
             return Ok(0);
         }
+        // Each moving incident's deliveries, in one pass over the outbox.
+        let mut deliveries: BTreeMap<&str, Vec<OutboxRow>> = ids.iter().map(|id| (id.as_str(), Vec::new())).collect();
+        for row in self.outbox.values() {
+            if let Some(rows) = deliveries.get_mut(row.incident.as_str()) {
+                rows.push(row.clone());
+            }
+        }
         let mut batch = Batch::new();
         for id in &ids {
             let Some(incident) = self.engine.incident(id) else { continue };
             let Some(resolved_at) = incident.resolved_at else { continue };
-            let outbox: Vec<OutboxRow> = self.outbox.values().filter(|r| &r.incident == id).cloned().collect();
+            let outbox = deliveries.remove(id.as_str()).unwrap_or_default();
             for row in &outbox {
                 batch.delete::<OutboxRow>(&row.key);
             }

@@ -82,7 +82,11 @@ impl AppState {
                 let first = !self.loaded.get_untracked();
                 // Resolved incidents that left the hot state went to the archive: read history
                 // again so they stay listed.
-                let archived = self.incidents.with_untracked(|old| old.iter().filter(|i| !i.is_open()).any(|i| !snap.incidents.iter().any(|n| n.id == i.id)));
+                // (A set of the new ids: snapshots come after every step, with thousands of rows.)
+                let archived = self.incidents.with_untracked(|old| {
+                    let now: std::collections::HashSet<&str> = snap.incidents.iter().map(|n| n.id.as_str()).collect();
+                    old.iter().any(|i| !i.is_open() && !now.contains(i.id.as_str()))
+                });
                 self.world.set(snap.world);
                 self.incidents.set(snap.incidents);
                 if first || archived {

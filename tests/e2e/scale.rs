@@ -16,23 +16,29 @@ use crate::support::{Browser, Result};
 
 const INCIDENTS: usize = 3000;
 
-/// A backup with a small team and `INCIDENTS` open incidents, made by the real driver.
-fn big_backup() -> std::path::PathBuf {
+/// A driver on the in-memory store with one person and a slow two-level default policy, set up at `at`.
+fn ops_team(at: chrono::DateTime<Utc>) -> Driver<MemoryStore> {
     let world = parse_world(
         r#"{"people": [{"id": "ops", "name": "Ops Person", "time_zone": "UTC"}],
             "policies": [{"id": "slow", "name": "Slow", "levels": [{"targets": [{"person": "ops"}], "ack_timeout": 60}, {"targets": [{"person": "ops"}]}]}],
             "default_policy": "slow"}"#,
     )
     .unwrap();
-    let now = Utc::now();
     let mut d = pollster::block_on(Driver::load(MemoryStore::new())).unwrap();
     for p in world.people {
-        pollster::block_on(d.save(p, now)).unwrap();
+        pollster::block_on(d.save(p, at)).unwrap();
     }
     for p in world.policies {
-        pollster::block_on(d.save(p, now)).unwrap();
+        pollster::block_on(d.save(p, at)).unwrap();
     }
-    pollster::block_on(d.set_default_policy(Some("slow".into()), now)).unwrap();
+    pollster::block_on(d.set_default_policy(Some("slow".into()), at)).unwrap();
+    d
+}
+
+/// A backup with a small team and `INCIDENTS` open incidents, made by the real driver.
+fn big_backup() -> std::path::PathBuf {
+    let now = Utc::now();
+    let mut d = ops_team(now);
     for i in 0..INCIDENTS {
         let severity = ["sev1", "sev2", "sev3", "sev4"][i % 4];
         let details =
@@ -96,22 +102,9 @@ const HISTORY: usize = 50_000;
 /// page copies into `HISTORY` archived ones.
 fn backup_with_history() -> (std::path::PathBuf, serde_json::Value) {
     use piket::runtime::outbox::Outcome;
-    let world = parse_world(
-        r#"{"people": [{"id": "ops", "name": "Ops Person", "time_zone": "UTC"}],
-            "policies": [{"id": "slow", "name": "Slow", "levels": [{"targets": [{"person": "ops"}], "ack_timeout": 60}, {"targets": [{"person": "ops"}]}]}],
-            "default_policy": "slow"}"#,
-    )
-    .unwrap();
     let now = Utc::now();
     let then = now - chrono::Duration::days(3);
-    let mut d = pollster::block_on(Driver::load(MemoryStore::new())).unwrap();
-    for p in world.people {
-        pollster::block_on(d.save(p, then)).unwrap();
-    }
-    for p in world.policies {
-        pollster::block_on(d.save(p, then)).unwrap();
-    }
-    pollster::block_on(d.set_default_policy(Some("slow".into()), then)).unwrap();
+    let mut d = ops_team(then);
     let details = serde_json::from_value(serde_json::json!({"title": "Template", "service": "svc"})).unwrap();
     pollster::block_on(d.dispatch(then, Input::Open { id: "template".into(), by: Actor::Automation, details })).unwrap();
     pollster::block_on(d.dispatch(then + chrono::Duration::minutes(2), Input::Acknowledge { incident: "template".into(), by: "ops".into() })).unwrap();
