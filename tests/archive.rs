@@ -158,3 +158,60 @@ fn a_backup_carries_the_archive_and_refuses_a_tampered_one() {
     let plain = block_on(d.export(t(3000), false)).unwrap();
     assert!(!plain.contains("secret-alice"), "the archived outbox leaks a webhook URL");
 }
+
+#[test]
+fn each_archived_incident_has_a_compact_digest_that_a_restore_rebuilds_and_an_upgrade_backfills() {
+    use piket::storage::{ArchivedIncident, Batch, HistoryDigest, Op, Record};
+    let mut d = with_history(3);
+    block_on(d.archive(t(2) + HOT_AFTER_RESOLVE * 2)).unwrap();
+    let digests = block_on(d.digests(None, 10)).unwrap();
+    let archived = block_on(d.history(None, 10)).unwrap();
+    assert_eq!(
+        digests.iter().map(|g| &g.key).collect::<Vec<_>>(),
+        archived.iter().map(|a| &a.key).collect::<Vec<_>>(),
+        "one per archived incident, same order"
+    );
+    for (g, a) in digests.iter().zip(&archived) {
+        // The whole incident, frozen policy included, but for the words and page keys of its timeline.
+        let mut want = a.incident.clone();
+        for e in &mut want.timeline {
+            e.key = None;
+            e.detail.clear();
+        }
+        assert_eq!(g.incident, want);
+        assert!(a.incident.timeline.iter().any(|e| !e.detail.is_empty()), "the archive keeps the words");
+    }
+    assert!(d.digests_ready());
+    // Stored as one string each, which the browser reads back flat.
+    let raw = block_on(d.store().list_raw(HistoryDigest::STORE)).unwrap();
+    assert!(raw.iter().all(|e| e.value.is_string()), "{:?}", raw[0].value);
+    let packed = raw[0].value.as_str().unwrap().len();
+    let json = serde_json::to_string(&archived[0].incident).unwrap().len();
+    assert!(packed * 2 < json, "packed {packed} bytes against {json} of JSON");
+    // A damaged digest is a clear error, not a panic.
+    let mut hurt = raw[0].clone();
+    hurt.value = serde_json::json!("not-a-digest!");
+    let err = serde_json::from_value::<HistoryDigest>(hurt.value).unwrap_err().to_string();
+    assert!(err.contains("digest"), "{err}");
+
+    // Digests are derived: never in a backup, rebuilt by a restore.
+    let text = block_on(d.export(t(3000), true)).unwrap();
+    assert!(!text.contains("\"digests\""), "a backup carries no derived store");
+    let (restored, _) = block_on(block_on(Driver::load(MemoryStore::new())).unwrap().import(&text, t(3001))).map_err(|(_, e)| e).unwrap();
+    assert_eq!(block_on(restored.digests(None, 10)).unwrap(), digests);
+
+    // An archive from before digests existed (an upgrade from schema 3): not ready until the
+    // clock has digested it, a batch at a time, and then the same digests as ever.
+    let store = restored.into_store();
+    let mut wipe = Batch::new();
+    wipe.ops.push(Op::Clear { store: HistoryDigest::STORE });
+    block_on(store.commit(wipe, t(3002))).unwrap();
+    assert_eq!(block_on(store.count(ArchivedIncident::STORE)).unwrap(), 3);
+    let mut upgraded = block_on(Driver::load(store)).unwrap();
+    assert!(!upgraded.digests_ready());
+    assert_eq!(block_on(upgraded.digest_archive(t(3003))).unwrap(), 3);
+    assert!(upgraded.digests_ready());
+    assert_eq!(block_on(upgraded.digest_archive(t(3004))).unwrap(), 0, "nothing left to do");
+    assert_eq!(block_on(upgraded.digests(None, 10)).unwrap(), digests);
+    assert!(block_on(Driver::load(upgraded.into_store())).unwrap().digests_ready(), "and a reload knows it");
+}

@@ -10,7 +10,7 @@ use piket::engine::incident::Actor;
 use piket::engine::person::{Contact, Person, PersonError};
 use piket::runtime::driver::Driver;
 use piket::runtime::{people, ActionError};
-use piket::storage::{Batch, IdbStore, OutboxRow, Setting, Store, StoredIncident, TimelineRow, JOURNAL, STORES};
+use piket::storage::{Batch, IdbStore, OutboxRow, Setting, Store, StoredIncident, TimelineRow, DERIVED, JOURNAL, STORES};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -82,7 +82,7 @@ async fn every_store_takes_records() {
     let store = IdbStore::open(&fresh_name("stores")).await.unwrap();
     let mut names = store.store_names();
     names.sort();
-    let mut want: Vec<String> = STORES.iter().chain([&JOURNAL]).map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = STORES.iter().chain(DERIVED.iter()).chain([&JOURNAL]).map(|s| s.to_string()).collect();
     want.sort();
     assert_eq!(names, want);
     store.put(&Setting { key: "time_zone".into(), value: serde_json::json!("Europe/Amsterdam") }, t0()).await.unwrap();
@@ -222,4 +222,59 @@ async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
     assert_eq!(found.incident.details.title, "Old 2");
     assert!(!found.incident.timeline.is_empty());
     assert!(d.find_archived("never").await.unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_version_3_archive_gains_its_digests_and_reads_them_as_the_archive_reads() {
+    // A version-3 Piket archived incidents without digests.
+    let name = fresh_name("digests");
+    let v3 = IdbStore::open_at(&name, 3).await.unwrap();
+    assert!(!v3.store_names().contains(&"digests".to_string()));
+    let mut d = Driver::load(v3).await.unwrap();
+    for p in parse_world(WORLD).unwrap().people {
+        d.save(p, t0()).await.unwrap();
+    }
+    for p in parse_world(WORLD).unwrap().policies {
+        d.save(p, t0()).await.unwrap();
+    }
+    d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
+    for k in 0..4i64 {
+        let id = format!("old-{k}");
+        let at = t0() + Duration::minutes(k);
+        let details = serde_json::from_value(serde_json::json!({"title": format!("Old {k}")})).unwrap();
+        d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details }).await.unwrap();
+        d.dispatch(at, Input::Resolve { incident: id, by: Actor::Automation }).await.unwrap();
+    }
+    for s in d.due_sends("https://piket.example", t0() + Duration::minutes(5)) {
+        let ok = piket::runtime::outbox::Outcome::Http(piket::delivery::AttemptOutcome::status(200));
+        d.record_attempt(&s.key, s.route, &ok, 1, t0() + Duration::minutes(5)).await.unwrap();
+    }
+    // Writing version 3's archive by hand: the archive record alone.
+    let archived: Vec<_> = d.engine().incidents().cloned().collect();
+    d.into_store().close();
+    let v3 = IdbStore::open_at(&name, 3).await.unwrap();
+    let mut batch = Batch::new();
+    for i in &archived {
+        let key = piket::storage::archive_key(i.resolved_at.unwrap(), &i.id);
+        batch.put(&piket::storage::ArchivedIncident { key, incident_id: i.id.clone(), incident: i.clone(), recorded: Vec::new(), outbox: Vec::new() });
+        batch.delete::<StoredIncident>(&i.id);
+    }
+    v3.commit(batch, t0()).await.unwrap();
+    v3.close();
+
+    let v4 = IdbStore::open(&name).await.unwrap();
+    assert!(v4.store_names().contains(&"digests".to_string()));
+    assert_eq!(v4.count("archive").await.unwrap(), 4);
+    let mut d = Driver::load(v4).await.unwrap();
+    assert!(!d.digests_ready(), "an upgraded archive has no digests yet");
+    assert_eq!(d.digest_archive(t0() + Duration::days(1)).await.unwrap(), 4);
+    assert!(d.digests_ready());
+    let digests = d.digests(None, 10).await.unwrap();
+    let history = d.history(None, 10).await.unwrap();
+    assert_eq!(digests.iter().map(|g| g.incident.id.as_str()).collect::<Vec<_>>(), ["old-3", "old-2", "old-1", "old-0"]);
+    assert_eq!(digests.iter().map(|g| &g.key).collect::<Vec<_>>(), history.iter().map(|a| &a.key).collect::<Vec<_>>());
+    assert_eq!(digests[0].incident.details.title, "Old 3");
+    let rest = d.digests(Some(&digests[1].key), 10).await.unwrap();
+    assert_eq!(rest.len(), 2, "paged after a key, like the archive");
+    assert!(Driver::load(d.into_store()).await.unwrap().digests_ready());
 }

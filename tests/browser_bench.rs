@@ -29,3 +29,61 @@ fn tick_over_ten_thousand_open_incidents_with_a_minute_due() {
     assert!(effects > 1000, "a minute's backlog is due: {effects} effects");
     console_log!("bench-web: tick: {} open incidents, one minute of deadlines due ({effects} effects): {per_tick:.3} ms in wasm", fixture::INCIDENTS);
 }
+
+/// Reading history back: 10 000 digests (the Lab's Replay and Reports read a year of them), a
+/// thousand at a time as the app does, and the part of that which is only parsing the JSON.
+#[wasm_bindgen_test]
+async fn reading_ten_thousand_history_digests() {
+    use piket::storage::{archive_key, Batch, HistoryDigest, IdbStore, Store};
+    let world = fixture::world();
+    let mut engine = piket::engine::escalation::Engine::new();
+    let details = serde_json::from_value(serde_json::json!({"title": "past", "severity": "sev2", "policy": "pol0"})).unwrap();
+    let t0 = fixture::t0();
+    let _ = engine.handle(&world, t0, piket::engine::escalation::Input::Open { id: "past".into(), by: piket::engine::Actor::Automation, details });
+    let _ = engine.handle(&world, t0 + Duration::minutes(7), piket::engine::escalation::Input::Acknowledge { incident: "past".into(), by: "p0".into() });
+    let _ = engine.handle(
+        &world,
+        t0 + Duration::minutes(30),
+        piket::engine::escalation::Input::Resolve { incident: "past".into(), by: piket::engine::Actor::Automation },
+    );
+    let template = engine.incident("past").unwrap().clone();
+    let store = IdbStore::open(&format!("piket-bench-{}", uuid::Uuid::new_v4())).await.unwrap();
+    const N: usize = 10_000;
+    let mut batch = Batch::new();
+    for k in 0..N {
+        let mut i = template.clone();
+        i.id = format!("past-{k:05}").into();
+        let key = archive_key(i.resolved_at.unwrap() - Duration::minutes(k as i64), &i.id);
+        batch.put(&HistoryDigest::of(&key, &i));
+    }
+    store.commit(batch, t0).await.unwrap();
+    let bytes = serde_json::to_string(&HistoryDigest::of("k", &template)).unwrap().len();
+
+    let started = js_sys::Date::now();
+    let mut cursor: Option<String> = None;
+    let mut read = 0;
+    loop {
+        let page = store.page::<HistoryDigest>(cursor.as_deref(), 1000).await.unwrap();
+        read += page.len();
+        cursor = page.last().map(|e| e.id.clone());
+        if page.len() < 1000 {
+            break;
+        }
+    }
+    let read_ms = js_sys::Date::now() - started;
+    assert_eq!(read, N);
+
+    let text = serde_json::to_string(
+        &(0..1000)
+            .map(|k| piket::storage::Envelope { id: format!("{k}"), rev: 1, updated_at: t0, value: HistoryDigest::of("k", &template) })
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let started = js_sys::Date::now();
+    for _ in 0..N / 1000 {
+        let page: Vec<piket::storage::Envelope<HistoryDigest>> = serde_json::from_str(&text).unwrap();
+        assert_eq!(page.len(), 1000);
+    }
+    let parse_ms = js_sys::Date::now() - started;
+    console_log!("bench-web: history: {N} digests of {bytes} bytes read in {read_ms:.0} ms, of which parsing the JSON alone takes {parse_ms:.0} ms");
+}

@@ -28,7 +28,8 @@ use crate::engine::world::{Channel, Team, World};
 use crate::reply::{ReplyMessage, ReplySettings, ReplyState, Verdict, Why};
 use crate::storage::backup::{self, Restore};
 use crate::storage::{
-    archive_key, ArchivedIncident, Batch, DeliveryState, OutboxRow, Record, Setting, Store, StoreError, StoredIncident, TimelineRow, CLOCK_EPOCH, STORES,
+    archive_key, ArchivedIncident, Batch, DeliveryState, HistoryDigest, OutboxRow, Record, Setting, Store, StoreError, StoredIncident, TimelineRow,
+    CLOCK_EPOCH, STORES,
 };
 
 /// World-wide settings that are not records of their own.
@@ -74,6 +75,10 @@ pub struct Driver<S: Store> {
     left_out: Vec<(IncidentId, String)>,
     /// The clock epoch this driver writes under (see [`Driver::take_clock`]); `None` in tools.
     fence: Option<u64>,
+    /// Whether every archived incident has its [`HistoryDigest`] (false after an upgrade, until
+    /// [`Driver::digest_archive`] has caught up), and where that catching up has got to.
+    digests_ready: bool,
+    digest_cursor: Option<String>,
 }
 
 /// How long a route claimed by another clock epoch is left alone before this one sends it.
@@ -153,6 +158,7 @@ struct Loaded {
     reply: ReplySettings,
     reply_state: ReplyState,
     left_out: Vec<(IncidentId, String)>,
+    digests_ready: bool,
 }
 
 /// What a message from the reply topic did.
@@ -226,7 +232,8 @@ impl<S: Store> Driver<S> {
         let (engine, left_out) = Engine::restore_checked(incidents.into_values());
         let left_out = left_out.into_iter().map(|(id, why)| (id, why.to_string())).collect();
         let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
-        Ok(Loaded { engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state, left_out })
+        let digests_ready = store.count(HistoryDigest::STORE).await? >= store.count(ArchivedIncident::STORE).await?;
+        Ok(Loaded { engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state, left_out, digests_ready })
     }
 
     /// A driver over `store` holding nothing yet.
@@ -249,6 +256,8 @@ impl<S: Store> Driver<S> {
             reply_state: l.reply_state,
             left_out: l.left_out,
             fence: None,
+            digests_ready: l.digests_ready,
+            digest_cursor: None,
         }
     }
 
@@ -743,13 +752,9 @@ impl<S: Store> Driver<S> {
                 batch.delete::<TimelineRow>(&format!("{id}/{seq:08}"));
             }
             batch.delete::<StoredIncident>(id);
-            batch.put(&ArchivedIncident {
-                key: archive_key(resolved_at, id),
-                incident_id: id.clone(),
-                incident: incident.clone(),
-                recorded: self.recorded_at(id).to_vec(),
-                outbox,
-            });
+            let key = archive_key(resolved_at, id);
+            batch.put(&HistoryDigest::of(&key, incident));
+            batch.put(&ArchivedIncident { key, incident_id: id.clone(), incident: incident.clone(), recorded: self.recorded_at(id).to_vec(), outbox });
         }
         self.commit(batch, now).await?;
         for id in &ids {
@@ -765,6 +770,38 @@ impl<S: Store> Driver<S> {
     /// A page of archived incidents, newest resolved first, after the archive key `after`.
     pub async fn history(&self, after: Option<&str>, limit: usize) -> Result<Vec<ArchivedIncident>, ActionError> {
         Ok(self.store.page::<ArchivedIncident>(after, limit).await?.into_iter().map(|e| e.value).collect())
+    }
+
+    /// A page of history digests (the compact copies of archived incidents), newest resolved
+    /// first, after the archive key `after`.
+    pub async fn digests(&self, after: Option<&str>, limit: usize) -> Result<Vec<HistoryDigest>, ActionError> {
+        Ok(self.store.page::<HistoryDigest>(after, limit).await?.into_iter().map(|e| e.value).collect())
+    }
+
+    /// Whether every archived incident has its digest, so history can be read from digests alone.
+    /// False after an upgrade from a Piket that had no digests, until [`Driver::digest_archive`]
+    /// has caught up.
+    pub fn digests_ready(&self) -> bool {
+        self.digests_ready
+    }
+
+    /// Digests the next [`ARCHIVE_BATCH`] archived incidents that came from before digests
+    /// existed, in one transaction. Returns how many were written (0 once all are done).
+    pub async fn digest_archive(&mut self, now: DateTime<Utc>) -> Result<usize, ActionError> {
+        if self.digests_ready {
+            return Ok(0);
+        }
+        let page = self.store.page::<ArchivedIncident>(self.digest_cursor.as_deref(), ARCHIVE_BATCH).await?;
+        let mut batch = Batch::new();
+        for row in &page {
+            batch.put(&HistoryDigest::of(&row.value.key, &row.value.incident));
+        }
+        self.commit(batch, now).await?;
+        self.digest_cursor = page.last().map(|r| r.id.clone());
+        if page.len() < ARCHIVE_BATCH {
+            self.digests_ready = true;
+        }
+        Ok(page.len())
     }
 
     /// One archived incident, by its id.

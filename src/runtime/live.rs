@@ -598,15 +598,21 @@ impl Live {
         let mut cursor: Option<String> = None;
         loop {
             // The driver is taken a page at a time, so the clock keeps ticking meanwhile.
-            let page = {
+            // Digests (compact copies) when every archived incident has one; the archive itself
+            // while an upgrade is still digesting it.
+            let page: Vec<(String, Incident)> = {
                 let guard = self.0.driver.lock().await;
                 let driver = guard.as_ref().ok_or("Storage is still opening.")?;
-                driver.history(cursor.as_deref(), 1000).await.map_err(|e| e.to_string())?
+                if driver.digests_ready() {
+                    driver.digests(cursor.as_deref(), 1000).await.map_err(|e| e.to_string())?.into_iter().map(|d| (d.key, d.incident)).collect()
+                } else {
+                    driver.history(cursor.as_deref(), 1000).await.map_err(|e| e.to_string())?.into_iter().map(|a| (a.key, a.incident)).collect()
+                }
             };
             let full = page.len() == 1000;
-            cursor = page.last().map(|a| a.key.clone());
+            cursor = page.last().map(|(key, _)| key.clone());
             let before = out.len();
-            out.extend(page.into_iter().map(|a| a.incident).take_while(|i| i.resolved_at.is_some_and(|r| r >= since)));
+            out.extend(page.into_iter().map(|(_, i)| i).take_while(|i| i.resolved_at.is_some_and(|r| r >= since)));
             if !full || out.len() - before < 1000 {
                 return Ok(out);
             }
@@ -749,6 +755,21 @@ impl Live {
             // the archive, so the hot state holds only what can still change.
             let archived = driver.archive(now).await.map(|moved| moved > 0);
             if self.after_write(driver, archived, "Resolved incidents could not be archived; the clock will try again") {
+                drop(guard);
+                self.0.ticking.set(false);
+                return self.lost_clock();
+            }
+            // After an upgrade, archived incidents from before digests existed get theirs, for
+            // at most a fifth of a second a tick (nothing on screen changes).
+            let started = clock::now();
+            let mut digested = Ok(false);
+            while !driver.digests_ready() && clock::now() - started < chrono::Duration::milliseconds(200) {
+                digested = driver.digest_archive(now).await.map(|_| false);
+                if digested.is_err() {
+                    break;
+                }
+            }
+            if self.after_write(driver, digested, "History could not be indexed; the clock will try again") {
                 drop(guard);
                 self.0.ticking.set(false);
                 return self.lost_clock();

@@ -136,20 +136,19 @@ fn replay_one(world: &World, incident: &Incident, policy: &str, now: DateTime<Ut
             break;
         }
     }
-    let replayed: Vec<TimelineEntry> = effects.into_iter().map(|e| e.entry).collect();
-    let actual: Vec<TimelineEntry> = incident.timeline.iter().filter(|e| e.at <= end).cloned().collect();
+    let actual = || incident.timeline.iter().filter(|e| e.at <= end);
     ReplayLine {
         incident: incident.id.clone(),
         title: incident.details.title.clone(),
         severity: incident.details.severity,
         opened_at: start,
-        acknowledged_after: actual.iter().find(|e| e.kind == EntryKind::Acknowledged).map(|e| e.at - start),
-        actual: reach(world, &actual, start),
-        replayed: reach(world, &replayed, start),
+        acknowledged_after: actual().find(|e| e.kind == EntryKind::Acknowledged).map(|e| e.at - start),
+        actual: reach(world, actual(), start),
+        replayed: reach(world, effects.iter().map(|e| &e.entry), start),
     }
 }
 
-fn reach(world: &World, timeline: &[TimelineEntry], start: DateTime<Utc>) -> Reach {
+fn reach<'a>(world: &World, timeline: impl Iterator<Item = &'a TimelineEntry>, start: DateTime<Utc>) -> Reach {
     let mut r = Reach::default();
     let mut acknowledged = false;
     for e in timeline {

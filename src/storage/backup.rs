@@ -15,7 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{archive_key, ArchivedIncident, Batch, Envelope, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, JOURNAL, SCHEMA_VERSION, STORES};
+use super::{
+    archive_key, ArchivedIncident, Batch, Envelope, HistoryDigest, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, DERIVED, JOURNAL,
+    SCHEMA_VERSION, STORES,
+};
 use crate::engine::escalation::check_incident;
 use crate::engine::format::{parse_policies, validate};
 use crate::engine::person::Person;
@@ -223,7 +226,8 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
         }
     }
     typed::<Setting>("settings", rows("settings"))?;
-    for (i, archived) in typed::<ArchivedIncident>("archive", rows("archive"))?.iter().enumerate() {
+    let archive = typed::<ArchivedIncident>("archive", rows("archive"))?;
+    for (i, archived) in archive.iter().enumerate() {
         let at = |field: &str| format!("stores.archive[{i}].value.{field}");
         let incident = &archived.incident;
         check_incident(incident).map_err(|e| ImportError::Invalid { path: at(&format!("incident.{}", e.field)), message: e.problem })?;
@@ -253,6 +257,13 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
             }
             batch.ops.push(Op::Put { store: name, id: row.id.clone(), value: row.value.clone() });
         }
+    }
+    // Derived stores are never in a file: empty them and rebuild from what the file holds.
+    for name in DERIVED {
+        batch.ops.push(Op::Clear { store: name });
+    }
+    for archived in &archive {
+        batch.put(&HistoryDigest::of(&archived.key, &archived.incident));
     }
     debug_assert!(!STORES.contains(&JOURNAL));
     Ok(Restore { batch, counts, secrets_included: file.secrets_included })

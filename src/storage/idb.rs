@@ -54,6 +54,11 @@ impl IdbStore {
                     let archive = db.create_object_store("archive").with_key_path(KeyPath::One("id")).build()?;
                     archive.create_index("by_incident", KeyPath::One("value.incident_id")).build()?;
                 }
+                // Version 4: a compact digest of each archived incident, under the archive's key.
+                // Archives written before are digested by the clock after the upgrade.
+                if old < 4 && version >= 4 {
+                    db.create_object_store("digests").with_key_path(KeyPath::One("id")).build()?;
+                }
                 Ok(())
             })
             .await
@@ -209,6 +214,13 @@ impl Store for IdbStore {
         }
         let text: String = js_sys::JSON::stringify(&array).map_err(|_| StoreError::Corrupt("a page could not be read as JSON".into()))?.into();
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{}: {e}", T::STORE)))
+    }
+
+    async fn count(&self, store_name: &'static str) -> Result<usize, StoreError> {
+        let tx = self.db.transaction(store_name).build().map_err(fail)?;
+        let store = tx.object_store(store_name).map_err(fail)?;
+        let n = store.count().primitive().map_err(fail)?.await.map_err(fail)?;
+        Ok(n as usize)
     }
 
     async fn find_archived(&self, incident: &str) -> Result<Option<ArchivedIncident>, StoreError> {

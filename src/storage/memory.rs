@@ -53,6 +53,10 @@ impl Store for MemoryStore {
         found.map(typed::<ArchivedIncident>).transpose().map(|e| e.map(|e| e.value))
     }
 
+    async fn count(&self, store: &'static str) -> Result<usize, StoreError> {
+        Ok(self.records.borrow().get(store).map_or(0, |m| m.len()))
+    }
+
     async fn list_raw(&self, store: &'static str) -> Result<Vec<Envelope<serde_json::Value>>, StoreError> {
         Ok(self.records.borrow().get(store).map(|m| m.values().cloned().collect()).unwrap_or_default())
     }

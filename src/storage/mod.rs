@@ -8,6 +8,7 @@
 //! validation belongs to the engine, sequencing to the runtime.
 
 pub mod backup;
+mod digest;
 mod memory;
 pub use memory::MemoryStore;
 
@@ -19,7 +20,7 @@ pub use idb::IdbStore;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::engine::incident::{Incident, TimelineEntry};
+use crate::engine::incident::{EntryKind, Incident, TimelineEntry};
 use crate::engine::person::Person;
 use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::{MaintenanceWindow, Rule};
@@ -29,7 +30,8 @@ use crate::engine::world::{Channel, Team};
 /// Version of the stored schema; raised with a migration step whenever a store or index changes.
 /// 1: people. 2: everything else (config, incidents, timeline, outbox, settings, journal).
 /// 3: `archive`, resolved incidents moved out of the hot stores (index `by_incident`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: `digests`, a compact copy of each archived incident for reading a year of history at once.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A kind of record with its own object store.
 pub trait Record: Serialize + DeserializeOwned + Clone + 'static {
@@ -62,10 +64,13 @@ record!(TimelineRow, "timeline", |t| t.id());
 record!(OutboxRow, "outbox", |o| o.key.clone());
 record!(Setting, "settings", |s| s.key.clone());
 record!(ArchivedIncident, "archive", |a| a.key.clone());
+record!(HistoryDigest, "digests", |d| d.key.clone());
 
 /// Every object store, in the order a backup lists them. The journal is internal.
 pub const STORES: [&str; 12] =
     ["people", "teams", "channels", "schedules", "policies", "rules", "maintenance", "incidents", "timeline", "outbox", "settings", "archive"];
+/// Stores derived from others: never exported, emptied and rebuilt by a restore.
+pub const DERIVED: [&str; 1] = ["digests"];
 /// The append-only log of every write (store, id, revision, time, put or delete).
 pub const JOURNAL: &str = "journal";
 
@@ -112,6 +117,48 @@ pub struct ArchivedIncident {
     /// Every page and post of the incident, with their attempts.
     #[serde(default)]
     pub outbox: Vec<OutboxRow>,
+}
+
+/// A compact copy of one archived incident, under the same key: what reading a year of history at
+/// once needs (the Lab's Replay, reports) and nothing else — the incident with the typed part of
+/// its timeline, without the words of each entry, when each was recorded, or the delivery log.
+/// Derived from the archive: written in the same transaction as its [`ArchivedIncident`], never
+/// exported, rebuilt by a restore and, after an upgrade, by [`HistoryDigest::of`] over the archive.
+///
+/// Stored packed, as one short string (see `digest.rs`): the browser then reads a year of them as
+/// 50 000 flat strings instead of millions of fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryDigest {
+    pub key: String,
+    pub incident: Incident,
+}
+
+impl HistoryDigest {
+    /// The digest of an archived incident. Entry words are kept only where they are the one place
+    /// that names what acted (a rule applied, a suppression).
+    pub fn of(key: &str, incident: &Incident) -> HistoryDigest {
+        let mut incident = incident.clone();
+        for e in &mut incident.timeline {
+            e.key = None;
+            if !matches!(e.kind, EntryKind::RuleApplied | EntryKind::Suppressed) {
+                e.detail.clear();
+            }
+        }
+        HistoryDigest { key: key.to_string(), incident }
+    }
+}
+
+impl Serialize for HistoryDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&digest::pack(self))
+    }
+}
+
+impl<'de> Deserialize<'de> for HistoryDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HistoryDigest, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        digest::unpack(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The latest time an archive key can hold (9999-12-31T23:59:59.999Z), in Unix milliseconds.
@@ -377,6 +424,9 @@ impl<S: Store> Store for std::rc::Rc<S> {
     async fn find_archived(&self, incident: &str) -> Result<Option<ArchivedIncident>, StoreError> {
         (**self).find_archived(incident).await
     }
+    async fn count(&self, store: &'static str) -> Result<usize, StoreError> {
+        (**self).count(store).await
+    }
 }
 
 /// Where Piket keeps its records.
@@ -396,6 +446,8 @@ pub trait Store {
     async fn page<T: Record>(&self, after: Option<&str>, limit: usize) -> Result<Vec<Envelope<T>>, StoreError>;
     /// The archived incident with this incident id, if it was archived.
     async fn find_archived(&self, incident: &str) -> Result<Option<ArchivedIncident>, StoreError>;
+    /// How many records a store holds.
+    async fn count(&self, store: &'static str) -> Result<usize, StoreError>;
 
     /// Inserts or replaces one record.
     async fn put<T: Record>(&self, value: &T, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -207,7 +207,7 @@ fn ReplayPanel() -> impl IntoView {
     let zone = zone_named(&browser_time_zone());
     let policy = RwSignal::new(String::new());
     let period = RwSignal::new("30".to_string());
-    let result: RwSignal<Option<Result<Replay, String>>> = RwSignal::new(None);
+    let result: RwSignal<Option<Result<(Replay, Took), String>>> = RwSignal::new(None);
     let policy_options = move || state.world.with(policy_choices);
     let period_options: Vec<(String, String)> =
         [("1", "The last 24 hours"), ("7", "The last 7 days"), ("30", "The last 30 days"), ("90", "The last 90 days"), ("365", "The last year")]
@@ -223,13 +223,21 @@ fn ReplayPanel() -> impl IntoView {
         options
     };
     // Replaying reads history from the archive first: one task, pending while it runs.
+    // How long reading and replaying took is shown with the result.
     let replaying = use_task(move |(chosen, since, now): (String, DateTime<Utc>, DateTime<Utc>)| async move {
+        let started = js_sys::Date::now();
         let r = match state.incidents_since(since).await {
             Err(e) => Err(format!("History could not be read: {e}")),
-            Ok(incidents) => state.world.with_untracked(|w| match state.draft_policy.get_untracked().filter(|_| chosen == DRAFT) {
-                Some(draft) => Ok(replay_with(w, &incidents, draft, since, now)),
-                None => replay(w, &incidents, Some(chosen.as_str()), since, now),
-            }),
+            Ok(incidents) => {
+                let read = js_sys::Date::now();
+                state
+                    .world
+                    .with_untracked(|w| match state.draft_policy.get_untracked().filter(|_| chosen == DRAFT) {
+                        Some(draft) => Ok(replay_with(w, &incidents, draft, since, now)),
+                        None => replay(w, &incidents, Some(chosen.as_str()), since, now),
+                    })
+                    .map(|r| (r, Took { read_ms: read - started, replay_ms: js_sys::Date::now() - read }))
+            }
         };
         result.set(Some(r));
     });
@@ -262,7 +270,7 @@ fn ReplayPanel() -> impl IntoView {
             <div class="lab-replay-result" aria-live="polite">
                 {move || result.get().map(|r| match r {
                     Err(why) => view! { <p class="error" role="alert">{why}</p> }.into_any(),
-                    Ok(r) => view! { <ReplayResult replay=r zone=zone/> }.into_any(),
+                    Ok((r, took)) => view! { <ReplayResult replay=r took=took zone=zone/> }.into_any(),
                 })}
             </div>
         </section>
@@ -281,8 +289,15 @@ fn reach_text(r: &Reach, acknowledged: bool) -> String {
     format!("{pages}: {} ({level}{first}{before})", r.people.join(", "))
 }
 
+/// How long a replay took: reading history, then replaying it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Took {
+    read_ms: f64,
+    replay_ms: f64,
+}
+
 #[component]
-fn ReplayResult(replay: Replay, zone: Zone) -> impl IntoView {
+fn ReplayResult(replay: Replay, took: Took, zone: Zone) -> impl IntoView {
     if replay.lines.is_empty() {
         return view! { <p class="muted">"No incidents were opened in that period."</p> }.into_any();
     }
@@ -302,6 +317,9 @@ fn ReplayResult(replay: Replay, zone: Zone) -> impl IntoView {
             <div><dt>"Pages with this policy"</dt><dd>{format!("{replayed} ({change})")}</dd></div>
             <div><dt>"Incidents that would go differently"</dt><dd>{differ.to_string()}</dd></div>
         </dl>
+        <p class="muted lab-replay-took">
+            {format!("History read in {:.2} s, replayed in {:.2} s.", took.read_ms / 1000.0, took.replay_ms / 1000.0)}
+        </p>
         {(n > REPLAY_LINES_SHOWN).then(|| view! { <p class="muted">{format!("The {REPLAY_LINES_SHOWN} most recent of {n} are listed.")}</p> })}
         <table class="lab-table lab-replay">
             <caption class="sr-only">"Each incident, as it went and with this policy"</caption>

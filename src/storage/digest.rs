@@ -1,0 +1,270 @@
+//! The stored form of a [`HistoryDigest`]: a year of history is read back at once (the Lab's
+//! Replay, reports), so each digest is packed with postcard into a few hundred bytes, times as
+//! Unix milliseconds, and kept as one base64 string. The browser then reads 50 000 flat strings,
+//! and decoding one takes a couple of microseconds instead of parsing a kilobyte of JSON.
+//!
+//! The packed shapes below mirror the engine's types field by field, with nothing skipped or
+//! renamed (postcard is not self-describing: every field is always written, in order). The one
+//! nested record, the policy frozen onto the incident, is kept as its JSON text: it is the same
+//! text for every incident that ran the same policy, so a reader parses each distinct one once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::HistoryDigest;
+use crate::engine::escalation::{Escalation, Stage, Timers};
+use crate::engine::incident::{Acknowledgement, Actor, EntryKind, Incident, IncidentDetails, Priority, Severity, Status, TimelineEntry};
+use crate::engine::policy::EscalationPolicy;
+
+/// Raised whenever a packed shape changes; a digest of another version is refused (and the
+/// archive record it came from still holds everything).
+const PACKED_VERSION: u8 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Packed {
+    version: u8,
+    key: String,
+    id: String,
+    details: PackedDetails,
+    status: Status,
+    opened_ms: i64,
+    status_since_ms: i64,
+    alert_count: u32,
+    last_seen_ms: i64,
+    acknowledged: Option<(String, i64)>,
+    resolved_ms: Option<i64>,
+    assignee: Option<String>,
+    suppressed: Option<String>,
+    escalation: Option<PackedEscalation>,
+    applied_rules: Vec<String>,
+    timeline: Vec<PackedEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PackedDetails {
+    title: String,
+    summary: String,
+    severity: Severity,
+    priority: Option<Priority>,
+    kind: String,
+    service: String,
+    source: String,
+    environment: String,
+    region: String,
+    customer_impact: bool,
+    sla_tier: String,
+    links: Vec<String>,
+    labels: BTreeMap<String, String>,
+    reporter: String,
+    dedup_key: Option<String>,
+    policy: Option<String>,
+}
+
+/// A resolved incident's escalation is at rest (stage done, no timer pending): its policy and
+/// where its cursor stopped are all there is to keep.
+#[derive(Serialize, Deserialize)]
+struct PackedEscalation {
+    policy_json: String,
+    level: u32,
+    pass: u32,
+    repeats_used: u32,
+    level_since_ms: i64,
+    reminders_sent: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PackedEntry {
+    at_ms: i64,
+    kind: EntryKind,
+    /// `None`: automation.
+    actor: Option<String>,
+    level: Option<u32>,
+    pass: Option<u32>,
+    target: Option<String>,
+    person: Option<String>,
+    detail: String,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> Result<DateTime<Utc>, String> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("time {ms} ms is out of range"))
+}
+
+/// The stored text of a digest.
+pub(super) fn pack(d: &HistoryDigest) -> String {
+    let i = &d.incident;
+    let x = &i.details;
+    let packed = Packed {
+        version: PACKED_VERSION,
+        key: d.key.clone(),
+        id: i.id.to_string(),
+        details: PackedDetails {
+            title: x.title.clone(),
+            summary: x.summary.clone(),
+            severity: x.severity,
+            priority: x.priority,
+            kind: x.kind.clone(),
+            service: x.service.clone(),
+            source: x.source.clone(),
+            environment: x.environment.clone(),
+            region: x.region.clone(),
+            customer_impact: x.customer_impact,
+            sla_tier: x.sla_tier.clone(),
+            links: x.links.clone(),
+            labels: x.labels.clone(),
+            reporter: x.reporter.clone(),
+            dedup_key: x.dedup_key.clone(),
+            policy: x.policy.as_ref().map(|p| p.to_string()),
+        },
+        status: i.status,
+        opened_ms: ms(i.opened_at),
+        status_since_ms: ms(i.status_since),
+        alert_count: i.alert_count,
+        last_seen_ms: ms(i.last_seen),
+        acknowledged: i.acknowledged.as_ref().map(|a| (a.by.to_string(), ms(a.at))),
+        resolved_ms: i.resolved_at.map(ms),
+        assignee: i.assignee.as_ref().map(|a| a.to_string()),
+        suppressed: i.suppressed.clone(),
+        escalation: i.escalation.as_ref().map(|e| PackedEscalation {
+            policy_json: serde_json::to_string(&e.policy).expect("a policy serializes"),
+            level: e.level as u32,
+            pass: e.pass,
+            repeats_used: e.repeats_used,
+            level_since_ms: ms(e.level_since),
+            reminders_sent: e.reminders_sent,
+        }),
+        applied_rules: i.applied_rules.iter().map(|r| r.to_string()).collect(),
+        timeline: i
+            .timeline
+            .iter()
+            .map(|e| PackedEntry {
+                at_ms: ms(e.at),
+                kind: e.kind,
+                actor: match &e.actor {
+                    Actor::Automation => None,
+                    Actor::Person(p) => Some(p.to_string()),
+                },
+                level: e.level,
+                pass: e.pass,
+                target: e.target.clone(),
+                person: e.person.as_ref().map(|p| p.to_string()),
+                detail: e.detail.clone(),
+            })
+            .collect(),
+    };
+    let bytes = postcard::to_allocvec(&packed).expect("a digest packs");
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
+/// Frozen policies already parsed while reading, by their text.
+#[derive(Default)]
+struct Policies(HashMap<String, EscalationPolicy>);
+
+/// Distinct policy texts kept parsed; a team has a handful of policies, each edit one more text.
+const POLICIES_KEPT: usize = 256;
+
+thread_local! {
+    static POLICIES: std::cell::RefCell<Policies> = std::cell::RefCell::default();
+}
+
+/// A digest back from its stored text.
+pub(super) fn unpack(text: &str) -> Result<HistoryDigest, String> {
+    POLICIES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0.len() > POLICIES_KEPT {
+            cache.0.clear();
+        }
+        unpack_with(text, &mut cache)
+    })
+}
+
+fn unpack_with(text: &str, policies: &mut Policies) -> Result<HistoryDigest, String> {
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(text).map_err(|e| format!("a history digest is not base64: {e}"))?;
+    let p: Packed = postcard::from_bytes(&bytes).map_err(|e| format!("a history digest could not be unpacked: {e}"))?;
+    if p.version != PACKED_VERSION {
+        return Err(format!("a history digest of version {} (this Piket reads {PACKED_VERSION})", p.version));
+    }
+    let escalation = match p.escalation {
+        None => None,
+        Some(e) => {
+            let policy = match policies.0.get(&e.policy_json) {
+                Some(policy) => policy.clone(),
+                None => {
+                    let policy: EscalationPolicy = serde_json::from_str(&e.policy_json).map_err(|e| format!("a history digest's policy: {e}"))?;
+                    policies.0.insert(e.policy_json, policy.clone());
+                    policy
+                }
+            };
+            Some(Escalation {
+                policy,
+                level: e.level as usize,
+                pass: e.pass,
+                repeats_used: e.repeats_used,
+                level_since: time(e.level_since_ms)?,
+                stage: Stage::Done,
+                timers: Timers::default(),
+                reminders_sent: e.reminders_sent,
+            })
+        }
+    };
+    let d = p.details;
+    let incident = Incident {
+        id: p.id.into(),
+        details: IncidentDetails {
+            title: d.title,
+            summary: d.summary,
+            severity: d.severity,
+            priority: d.priority,
+            kind: d.kind,
+            service: d.service,
+            source: d.source,
+            environment: d.environment,
+            region: d.region,
+            customer_impact: d.customer_impact,
+            sla_tier: d.sla_tier,
+            links: d.links,
+            labels: d.labels,
+            reporter: d.reporter,
+            dedup_key: d.dedup_key,
+            policy: d.policy.map(Into::into),
+        },
+        status: p.status,
+        opened_at: time(p.opened_ms)?,
+        status_since: time(p.status_since_ms)?,
+        alert_count: p.alert_count,
+        last_seen: time(p.last_seen_ms)?,
+        acknowledged: match p.acknowledged {
+            Some((by, at)) => Some(Acknowledgement { by: by.into(), at: time(at)? }),
+            None => None,
+        },
+        resolved_at: p.resolved_ms.map(time).transpose()?,
+        assignee: p.assignee.map(Into::into),
+        suppressed: p.suppressed,
+        escalation,
+        applied_rules: p.applied_rules.into_iter().map(Into::into).collect(),
+        timeline: p
+            .timeline
+            .into_iter()
+            .map(|e| {
+                Ok(TimelineEntry {
+                    at: time(e.at_ms)?,
+                    kind: e.kind,
+                    actor: e.actor.map_or(Actor::Automation, |p| Actor::Person(p.into())),
+                    level: e.level,
+                    pass: e.pass,
+                    target: e.target,
+                    person: e.person.map(Into::into),
+                    key: None,
+                    detail: e.detail,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+    };
+    Ok(HistoryDigest { key: p.key, incident })
+}
