@@ -7,6 +7,7 @@
 //!
 //! Layout:
 //! - [`time`]: minutes, zones, wall-clock windows, the DST rule.
+//! - [`id`]: one identifier type per kind of thing (incident, person, policy, …).
 //! - [`person`]: responders and their contacts.
 //! - [`incident`]: incidents, statuses, the timeline.
 //! - [`policy`]: escalation policies (levels, targets, timeouts, repeat, checkpoints).
@@ -21,6 +22,7 @@
 
 pub mod escalation;
 pub mod format;
+pub mod id;
 pub mod incident;
 pub mod person;
 pub mod policy;
