@@ -35,7 +35,8 @@ pub use escalation::{Delivery, Effect, Engine, Input, Outcome, ReassignTo, Rejec
 pub use format::{
     parse_people, parse_policies, parse_rules, parse_scenario, parse_schedules, parse_world, simulate, validate, FormatError, FormatErrors, Scenario,
 };
-pub use incident::{Actor, EntryKind, Incident, IncidentDetails, IncidentId, Priority, Severity, Status, TimelineEntry};
+pub use id::{ChannelId, IncidentId, PersonId, PolicyId, RuleId, ScheduleId, TeamId};
+pub use incident::{Actor, EntryKind, Incident, IncidentDetails, Priority, Severity, Status, TimelineEntry};
 pub use policy::{EscalationPolicy, Level, Target, Timeout};
 pub use schedule::OnCallSchedule;
 pub use time::Minutes;
