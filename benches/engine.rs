@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
-use piket::engine::{Engine, Input, OnCallSchedule, World};
+use piket::engine::{Engine, IncidentId, Input, OnCallSchedule, World};
 use piket::runtime::driver::Driver;
 use piket::storage::{Batch, MemoryStore, Store, StoredIncident, TimelineRow};
 use pollster::block_on;
@@ -96,7 +96,7 @@ fn acknowledge(c: &mut Criterion) {
     // Fire what is due, so that each acknowledgement below is the whole step.
     let _ = engine.handle_timeout(&world, now);
     assert!(engine.poll_timeout().is_some_and(|t| t > now));
-    let unacked: Vec<String> = engine.incidents().filter(|i| i.is_open() && i.acknowledged.is_none()).map(|i| i.id.clone()).collect();
+    let unacked: Vec<IncidentId> = engine.incidents().filter(|i| i.is_open() && i.acknowledged.is_none()).map(|i| i.id.clone()).collect();
     assert!(unacked.len() > 9_000, "{} unacknowledged", unacked.len());
     let ack = |k: usize| Input::Acknowledge { incident: unacked[k % unacked.len()].clone(), by: "p0".into() };
     let unack = |k: usize| Input::Unacknowledge { incident: unacked[k % unacked.len()].clone(), by: "p0".into() };
@@ -166,7 +166,7 @@ fn replay_history(c: &mut Criterion) {
     let past: Vec<_> = (0..10_000)
         .map(|k| {
             let mut i = template.clone();
-            i.id = format!("past-{k}");
+            i.id = format!("past-{k}").into();
             let shift = Duration::minutes(50 * k);
             i.opened_at -= shift;
             i.resolved_at = i.resolved_at.map(|r| r - shift);

@@ -64,7 +64,7 @@ pub fn busy_engine(world: &World) -> Engine {
         let severity = ["sev1", "sev2", "sev3", "sev4"][i % 4];
         let details =
             serde_json::from_value(json!({"title": format!("incident {i}"), "severity": severity, "policy": format!("pol{}", i % POLICIES)})).unwrap();
-        let outcome = engine.handle(world, at, Input::Open { id: format!("inc-{i:05}"), by: piket::engine::Actor::Automation, details });
+        let outcome = engine.handle(world, at, Input::Open { id: format!("inc-{i:05}").into(), by: piket::engine::Actor::Automation, details });
         assert!(outcome.rejected.is_none());
     }
     engine

@@ -65,6 +65,7 @@ use chrono::{DateTime, Duration, TimeDelta, TimeZone, Utc};
 use piket::delivery::AttemptOutcome;
 use piket::engine::escalation::{Engine, Input, ReassignTo};
 use piket::engine::format::parse_world;
+use piket::engine::id::{IncidentId, PersonId};
 use piket::engine::incident::{Actor, IncidentDetails, Priority, Severity, Status};
 use piket::engine::world::World;
 use piket::intake;
@@ -1354,8 +1355,8 @@ fn run_backup(case: &BackupCase, phase: &Cell<usize>) -> Option<String> {
     if case.deep {
         let _ = block_on(d.export(last, false));
     }
-    let ids: Vec<String> = d.engine().incidents().map(|i| i.id.clone()).collect();
-    let person = d.world().people.first().map_or_else(|| "nobody".to_string(), |p| p.id.clone());
+    let ids: Vec<IncidentId> = d.engine().incidents().map(|i| i.id.clone()).collect();
+    let person = d.world().people.first().map_or_else(|| PersonId::new("nobody"), |p| p.id.clone());
     for id in ids {
         let _ = block_on(d.dispatch(last, Input::Acknowledge { incident: id.clone(), by: person.clone() }));
         let _ = block_on(d.dispatch(last, Input::Resolve { incident: id, by: Actor::Automation }));
@@ -1464,19 +1465,19 @@ fn next_time(g: &mut Gen, now: DateTime<Utc>, years: &mut Option<u64>) -> DateTi
     now.checked_add_signed(step).unwrap_or(now)
 }
 
-fn person_id(g: &mut Gen) -> String {
+fn person_id(g: &mut Gen) -> PersonId {
     match g.below(10) {
-        0 => any_string(g),
+        0 => any_string(g).into(),
         1 => "mallory".into(),
-        _ => g.pick(&["alice", "bob", "carol", "sam", "erin"]).to_string(),
+        _ => (*g.pick(&["alice", "bob", "carol", "sam", "erin"])).into(),
     }
 }
 
-fn incident_id(g: &mut Gen) -> String {
+fn incident_id(g: &mut Gen) -> IncidentId {
     match g.below(12) {
-        0 => any_string(g),
+        0 => any_string(g).into(),
         1 => "inc-x".into(),
-        _ => format!("inc-{}", g.below(4)),
+        _ => format!("inc-{}", g.below(4)).into(),
     }
 }
 
@@ -1511,7 +1512,7 @@ fn random_details(g: &mut Gen) -> IncidentDetails {
         d.dedup_key = Some(g.pick(&["k1", "k2", "k3", ""]).to_string());
     }
     if g.one_in(4) {
-        d.policy = Some(g.pick(&["major", "quick", "payments", "gone", ""]).to_string());
+        d.policy = Some((*g.pick(&["major", "quick", "payments", "gone", ""])).into());
     }
     if g.one_in(4) {
         d.priority = Some(*g.pick(&[Priority::Urgent, Priority::High, Priority::Normal, Priority::Low]));
@@ -1840,7 +1841,7 @@ fn run_intake(ctx: &Ctx, case: &IntakeCase) {
     let mut n = 0;
     let mut new_id = || {
         n += 1;
-        format!("intake-{n}")
+        IncidentId::from(format!("intake-{n}"))
     };
     let inputs = match &case.kind {
         // Both Alertmanager modes: one incident per group (the default) and one per alert.
@@ -2154,7 +2155,7 @@ fn main() -> ExitCode {
         match generate(&ctx, args.seed, k, target) {
             Generated::Backup(c) => println!("fuzz: parse_backup: {:?}", parse_backup(&c.text).map(|r| r.counts)),
             Generated::Intake(c) if matches!(c.kind, IntakeKind::Payload) => {
-                println!("fuzz: parse_payload: {:?}", intake::parse_payload(&c.text, &mut || "id".to_string()))
+                println!("fuzz: parse_payload: {:?}", intake::parse_payload(&c.text, &mut || "id".into()))
             }
             Generated::Intake(c) if matches!(c.kind, IntakeKind::Query) => println!("fuzz: parse_intake_query: {:?}", intake::parse_intake_query(&c.text)),
             _ => {}

@@ -58,7 +58,7 @@ fn with_history(n: usize) -> Driver<MemoryStore> {
         let id = format!("old-{k}");
         block_on(d.dispatch(t(k as i64), open(&id))).unwrap();
         deliver(&mut d, t(k as i64));
-        block_on(d.dispatch(t(k as i64) + Duration::seconds(30), Input::Resolve { incident: id, by: Actor::Automation })).unwrap();
+        block_on(d.dispatch(t(k as i64) + Duration::seconds(30), Input::Resolve { incident: id.into(), by: Actor::Automation })).unwrap();
         deliver(&mut d, t(k as i64) + Duration::seconds(30));
     }
     block_on(d.dispatch(t(n as i64), open("live"))).unwrap();

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use piket::engine::escalation::Input;
 use piket::engine::format::parse_world;
-use piket::engine::incident::Actor;
+use piket::engine::incident::{Actor, IncidentId};
 use piket::engine::person::{Contact, Person, PersonError};
 use piket::runtime::driver::Driver;
 use piket::runtime::{people, ActionError};
@@ -192,7 +192,7 @@ async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
     }
     d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
     for k in 0..5i64 {
-        let id = format!("old-{k}");
+        let id: IncidentId = format!("old-{k}").into();
         let at = t0() + Duration::minutes(k);
         let details = serde_json::from_value(serde_json::json!({"title": format!("Old {k}")})).unwrap();
         d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details }).await.unwrap();
@@ -239,7 +239,7 @@ async fn a_version_3_archive_gains_its_digests_and_reads_them_as_the_archive_rea
     }
     d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
     for k in 0..4i64 {
-        let id = format!("old-{k}");
+        let id: piket::engine::IncidentId = format!("old-{k}").into();
         let at = t0() + Duration::minutes(k);
         let details = serde_json::from_value(serde_json::json!({"title": format!("Old {k}")})).unwrap();
         d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details }).await.unwrap();

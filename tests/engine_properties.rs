@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use piket::engine::escalation::{Effect, Engine, Input, ReassignTo};
-use piket::engine::{EntryKind, World};
+use piket::engine::{EntryKind, IncidentId, PersonId, World};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -162,8 +162,8 @@ const STATUSES: [&str; 5] = ["new", "triage", "investigating", "mitigating", "re
 fn inputs(acts: &[(u32, Act)]) -> Vec<(DateTime<Utc>, Input)> {
     let mut t = start();
     let sev = |s: u8| serde_json::from_value(json!(format!("sev{}", s + 1))).unwrap();
-    let person = |w: u8| format!("p{w}");
-    let inc = |i: u8| format!("i{i}");
+    let person = |w: u8| PersonId::from(format!("p{w}"));
+    let inc = |i: u8| IncidentId::from(format!("i{i}"));
     acts.iter()
         .map(|(delay, a)| {
             t += Duration::seconds(*delay as i64);
@@ -314,10 +314,10 @@ fn refusals(calls: &[Call]) -> Vec<(DateTime<Utc>, bool)> {
 /// The invariants over one run; returns the first violation.
 fn invariants(calls: &[Call]) -> Result<(), String> {
     let mut keys = BTreeSet::new();
-    let mut reached: BTreeMap<(String, u32, u32), DateTime<Utc>> = BTreeMap::new();
+    let mut reached: BTreeMap<(IncidentId, u32, u32), DateTime<Utc>> = BTreeMap::new();
     let mut resolved = BTreeSet::new();
-    let mut acked: BTreeSet<String> = BTreeSet::new();
-    let mut last_cause: BTreeMap<String, (EntryKind, String)> = BTreeMap::new();
+    let mut acked: BTreeSet<IncidentId> = BTreeSet::new();
+    let mut last_cause: BTreeMap<IncidentId, (EntryKind, String)> = BTreeMap::new();
     let mut prev_now: Option<DateTime<Utc>> = None;
     for call in calls {
         for e in &call.effects {

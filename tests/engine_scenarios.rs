@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use piket::engine::format::{self, Scenario, SimulationLine};
+use piket::engine::IncidentId;
 use serde_json::{json, Value};
 
 /// Kinds whose detail is part of the expectation (the why of a step).
@@ -88,7 +89,7 @@ fn check(world: Value, inputs: Value, until: &str, expect: &str) {
 /// at one instant, and nothing happens to a resolved incident but notes.
 fn check_invariants(lines: &[SimulationLine]) {
     let mut keys = BTreeSet::new();
-    let mut reached: BTreeMap<(String, u32, u32), chrono::DateTime<chrono::Utc>> = BTreeMap::new();
+    let mut reached: BTreeMap<(IncidentId, u32, u32), chrono::DateTime<chrono::Utc>> = BTreeMap::new();
     let mut resolved = BTreeSet::new();
     let mut last = None;
     for l in lines {

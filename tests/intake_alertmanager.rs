@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use piket::engine::escalation::{Delivery, Engine, Input};
-use piket::engine::{format, Actor, IncidentDetails, World};
+use piket::engine::{format, Actor, IncidentDetails, IncidentId, World};
 use piket::intake::alertmanager::{group_dedup_key, label_fingerprint};
 use piket::intake::{parse_payload, parse_payload_detailed, parse_payload_with, AlertmanagerGrouping};
 use serde_json::{json, Value};
@@ -47,11 +47,11 @@ fn group(n: usize, resolved: usize, status: &str, truncated: u64) -> String {
     payload.to_string()
 }
 
-fn counter() -> impl FnMut() -> String {
+fn counter() -> impl FnMut() -> IncidentId {
     let mut n = 0;
     move || {
         n += 1;
-        format!("inc-{n}")
+        format!("inc-{n}").into()
     }
 }
 

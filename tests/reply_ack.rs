@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use piket::engine::escalation::Input;
 use piket::engine::format::parse_world;
+use piket::engine::id::PersonId;
 use piket::engine::incident::{Actor, EntryKind, IncidentDetails};
 use piket::reply::token::read_confirmation;
 use piket::reply::{PageToAck, ReplyMessage, Why};
@@ -96,7 +97,7 @@ fn message(id: &str, at: DateTime<Utc>, text: &str) -> ReplyMessage {
     ReplyMessage { id: id.into(), time: at.timestamp(), message: text.into() }
 }
 
-fn pages(d: &Driver<MemoryStore>, incident: &str) -> Vec<(DateTime<Utc>, String)> {
+fn pages(d: &Driver<MemoryStore>, incident: &str) -> Vec<(DateTime<Utc>, PersonId)> {
     d.engine()
         .incident(incident)
         .unwrap()
@@ -128,7 +129,7 @@ fn the_ntfy_page_carries_a_signed_http_acknowledge_that_the_clock_applies_and_co
     assert!(confirmation.ok && confirmation.why == "acknowledged", "{confirmation:?}");
 
     block_on(d.tick(secs(600))).unwrap();
-    assert_eq!(pages(&d, "inc-1"), [(secs(0), "alice".to_string())], "level 2 is never paged");
+    assert_eq!(pages(&d, "inc-1"), [(secs(0), "alice".into())], "level 2 is never paged");
     assert_eq!(d.reply_state().accepted, 1);
 }
 

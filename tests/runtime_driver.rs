@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use piket::engine::escalation::{Input, Rejected};
 use piket::engine::format::parse_world;
+use piket::engine::id::{IncidentId, PersonId};
 use piket::engine::incident::{Actor, IncidentDetails};
 use piket::engine::person::Person;
 use piket::engine::policy::EscalationPolicy;
@@ -124,7 +125,7 @@ struct Memory {
     next_deadline: Option<DateTime<Utc>>,
     outbox: Vec<String>,
     /// How much of each incident's timeline is stored.
-    recorded: Vec<(String, usize)>,
+    recorded: Vec<(IncidentId, usize)>,
 }
 
 fn memory(d: &Driver<MemoryStore>) -> Memory {
@@ -414,7 +415,7 @@ fn a_catch_up_pages_each_person_once_and_says_what_it_folded() {
     // The tab slept 30 minutes: eleven level steps fell due.
     let step = block_on(d.tick(secs(30 * 60))).unwrap();
     let sent: Vec<&OutboxRow> = step.queued.iter().filter(|r| r.state != piket::storage::DeliveryState::Folded).collect();
-    let mut people: Vec<String> = sent
+    let mut people: Vec<PersonId> = sent
         .iter()
         .map(|r| match &r.delivery {
             piket::engine::escalation::Delivery::Page { person, .. } => person.clone(),

@@ -7,6 +7,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::engine::id::{IncidentId, PersonId};
+
 #[wasm_bindgen(inline_js = r#"
 export function piket_sw_register(url) {
   if (!("serviceWorker" in navigator)) return Promise.resolve(false);
@@ -92,9 +94,9 @@ fn describe(e: JsValue) -> String {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WorkerMessage {
     /// The Acknowledge action of a page's notification was tapped.
-    Ack { incident: String, person: String },
+    Ack { incident: IncidentId, person: PersonId },
     /// The notification itself was tapped: show the incident.
-    Open { incident: Option<String> },
+    Open { incident: Option<IncidentId> },
 }
 
 /// Calls `on_message` for every message the service worker posts to this page.

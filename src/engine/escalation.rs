@@ -1191,7 +1191,7 @@ impl Step<'_> {
             _ => None,
         };
         // `incident/step/target[/person]`, written in one go (this runs for every page of a tick).
-        let mut key = String::with_capacity(incident.id.len() + target.len() + person.as_ref().map_or(0, String::len) + 24);
+        let mut key = String::with_capacity(incident.id.len() + target.len() + person.as_ref().map_or(0, |p| p.len()) + 24);
         key.push_str(&incident.id);
         let _ = match step {
             PageStep::Level(index, pass) => write!(key, "/L{}/loop{pass}/", index + 1),
@@ -1585,11 +1585,11 @@ impl Step<'_> {
             .timeline
             .iter()
             .filter(|x| x.level == Some(index as u32 + 1) && x.pass == Some(pass) && x.key.is_some())
-            .filter_map(|x| x.person.clone().or_else(|| x.target.clone()))
+            .filter_map(|x| x.person.as_ref().map(PersonId::to_string).or_else(|| x.target.clone()))
             .collect();
         for (target, delivery) in self.recipients(&new, now) {
             let who = match &delivery {
-                Delivery::Page { person, .. } => person.clone(),
+                Delivery::Page { person, .. } => person.to_string(),
                 Delivery::Post { .. } => target.clone(),
             };
             if !already.contains(&who) {
@@ -1613,7 +1613,7 @@ fn severity_entry(now: DateTime<Utc>, by: Actor, from: Severity, to: Severity) -
 }
 
 fn rule_entry(now: DateTime<Utc>, rule: &super::rules::Rule) -> TimelineEntry {
-    let name = if rule.name.is_empty() { &rule.id } else { &rule.name };
+    let name = if rule.name.is_empty() { rule.id.as_str() } else { &rule.name };
     let actions: Vec<String> = rule.then.iter().map(|a| serde_json::to_string(a).unwrap_or_default()).collect();
     TimelineEntry::new(now, EntryKind::RuleApplied, Actor::Automation).detail(format!("{name}: {}", actions.join(", ")))
 }

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::escalation::{Effect, Engine, Input, Rejected};
+use super::id::{IncidentId, PersonId};
 use super::person::Person;
 use super::policy::{EscalationPolicy, Target};
 use super::rules::{Action, Rule};
@@ -389,12 +390,12 @@ pub struct SimulationLine {
     pub time: DateTime<Utc>,
     /// A timeline kind (`paged`, `escalated`…) or `rejected` for an input the engine refused.
     pub kind: String,
-    pub incident: Option<String>,
+    pub incident: Option<IncidentId>,
     pub level: Option<u32>,
     #[serde(rename = "loop")]
     pub pass: Option<u32>,
     pub target: Option<String>,
-    pub person: Option<String>,
+    pub person: Option<PersonId>,
     pub key: Option<String>,
     pub actor: Option<String>,
     pub detail: String,
@@ -448,7 +449,7 @@ pub fn simulate(scenario: &Scenario) -> Simulation {
     Simulation { lines, effects, engine }
 }
 
-fn rejected(at: DateTime<Utc>, incident: Option<String>, r: Rejected) -> SimulationLine {
+fn rejected(at: DateTime<Utc>, incident: Option<IncidentId>, r: Rejected) -> SimulationLine {
     SimulationLine {
         time: at,
         kind: "rejected".into(),

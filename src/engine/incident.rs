@@ -14,10 +14,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::person::PersonId;
 use super::policy::PolicyId;
+use super::rules::RuleId;
 
-/// Stable identifier of an incident. The runtime makes it (a UUID) and passes it in, so the engine
-/// stays deterministic.
-pub type IncidentId = String;
+pub use super::id::IncidentId;
 
 /// SEV1 (critical) … SEV4 (low). Written `"sev1"` … `"sev4"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
@@ -115,7 +114,7 @@ impl Serialize for Actor {
 impl<'de> Deserialize<'de> for Actor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Actor, D::Error> {
         let s = String::deserialize(d)?;
-        Ok(if s == "automation" { Actor::Automation } else { Actor::Person(s) })
+        Ok(if s == "automation" { Actor::Automation } else { Actor::Person(s.into()) })
     }
 }
 
@@ -249,7 +248,7 @@ pub struct Incident {
     /// The escalation in progress: the policy frozen at start, the cursor, pending deadlines.
     pub escalation: Option<super::escalation::Escalation>,
     /// Rules that already acted on this incident (a rule acts once per incident).
-    pub applied_rules: Vec<String>,
+    pub applied_rules: Vec<RuleId>,
     /// Append-only.
     pub timeline: Vec<TimelineEntry>,
 }

@@ -7,6 +7,7 @@
 //!
 //! Layout:
 //! - [`time`]: minutes, zones, wall-clock windows, the DST rule.
+//! - [`id`]: one identifier type per kind of thing (incident, person, policy, …).
 //! - [`person`]: responders and their contacts.
 //! - [`incident`]: incidents, statuses, the timeline.
 //! - [`policy`]: escalation policies (levels, targets, timeouts, repeat, checkpoints).
@@ -21,6 +22,7 @@
 
 pub mod escalation;
 pub mod format;
+pub mod id;
 pub mod incident;
 pub mod person;
 pub mod policy;
@@ -33,7 +35,8 @@ pub use escalation::{Delivery, Effect, Engine, Input, Outcome, ReassignTo, Rejec
 pub use format::{
     parse_people, parse_policies, parse_rules, parse_scenario, parse_schedules, parse_world, simulate, validate, FormatError, FormatErrors, Scenario,
 };
-pub use incident::{Actor, EntryKind, Incident, IncidentDetails, IncidentId, Priority, Severity, Status, TimelineEntry};
+pub use id::{ChannelId, IncidentId, PersonId, PolicyId, RuleId, ScheduleId, TeamId};
+pub use incident::{Actor, EntryKind, Incident, IncidentDetails, Priority, Severity, Status, TimelineEntry};
 pub use policy::{EscalationPolicy, Level, Target, Timeout};
 pub use schedule::OnCallSchedule;
 pub use time::Minutes;

@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Stable identifier of a person (a UUID string), kept across edits, exports and imports.
-pub type PersonId = String;
+pub use super::id::PersonId;
 
 /// A responder.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -14,10 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::incident::Severity;
 use super::time::{Minutes, TimeWindow, Zone};
 
-pub type PolicyId = String;
-pub type ScheduleId = String;
-pub type TeamId = String;
-pub type ChannelId = String;
+pub use super::id::{ChannelId, PolicyId, ScheduleId, TeamId};
 
 /// Ordered levels: level 1 is the primary on-call; each next level is pulled in when the previous
 /// one's acknowledgement or resolution timeout runs out.

@@ -15,7 +15,7 @@ use super::incident::{IncidentDetails, Priority, Severity, Status};
 use super::policy::{PolicyId, Target};
 use super::time::Minutes;
 
-pub type RuleId = String;
+pub use super::id::RuleId;
 
 /// When `when` holds for an incident (on opening, and on each later change), the actions run — once
 /// per incident. Rules run in order; `stop` ends the list for an incident it matched.

@@ -31,7 +31,7 @@ mod time;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use crate::engine::{IncidentDetails, Input, Severity};
+use crate::engine::{IncidentDetails, IncidentId, Input, Severity};
 
 pub use alertmanager::AlertmanagerGrouping;
 pub use query::{parse_intake_query, parse_intake_query_keeping};
@@ -42,7 +42,7 @@ pub use time::parse_timestamp;
 pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 
 /// Makes the id for each incident a payload may open (the runtime passes a UUID maker).
-pub type NewId<'a> = &'a mut dyn FnMut() -> String;
+pub type NewId<'a> = &'a mut dyn FnMut() -> IncidentId;
 
 /// Why a payload or intake link could not be read. Nothing of it was taken in.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -233,11 +233,11 @@ pub(crate) fn non_blank(s: Option<&str>) -> Option<&str> {
 mod tests {
     use super::*;
 
-    pub(crate) fn counter() -> impl FnMut() -> String {
+    pub(crate) fn counter() -> impl FnMut() -> IncidentId {
         let mut n = 0;
         move || {
             n += 1;
-            format!("inc-{n}")
+            format!("inc-{n}").into()
         }
     }
 

@@ -134,7 +134,7 @@ fn trigger(event: Event, dedup_key: Option<String>, new_id: NewId<'_>) -> Result
         kind: non_blank(payload.class.as_deref()).or(non_blank(payload.group.as_deref())).unwrap_or_default().to_string(),
         source: non_blank(event.client.as_deref()).unwrap_or("pagerduty").to_string(),
         labels,
-        dedup_key: Some(dedup_key.unwrap_or_else(|| id.clone())),
+        dedup_key: Some(dedup_key.unwrap_or_else(|| id.to_string())),
         ..IncidentDetails::default()
     };
     let links = event.links.iter().flatten().map(|l| l.href.as_str());

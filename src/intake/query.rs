@@ -14,7 +14,7 @@
 //! A missing title is not an error: the link pre-fills, the form asks for what is missing.
 
 use super::{is_evidence_url, severity_from_word, IntakeError};
-use crate::engine::{IncidentDetails, Priority};
+use crate::engine::{IncidentDetails, PolicyId, Priority};
 
 /// The longest intake query read (64 KiB; browsers cut URLs elsewhere, this keeps a paste bounded).
 pub const MAX_QUERY_BYTES: usize = 64 * 1024;
@@ -115,7 +115,7 @@ fn apply(d: &mut IncidentDetails, key: &str, value: &str) -> Result<bool, Intake
         "sla_tier" => text(&mut d.sla_tier),
         "reporter" => text(&mut d.reporter),
         "dedup_key" => d.dedup_key = Some(value.to_string()).filter(|v| !v.is_empty()),
-        "policy" => d.policy = Some(value.to_string()).filter(|v| !v.is_empty()),
+        "policy" => d.policy = Some(value).filter(|v| !v.is_empty()).map(PolicyId::from),
         "severity" if value.is_empty() => {}
         "severity" => d.severity = severity_from_word(value).ok_or_else(|| invalid(format!("“{value}” is not a severity; use SEV1, SEV2, SEV3 or SEV4")))?,
         "priority" if value.is_empty() => {}

@@ -124,9 +124,9 @@ impl Minter {
         let claims = Claims {
             v: 1,
             act: TokenAction::Ack,
-            inc: page.incident.to_string(),
+            inc: page.incident.into(),
             page: page.page_key.to_string(),
-            by: page.person.to_string(),
+            by: page.person.into(),
             name: page.person_name.to_string(),
             title: token::short_title(page.title),
             sev: page.severity,

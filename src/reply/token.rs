@@ -19,6 +19,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::engine::id::{IncidentId, PersonId};
 use crate::engine::incident::Severity;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -76,11 +77,11 @@ pub struct Claims {
     pub v: u8,
     pub act: TokenAction,
     /// The incident.
-    pub inc: String,
+    pub inc: IncidentId,
     /// The page's idempotency key.
     pub page: String,
     /// The person paged (id).
-    pub by: String,
+    pub by: PersonId,
     /// The person's display name.
     pub name: String,
     /// The incident's title when paged, at most [`TITLE_MAX`] characters.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::driver::Driver;
 use super::{people, ActionError};
 use crate::engine::escalation::Input;
+use crate::engine::id::{IncidentId, PolicyId, RuleId};
 use crate::engine::person::Person;
 use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::{MaintenanceWindow, Rule};
@@ -84,7 +85,7 @@ pub enum Command {
         id: String,
     },
     SetDefaultPolicy {
-        policy: Option<String>,
+        policy: Option<PolicyId>,
     },
     /// Replace everything with a backup file's contents.
     Restore {
@@ -100,7 +101,7 @@ pub enum Command {
     },
     /// Run a rule one place earlier (`up`) or later.
     MoveRule {
-        id: String,
+        id: RuleId,
         up: bool,
     },
     SetDeliverySettings {
@@ -244,14 +245,14 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
             };
         }
         Command::Dispatch { input } => {
-            let id = input.incident_id().cloned();
+            let id = input.incident_id().map(IncidentId::to_string);
             driver.dispatch(now, input).await.map(|_| Done { message: "Done.".into(), id })
         }
         Command::Save { item } => save(&mut driver, item, now).await,
         Command::Remove { kind, id } => remove(&mut driver, kind, &id, now).await.map(|_| Done { message: "Removed.".into(), id: Some(id) }),
         Command::SetDefaultPolicy { policy } => driver.set_default_policy(policy, now).await.map(|_| Done { message: "Default policy set.".into(), id: None }),
         Command::RetryDelivery { key } => driver.retry_delivery(&key, now).await.map(|_| Done { message: "Queued again.".into(), id: Some(key) }),
-        Command::MoveRule { id, up } => driver.move_rule(&id, up, now).await.map(|_| Done { message: "Rule order saved.".into(), id: Some(id) }),
+        Command::MoveRule { id, up } => driver.move_rule(&id, up, now).await.map(|_| Done { message: "Rule order saved.".into(), id: Some(id.into()) }),
         Command::SetDeliverySettings { settings } => {
             driver.set_delivery_settings(settings, now).await.map(|_| Done { message: "Delivery settings saved.".into(), id: None })
         }
@@ -302,12 +303,12 @@ async fn save<S: Store>(d: &mut Driver<S>, item: ConfigItem, now: DateTime<Utc>)
     let (id, what) = match item {
         ConfigItem::Person(p) => {
             let p = people::save_person(d, p, now).await?;
-            (p.id, p.name)
+            (p.id.into(), p.name)
         }
         ConfigItem::Team(mut t) => {
             fill_id(&mut t.id);
             let t = d.save(t, now).await?;
-            (t.id, t.name)
+            (t.id.into(), t.name)
         }
         ConfigItem::Channel(mut c) => {
             fill_id(&mut c.id);
@@ -318,22 +319,22 @@ async fn save<S: Store>(d: &mut Driver<S>, item: ConfigItem, now: DateTime<Utc>)
                 }])));
             }
             let c = d.save(c, now).await?;
-            (c.id, c.name)
+            (c.id.into(), c.name)
         }
         ConfigItem::Schedule(mut s) => {
             fill_id(&mut s.id);
             let s = d.save(s, now).await?;
-            (s.id, s.name)
+            (s.id.into(), s.name)
         }
         ConfigItem::Policy(mut p) => {
             fill_id(&mut p.id);
             let p = d.save(p, now).await?;
-            (p.id, p.name)
+            (p.id.into(), p.name)
         }
         ConfigItem::Rule(mut r) => {
             fill_id(&mut r.id);
             let r = d.save(r, now).await?;
-            (r.id, r.name)
+            (r.id.into(), r.name)
         }
         ConfigItem::Maintenance(mut m) => {
             fill_id(&mut m.id);
@@ -345,9 +346,10 @@ async fn save<S: Store>(d: &mut Driver<S>, item: ConfigItem, now: DateTime<Utc>)
     Ok(Done { message: format!("{what} saved."), id: Some(id) })
 }
 
-fn fill_id(id: &mut String) {
+/// Gives a new item (no id yet) a fresh one: a person, a team, a rule… or a maintenance window.
+fn fill_id<Id: std::ops::Deref<Target = str> + From<String>>(id: &mut Id) {
     if id.trim().is_empty() {
-        *id = uuid::Uuid::new_v4().to_string();
+        *id = Id::from(uuid::Uuid::new_v4().to_string());
     }
 }
 

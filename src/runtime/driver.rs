@@ -18,6 +18,7 @@ use super::outbox::{self, DeliverySettings, DueSend, Outcome};
 use super::ActionError;
 use crate::engine::escalation::{Effect, Engine, Input, Rejected};
 use crate::engine::format::validate;
+use crate::engine::id::{PolicyId, RuleId};
 use crate::engine::incident::Actor;
 use crate::engine::incident::{Incident, IncidentId};
 use crate::engine::person::Person;
@@ -36,10 +37,10 @@ use crate::storage::{
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct WorldSettings {
     #[serde(default)]
-    default_policy: Option<String>,
+    default_policy: Option<PolicyId>,
     /// Rules run in this order.
     #[serde(default)]
-    rule_order: Vec<String>,
+    rule_order: Vec<RuleId>,
 }
 
 const WORLD_SETTINGS: &str = "world";
@@ -107,7 +108,7 @@ fn fold_catch_up(effects: &[Effect], now: DateTime<Utc>) -> Folding {
         crate::engine::escalation::Delivery::Post { channel } => format!("channel:{channel}"),
     };
     // The last page per (incident, recipient) in this step is the one sent.
-    let mut last: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut last: BTreeMap<(IncidentId, String), usize> = BTreeMap::new();
     for (i, e) in effects.iter().enumerate() {
         if let (Some(d), Some(_)) = (&e.delivery, e.key()) {
             last.insert((e.incident.clone(), recipient(d)), i);
@@ -391,7 +392,7 @@ impl<S: Store> Driver<S> {
     /// [`Driver::persist`], queuing the pages keyed in `folded` as folded (never sent).
     async fn persist_folding(&mut self, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>, folded: &BTreeSet<String>) -> Result<Step, ActionError> {
         let engine = &self.engine;
-        let touched: BTreeSet<&str> = effects.iter().map(|e| e.incident.as_str()).collect();
+        let touched: BTreeSet<&IncidentId> = effects.iter().map(|e| &e.incident).collect();
         let mut batch = Batch::new();
         for setting in &extra {
             batch.put(setting);
@@ -402,9 +403,9 @@ impl<S: Store> Driver<S> {
             batch.put(&StoredIncident::new(incident, deadline_of(engine, incident)));
             let from = self.stored_timeline.get(*id).copied().unwrap_or(0);
             for (seq, entry) in incident.timeline.iter().enumerate().skip(from as usize) {
-                batch.put(&TimelineRow { incident: id.to_string(), seq: seq as u32, entry: entry.clone(), recorded_at: now });
+                batch.put(&TimelineRow { incident: (*id).clone(), seq: seq as u32, entry: entry.clone(), recorded_at: now });
             }
-            new_counts.push((id.to_string(), from, incident.timeline.len() as u32));
+            new_counts.push(((*id).clone(), from, incident.timeline.len() as u32));
         }
         let mut queued = Vec::new();
         for effect in &effects {
@@ -562,7 +563,7 @@ impl<S: Store> Driver<S> {
                 (true, "acknowledged", String::new())
             }
             Some(Rejected::AlreadyAcknowledged(by)) => {
-                let name = self.world.person(&by).map_or(by.clone(), |p| p.name.clone());
+                let name = self.world.person(&by).map_or_else(|| by.to_string(), |p| p.name.clone());
                 (true, "already", format!("by {name}"))
             }
             Some(Rejected::AlreadyResolved(_)) => (false, "resolved", String::new()),
@@ -636,8 +637,8 @@ impl<S: Store> Driver<S> {
         let mut batch = Batch::new();
         batch.put(&value);
         let mut settings = self.settings.clone();
-        if T::STORE == Rule::STORE && !settings.rule_order.contains(&value.id()) {
-            settings.rule_order.push(value.id());
+        if T::STORE == Rule::STORE && !settings.rule_order.iter().any(|r| *r == value.id()) {
+            settings.rule_order.push(value.id().into());
             batch.put(&settings_record(&settings));
         }
         self.commit(batch, now).await?;
@@ -669,7 +670,7 @@ impl<S: Store> Driver<S> {
     /// Moves a rule one place earlier (`up`) or later in the order rules run. Moving the first
     /// rule up, or the last down, changes nothing.
     pub async fn move_rule(&mut self, id: &str, up: bool, now: DateTime<Utc>) -> Result<(), ActionError> {
-        let mut order: Vec<String> = self.world.rules.iter().map(|r| r.id.clone()).collect();
+        let mut order: Vec<RuleId> = self.world.rules.iter().map(|r| r.id.clone()).collect();
         let Some(at) = order.iter().position(|r| r == id) else {
             return Err(ActionError::NotFound(format!("rule {id}")));
         };
@@ -686,7 +687,7 @@ impl<S: Store> Driver<S> {
     }
 
     /// The policy for incidents that ask for none and that no rule routes.
-    pub async fn set_default_policy(&mut self, policy: Option<String>, now: DateTime<Utc>) -> Result<(), ActionError> {
+    pub async fn set_default_policy(&mut self, policy: Option<PolicyId>, now: DateTime<Utc>) -> Result<(), ActionError> {
         let mut world = self.world.clone();
         world.default_policy = policy.clone();
         validate(&world)?;
@@ -853,7 +854,7 @@ fn values<T>(rows: Vec<crate::storage::Envelope<T>>) -> Vec<T> {
     rows.into_iter().map(|e| e.value).collect()
 }
 
-fn order_rules(rules: &mut [Rule], order: &[String]) {
+fn order_rules(rules: &mut [Rule], order: &[RuleId]) {
     rules.sort_by_key(|r| order.iter().position(|id| *id == r.id).unwrap_or(usize::MAX));
 }
 

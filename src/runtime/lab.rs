@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::engine::escalation::{Engine, Input};
 use crate::engine::format::{parse_scenario, simulate, SimulationLine};
+use crate::engine::id::{IncidentId, PersonId, PolicyId};
 use crate::engine::incident::{Actor, EntryKind, IncidentDetails, Severity};
 use crate::engine::policy::Target;
 use crate::engine::schedule::OnCallSchedule;
@@ -29,7 +30,7 @@ const MAX_HANDOFFS: usize = 1000;
 #[derive(Clone, Debug, PartialEq)]
 pub struct DrillSetup {
     /// The policy to run; `None` for the world's default.
-    pub policy: Option<String>,
+    pub policy: Option<PolicyId>,
     pub severity: Severity,
     pub start: DateTime<Utc>,
     /// Minutes after the start at which the person paged last acknowledges; `None`: nobody does.
@@ -99,7 +100,7 @@ pub fn drill(world: &World, setup: &DrillSetup) -> Result<Drill, String> {
     let start = setup.start;
     let end = start + Duration::hours(DRILL_HOURS);
     let ack_at = setup.ack_after.map(|m| start + Duration::minutes(m.max(0)));
-    let id = "drill".to_string();
+    let id = IncidentId::new("drill");
     let mut engine = Engine::new();
     let details = IncidentDetails { title: "Drill".into(), severity: setup.severity, policy: Some(policy.id.clone()), ..IncidentDetails::default() };
     let mut effects = engine.handle(&world, start, Input::Open { id: id.clone(), by: Actor::Automation, details }).effects;
@@ -135,7 +136,7 @@ pub fn drill(world: &World, setup: &DrillSetup) -> Result<Drill, String> {
 
     let quiet = engine.poll_timeout().is_none();
     let mut drill = Drill {
-        policy_name: if policy.name.is_empty() { policy.id.clone() } else { policy.name.clone() },
+        policy_name: if policy.name.is_empty() { policy.id.to_string() } else { policy.name.clone() },
         lines: Vec::new(),
         first_page_after: None,
         pages: 0,
@@ -285,7 +286,7 @@ fn reaches_someone(world: &World, targets: &[Target], at: DateTime<Utc>) -> bool
 }
 
 /// Everyone a schedule can ever put on call.
-fn schedule_people(s: &OnCallSchedule, out: &mut BTreeSet<String>) {
+fn schedule_people(s: &OnCallSchedule, out: &mut BTreeSet<PersonId>) {
     out.extend(s.layers.iter().flat_map(|l| l.people.iter().cloned()));
     out.extend(s.overrides.iter().flat_map(|o| o.add.iter().chain(o.with.iter()).cloned()));
 }
@@ -297,14 +298,14 @@ pub fn coverage(world: &World, now: DateTime<Utc>) -> Coverage {
         schedules: world
             .schedules
             .iter()
-            .map(|s| ScheduleCoverage { name: if s.name.is_empty() { s.id.clone() } else { s.name.clone() }, gaps: schedule_gaps(s, now, to) })
+            .map(|s| ScheduleCoverage { name: if s.name.is_empty() { s.id.to_string() } else { s.name.clone() }, gaps: schedule_gaps(s, now, to) })
             .collect(),
         ..Coverage::default()
     };
 
     let mut reachable = BTreeSet::new();
     for p in &world.policies {
-        let name = if p.name.is_empty() { p.id.clone() } else { p.name.clone() };
+        let name = if p.name.is_empty() { p.id.to_string() } else { p.name.clone() };
         let last = p.levels.len().saturating_sub(1);
         for (i, level) in p.levels.iter().enumerate() {
             // Who the level reaches changes only at its schedules' handoffs: sample there.

@@ -31,6 +31,7 @@ use crate::adapters::leader::Leadership;
 use crate::adapters::notify::{self, WorkerMessage};
 use crate::adapters::webhook;
 use crate::engine::escalation::Input;
+use crate::engine::id::{IncidentId, PersonId};
 use crate::engine::incident::Actor;
 use crate::engine::incident::Incident;
 use crate::engine::world::Channel;
@@ -63,7 +64,7 @@ pub struct Snapshot {
     /// Every page and post, in words the screens show.
     pub outbox: Vec<super::view::DeliveryRow>,
     /// When each timeline entry was recorded, per incident (for "fired 14 min late").
-    pub recorded: BTreeMap<String, Vec<DateTime<Utc>>>,
+    pub recorded: BTreeMap<IncidentId, Vec<DateTime<Utc>>>,
     pub next_deadline: Option<DateTime<Utc>>,
     pub delivery: outbox::DeliverySettings,
     pub reply: ReplyView,
@@ -273,7 +274,7 @@ impl Live {
                 // screens follow the address's fragment).
                 WorkerMessage::Open { incident: Some(incident) } => {
                     if let Some(window) = web_sys::window() {
-                        let _ = window.location().set_hash(&crate::route::Route::Incident(incident).path());
+                        let _ = window.location().set_hash(&crate::route::Route::Incident(incident.into_string()).path());
                     }
                 }
                 WorkerMessage::Open { incident: None } => {}
@@ -448,7 +449,7 @@ impl Live {
 
     /// The Acknowledge action of a notification: acknowledge as the paged person, and say where
     /// it came from on the timeline.
-    pub async fn acknowledge_from_notification(&self, incident: String, person: String) -> Reply {
+    pub async fn acknowledge_from_notification(&self, incident: IncidentId, person: PersonId) -> Reply {
         let ack = Input::Acknowledge { incident: incident.clone(), by: person.clone() };
         let reply = self.run(Command::Dispatch { input: ack }).await;
         if reply.is_ok() {
@@ -491,7 +492,7 @@ impl Live {
                 let started = js_sys::Date::now();
                 let outcome = match &due.send {
                     Send::Notification { title, body, tag, url, ack_url, incident, person } => {
-                        match notify::show(title, body, tag, url, incident, person.clone(), ack_url.clone()).await {
+                        match notify::show(title, body, tag, url, incident, person.as_ref().map(PersonId::to_string), ack_url.clone()).await {
                             Ok(()) => Outcome::Shown,
                             Err(why) => Outcome::NotAllowed(why),
                         }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::{self, AttemptOutcome, ChannelConfig, ChannelKind, Decision, Event, Message, RequestSpec};
 use crate::engine::escalation::Delivery;
+use crate::engine::id::{IncidentId, PersonId};
 use crate::engine::incident::{EntryKind, Incident};
 use crate::engine::world::{Channel, World};
 use crate::reply::{AckLink, Minter, PageToAck};
@@ -84,8 +85,8 @@ pub enum Send {
         tag: String,
         url: String,
         ack_url: Option<String>,
-        incident: String,
-        person: Option<String>,
+        incident: IncidentId,
+        person: Option<PersonId>,
     },
     Http(RequestSpec),
     /// The route cannot be sent (its channel is gone or misconfigured): give up with this reason.
@@ -251,7 +252,7 @@ fn message_without_acks(row: &OutboxRow, incident: &Incident, world: &World, ori
         m = m.level(level);
     }
     if let Delivery::Page { person, .. } = &row.delivery {
-        m = m.person(world.person(person).map_or(person.clone(), |p| p.name.clone()));
+        m = m.person(world.person(person).map_or_else(|| person.to_string(), |p| p.name.clone()));
     }
     m
 }

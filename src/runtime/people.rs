@@ -18,7 +18,7 @@ pub fn list_people<S: Store>(driver: &Driver<S>) -> Vec<Person> {
 /// An empty `draft.id` means a new person: a fresh UUID is given.
 pub async fn save_person<S: Store>(driver: &mut Driver<S>, mut draft: Person, now: DateTime<Utc>) -> Result<Person, ActionError> {
     if draft.id.is_empty() {
-        draft.id = uuid::Uuid::new_v4().to_string();
+        draft.id = uuid::Uuid::new_v4().to_string().into();
     }
     let person = draft.validated(&driver.world().people)?;
     driver.save(person, now).await
@@ -32,13 +32,13 @@ pub async fn remove_person<S: Store>(driver: &mut Driver<S>, id: &str, now: Date
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::person::{Contact, PersonError};
+    use crate::engine::person::{Contact, PersonError, PersonId};
     use crate::storage::{MemoryStore, Store};
     use pollster::block_on;
 
     fn draft(name: &str) -> Person {
         Person {
-            id: String::new(),
+            id: PersonId::default(),
             name: name.into(),
             time_zone: "America/New_York".into(),
             contact: Contact { ntfy_topic: "piket-alice".into(), ..Contact::default() },

@@ -12,6 +12,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::engine::escalation::{Engine, Input};
+use crate::engine::id::{IncidentId, PolicyId};
 use crate::engine::incident::{Actor, EntryKind, Incident, Severity, TimelineEntry};
 use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::Action;
@@ -41,7 +42,7 @@ pub struct Reach {
 /// One past incident: how it went, and how it would have gone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayLine {
-    pub incident: String,
+    pub incident: IncidentId,
     pub title: String,
     pub severity: Severity,
     pub opened_at: DateTime<Utc>,
@@ -70,7 +71,7 @@ impl Replay {
 /// Replays the incidents opened at or after `since` against `policy` (`None`: the world's default).
 /// `Err` says why it cannot run.
 pub fn replay(world: &World, incidents: &[Incident], policy: Option<&str>, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Replay, String> {
-    let policy_id = match policy.filter(|p| !p.is_empty()).map(str::to_string).or_else(|| world.default_policy.clone()) {
+    let policy_id = match policy.filter(|p| !p.is_empty()).map(PolicyId::from).or_else(|| world.default_policy.clone()) {
         Some(id) => id,
         None => return Err("Choose a policy: there is no default policy.".into()),
     };
@@ -85,7 +86,7 @@ pub fn replay_with(world: &World, incidents: &[Incident], policy: EscalationPoli
     for rule in &mut world.rules {
         rule.then.retain(|a| !matches!(a, Action::RouteTo(_)));
     }
-    let policy_name = if policy.name.is_empty() { policy.id.clone() } else { policy.name.clone() };
+    let policy_name = if policy.name.is_empty() { policy.id.to_string() } else { policy.name.clone() };
     let policy_id = policy.id.clone();
     world.policies.retain(|p| p.id != policy_id);
     world.policies.push(policy);
@@ -98,7 +99,7 @@ pub fn replay_with(world: &World, incidents: &[Incident], policy: EscalationPoli
     Replay { policy_name, lines }
 }
 
-fn replay_one(world: &World, incident: &Incident, policy: &str, now: DateTime<Utc>) -> ReplayLine {
+fn replay_one(world: &World, incident: &Incident, policy: &PolicyId, now: DateTime<Utc>) -> ReplayLine {
     let start = incident.opened_at;
     let end = incident.resolved_at.unwrap_or(now).min(start + Duration::days(REPLAY_MAX_DAYS));
     // The people's answers, in time order (the timeline is append-only, so already in order).
@@ -118,7 +119,7 @@ fn replay_one(world: &World, incident: &Incident, policy: &str, now: DateTime<Ut
         .collect();
 
     let mut details = incident.details.clone();
-    details.policy = Some(policy.to_string());
+    details.policy = Some(policy.clone());
     details.dedup_key = None;
     let mut engine = Engine::new();
     let mut effects = engine.handle(world, start, Input::Open { id: REPLAY_ID.into(), by: Actor::Automation, details }).effects;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 
 use crate::engine::escalation::{Delivery, Engine, Input};
+use crate::engine::id::{IncidentId, PersonId};
 use crate::engine::incident::{Actor, EntryKind, Incident, IncidentDetails, Severity};
 use crate::engine::rules::Rule;
 use crate::engine::schedule::{OnCallSchedule, Override};
@@ -27,10 +28,10 @@ pub fn next_step(world: &World, incident: &Incident) -> Option<NextStep> {
     let mut step = NextStep { at, pages: Vec::new(), events: Vec::new() };
     for effect in engine.handle_timeout(world, at) {
         let name = match &effect.delivery {
-            Some(Delivery::Page { person, .. }) => Some(world.person(person).map_or_else(|| person.clone(), |p| p.name.clone())),
+            Some(Delivery::Page { person, .. }) => Some(world.person(person).map_or_else(|| person.to_string(), |p| p.name.clone())),
             Some(Delivery::Post { channel }) => Some(format!(
                 "channel {}",
-                world.channel(channel).map_or_else(|| channel.clone(), |c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() })
+                world.channel(channel).map_or_else(|| channel.to_string(), |c| if c.name.is_empty() { c.id.to_string() } else { c.name.clone() })
             )),
             None => None,
         };
@@ -138,7 +139,7 @@ impl DeliveryStatus {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeliveryRow {
     pub key: String,
-    pub incident: String,
+    pub incident: IncidentId,
     pub delivery: Delivery,
     /// Intended time.
     pub at: DateTime<Utc>,
@@ -240,7 +241,13 @@ fn megabytes(bytes: f64) -> String {
 /// An override as the Overrides form describes it: `kind` is `with` (covers for whoever is on
 /// call), `replace` (covers for `replaces`), `add` (joins) or `remove` (is off). The problem in
 /// words when the form does not describe one.
-pub fn new_override(kind: &str, person: String, replaces: String, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Result<Override, &'static str> {
+pub fn new_override(
+    kind: &str,
+    person: PersonId,
+    replaces: PersonId,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> Result<Override, &'static str> {
     let (Some(start), Some(end)) = (start, end) else { return Err("Give both a start and an end.") };
     if person.is_empty() {
         return Err("Choose who the override is about.");
@@ -267,7 +274,7 @@ pub fn new_override(kind: &str, person: String, replaces: String, start: Option<
 /// An override in one line: "Bob covers for Alice, Tue 22:00 → Wed 07:00"; `name` gives a person's
 /// name, `span` is the override's time in the reader's words.
 pub fn override_words(o: &Override, name: impl Fn(&str) -> String, span: &str) -> String {
-    let name = |id: &Option<String>| id.as_deref().map(&name).unwrap_or_default();
+    let name = |id: &Option<PersonId>| id.as_deref().map(&name).unwrap_or_default();
     if o.add.is_some() {
         format!("{} joins whoever is on call, {span}", name(&o.add))
     } else if o.remove.is_some() {
@@ -356,7 +363,7 @@ pub fn try_rules(world: &World, draft: Option<Rule>, details: IncidentDetails, n
         match (&i.suppressed, &i.escalation) {
             (Some(why), _) => said.push(format!("suppressed: {why}")),
             (None, Some(e)) => {
-                let name = if e.policy.name.is_empty() { e.policy.id.clone() } else { e.policy.name.clone() };
+                let name = if e.policy.name.is_empty() { e.policy.id.to_string() } else { e.policy.name.clone() };
                 said.push(format!("policy “{name}”, starting at level {}", e.level + 1));
             }
             (None, None) => said.push("no policy: nobody is paged".into()),
@@ -379,15 +386,15 @@ pub fn try_rules(world: &World, draft: Option<Rule>, details: IncidentDetails, n
 const MAX_SEGMENTS: usize = 1000;
 
 /// People by name, "Alice + Bob", or "nobody".
-fn names(world: &World, ids: &[String]) -> String {
+fn names(world: &World, ids: &[PersonId]) -> String {
     if ids.is_empty() {
         return "nobody".into();
     }
-    ids.iter().map(|id| world.person(id).map(|p| p.name.clone()).unwrap_or_else(|| id.clone())).collect::<Vec<_>>().join(" + ")
+    ids.iter().map(|id| world.person(id).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string())).collect::<Vec<_>>().join(" + ")
 }
 
 /// Who is on call from `from` to `to`, as (start, end, people) from handoff to handoff.
-pub fn segments(s: &OnCallSchedule, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>, Vec<String>)> {
+pub fn segments(s: &OnCallSchedule, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>, Vec<PersonId>)> {
     let mut out = Vec::new();
     let mut cursor = from;
     while cursor < to && out.len() < MAX_SEGMENTS {
@@ -439,7 +446,7 @@ pub fn timeline_days(world: &World, s: &OnCallSchedule, now: DateTime<Utc>, days
     let today = zone.local(now).date();
     let midnight = |d: NaiveDate| zone.instant(d.and_time(NaiveTime::MIN));
     let all = segments(s, midnight(today), midnight(today + Duration::days(days)));
-    let mut palette: Vec<Vec<String>> = Vec::new();
+    let mut palette: Vec<Vec<PersonId>> = Vec::new();
     (0..days)
         .map(|d| {
             let date = today + Duration::days(d);
@@ -565,20 +572,20 @@ mod tests {
     #[test]
     fn an_override_is_built_from_the_form_or_says_what_is_missing() {
         let name = |id: &str| id.to_uppercase();
-        let cover = new_override("with", "bob".into(), String::new(), Some(t(0)), Some(t(60))).unwrap();
+        let cover = new_override("with", "bob".into(), PersonId::default(), Some(t(0)), Some(t(60))).unwrap();
         assert_eq!(override_words(&cover, name, "now"), "BOB covers for whoever is on call, now");
         let swap = new_override("replace", "bob".into(), "ann".into(), Some(t(0)), Some(t(60))).unwrap();
         assert_eq!((swap.replace.as_deref(), swap.with.as_deref()), (Some("ann"), Some("bob")));
         assert_eq!(override_words(&swap, name, "now"), "BOB covers for ANN, now");
         assert_eq!(
-            override_words(&new_override("add", "c".into(), String::new(), Some(t(0)), Some(t(1))).unwrap(), name, "x"),
+            override_words(&new_override("add", "c".into(), PersonId::default(), Some(t(0)), Some(t(1))).unwrap(), name, "x"),
             "C joins whoever is on call, x"
         );
-        assert_eq!(override_words(&new_override("remove", "d".into(), String::new(), Some(t(0)), Some(t(1))).unwrap(), name, "x"), "D is off, x");
-        assert_eq!(new_override("with", "bob".into(), String::new(), None, Some(t(1))), Err("Give both a start and an end."));
-        assert_eq!(new_override("with", String::new(), String::new(), Some(t(0)), Some(t(1))), Err("Choose who the override is about."));
-        assert_eq!(new_override("replace", "bob".into(), String::new(), Some(t(0)), Some(t(1))), Err("Choose who is replaced."));
-        assert_eq!(new_override("with", "bob".into(), String::new(), Some(t(1)), Some(t(1))), Err("The end must be after the start."));
+        assert_eq!(override_words(&new_override("remove", "d".into(), PersonId::default(), Some(t(0)), Some(t(1))).unwrap(), name, "x"), "D is off, x");
+        assert_eq!(new_override("with", "bob".into(), PersonId::default(), None, Some(t(1))), Err("Give both a start and an end."));
+        assert_eq!(new_override("with", PersonId::default(), PersonId::default(), Some(t(0)), Some(t(1))), Err("Choose who the override is about."));
+        assert_eq!(new_override("replace", "bob".into(), PersonId::default(), Some(t(0)), Some(t(1))), Err("Choose who is replaced."));
+        assert_eq!(new_override("with", "bob".into(), PersonId::default(), Some(t(1)), Some(t(1))), Err("The end must be after the start."));
     }
 
     fn rules_world() -> World {

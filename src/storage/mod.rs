@@ -20,6 +20,7 @@ pub use idb::IdbStore;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use crate::engine::id::{ChannelId, IncidentId};
 use crate::engine::incident::{EntryKind, Incident, TimelineEntry};
 use crate::engine::person::Person;
 use crate::engine::policy::EscalationPolicy;
@@ -52,14 +53,14 @@ macro_rules! record {
     };
 }
 
-record!(Person, "people", |p| p.id.clone());
-record!(Team, "teams", |t| t.id.clone());
-record!(Channel, "channels", |c| c.id.clone());
-record!(OnCallSchedule, "schedules", |s| s.id.clone());
-record!(EscalationPolicy, "policies", |p| p.id.clone());
-record!(Rule, "rules", |r| r.id.clone());
+record!(Person, "people", |p| p.id.to_string());
+record!(Team, "teams", |t| t.id.to_string());
+record!(Channel, "channels", |c| c.id.to_string());
+record!(OnCallSchedule, "schedules", |s| s.id.to_string());
+record!(EscalationPolicy, "policies", |p| p.id.to_string());
+record!(Rule, "rules", |r| r.id.to_string());
 record!(MaintenanceWindow, "maintenance", |m| m.id.clone());
-record!(StoredIncident, "incidents", |i| i.incident.id.clone());
+record!(StoredIncident, "incidents", |i| i.incident.id.to_string());
 record!(TimelineRow, "timeline", |t| t.id());
 record!(OutboxRow, "outbox", |o| o.key.clone());
 record!(Setting, "settings", |s| s.key.clone());
@@ -109,7 +110,7 @@ impl StoredIncident {
 pub struct ArchivedIncident {
     pub key: String,
     /// The incident's id (index `by_incident`).
-    pub incident_id: String,
+    pub incident_id: IncidentId,
     pub incident: Incident,
     /// When each timeline entry was recorded (same order as the timeline).
     #[serde(default)]
@@ -174,7 +175,7 @@ pub fn archive_key(resolved_at: DateTime<Utc>, id: &str) -> String {
 /// One timeline entry of one incident.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimelineRow {
-    pub incident: String,
+    pub incident: IncidentId,
     /// Position in the incident's timeline, from 0.
     pub seq: u32,
     pub entry: TimelineEntry,
@@ -197,7 +198,7 @@ impl TimelineRow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutboxRow {
     pub key: String,
-    pub incident: String,
+    pub incident: IncidentId,
     /// What to deliver.
     pub delivery: crate::engine::escalation::Delivery,
     /// Intended time (the deadline the page belongs to).
@@ -231,7 +232,7 @@ pub enum Route {
     /// The person's own webhook (generic JSON).
     Webhook { url: String },
     /// A configured channel.
-    Channel { id: String },
+    Channel { id: ChannelId },
 }
 
 /// Where one route stands.

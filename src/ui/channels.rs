@@ -47,7 +47,7 @@ impl ChannelForm {
 
     fn clear(self) {
         self.fill(&Channel {
-            id: String::new(),
+            id: Default::default(),
             name: String::new(),
             phase: None,
             address: String::new(),
@@ -60,7 +60,7 @@ impl ChannelForm {
     fn draft(self) -> Channel {
         let typed = self.address.get().trim().to_string();
         Channel {
-            id: self.id.get(),
+            id: self.id.get().into(),
             name: self.name.get().trim().to_string(),
             phase: serde_json::from_value(serde_json::Value::String(self.phase.get())).ok(),
             address: if typed.is_empty() { self.saved_address.get() } else { typed },
@@ -75,7 +75,7 @@ impl Draft for ChannelForm {
     type Record = Channel;
 
     fn fill(self, c: &Channel) {
-        self.id.set(c.id.clone());
+        self.id.set(c.id.to_string());
         self.name.set(c.name.clone());
         self.kind.set(c.kind.clone());
         self.address.set(String::new());
@@ -280,10 +280,10 @@ fn NtfyServerForm() -> impl IntoView {
 #[component]
 fn ChannelRow(channel: Channel, form: ChannelForm) -> impl IntoView {
     let removal = use_command();
-    let name = if channel.name.is_empty() { channel.id.clone() } else { channel.name.clone() };
+    let name = if channel.name.is_empty() { channel.id.to_string() } else { channel.name.clone() };
     let phase = channel.phase.map(phase_value).and_then(|p| PHASES.iter().find(|(v, _)| *v == p).map(|(_, l)| *l));
     let edit = channel.clone();
-    let id = channel.id.clone();
+    let id = channel.id.to_string();
     view! {
         <li class="card channel">
             <div>
@@ -305,7 +305,7 @@ fn ChannelRow(channel: Channel, form: ChannelForm) -> impl IntoView {
 fn FailedRow(row: DeliveryRow) -> impl IntoView {
     let state = expect_context::<AppState>();
     let title =
-        state.incidents.with(|list| list.iter().find(|i| i.id == row.incident).map(|i| i.details.title.clone())).unwrap_or_else(|| row.incident.clone());
+        state.incidents.with(|list| list.iter().find(|i| i.id == row.incident).map(|i| i.details.title.clone())).unwrap_or_else(|| row.incident.to_string());
     let key = row.key.clone();
     let retry = use_command();
     let href = format!("/incidents/{}", row.incident);

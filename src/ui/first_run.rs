@@ -94,12 +94,12 @@ impl ExampleTeam {
 fn example_records(world: &World) -> Vec<(ConfigKind, String)> {
     let mine = |id: &str| id.starts_with("example-");
     let mut out = Vec::new();
-    out.extend(world.rules.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Rule, r.id.clone())));
-    out.extend(world.policies.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Policy, r.id.clone())));
-    out.extend(world.teams.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Team, r.id.clone())));
-    out.extend(world.schedules.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Schedule, r.id.clone())));
-    out.extend(world.channels.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Channel, r.id.clone())));
-    out.extend(world.people.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Person, r.id.clone())));
+    out.extend(world.rules.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Rule, r.id.to_string())));
+    out.extend(world.policies.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Policy, r.id.to_string())));
+    out.extend(world.teams.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Team, r.id.to_string())));
+    out.extend(world.schedules.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Schedule, r.id.to_string())));
+    out.extend(world.channels.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Channel, r.id.to_string())));
+    out.extend(world.people.iter().filter(|r| mine(&r.id)).map(|r| (ConfigKind::Person, r.id.to_string())));
     out
 }
 

@@ -11,6 +11,7 @@ use super::command::use_task;
 use super::policies::fields::{datetime_input, local_text, parse_datetime_input, zone_named, Choice, Labelled};
 use super::state::{browser_time_zone, AppState};
 use crate::engine::format::SimulationLine;
+use crate::engine::id::{IncidentId, PersonId, PolicyId};
 use crate::engine::incident::Severity;
 use crate::engine::time::Zone;
 use crate::engine::world::World;
@@ -59,10 +60,10 @@ pub fn LabScreen() -> impl IntoView {
 
 /// "The default (…)" first, then every policy by name.
 fn policy_choices(w: &World) -> Vec<(String, String)> {
-    let name = |p: &crate::engine::policy::EscalationPolicy| if p.name.is_empty() { p.id.clone() } else { p.name.clone() };
+    let name = |p: &crate::engine::policy::EscalationPolicy| if p.name.is_empty() { p.id.to_string() } else { p.name.clone() };
     let default = w.default_policy.as_deref().and_then(|id| w.policy(id)).map(name);
     let mut options = vec![(String::new(), default.map(|n| format!("The default ({n})")).unwrap_or_else(|| "The default (none set)".into()))];
-    options.extend(w.policies.iter().map(|p| (p.id.clone(), name(p))));
+    options.extend(w.policies.iter().map(|p| (p.id.to_string(), name(p))));
     options
 }
 
@@ -100,7 +101,7 @@ fn DrillPanel() -> impl IntoView {
             None
         };
         let setup = DrillSetup {
-            policy: Some(policy.get_untracked()).filter(|p| !p.is_empty()),
+            policy: Some(policy.get_untracked()).filter(|p| !p.is_empty()).map(PolicyId::from),
             severity: severity_of(&severity.get_untracked()),
             start: t0,
             ack_after,
@@ -218,7 +219,7 @@ fn ReplayPanel() -> impl IntoView {
     let policy_options = move || {
         let mut options = policy_options();
         if let Some(d) = state.draft_policy.get() {
-            options.push((DRAFT.into(), format!("The draft being edited ({})", if d.name.is_empty() { d.id.clone() } else { d.name.clone() })));
+            options.push((DRAFT.into(), format!("The draft being edited ({})", if d.name.is_empty() { d.id.to_string() } else { d.name.clone() })));
         }
         options
     };
@@ -474,7 +475,7 @@ fn ScenarioPanel() -> impl IntoView {
                             </tr></thead>
                             <tbody>
                                 {lines.into_iter().map(|l| {
-                                    let who = l.person.clone().or_else(|| l.target.clone()).or_else(|| l.actor.clone().filter(|a| a != "automation")).unwrap_or_default();
+                                    let who = l.person.as_ref().map(PersonId::to_string).or_else(|| l.target.clone()).or_else(|| l.actor.clone().filter(|a| a != "automation")).unwrap_or_default();
                                     let level = match (l.level, l.pass) {
                                         (Some(n), Some(p)) if p > 0 => format!("{n} (loop {})", p + 1),
                                         (Some(n), _) => n.to_string(),
@@ -483,7 +484,7 @@ fn ScenarioPanel() -> impl IntoView {
                                     view! {
                                         <tr class:rejected=l.kind == "rejected">
                                             <td data-label="Time (UTC)" class="lab-when">{l.time.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
-                                            <td data-label="Incident">{l.incident.unwrap_or_default()}</td>
+                                            <td data-label="Incident">{l.incident.map(IncidentId::into_string).unwrap_or_default()}</td>
                                             <td data-label="What">{l.kind.replace('_', " ")}</td>
                                             <td data-label="Level">{level}</td>
                                             <td data-label="Who" class="lab-who">{who}</td>

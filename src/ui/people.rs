@@ -9,6 +9,7 @@ use crate::route::Route;
 use super::command::use_command_then;
 use super::row_actions::{ConfigList, RowActions};
 use super::state::{browser_time_zone, AppState};
+use crate::engine::id::PersonId;
 use crate::engine::person::{time_zone_names, Contact, Person};
 use crate::runtime::command::{Command, ConfigItem, ConfigKind};
 
@@ -33,7 +34,7 @@ impl PersonForm {
     }
 
     fn fill(self, p: &Person) {
-        self.id.set(p.id.clone());
+        self.id.set(p.id.to_string());
         self.name.set(p.name.clone());
         self.time_zone.set(p.time_zone.clone());
         self.ntfy_topic.set(p.contact.ntfy_topic.clone());
@@ -44,12 +45,12 @@ impl PersonForm {
     }
 
     fn clear(self) {
-        self.fill(&Person { id: String::new(), name: String::new(), time_zone: browser_time_zone(), contact: Contact::default(), notes: String::new() });
+        self.fill(&Person { id: PersonId::default(), name: String::new(), time_zone: browser_time_zone(), contact: Contact::default(), notes: String::new() });
     }
 
     fn draft(self) -> Person {
         Person {
-            id: self.id.get_untracked(),
+            id: self.id.get_untracked().into(),
             name: self.name.get_untracked(),
             time_zone: self.time_zone.get_untracked(),
             contact: Contact { ntfy_topic: self.ntfy_topic.get_untracked(), webhook_url: self.webhook_url.get_untracked(), email: self.email.get_untracked() },
@@ -195,7 +196,7 @@ fn PersonRow(person: Person, form: PersonForm, confirm_remove: RwSignal<Option<S
                     <span class="notes">{person.notes.clone()}</span>
                 </Show>
             </div>
-            <RowActions name=name.clone() id=person.id.clone() kind=ConfigKind::Person question=format!("Remove {name}?")
+            <RowActions name=name.clone() id=person.id.to_string() kind=ConfigKind::Person question=format!("Remove {name}?")
                 confirm_remove=confirm_remove on_edit=Callback::new(move |_| form.fill(&edit_person)) />
         </li>
     }

@@ -15,6 +15,7 @@ use super::policies::fields::{problems_of, target_choices, target_from_key, targ
 use super::row_actions::{ConfigList, RowActions};
 use super::state::AppState;
 use crate::engine::format::parse_rules;
+use crate::engine::id::RuleId;
 use crate::engine::rules::Rule;
 use crate::runtime::command::{Command, ConfigKind};
 use crate::runtime::view::{try_rules, RuleTest, TestIncident};
@@ -267,7 +268,7 @@ impl Draft for RuleForm {
 
     /// Shows `rule` in the form; in the JSON editor when the form cannot show it.
     fn fill(self, rule: &Rule) {
-        self.id.set(rule.id.clone());
+        self.id.set(rule.id.to_string());
         self.name.set(rule.name.clone());
         self.stop.set(rule.stop);
         if !self.show_structured(rule) {
@@ -291,7 +292,7 @@ impl Draft for RuleForm {
         v["id"] = json!(if new { "new-rule".to_string() } else { id });
         let mut rule = parse_rules(&Value::Array(vec![v]).to_string()).map(|mut r| r.remove(0)).map_err(problems_of)?;
         if new {
-            rule.id = String::new();
+            rule.id = RuleId::default();
         }
         Ok(rule)
     }
@@ -390,14 +391,15 @@ pub fn RulesScreen() -> impl IntoView {
 /// The rule as a form: its conditions (When), its actions (Then), and Stop.
 #[component]
 fn RuleFields(form: RuleForm) -> impl IntoView {
-    let policies = move || {
-        let state = expect_context::<AppState>();
-        let mut v = vec![(String::new(), "Choose a policy…".to_string())];
-        v.extend(
-            state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>()),
-        );
-        v
-    };
+    let policies =
+        move || {
+            let state = expect_context::<AppState>();
+            let mut v = vec![(String::new(), "Choose a policy…".to_string())];
+            v.extend(state.world.with(|w| {
+                w.policies.iter().map(|p| (p.id.to_string(), if p.name.is_empty() { p.id.to_string() } else { p.name.clone() })).collect::<Vec<_>>()
+            }));
+            v
+        };
 
     view! {
                         <fieldset class="group">
@@ -439,9 +441,9 @@ fn RuleList(on_edit: Callback<Rule>) -> impl IntoView {
                     <For each=move || { let rules = state.world.with(|w| w.rules.clone()); let n = rules.len(); rules.into_iter().enumerate().map(move |(i, r)| (i, n, r)).collect::<Vec<_>>() } key=|(i, n, r)| format!("{i}/{n}/{r:?}") let:item>
                         {
                             let (index, count, rule) = item;
-                            let name = if rule.name.is_empty() { rule.id.clone() } else { rule.name.clone() };
+                            let name = if rule.name.is_empty() { rule.id.to_string() } else { rule.name.clone() };
                             let line = summary(&rule);
-                            let mover = move |id: String, up: bool| move |_| order.dispatch(Command::MoveRule { id: id.clone(), up });
+                            let mover = move |id: RuleId, up: bool| move |_| order.dispatch(Command::MoveRule { id: id.clone(), up });
                             view! {
                                 <li class="card config-item">
                                     <div class="config-main">
@@ -453,7 +455,7 @@ fn RuleList(on_edit: Callback<Rule>) -> impl IntoView {
                                         <button type="button" aria-label=format!("Move {name} up") disabled=index == 0 on:click=mover(rule.id.clone(), true)>"↑"</button>
                                         <button type="button" aria-label=format!("Move {name} down") disabled=index + 1 == count on:click=mover(rule.id.clone(), false)>"↓"</button>
                                     </div>
-                                    <RowActions name=name.clone() id=rule.id.clone() kind=ConfigKind::Rule question=format!("Remove {name}?")
+                                    <RowActions name=name.clone() id=rule.id.to_string() kind=ConfigKind::Rule question=format!("Remove {name}?")
                                         confirm_remove=confirm_remove on_edit=Callback::new(move |_| on_edit.run(rule.clone())) />
                                     </div>
                                 </li>

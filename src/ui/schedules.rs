@@ -21,6 +21,7 @@ use super::policies::fields::{
 use super::row_actions::{ConfigList, RowActions};
 use super::state::{browser_time_zone, AppState};
 use crate::engine::format::parse_schedules;
+use crate::engine::id::{PersonId, ScheduleId};
 use crate::engine::person::time_zone_names;
 use crate::engine::schedule::{Layer, OnCallSchedule, Override, RotationLength};
 use crate::runtime::command::ConfigKind;
@@ -100,7 +101,7 @@ fn ScheduleRow(schedule: OnCallSchedule, confirm_remove: RwSignal<Option<String>
     let state = expect_context::<AppState>();
     let nav = use_nav();
     let name = if schedule.name.trim().is_empty() { format!("Untitled schedule ({})", schedule.id) } else { schedule.name.clone() };
-    let id = schedule.id.clone();
+    let id = schedule.id.to_string();
     let now_text = {
         let s = schedule.clone();
         move || state.world.with(|w| on_call_now(w, &s, state.now.get()))
@@ -151,7 +152,7 @@ impl LayerForm {
     fn of(l: &Layer) -> LayerForm {
         let f = LayerForm::new(l.start.0.date().to_string());
         f.name.set(l.name.clone());
-        f.people.set(l.people.clone());
+        f.people.set(l.people.iter().map(PersonId::to_string).collect());
         f.handoff.set(l.start.0.format("%H:%M").to_string());
         let (length, count) = match l.every {
             RotationLength::Daily => ("daily", 2),
@@ -210,7 +211,7 @@ impl Draft for ScheduleForm {
     type Record = OnCallSchedule;
 
     fn fill(self, s: &OnCallSchedule) {
-        self.id.set(s.id.clone());
+        self.id.set(s.id.to_string());
         self.name.set(s.name.clone());
         self.time_zone.set(s.time_zone.name().into());
         self.layers.set(s.layers.iter().map(LayerForm::of).collect());
@@ -236,7 +237,7 @@ impl Draft for ScheduleForm {
         }
         let mut s = parse_schedules(&Value::Array(vec![v]).to_string()).map(|mut v| v.remove(0)).map_err(problems_of)?;
         if new {
-            s.id = String::new();
+            s.id = ScheduleId::default();
         }
         Ok(s)
     }
@@ -422,7 +423,7 @@ fn LayerPeople(layer: LayerForm, n: Signal<usize>, error: Signal<Option<String>>
                 <label for=format!("ly{u}-add")>{move || format!("Add person to layer {}", n())}</label>
                 <select id=format!("ly{u}-add") on:change=add_person>
                     <option value="" selected>"Choose a person…"</option>
-                    {move || state.people().into_iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                    {move || state.people().into_iter().map(|p| view! { <option value=p.id.to_string()>{p.name.clone()}</option> }).collect_view()}
                 </select>
             </div>
     }
@@ -441,13 +442,13 @@ fn OverridesEditor(form: ScheduleForm, problems: Memo<Problems>) -> impl IntoVie
     let error = RwSignal::new(None::<String>);
     let people = move || {
         let mut v = vec![(String::new(), "Choose a person…".to_string())];
-        v.extend(state.people().into_iter().map(|p| (p.id, p.name)));
+        v.extend(state.people().into_iter().map(|p| (p.id.into(), p.name)));
         v
     };
     let add = move |_| {
         let start = parse_datetime_input(zone(), &from.get_untracked());
         let end = parse_datetime_input(zone(), &to.get_untracked());
-        match new_override(&kind.get_untracked(), who.get_untracked(), replaces.get_untracked(), start, end) {
+        match new_override(&kind.get_untracked(), who.get_untracked().into(), replaces.get_untracked().into(), start, end) {
             Ok(o) => {
                 error.set(None);
                 form.overrides.update(|os| os.push(o));

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
+use crate::engine::id::IncidentId;
 use crate::engine::incident::Incident;
 use crate::engine::person::Person;
 use crate::engine::world::World;
@@ -33,11 +34,11 @@ pub struct AppState {
     /// The policy being edited, as it stands (valid), so the Lab can replay it unsaved.
     pub draft_policy: RwSignal<Option<crate::engine::policy::EscalationPolicy>>,
     /// Archived incidents opened by id (a link to an old incident).
-    pub past: RwSignal<BTreeMap<String, Option<PastIncident>>>,
+    pub past: RwSignal<BTreeMap<IncidentId, Option<PastIncident>>>,
     /// Every page and post, as the runtime words them.
     pub outbox: RwSignal<Vec<DeliveryRow>>,
     /// When each timeline entry was recorded, per incident (lateness).
-    pub recorded: RwSignal<BTreeMap<String, Vec<DateTime<Utc>>>>,
+    pub recorded: RwSignal<BTreeMap<IncidentId, Vec<DateTime<Utc>>>>,
     pub next_deadline: RwSignal<Option<DateTime<Utc>>>,
     /// ntfy server and retry limit.
     pub delivery: RwSignal<crate::runtime::outbox::DeliverySettings>,
@@ -151,7 +152,7 @@ impl AppState {
         if let Some(known) = self.past.with(|p| p.get(id).cloned()) {
             return known;
         }
-        let id = id.to_string();
+        let id = IncidentId::from(id);
         if let Some(live) = self.live.get_value() {
             self.past.update_untracked(|p| {
                 p.insert(id.clone(), None);

@@ -9,6 +9,7 @@ use super::editor::{use_editor, Draft, EditorFooter};
 use super::policies::fields::{Choice, Labelled, Problems};
 use super::row_actions::{ConfigList, RowActions};
 use super::state::AppState;
+use crate::engine::id::{PersonId, ScheduleId, TeamId};
 use crate::engine::world::Team;
 use crate::runtime::command::ConfigKind;
 
@@ -17,7 +18,7 @@ use crate::runtime::command::ConfigKind;
 struct TeamForm {
     id: RwSignal<String>,
     name: RwSignal<String>,
-    members: RwSignal<Vec<String>>,
+    members: RwSignal<Vec<PersonId>>,
     /// A schedule id, or empty for none.
     schedule: RwSignal<String>,
 }
@@ -26,10 +27,10 @@ impl Draft for TeamForm {
     type Record = Team;
 
     fn fill(self, t: &Team) {
-        self.id.set(t.id.clone());
+        self.id.set(t.id.to_string());
         self.name.set(t.name.clone());
         self.members.set(t.members.clone());
-        self.schedule.set(t.schedule.clone().unwrap_or_default());
+        self.schedule.set(t.schedule.as_ref().map(ScheduleId::to_string).unwrap_or_default());
     }
 
     fn record(self) -> Result<Team, Problems> {
@@ -37,12 +38,17 @@ impl Draft for TeamForm {
         if name.is_empty() {
             return Err(vec![(String::new(), "Give the team a name.".into())]);
         }
-        Ok(Team { id: self.id.get(), name, members: self.members.get(), schedule: Some(self.schedule.get()).filter(|s| !s.is_empty()) })
+        Ok(Team {
+            id: self.id.get().into(),
+            name,
+            members: self.members.get(),
+            schedule: Some(self.schedule.get()).filter(|s| !s.is_empty()).map(ScheduleId::from),
+        })
     }
 }
 
 fn no_team() -> Team {
-    Team { id: String::new(), name: String::new(), members: Vec::new(), schedule: None }
+    Team { id: TeamId::default(), name: String::new(), members: Vec::new(), schedule: None }
 }
 
 #[component]
@@ -99,7 +105,9 @@ pub fn TeamsScreen() -> impl IntoView {
 fn schedule_choices(state: AppState) -> Vec<(String, String)> {
     let mut v = vec![(String::new(), "None: page every member".to_string())];
     v.extend(
-        state.world.with(|w| w.schedules.iter().map(|s| (s.id.clone(), if s.name.is_empty() { s.id.clone() } else { s.name.clone() })).collect::<Vec<_>>()),
+        state
+            .world
+            .with(|w| w.schedules.iter().map(|s| (s.id.to_string(), if s.name.is_empty() { s.id.to_string() } else { s.name.clone() })).collect::<Vec<_>>()),
     );
     v
 }
@@ -117,14 +125,14 @@ fn TeamRow(team: Team, confirm_remove: RwSignal<Option<String>>, on_edit: Callba
                 <span class="muted">{if who.is_empty() { "no members".to_string() } else { who }}</span>
                 <span class="muted">{match sched { Some(s) => format!("schedule: {s}"), None => "no schedule: pages every member".into() }}</span>
             </div>
-            <RowActions name=label.clone() id=team.id.clone() kind=ConfigKind::Team question=format!("Remove {label}?") confirm_remove=confirm_remove
+            <RowActions name=label.clone() id=team.id.to_string() kind=ConfigKind::Team question=format!("Remove {label}?") confirm_remove=confirm_remove
                 yes_label=format!("Yes, remove {label}") on_edit=Callback::new(move |_| on_edit.run(team.clone())) />
         </li>
     }
 }
 
 #[component]
-fn MembersField(members: RwSignal<Vec<String>>) -> impl IntoView {
+fn MembersField(members: RwSignal<Vec<PersonId>>) -> impl IntoView {
     let state = expect_context::<AppState>();
     view! {
                 <fieldset class="group">

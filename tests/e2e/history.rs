@@ -5,7 +5,7 @@
 use chrono::{Duration, Utc};
 use piket::engine::escalation::Input;
 use piket::engine::format::parse_world;
-use piket::engine::incident::Actor;
+use piket::engine::incident::{Actor, IncidentId};
 use piket::runtime::driver::Driver;
 use piket::runtime::outbox::Outcome;
 use piket::storage::MemoryStore;
@@ -41,7 +41,7 @@ fn history_backup() -> std::path::PathBuf {
             block_on(d.record_attempt(&s.key, s.route, &Outcome::Http(piket::delivery::AttemptOutcome::status(200)), 5, at)).unwrap();
         }
     };
-    let cycle = |d: &mut Driver<MemoryStore>, id: String, title: String, at: chrono::DateTime<Utc>| {
+    let cycle = |d: &mut Driver<MemoryStore>, id: IncidentId, title: String, at: chrono::DateTime<Utc>| {
         let details = serde_json::from_value(serde_json::json!({"title": title})).unwrap();
         block_on(d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details })).unwrap();
         deliver(d, at);
@@ -49,7 +49,7 @@ fn history_backup() -> std::path::PathBuf {
         deliver(d, at + Duration::minutes(3));
     };
     for k in 0..60 {
-        cycle(&mut d, format!("old-{k:02}"), format!("Old incident {k:02}"), start + Duration::minutes(10 * k));
+        cycle(&mut d, format!("old-{k:02}").into(), format!("Old incident {k:02}"), start + Duration::minutes(10 * k));
     }
     while block_on(d.archive(now - Duration::days(5))).unwrap() > 0 {}
     cycle(&mut d, "recent".into(), "Resolved two days ago".into(), now - Duration::days(2));

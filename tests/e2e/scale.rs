@@ -44,7 +44,7 @@ fn big_backup() -> std::path::PathBuf {
         let details =
             serde_json::from_value(serde_json::json!({"title": format!("Incident number {i}"), "severity": severity, "service": format!("svc{}", i % 7)}))
                 .unwrap();
-        pollster::block_on(d.dispatch(now, Input::Open { id: format!("inc-{i:05}"), by: Actor::Automation, details })).unwrap();
+        pollster::block_on(d.dispatch(now, Input::Open { id: format!("inc-{i:05}").into(), by: Actor::Automation, details })).unwrap();
     }
     let mut file: serde_json::Value = serde_json::from_str(&pollster::block_on(d.export(now, true)).unwrap()).unwrap();
     // The first pages were delivered long ago: leave the outbox out, so the test measures the screens.
@@ -119,7 +119,7 @@ fn backup_with_history() -> (std::path::PathBuf, serde_json::Value) {
     for i in 0..OPEN_WITH_HISTORY {
         let severity = ["sev1", "sev2", "sev3"][i % 3];
         let details = serde_json::from_value(serde_json::json!({"title": format!("Open number {i}"), "severity": severity})).unwrap();
-        pollster::block_on(d.dispatch(now, Input::Open { id: format!("open-{i:05}"), by: Actor::Automation, details })).unwrap();
+        pollster::block_on(d.dispatch(now, Input::Open { id: format!("open-{i:05}").into(), by: Actor::Automation, details })).unwrap();
     }
     let mut file: serde_json::Value = serde_json::from_str(&pollster::block_on(d.export(now, true)).unwrap()).unwrap();
     file["stores"]["outbox"] = serde_json::json!([]);

@@ -13,6 +13,7 @@ use crate::route::Route;
 use super::{
     countdown, incident_deadline, parse_severity, parse_status, severity_label, severity_short, stage_words, status_label, use_me, AppState, STATUSES,
 };
+use crate::engine::id::{IncidentId, PersonId};
 use crate::engine::incident::{EntryKind, Incident, Severity, Status};
 use crate::ui::command::use_task;
 
@@ -22,7 +23,7 @@ const PAGE: usize = 50;
 /// What the list shows of an incident (and filters on).
 #[derive(Clone, Debug, PartialEq)]
 struct Row {
-    id: String,
+    id: IncidentId,
     title: String,
     severity: Severity,
     status: Status,
@@ -33,13 +34,13 @@ struct Row {
     opened_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
     /// People it concerns: assignee, acknowledger, everyone paged (for "mine").
-    people: Vec<String>,
-    acknowledged_by: Option<String>,
+    people: Vec<PersonId>,
+    acknowledged_by: Option<PersonId>,
 }
 
 impl Row {
     fn of(i: &Incident) -> Row {
-        let mut people: Vec<String> =
+        let mut people: Vec<PersonId> =
             i.timeline.iter().filter(|e| matches!(e.kind, EntryKind::Paged | EntryKind::AckReminder)).filter_map(|e| e.person.clone()).collect();
         people.extend(i.assignee.clone());
         people.extend(i.acknowledged.as_ref().map(|a| a.by.clone()));
@@ -63,7 +64,7 @@ impl Row {
 }
 
 /// What a row shows: it is rendered again only when this changed.
-type RowKey = (String, String, &'static str, Severity, u32, Option<DateTime<Utc>>, String, Option<String>);
+type RowKey = (IncidentId, String, &'static str, Severity, u32, Option<DateTime<Utc>>, String, Option<PersonId>);
 
 fn row_key(r: &Row) -> RowKey {
     (r.id.clone(), r.title.clone(), r.status.as_str(), r.severity, r.alert_count, r.deadline, r.stage.clone(), r.acknowledged_by.clone())
@@ -246,7 +247,7 @@ fn Filters(filter: ListFilter, me: RwSignal<String>, services: Memo<Vec<String>>
                 <FilterSelect id="filter-service" label="Service" any="Any service" value=filter.service
                     options=Signal::derive(move || services.get().into_iter().map(|s| (s.clone(), s)).collect())/>
                 <FilterSelect id="filter-me" label="I am" any="Not chosen" value=me
-                    options=Signal::derive(move || state.people().into_iter().map(|p| (p.id, p.name)).collect())/>
+                    options=Signal::derive(move || state.people().into_iter().map(|p| (p.id.into(), p.name)).collect())/>
                 <label class="check">
                     <input type="checkbox" bind:checked=filter.mine disabled=move || me.get().is_empty() />
                     " Only mine"
@@ -332,7 +333,7 @@ fn OnCallNow() -> impl IntoView {
                 .iter()
                 .map(|s| {
                     let text = crate::ui::schedules::on_call_now(w, s, minute);
-                    (if s.name.is_empty() { s.id.clone() } else { s.name.clone() }, text.trim_start_matches("On call now: ").to_string())
+                    (if s.name.is_empty() { s.id.to_string() } else { s.name.clone() }, text.trim_start_matches("On call now: ").to_string())
                 })
                 .collect::<Vec<_>>()
         })

@@ -21,6 +21,7 @@ use crate::route::Route;
 
 use super::state::AppState;
 use crate::engine::escalation::{Escalation, Stage};
+use crate::engine::id::{IncidentId, PersonId};
 use crate::engine::incident::{Actor, EntryKind, Incident, Severity, Status};
 
 /// Where the chosen "me" (a person id) is kept on this device.
@@ -50,8 +51,8 @@ pub fn use_me() -> RwSignal<String> {
 }
 
 /// "me", when it names someone who exists.
-pub fn known_me(state: AppState, me: &str) -> Option<String> {
-    (!me.is_empty() && state.world.with(|w| w.person(me).is_some())).then(|| me.to_string())
+pub fn known_me(state: AppState, me: &str) -> Option<PersonId> {
+    (!me.is_empty() && state.world.with(|w| w.person(me).is_some())).then(|| me.into())
 }
 
 pub fn severity_label(s: Severity) -> &'static str {
@@ -196,15 +197,15 @@ pub fn countdown(deadline: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// A fresh incident id.
-pub fn new_incident_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+pub fn new_incident_id() -> IncidentId {
+    uuid::Uuid::new_v4().to_string().into()
 }
 
 /// "Who are you?": one tap on a name chooses "me" on this device and runs what was waiting.
 #[component]
 pub fn WhoAmI(
     /// Called with the chosen person's id.
-    on_pick: Callback<String>,
+    on_pick: Callback<PersonId>,
     #[prop(optional)] on_cancel: Option<Callback<()>>,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();

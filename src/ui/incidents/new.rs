@@ -14,6 +14,7 @@ use crate::ui::nav::use_nav;
 
 use super::{known_me, new_incident_id, parse_severity, severity_label, use_me, AppState};
 use crate::engine::escalation::{Delivery, Engine, Input};
+use crate::engine::id::{IncidentId, PolicyId};
 use crate::engine::incident::{Actor, EntryKind, IncidentDetails, Priority, Severity};
 use crate::engine::world::World;
 use crate::intake::{is_evidence_url, parse_intake_query_keeping, parse_payload_detailed_with, AlertmanagerGrouping, IntakeError};
@@ -64,7 +65,7 @@ impl DraftForm {
         self.customer_impact.set(d.customer_impact);
         self.environment.set(d.environment.clone());
         self.region.set(d.region.clone());
-        self.policy.set(d.policy.clone().unwrap_or_default());
+        self.policy.set(d.policy.as_ref().map(PolicyId::to_string).unwrap_or_default());
         self.base.set(d);
     }
 
@@ -87,7 +88,7 @@ impl DraftForm {
             labels: base.labels,
             reporter: base.reporter,
             dedup_key: base.dedup_key,
-            policy: Some(self.policy.get()).filter(|p| !p.is_empty()),
+            policy: Some(self.policy.get()).filter(|p| !p.is_empty()).map(PolicyId::from),
         }
     }
 }
@@ -112,13 +113,13 @@ struct Preview {
 
 fn preview(world: &World, now: chrono::DateTime<chrono::Utc>, details: IncidentDetails) -> Preview {
     let mut engine = Engine::new();
-    let id = "preview".to_string();
+    let id = IncidentId::new("preview");
     let outcome = engine.handle(world, now, Input::Open { id: id.clone(), by: Actor::Automation, details });
     let Some(incident) = engine.incident(&id) else { return Preview::default() };
     let mut p = Preview {
         priority: incident.details.priority,
         severity: incident.details.severity,
-        policy: incident.escalation.as_ref().map(|e| (if e.policy.name.is_empty() { e.policy.id.clone() } else { e.policy.name.clone() }, e.level + 1)),
+        policy: incident.escalation.as_ref().map(|e| (if e.policy.name.is_empty() { e.policy.id.to_string() } else { e.policy.name.clone() }, e.level + 1)),
         ..Preview::default()
     };
     for effect in outcome.effects {
@@ -127,9 +128,12 @@ fn preview(world: &World, now: chrono::DateTime<chrono::Utc>, details: IncidentD
             EntryKind::RuleApplied => p.rules.push(e.detail),
             EntryKind::Paged | EntryKind::Posted => {
                 let who = match effect.delivery {
-                    Some(Delivery::Page { person, .. }) => world.person(&person).map_or(person, |x| x.name.clone()),
+                    Some(Delivery::Page { person, .. }) => world.person(&person).map_or_else(|| person.to_string(), |x| x.name.clone()),
                     Some(Delivery::Post { channel }) => {
-                        format!("channel {}", world.channel(&channel).map_or(channel, |c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() }))
+                        format!(
+                            "channel {}",
+                            world.channel(&channel).map_or_else(|| channel.to_string(), |c| if c.name.is_empty() { c.id.to_string() } else { c.name.clone() })
+                        )
                     }
                     None => continue,
                 };
@@ -151,7 +155,7 @@ fn preview(world: &World, now: chrono::DateTime<chrono::Utc>, details: IncidentD
 struct PasteResult {
     ok: bool,
     text: String,
-    incident: Option<String>,
+    incident: Option<IncidentId>,
 }
 
 /// Intake-link parameters whose problem is shown next to a field of the form (the rest above it).
@@ -180,10 +184,10 @@ pub fn NewIncident() -> impl IntoView {
     });
 
     // Where to go once it is open: the new incident, or the one it folds into.
-    let opened = StoredValue::new(None::<String>);
+    let opened = StoredValue::new(None::<IncidentId>);
     let open = use_command_then(move |reply| {
         if let (Ok(_), Some(id)) = (reply, opened.get_value()) {
-            nav.go(Route::Incident(id));
+            nav.go(Route::Incident(id.into_string()));
         }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -322,7 +326,9 @@ fn Classification(form: DraftForm, marked: RwSignal<std::collections::BTreeMap<S
     let state = expect_context::<AppState>();
     let marked = move |key: &'static str| move || marked.with(|m| m.get(key).map(|e| format!("From the link: {e}")));
     let policies = move || {
-        state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), if p.name.is_empty() { p.id.clone() } else { p.name.clone() })).collect::<Vec<_>>())
+        state
+            .world
+            .with(|w| w.policies.iter().map(|p| (p.id.to_string(), if p.name.is_empty() { p.id.to_string() } else { p.name.clone() })).collect::<Vec<_>>())
     };
 
     view! {
@@ -503,7 +509,7 @@ fn PasteAlert() -> impl IntoView {
 }
 
 /// What an input from a payload is about to do, and the incident it concerns.
-fn describe(state: AppState, input: &Input) -> (String, Option<String>) {
+fn describe(state: AppState, input: &Input) -> (String, Option<IncidentId>) {
     let open_with_key = |key: &str| {
         state.incidents.with_untracked(|all| {
             all.iter().find(|i| i.is_open() && i.details.dedup_key.as_deref() == Some(key)).map(|i| (i.id.clone(), i.details.title.clone(), i.alert_count))

@@ -21,6 +21,7 @@ use super::{
     use_me, AppState, WhoAmI, STATUSES,
 };
 use crate::engine::escalation::{Delivery, Input, ReassignTo, Stage};
+use crate::engine::id::{IncidentId, PersonId};
 use crate::engine::incident::{Actor, EntryKind, Incident, Severity, Status, TimelineEntry};
 use crate::intake::is_evidence_url;
 use crate::runtime::command::Command;
@@ -48,7 +49,7 @@ impl Action {
         matches!(self, Action::Acknowledge | Action::Unacknowledge | Action::Snooze(_) | Action::ConfirmCheckpoint)
     }
 
-    fn input(self, incident: String, me: Option<String>) -> Option<Input> {
+    fn input(self, incident: IncidentId, me: Option<PersonId>) -> Option<Input> {
         let by = me.clone().map(Actor::Person).unwrap_or(Actor::Automation);
         Some(match self {
             Action::Acknowledge => Input::Acknowledge { incident, by: me? },
@@ -81,7 +82,7 @@ impl Action {
 }
 
 fn channel_name(state: AppState, id: &str) -> String {
-    state.world.with(|w| w.channel(id).map(|c| if c.name.is_empty() { c.id.clone() } else { c.name.clone() })).unwrap_or_else(|| id.to_string())
+    state.world.with(|w| w.channel(id).map(|c| if c.name.is_empty() { c.id.to_string() } else { c.name.clone() })).unwrap_or_else(|| id.to_string())
 }
 
 /// Who the current level paged (people and channels), by name.
@@ -119,8 +120,8 @@ pub fn IncidentPage() -> impl IntoView {
     let (notice, command) = (acting.notice, acting.command);
     let busy = Signal::derive(move || acting.busy());
 
-    let run = move |action: Action, who: Option<String>| {
-        if let Some(input) = action.clone().input(id.get_untracked(), who) {
+    let run = move |action: Action, who: Option<PersonId>| {
+        if let Some(input) = action.clone().input(id.get_untracked().into(), who) {
             acting.send(action, input, None);
         }
     };
@@ -135,8 +136,8 @@ pub fn IncidentPage() -> impl IntoView {
         }
         run(action, who);
     };
-    let on_pick = Callback::new(move |person: String| {
-        me.set(person.clone());
+    let on_pick = Callback::new(move |person: PersonId| {
+        me.set(person.to_string());
         choosing.set(false);
         if let Some(action) = pending.get_untracked() {
             pending.set(None);
@@ -260,7 +261,7 @@ impl AckFromAddress {
         let state = expect_context::<AppState>();
         Effect::new(move |_| match self.wanted(state, incident, acting.notice) {
             Some(Some(by)) => {
-                me.set(by.clone());
+                me.set(by.to_string());
                 let Some(id) = incident.with_untracked(|i| i.as_ref().map(|i| i.id.clone())) else { return };
                 let note = self.from_notification.then(|| Input::AddNote {
                     incident: id.clone(),
@@ -276,7 +277,7 @@ impl AckFromAddress {
 
     /// Once the incident is known: `Some(Some(person))` to acknowledge as them, `Some(None)` to
     /// ask who is acknowledging; `None` when there is nothing (more) to do, with the reason said.
-    fn wanted(self, state: AppState, incident: Memo<Option<Incident>>, notice: RwSignal<Option<String>>) -> Option<Option<String>> {
+    fn wanted(self, state: AppState, incident: Memo<Option<Incident>>, notice: RwSignal<Option<String>>) -> Option<Option<PersonId>> {
         if !self.wants || self.handled.get_value() || !state.loaded.get() {
             return None;
         }
@@ -614,7 +615,7 @@ where
     });
     let on_change = Callback::new(move |v: String| {
         let to = if let Some(p) = v.strip_prefix("person:") {
-            ReassignTo::Person(p.to_string())
+            ReassignTo::Person(p.into())
         } else if let Some(l) = v.strip_prefix("level:").and_then(|l| l.parse().ok()) {
             ReassignTo::Level(l)
         } else {

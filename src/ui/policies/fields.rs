@@ -103,9 +103,11 @@ pub fn minutes_json(text: &str) -> Option<Value> {
 pub fn target_name(world: &World, t: &Target) -> String {
     match t {
         Target::Person(id) => world.person(id).map(|p| p.name.clone()).unwrap_or_else(|| format!("{id} (unknown person)")),
-        Target::Schedule(id) => format!("{} (schedule)", world.schedule(id).map(|s| s.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.clone())),
-        Target::Team(id) => format!("{} (team)", world.team(id).map(|s| s.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.clone())),
-        Target::Channel(id) => format!("{} (channel)", world.channel(id).map(|s| s.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.clone())),
+        Target::Schedule(id) => {
+            format!("{} (schedule)", world.schedule(id).map(|s| s.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.to_string()))
+        }
+        Target::Team(id) => format!("{} (team)", world.team(id).map(|s| s.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.to_string())),
+        Target::Channel(id) => format!("{} (channel)", world.channel(id).map(|s| s.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| id.to_string())),
     }
 }
 

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::fields::{dates_json, dates_text, minutes_json, minutes_text, problems_of, uid, Problems, WindowForm};
 use crate::engine::format::parse_policies;
+use crate::engine::id::PolicyId;
 use crate::engine::policy::{CheckpointTimeout, EscalationPolicy, Level, Target, Timeout};
 use crate::engine::time::Minutes;
 
@@ -209,7 +210,7 @@ impl crate::ui::editor::Draft for PolicyForm {
     type Record = EscalationPolicy;
 
     fn fill(self, p: &EscalationPolicy) {
-        self.id.set(p.id.clone());
+        self.id.set(p.id.to_string());
         self.name.set(p.name.clone());
         self.levels.set(p.levels.iter().map(LevelForm::of).collect());
         self.repeat.set(p.repeat.is_some());
@@ -233,7 +234,7 @@ impl crate::ui::editor::Draft for PolicyForm {
         let text = Value::Array(vec![json]).to_string();
         let mut policy = parse_policies(&text).map(|mut v| v.remove(0)).map_err(problems_of)?;
         if new {
-            policy.id = String::new();
+            policy.id = PolicyId::default();
         }
         Ok(policy)
     }

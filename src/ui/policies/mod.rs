@@ -26,6 +26,7 @@ use super::editor::{use_editor, Editor, EditorFooter};
 use super::first_run::FirstRunCard;
 use super::row_actions::{ConfigList, RowActions};
 use super::state::{browser_time_zone, AppState};
+use crate::engine::id::PolicyId;
 use crate::engine::incident::Severity;
 use crate::engine::person::time_zone_names;
 use crate::engine::policy::EscalationPolicy;
@@ -51,13 +52,13 @@ pub fn PoliciesScreen() -> impl IntoView {
     let confirm_remove = RwSignal::new(None::<String>);
     let set_default = use_command();
     let default_choice = RwSignal::new(String::new());
-    Effect::new(move |_| default_choice.set(state.world.with(|w| w.default_policy.clone().unwrap_or_default())));
+    Effect::new(move |_| default_choice.set(state.world.with(|w| w.default_policy.as_ref().map(PolicyId::to_string).unwrap_or_default())));
     Effect::new(move |prev: Option<String>| {
         let chosen = default_choice.get();
         if let Some(prev) = prev {
             let current = state.world.with_untracked(|w| w.default_policy.clone().unwrap_or_default());
             if chosen != prev && chosen != current {
-                let policy = (!chosen.is_empty()).then(|| chosen.clone());
+                let policy = (!chosen.is_empty()).then(|| PolicyId::from(chosen.clone()));
                 set_default.dispatch(Command::SetDefaultPolicy { policy });
             }
         }
@@ -79,7 +80,7 @@ pub fn PoliciesScreen() -> impl IntoView {
                     <label for="default-policy">"Default policy"</label>
                     {move || {
                         let mut options = vec![(String::new(), "None: incidents no rule routes page nobody".to_string())];
-                        options.extend(state.world.with(|w| w.policies.iter().map(|p| (p.id.clone(), display_name(p))).collect::<Vec<_>>()));
+                        options.extend(state.world.with(|w| w.policies.iter().map(|p| (p.id.to_string(), display_name(p))).collect::<Vec<_>>()));
                         view! { <Choice id="default-policy" options=options value=default_choice/> }
                     }}
                     <Alert message=Signal::derive(move || set_default.error()) class="field-error"/>
@@ -99,7 +100,7 @@ fn PolicyRow(policy: EscalationPolicy, confirm_remove: RwSignal<Option<String>>)
     let state = expect_context::<AppState>();
     let nav = use_nav();
     let name = display_name(&policy);
-    let id = policy.id.clone();
+    let id = policy.id.to_string();
     let summary = path_summary(state, &policy);
     let is_default = {
         let id = id.clone();
@@ -150,7 +151,7 @@ fn PolicyEditor(id: String) -> impl IntoView {
         let was_default = state.world.with_untracked(|w| w.default_policy.clone());
         let want = make_default.get_untracked();
         if want != (was_default.as_deref() == Some(id.as_str())) {
-            default.dispatch(Command::SetDefaultPolicy { policy: want.then(|| id.clone()) });
+            default.dispatch(Command::SetDefaultPolicy { policy: want.then(|| PolicyId::from(id.clone())) });
         }
         if form.id.get_untracked().is_empty() {
             form.id.set(id.clone());
