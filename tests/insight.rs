@@ -4,108 +4,15 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use piket::audit;
-use piket::engine::{Actor, Engine, Incident, Input, Severity, Status, World};
+use piket::engine::{Severity, Status, World};
 use piket::insight::calendar::{my_shifts, person_ics, schedule_ics, shifts};
 use piket::insight::retro::{open_and_overdue, ActionItem, Retrospective};
 use piket::insight::{csv, incident_rows, report, ReportQuery, Stats};
 use serde_json::json;
 
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-/// alice (Amsterdam), bob (New York) and carol (UTC); team ops = alice + bob.
-/// Policy web: level 1 alice (ack 5 min, resolution 60 min), level 2 bob (ack 10 min).
-/// Policy db: level 1 carol (ack 5 min), nothing after. Rule db-high acts on service db.
-fn world() -> World {
-    serde_json::from_value(json!({
-        "people": [
-            {"id": "alice", "name": "Alice", "time_zone": "Europe/Amsterdam"},
-            {"id": "bob", "name": "Bob", "time_zone": "America/New_York"},
-            {"id": "carol", "name": "Carol", "time_zone": "UTC"}
-        ],
-        "teams": [{"id": "ops", "members": ["alice", "bob"]}],
-        "policies": [
-            {"id": "web", "name": "Web", "levels": [
-                {"targets": [{"person": "alice"}], "ack_timeout": 5, "resolution_timeout": 60},
-                {"targets": [{"person": "bob"}], "ack_timeout": 10}
-            ]},
-            {"id": "db", "levels": [{"targets": [{"person": "carol"}], "ack_timeout": 5}]}
-        ],
-        "rules": [{"id": "db-high", "when": {"field": "service", "equals": "db"}, "then": [{"set_priority": "high"}]}]
-    }))
-    .unwrap()
-}
-
-fn open(id: &str, details: serde_json::Value) -> Input {
-    Input::Open { id: id.into(), by: Actor::Automation, details: serde_json::from_value(details).unwrap() }
-}
-fn ack(id: &str, by: &str) -> Input {
-    Input::Acknowledge { incident: id.into(), by: by.into() }
-}
-fn resolve(id: &str, by: Actor) -> Input {
-    Input::Resolve { incident: id.into(), by }
-}
-fn note(id: &str, by: &str) -> Input {
-    Input::AddNote { incident: id.into(), by: Actor::person(by), text: "looked at the dashboard".into() }
-}
-
-const B_TITLE: &str = "Checkout 5xx, \"EU\"\nregion";
-const F_TITLE: &str = "=SUM(A1), \"quoted\"\nsecond line";
-
-/// The week of 2025-03-03 (and one incident before it):
-/// - A (web, sev2, key web-5xx) opens Wed 12:00Z, alice paged; alice acks 12:03, resolves 12:30.
-/// - B (web, sev2, key web-5xx, summary + link) opens 13:00Z, alice paged; alice notes 13:02;
-///   the ack timeout escalates to level 2 at 13:05 (bob paged); bob acks 13:12, resolves 13:50.
-/// - C (db, sev2) opens Thu 02:00Z, carol paged (night: 02:00 UTC); the ack timeout at 02:05 finds
-///   no further level (stopped, no escalation); carol acks 02:08, raises it to sev1 at 02:10; a
-///   monitor resolves it at 03:00.
-/// - D (web, sev3, key web-5xx) opens Fri 10:00Z, alice paged; escalated at 10:05 (bob paged,
-///   05:05 in New York: night); level 2 times out at 10:15 with no further level; automation
-///   resolves at 11:00. Nobody acted after the escalation.
-/// - E opens the Saturday before (outside the period) and is resolved.
-/// - F (search, sev4, no policy) opens Sat 00:00Z and stays open: nobody paged.
-fn incidents() -> Vec<Incident> {
-    let world = world();
-    let mut e = Engine::new();
-    let steps = vec![
-        ("2025-03-01T10:00:00Z", open("E", json!({"title": "old", "service": "web", "policy": "web"}))),
-        ("2025-03-01T10:01:00Z", ack("E", "alice")),
-        ("2025-03-01T10:02:00Z", resolve("E", Actor::person("alice"))),
-        ("2025-03-05T12:00:00Z", open("A", json!({"title": "Checkout slow", "service": "web", "severity": "sev2", "policy": "web", "dedup_key": "web-5xx"}))),
-        ("2025-03-05T12:03:00Z", ack("A", "alice")),
-        ("2025-03-05T12:10:00Z", note("A", "alice")),
-        ("2025-03-05T12:30:00Z", resolve("A", Actor::person("alice"))),
-        (
-            "2025-03-05T13:00:00Z",
-            open(
-                "B",
-                json!({"title": B_TITLE, "service": "web", "severity": "sev2", "policy": "web", "dedup_key": "web-5xx",
-                       "summary": "5xx on checkout", "links": ["https://dash.example/checkout"]}),
-            ),
-        ),
-        ("2025-03-05T13:02:00Z", note("B", "alice")),
-        ("2025-03-05T13:12:00Z", ack("B", "bob")),
-        ("2025-03-05T13:50:00Z", resolve("B", Actor::person("bob"))),
-        ("2025-03-06T02:00:00Z", open("C", json!({"title": "Replica lag", "service": "db", "severity": "sev2", "policy": "db"}))),
-        ("2025-03-06T02:08:00Z", ack("C", "carol")),
-        ("2025-03-06T02:10:00Z", Input::ChangeSeverity { incident: "C".into(), by: Actor::person("carol"), severity: Severity::Sev1 }),
-        ("2025-03-06T03:00:00Z", resolve("C", Actor::Automation)),
-        ("2025-03-07T10:00:00Z", open("D", json!({"title": "Checkout down", "service": "web", "severity": "sev3", "policy": "web", "dedup_key": "web-5xx"}))),
-        ("2025-03-07T11:00:00Z", resolve("D", Actor::Automation)),
-        ("2025-03-08T00:00:00Z", open("F", json!({"title": F_TITLE, "service": "search", "severity": "sev4"}))),
-    ];
-    for (t, input) in steps {
-        let outcome = e.handle(&world, at(t), input);
-        assert_eq!(outcome.rejected, None, "at {t}");
-    }
-    let _ = e.handle_timeout(&world, now());
-    e.incidents().cloned().collect()
-}
-
-fn now() -> DateTime<Utc> {
-    at("2025-03-09T00:00:00Z")
-}
+#[path = "fixtures/insight.rs"]
+mod fixture;
+use fixture::{at, incidents, now, world, B_TITLE, F_TITLE};
 
 fn week() -> ReportQuery {
     ReportQuery::period(at("2025-03-03T00:00:00Z"), at("2025-03-10T00:00:00Z"))

@@ -95,7 +95,7 @@ fn row<'a>(f: &Facts<'a>, zones: &mut Zones<'a>) -> IncidentRow {
 /// The rows of the incidents a [`super::report`] with the same arguments counts, in the order
 /// given.
 pub fn incident_rows<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Incident>, query: &ReportQuery) -> Vec<IncidentRow> {
-    let mut zones = Zones::new(world);
+    let mut zones = Zones::new(world, query);
     facts_in(world, incidents, query).iter().map(|f| row(f, &mut zones)).collect()
 }
 

@@ -58,9 +58,9 @@ pub mod calendar;
 pub mod csv;
 pub mod retro;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -549,19 +549,78 @@ impl<'a> Facts<'a> {
 }
 
 /// Time zones of people, parsed once per report.
+/// A zone's UTC offsets over a span, looked up by binary search instead of asking the zone
+/// database for every page (the report's hot path: a few hundred thousand pages).
+pub(crate) struct Offsets {
+    tz: Tz,
+    lo: i64,
+    hi: i64,
+    starts: Vec<i64>,
+    offsets: Vec<i64>,
+}
+
+impl Offsets {
+    pub fn new(tz: Tz, lo: DateTime<Utc>, hi: DateTime<Utc>) -> Offsets {
+        use chrono::Offset;
+        let zone = Zone(tz);
+        let off = |t: DateTime<Utc>| i64::from(tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc());
+        let mut o = Offsets { tz, lo: lo.timestamp(), hi: hi.timestamp(), starts: vec![lo.timestamp()], offsets: vec![off(lo)] };
+        for t in zone.transitions(lo, hi) {
+            o.starts.push(t.timestamp());
+            o.offsets.push(off(t));
+        }
+        o
+    }
+    /// Seconds since the epoch on the zone's wall clock at `t`.
+    pub fn local_seconds(&self, t: DateTime<Utc>) -> i64 {
+        let s = t.timestamp();
+        if s < self.lo || s > self.hi {
+            use chrono::Offset;
+            return s + i64::from(self.tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc());
+        }
+        let i = self.starts.partition_point(|&x| x <= s).saturating_sub(1);
+        s + self.offsets[i]
+    }
+    pub fn hour(&self, t: DateTime<Utc>) -> u32 {
+        (self.local_seconds(t).rem_euclid(86_400) / 3600) as u32
+    }
+    pub fn date(&self, t: DateTime<Utc>) -> NaiveDate {
+        DateTime::from_timestamp(self.local_seconds(t), 0).map_or_else(|| t.date_naive(), |d| d.date_naive())
+    }
+}
+
+/// People's time zones, parsed once per report, with their offsets over the report's span.
 pub(crate) struct Zones<'a> {
     world: &'a World,
-    cache: HashMap<&'a str, Tz>,
+    span: (DateTime<Utc>, DateTime<Utc>),
+    people: HashMap<&'a str, usize>,
+    tables: Vec<Offsets>,
 }
 
 impl<'a> Zones<'a> {
-    pub fn new(world: &'a World) -> Zones<'a> {
-        Zones { world, cache: HashMap::new() }
+    /// Offsets are tabled over `[from − 1 day, to + 31 days]` (pages of incidents opened in the
+    /// period come after it); outside, each is asked of the zone database.
+    pub fn new(world: &'a World, query: &ReportQuery) -> Zones<'a> {
+        let span = (query.from - Duration::days(1), query.to.max(query.from) + Duration::days(31));
+        Zones { world, span, people: HashMap::new(), tables: Vec::new() }
     }
     pub fn is_night(&mut self, person: &'a str, at: DateTime<Utc>) -> bool {
-        let world = self.world;
-        let tz = *self.cache.entry(person).or_insert_with(|| world.person(person).and_then(|p| p.time_zone.parse::<Tz>().ok()).unwrap_or(Tz::UTC));
-        let hour = at.with_timezone(&tz).hour();
+        let i = match self.people.get(person) {
+            Some(&i) => i,
+            None => {
+                let tz = self.world.person(person).and_then(|p| p.time_zone.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
+                let i = match self.tables.iter().position(|t| t.tz == tz) {
+                    Some(i) => i,
+                    None => {
+                        self.tables.push(Offsets::new(tz, self.span.0, self.span.1));
+                        self.tables.len() - 1
+                    }
+                };
+                self.people.insert(person, i);
+                i
+            }
+        };
+        let hour = self.tables[i].hour(at);
         !(NIGHT_TO_HOUR..NIGHT_FROM_HOUR).contains(&hour)
     }
 }
@@ -795,7 +854,7 @@ fn suggestion(kind: TimerKind, level: u32, timeout: Option<&Timeout>, configured
 /// 300 ms goal natively; see `benches/insight.rs`).
 pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Incident>, query: &ReportQuery, now: DateTime<Utc>) -> Report {
     let facts = facts_in(world, incidents, query);
-    let mut zones = Zones::new(world);
+    let mut zones = Zones::new(world, query);
     let period_days = ((query.to - query.from).num_seconds() as f64 / 86_400.0).max(1.0);
 
     // Totals, MTTA/MTTR, per severity and level.
@@ -812,10 +871,13 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
         pages: usize,
         night: usize,
         repeated: usize,
-        incidents: BTreeSet<&'a str>,
-        keys: BTreeSet<&'a str>,
+        incidents: usize,
+        /// The last incident counted (incidents are read one at a time).
+        last: Option<&'a str>,
     }
-    let mut who: BTreeMap<&PersonId, Who> = BTreeMap::new();
+    let mut who: HashMap<&PersonId, Who> = HashMap::new();
+    // (person, dedup key) pairs already paged.
+    let mut paged_for: HashSet<(&str, &str)> = HashSet::new();
     let mut keys: BTreeMap<&str, Noise> = BTreeMap::new();
     let mut services: BTreeMap<&str, Noise> = BTreeMap::new();
     let mut rules: BTreeMap<&str, Noise> = BTreeMap::new();
@@ -831,8 +893,9 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
             (Day { date, opened: 0, escalated: 0, resolved: 0, pages: 0, night_pages: 0, mtta_median_s: None }, Vec::new())
         })
         .collect();
+    let day_offsets = Offsets::new(zone.0, query.from - Duration::days(1), query.to.max(query.from) + Duration::days(31));
     let day_of = |t: DateTime<Utc>| -> Option<usize> {
-        let k = (zone.local(t).date() - first_day).num_days();
+        let k = (day_offsets.date(t) - first_day).num_days();
         (0..days).contains(&k).then_some(k as usize)
     };
 
@@ -912,11 +975,14 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
         // Pages.
         totals.pages += f.pages.len();
         for &(p, at) in &f.pages {
-            let w = who.entry(p).or_insert_with(|| Who { pages: 0, night: 0, repeated: 0, incidents: BTreeSet::new(), keys: BTreeSet::new() });
+            let w = who.entry(p).or_insert_with(|| Who { pages: 0, night: 0, repeated: 0, incidents: 0, last: None });
             w.pages += 1;
-            w.incidents.insert(&i.id);
+            if w.last != Some(i.id.as_str()) {
+                w.incidents += 1;
+                w.last = Some(&i.id);
+            }
             if let Some(k) = d.dedup_key.as_deref() {
-                if !w.keys.insert(k) {
+                if !paged_for.insert((p.as_str(), k)) {
                     w.repeated += 1;
                 }
             }
@@ -996,7 +1062,7 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
                 pages: w.pages,
                 night_pages: w.night,
                 repeated_pages: w.repeated,
-                incidents: w.incidents.len(),
+                incidents: w.incidents,
                 pages_per_week,
                 night_pages_per_week,
                 above_threshold: pages_per_week > FATIGUE_PAGES_PER_WEEK || night_pages_per_week > FATIGUE_NIGHT_PAGES_PER_WEEK,
