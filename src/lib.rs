@@ -6,9 +6,13 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod adapters;
+/// A tamper-evident audit trail: timeline entries chained by SHA-256, daily chain heads, JSON Lines.
+pub mod audit;
 /// What to send to ntfy, Slack, Teams, Discord or a webhook, and when to retry.
 pub mod delivery;
 pub mod engine;
+/// Reports (escalation metrics, timers against real ones, alert fatigue), retrospectives, calendars.
+pub mod insight;
 /// Alert payloads (PagerDuty v2, Alertmanager v4) and intake links into engine inputs.
 pub mod intake;
 /// Acknowledgements from phones through ntfy: signed tokens and the clock's verdict on each.

@@ -1609,7 +1609,9 @@ fn set_priority(step: &mut Step, incident: &mut Incident, now: DateTime<Utc>, p:
 }
 
 fn severity_entry(now: DateTime<Utc>, by: Actor, from: Severity, to: Severity) -> TimelineEntry {
-    TimelineEntry::new(now, EntryKind::SeverityChanged, by).detail(format!("{} → {}", from.as_str(), to.as_str()))
+    let mut entry = TimelineEntry::new(now, EntryKind::SeverityChanged, by).detail(format!("{} → {}", from.as_str(), to.as_str()));
+    (entry.severity_from, entry.severity_to) = (Some(from), Some(to));
+    entry
 }
 
 fn rule_entry(now: DateTime<Utc>, rule: &super::rules::Rule) -> TimelineEntry {

@@ -348,6 +348,12 @@ pub struct TimelineEntry {
     /// Idempotency key of a page or post; never emitted twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// `severity_changed` only: the severity before and after, typed, so reports never read
+    /// `detail` (absent on entries recorded before these fields existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_from: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_to: Option<Severity>,
     /// Human words: why, what changed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
@@ -355,7 +361,19 @@ pub struct TimelineEntry {
 
 impl TimelineEntry {
     pub fn new(at: DateTime<Utc>, kind: EntryKind, actor: Actor) -> TimelineEntry {
-        TimelineEntry { at, kind, actor, level: None, pass: None, target: None, person: None, key: None, detail: String::new() }
+        TimelineEntry {
+            at,
+            kind,
+            actor,
+            level: None,
+            pass: None,
+            target: None,
+            person: None,
+            key: None,
+            severity_from: None,
+            severity_to: None,
+            detail: String::new(),
+        }
     }
     pub fn detail(mut self, detail: impl Into<String>) -> TimelineEntry {
         self.detail = detail.into();

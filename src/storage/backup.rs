@@ -288,3 +288,44 @@ pub fn parse_policy_import(text: &str, current: &World) -> Result<(Batch, usize)
     }
     Ok((batch, policies.len()))
 }
+
+/// What a report reads from a backup: the world configured in it, and every incident, hot or
+/// archived, with its whole timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    pub world: World,
+    pub incidents: Vec<crate::engine::incident::Incident>,
+    /// When the backup was taken.
+    pub exported_at: DateTime<Utc>,
+}
+
+/// A backup's world and incidents, after exactly the checks a restore runs ([`parse_backup`]):
+/// hot incidents get their timeline rows back (in `seq` order), archived ones carry theirs.
+pub fn read_history(text: &str) -> Result<History, ImportError> {
+    parse_backup(text)?;
+    let file: BackupFile = parse_json(text).map_err(|(path, message)| ImportError::Invalid { path, message })?;
+    let empty = Vec::new();
+    let rows = |name: &str| file.stores.get(name).unwrap_or(&empty);
+    let world = World {
+        people: typed::<Person>("people", rows("people"))?,
+        teams: typed::<Team>("teams", rows("teams"))?,
+        channels: typed::<Channel>("channels", rows("channels"))?,
+        schedules: typed::<OnCallSchedule>("schedules", rows("schedules"))?,
+        policies: typed::<EscalationPolicy>("policies", rows("policies"))?,
+        rules: typed::<Rule>("rules", rows("rules"))?,
+        maintenance: typed::<MaintenanceWindow>("maintenance", rows("maintenance"))?,
+        default_policy: None,
+    };
+    let mut incidents: BTreeMap<String, crate::engine::incident::Incident> =
+        typed::<StoredIncident>("incidents", rows("incidents"))?.into_iter().map(|s| (s.incident.id.clone(), s.incident)).collect();
+    let mut timeline = typed::<TimelineRow>("timeline", rows("timeline"))?;
+    timeline.sort_by(|a, b| (&a.incident, a.seq).cmp(&(&b.incident, b.seq)));
+    for row in timeline {
+        if let Some(i) = incidents.get_mut(&row.incident) {
+            i.timeline.push(row.entry);
+        }
+    }
+    let mut all: Vec<crate::engine::incident::Incident> = incidents.into_values().collect();
+    all.extend(typed::<ArchivedIncident>("archive", rows("archive"))?.into_iter().map(|a| a.incident));
+    Ok(History { world, incidents: all, exported_at: file.exported_at })
+}
