@@ -33,7 +33,7 @@ fn history(world: &World) -> Vec<Incident> {
     let mut steps: Vec<(chrono::DateTime<chrono::Utc>, usize, Input)> = Vec::with_capacity(HISTORY * 4);
     for i in 0..HISTORY {
         let at = t0() + Duration::minutes(i as i64);
-        let id = format!("h-{i:05}");
+        let id: piket::engine::IncidentId = format!("h-{i:05}").into();
         let severity = ["sev1", "sev2", "sev3", "sev4"][i % 4];
         let details = serde_json::from_value(json!({
             "title": format!("incident {i}"), "severity": severity, "policy": format!("pol{}", i % 50),
@@ -42,7 +42,7 @@ fn history(world: &World) -> Vec<Incident> {
             "links": if i % 3 == 0 { vec!["https://dash.example"] } else { vec![] }
         }))
         .unwrap();
-        let person = format!("p{}", i % 40);
+        let person: piket::engine::PersonId = format!("p{}", i % 40).into();
         let mut add = |minutes: i64, input: Input| steps.push((at + Duration::minutes(minutes), steps.len(), input));
         add(0, Input::Open { id: id.clone(), by: Actor::Automation, details });
         if i % 5 == 0 {

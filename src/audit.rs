@@ -130,10 +130,10 @@ pub fn export<'a>(incidents: impl IntoIterator<Item = &'a Incident>) -> String {
         let mut tips: BTreeMap<&str, Tip> = BTreeMap::new();
         while i < rows.len() && rows[i].0 == day {
             let (_, incident, index, prev, hash, entry) = &rows[i];
-            let line = Line::Entry { incident: incident.to_string(), index: *index, prev: prev.clone(), hash: hash.clone(), entry: (*entry).clone() };
+            let line = Line::Entry { incident: (*incident).into(), index: *index, prev: prev.clone(), hash: hash.clone(), entry: (*entry).clone() };
             out.push_str(&serde_json::to_string(&line).expect("a line serializes"));
             out.push('\n');
-            tips.insert(incident, Tip { incident: incident.to_string(), index: *index, hash: hash.clone() });
+            tips.insert(incident, Tip { incident: (*incident).into(), index: *index, hash: hash.clone() });
             i += 1;
         }
         let incidents: Vec<Tip> = tips.into_values().collect();
@@ -183,7 +183,7 @@ pub fn verify(text: &str) -> Result<Summary, BrokenLink> {
         if raw.trim().is_empty() {
             continue;
         }
-        let broken = |incident: Option<&str>, index: Option<usize>, why: String| BrokenLink { line: n + 1, incident: incident.map(str::to_string), index, why };
+        let broken = |incident: Option<&str>, index: Option<usize>, why: String| BrokenLink { line: n + 1, incident: incident.map(Into::into), index, why };
         let line: Line = serde_json::from_str(raw).map_err(|e| broken(None, None, format!("not an audit line: {e}")))?;
         match line {
             Line::Entry { incident, index, prev, hash, entry } => {

@@ -415,7 +415,7 @@ fn events(text: &str) -> Vec<(DateTime<Utc>, DateTime<Utc>, String)> {
         .collect()
 }
 
-fn names(world: &World, people: &[String]) -> String {
+fn names(world: &World, people: &[piket::engine::PersonId]) -> String {
     people.iter().map(|p| world.person(p).unwrap().name.clone()).collect::<Vec<_>>().join(", ")
 }
 
@@ -468,11 +468,11 @@ fn my_shifts_across_schedules_through_the_new_york_dst_week() {
     for (start, end, summary) in &got {
         assert_eq!(summary, "On call: Ann (NYC)");
         for t in [*start, *end - Duration::seconds(1)] {
-            assert!(nyc.on_call_at(t).contains(&"ann".to_string()), "ann on call at {t}");
+            assert!(nyc.on_call_at(t).contains(&"ann".into()), "ann on call at {t}");
         }
         // Outside each shift, someone else.
         if *start > from {
-            assert!(!nyc.on_call_at(*start - Duration::seconds(1)).contains(&"ann".to_string()));
+            assert!(!nyc.on_call_at(*start - Duration::seconds(1)).contains(&"ann".into()));
         }
     }
     // The 8th 09:00 EST (14:00Z) → the 9th 09:00 EDT (13:00Z): 23 hours.

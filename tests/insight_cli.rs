@@ -24,8 +24,8 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-fn rows<T: Serialize>(items: impl IntoIterator<Item = (String, T)>) -> Vec<Envelope<serde_json::Value>> {
-    items.into_iter().map(|(id, v)| Envelope { id, rev: 1, updated_at: now(), value: serde_json::to_value(v).unwrap() }).collect()
+fn rows<T: Serialize>(items: impl IntoIterator<Item = (impl Into<String>, T)>) -> Vec<Envelope<serde_json::Value>> {
+    items.into_iter().map(|(id, v)| Envelope { id: id.into(), rev: 1, updated_at: now(), value: serde_json::to_value(v).unwrap() }).collect()
 }
 
 /// The fixture's world and incidents as a backup: F (open) and D in the hot stores, every other

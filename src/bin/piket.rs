@@ -196,8 +196,8 @@ mod cli {
         }
         let mut query = insight::ReportQuery::period(from, to);
         query.service = opts.get("--service").map(|s| s.to_string());
-        query.team = opts.get("--team").map(|s| s.to_string());
-        query.policy = opts.get("--policy").map(|s| s.to_string());
+        query.team = opts.get("--team").map(|s| (*s).into());
+        query.policy = opts.get("--policy").map(|s| (*s).into());
         if let Some(s) = opts.get("--severity") {
             match serde_json::from_value(serde_json::Value::String(s.to_string())) {
                 Ok(sev) => query.severity = Some(sev),

@@ -75,7 +75,7 @@ pub fn my_shifts(world: &World, person: &str, from: DateTime<Utc>, to: DateTime<
         for s in shifts(schedule, from, to).into_iter().filter(|s| s.people.iter().any(|p| p == person)) {
             match out.last_mut() {
                 Some(last) if last.schedule == s.schedule && last.end == s.start => last.end = s.end,
-                _ => out.push(Shift { people: vec![person.to_string()], ..s }),
+                _ => out.push(Shift { people: vec![person.into()], ..s }),
             }
         }
     }
@@ -164,7 +164,7 @@ fn ics(world: &World, title: &str, shifts: &[Shift], uid_tail: &str, now: DateTi
         if zone.0 != chrono_tz::Tz::UTC && !zones.contains(&zone) {
             zones.push(zone);
         }
-        let schedule_name = if schedule.name.is_empty() { &schedule.id } else { &schedule.name };
+        let schedule_name = if schedule.name.is_empty() { schedule.id.as_str() } else { schedule.name.as_str() };
         let people: Vec<String> = s.people.iter().map(|p| name_of(world, p)).collect();
         let summary = format!("On call: {} ({schedule_name})", people.join(", "));
         let description = format!("{schedule_name}: {} on call until the next handoff.", people.join(", "));
@@ -198,18 +198,18 @@ fn span(from: DateTime<Utc>, days: i64) -> Result<DateTime<Utc>, CalendarError> 
 
 /// A schedule's shifts for `days` days from `from`, as an `.ics` file.
 pub fn schedule_ics(world: &World, schedule: &str, from: DateTime<Utc>, days: i64, now: DateTime<Utc>) -> Result<String, CalendarError> {
-    let s = world.schedule(schedule).ok_or_else(|| CalendarError::UnknownSchedule(schedule.to_string()))?;
+    let s = world.schedule(schedule).ok_or_else(|| CalendarError::UnknownSchedule(schedule.into()))?;
     let list = shifts(s, from, span(from, days)?);
-    let name = if s.name.is_empty() { &s.id } else { &s.name };
+    let name = if s.name.is_empty() { s.id.as_str() } else { s.name.as_str() };
     Ok(ics(world, &format!("On call: {name}"), &list, "", now))
 }
 
 /// `person`'s shifts on every schedule (or only `schedule`) for `days` days from `from`, as an
 /// `.ics` file.
 pub fn person_ics(world: &World, person: &str, schedule: Option<&str>, from: DateTime<Utc>, days: i64, now: DateTime<Utc>) -> Result<String, CalendarError> {
-    world.person(person).ok_or_else(|| CalendarError::UnknownPerson(person.to_string()))?;
+    world.person(person).ok_or_else(|| CalendarError::UnknownPerson(person.into()))?;
     if let Some(s) = schedule {
-        world.schedule(s).ok_or_else(|| CalendarError::UnknownSchedule(s.to_string()))?;
+        world.schedule(s).ok_or_else(|| CalendarError::UnknownSchedule(s.into()))?;
     }
     let mut list = my_shifts(world, person, from, span(from, days)?);
     list.retain(|s| schedule.is_none_or(|id| s.schedule == id));

@@ -68,7 +68,7 @@ fn row<'a>(f: &Facts<'a>, zones: &mut Zones<'a>) -> IncidentRow {
         dedup_key: d.dedup_key.clone().unwrap_or_default(),
         opened_at: time(i.opened_at),
         acknowledged_at: f.ack.map(|a| time(a.0)).unwrap_or_default(),
-        acknowledged_by: f.acked_by.cloned().unwrap_or_default(),
+        acknowledged_by: f.acked_by.map(|p| p.to_string()).unwrap_or_default(),
         ack_level: f.ack.and_then(|a| a.1),
         resolved_at: f.resolved.map(|r| time(r.0)).unwrap_or_default(),
         resolve_level: f.resolved.and_then(|r| r.1),
@@ -162,7 +162,7 @@ pub fn csv(rows: &[IncidentRow]) -> String {
     out.push_str(&CSV_COLUMNS.join(","));
     out.push_str("\r\n");
     for r in rows {
-        let texts = [&r.id, &r.title, &r.service, &r.severity, &r.policy, &r.dedup_key, &r.opened_at, &r.acknowledged_at, &r.acknowledged_by];
+        let texts = [r.id.as_str(), &r.title, &r.service, &r.severity, &r.policy, &r.dedup_key, &r.opened_at, &r.acknowledged_at, &r.acknowledged_by];
         for t in texts {
             text_cell(t, &mut out);
             out.push(',');

@@ -794,7 +794,7 @@ fn timer_checks(world: &World, facts: &[Facts], kind: TimerKind) -> Vec<TimerChe
             let after_timeout_share = share(g.after, real.count);
             let suggestion = suggestion(kind, level, timeout, configured_s, &real, after_timeout_share);
             TimerCheck {
-                policy: policy.to_string(),
+                policy: policy.into(),
                 policy_name: g.name.to_string(),
                 level,
                 configured: timeout.map(timeout_words).unwrap_or_default(),

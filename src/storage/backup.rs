@@ -316,7 +316,7 @@ pub fn read_history(text: &str) -> Result<History, ImportError> {
         maintenance: typed::<MaintenanceWindow>("maintenance", rows("maintenance"))?,
         default_policy: None,
     };
-    let mut incidents: BTreeMap<String, crate::engine::incident::Incident> =
+    let mut incidents: BTreeMap<crate::engine::IncidentId, crate::engine::incident::Incident> =
         typed::<StoredIncident>("incidents", rows("incidents"))?.into_iter().map(|s| (s.incident.id.clone(), s.incident)).collect();
     let mut timeline = typed::<TimelineRow>("timeline", rows("timeline"))?;
     timeline.sort_by(|a, b| (&a.incident, a.seq).cmp(&(&b.incident, b.seq)));

@@ -86,6 +86,8 @@ struct PackedEntry {
     target: Option<String>,
     person: Option<String>,
     detail: String,
+    severity_from: Option<Severity>,
+    severity_to: Option<Severity>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -155,6 +157,8 @@ pub(super) fn pack(d: &HistoryDigest) -> String {
                 target: e.target.clone(),
                 person: e.person.as_ref().map(|p| p.to_string()),
                 detail: e.detail.clone(),
+                severity_from: e.severity_from,
+                severity_to: e.severity_to,
             })
             .collect(),
     };
@@ -262,6 +266,8 @@ fn unpack_with(text: &str, policies: &mut Policies) -> Result<HistoryDigest, Str
                     person: e.person.map(Into::into),
                     key: None,
                     detail: e.detail,
+                    severity_from: e.severity_from,
+                    severity_to: e.severity_to,
                 })
             })
             .collect::<Result<_, String>>()?,
