@@ -95,6 +95,10 @@ pub enum Command {
     ImportPolicies {
         file: String,
     },
+    /// Add or replace a resolved incident's retrospective.
+    SaveRetrospective {
+        retrospective: crate::insight::retro::Retrospective,
+    },
     /// Send a failed delivery's failed routes again.
     RetryDelivery {
         key: String,
@@ -251,6 +255,10 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
         Command::Save { item } => save(&mut driver, item, now).await,
         Command::Remove { kind, id } => remove(&mut driver, kind, &id, now).await.map(|_| Done { message: "Removed.".into(), id: Some(id) }),
         Command::SetDefaultPolicy { policy } => driver.set_default_policy(policy, now).await.map(|_| Done { message: "Default policy set.".into(), id: None }),
+        Command::SaveRetrospective { retrospective } => {
+            let id = retrospective.incident.to_string();
+            driver.save_retrospective(retrospective, now).await.map(|_| Done { message: "Retrospective saved.".into(), id: Some(id) })
+        }
         Command::RetryDelivery { key } => driver.retry_delivery(&key, now).await.map(|_| Done { message: "Queued again.".into(), id: Some(key) }),
         Command::MoveRule { id, up } => driver.move_rule(&id, up, now).await.map(|_| Done { message: "Rule order saved.".into(), id: Some(id.into()) }),
         Command::SetDeliverySettings { settings } => {

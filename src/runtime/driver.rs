@@ -26,6 +26,7 @@ use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::{MaintenanceWindow, Rule};
 use crate::engine::schedule::OnCallSchedule;
 use crate::engine::world::{Channel, Team, World};
+use crate::insight::retro::Retrospective;
 use crate::reply::{ReplyMessage, ReplySettings, ReplyState, Verdict, Why};
 use crate::storage::backup::{self, Restore};
 use crate::storage::{
@@ -80,6 +81,8 @@ pub struct Driver<S: Store> {
     /// [`Driver::digest_archive`] has caught up), and where that catching up has got to.
     digests_ready: bool,
     digest_cursor: Option<String>,
+    /// Every retrospective, by incident (small: a summary and a few items each).
+    retrospectives: BTreeMap<IncidentId, Retrospective>,
 }
 
 /// How long a route claimed by another clock epoch is left alone before this one sends it.
@@ -160,6 +163,7 @@ struct Loaded {
     reply_state: ReplyState,
     left_out: Vec<(IncidentId, String)>,
     digests_ready: bool,
+    retrospectives: BTreeMap<IncidentId, Retrospective>,
 }
 
 /// What a message from the reply topic did.
@@ -234,7 +238,8 @@ impl<S: Store> Driver<S> {
         let left_out = left_out.into_iter().map(|(id, why)| (id, why.to_string())).collect();
         let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
         let digests_ready = store.count(HistoryDigest::STORE).await? >= store.count(ArchivedIncident::STORE).await?;
-        Ok(Loaded { engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state, left_out, digests_ready })
+        let retrospectives = values(store.list::<Retrospective>().await?).into_iter().map(|r| (r.incident.clone(), r)).collect();
+        Ok(Loaded { engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state, left_out, digests_ready, retrospectives })
     }
 
     /// A driver over `store` holding nothing yet.
@@ -259,6 +264,7 @@ impl<S: Store> Driver<S> {
             fence: None,
             digests_ready: l.digests_ready,
             digest_cursor: None,
+            retrospectives: l.retrospectives,
         }
     }
 
@@ -683,6 +689,30 @@ impl<S: Store> Driver<S> {
         self.commit(batch, now).await?;
         order_rules(&mut self.world.rules, &settings.rule_order);
         self.settings = settings;
+        Ok(())
+    }
+
+    /// Every retrospective, by incident.
+    pub fn retrospectives(&self) -> &BTreeMap<IncidentId, Retrospective> {
+        &self.retrospectives
+    }
+
+    /// Adds or replaces the retrospective of a resolved incident (hot or archived), after
+    /// [`Retrospective::validate`]: a refusal names each problem at its path (`items[1].owner`)
+    /// and writes nothing.
+    pub async fn save_retrospective(&mut self, retro: Retrospective, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let archived = match self.engine.incident(&retro.incident) {
+            Some(_) => None,
+            None => self.store.find_archived(&retro.incident).await?,
+        };
+        let incident = self.engine.incident(&retro.incident).or(archived.as_ref().map(|a| &a.incident));
+        retro.validate(&self.world, incident).map_err(|problems| {
+            crate::engine::format::FormatErrors(problems.into_iter().map(|p| crate::engine::format::FormatError { path: p.path, message: p.message }).collect())
+        })?;
+        let mut batch = Batch::new();
+        batch.put(&retro);
+        self.commit(batch, now).await?;
+        self.retrospectives.insert(retro.incident.clone(), retro);
         Ok(())
     }
 

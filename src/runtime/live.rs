@@ -68,6 +68,8 @@ pub struct Snapshot {
     pub next_deadline: Option<DateTime<Utc>>,
     pub delivery: outbox::DeliverySettings,
     pub reply: ReplyView,
+    /// Every retrospective (of hot and archived incidents).
+    pub retrospectives: Vec<crate::insight::retro::Retrospective>,
 }
 
 /// A resolved incident read back from the archive, with what its page shows.
@@ -1019,6 +1021,7 @@ fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
             server: driver.reply_settings().server_or(&driver.delivery_settings().ntfy_server),
             state: driver.reply_state().clone(),
         },
+        retrospectives: driver.retrospectives().values().cloned().collect(),
     }
 }
 

@@ -26,6 +26,7 @@ use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::{MaintenanceWindow, Rule};
 use crate::engine::schedule::OnCallSchedule;
 use crate::engine::world::{Channel, Team, World};
+use crate::insight::retro::Retrospective;
 
 /// The backup format's version (the `piket_backup` field).
 pub const BACKUP_VERSION: u32 = 1;
@@ -242,6 +243,21 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
         }
         if let Some(row) = archived.outbox.iter().find(|r| r.incident != incident.id) {
             return Err(ImportError::Invalid { path: at("outbox"), message: format!("a delivery of another incident (“{}”)", row.incident) });
+        }
+    }
+    // A retrospective belongs to a resolved incident of the same file, and holds as the
+    // Retrospectives screen would save it.
+    for (i, retro) in typed::<Retrospective>("retrospectives", rows("retrospectives"))?.iter().enumerate() {
+        let incident = incidents.iter().map(|s| &s.incident).chain(archive.iter().map(|a| &a.incident)).find(|x| x.id == retro.incident);
+        if let Err(problems) = retro.validate(&world, incident) {
+            let first = &problems[0];
+            return Err(ImportError::Invalid { path: format!("stores.retrospectives[{i}].value.{}", first.path), message: first.message.clone() });
+        }
+        if rows("retrospectives")[i].id != retro.incident.as_str() {
+            return Err(ImportError::Invalid {
+                path: format!("stores.retrospectives[{i}].id"),
+                message: format!("a retrospective is kept under its incident's id (“{}”)", retro.incident),
+            });
         }
     }
 

@@ -59,6 +59,10 @@ impl IdbStore {
                 if old < 4 && version >= 4 {
                     db.create_object_store("digests").with_key_path(KeyPath::One("id")).build()?;
                 }
+                // Version 5: retrospectives of resolved incidents, keyed by the incident's id.
+                if old < 5 && version >= 5 {
+                    db.create_object_store("retrospectives").with_key_path(KeyPath::One("id")).build()?;
+                }
                 Ok(())
             })
             .await

@@ -27,12 +27,14 @@ use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::{MaintenanceWindow, Rule};
 use crate::engine::schedule::OnCallSchedule;
 use crate::engine::world::{Channel, Team};
+use crate::insight::retro::Retrospective;
 
 /// Version of the stored schema; raised with a migration step whenever a store or index changes.
 /// 1: people. 2: everything else (config, incidents, timeline, outbox, settings, journal).
 /// 3: `archive`, resolved incidents moved out of the hot stores (index `by_incident`).
 /// 4: `digests`, a compact copy of each archived incident for reading a year of history at once.
-pub const SCHEMA_VERSION: u32 = 4;
+/// 5: `retrospectives`, one per resolved incident, keyed by the incident's id.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// A kind of record with its own object store.
 pub trait Record: Serialize + DeserializeOwned + Clone + 'static {
@@ -66,10 +68,24 @@ record!(OutboxRow, "outbox", |o| o.key.clone());
 record!(Setting, "settings", |s| s.key.clone());
 record!(ArchivedIncident, "archive", |a| a.key.clone());
 record!(HistoryDigest, "digests", |d| d.key.clone());
+record!(Retrospective, "retrospectives", |r| r.incident.to_string());
 
 /// Every object store, in the order a backup lists them. The journal is internal.
-pub const STORES: [&str; 12] =
-    ["people", "teams", "channels", "schedules", "policies", "rules", "maintenance", "incidents", "timeline", "outbox", "settings", "archive"];
+pub const STORES: [&str; 13] = [
+    "people",
+    "teams",
+    "channels",
+    "schedules",
+    "policies",
+    "rules",
+    "maintenance",
+    "incidents",
+    "timeline",
+    "outbox",
+    "settings",
+    "archive",
+    "retrospectives",
+];
 /// Stores derived from others: never exported, emptied and rebuilt by a restore.
 pub const DERIVED: [&str; 1] = ["digests"];
 /// The append-only log of every write (store, id, revision, time, put or delete).
