@@ -278,3 +278,43 @@ async fn a_version_3_archive_gains_its_digests_and_reads_them_as_the_archive_rea
     assert_eq!(rest.len(), 2, "paged after a key, like the archive");
     assert!(Driver::load(d.into_store()).await.unwrap().digests_ready());
 }
+
+#[wasm_bindgen_test]
+async fn a_version_4_database_gains_retrospectives_and_keeps_everything_else() {
+    // A version-4 Piket had no retrospectives.
+    let name = fresh_name("retrospectives");
+    let v4 = IdbStore::open_at(&name, 4).await.unwrap();
+    assert!(!v4.store_names().contains(&"retrospectives".to_string()));
+    let mut d = Driver::load(v4).await.unwrap();
+    for p in parse_world(WORLD).unwrap().people {
+        d.save(p, t0()).await.unwrap();
+    }
+    for p in parse_world(WORLD).unwrap().policies {
+        d.save(p, t0()).await.unwrap();
+    }
+    d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
+    let details = serde_json::from_value(serde_json::json!({"title": "Disk full"})).unwrap();
+    d.dispatch(t0(), Input::Open { id: "disk".into(), by: Actor::Automation, details }).await.unwrap();
+    d.dispatch(t0() + Duration::minutes(9), Input::Resolve { incident: "disk".into(), by: Actor::Automation }).await.unwrap();
+    d.into_store().close();
+
+    let v5 = IdbStore::open(&name).await.unwrap();
+    assert!(v5.store_names().contains(&"retrospectives".to_string()));
+    for store in STORES {
+        assert!(v5.store_names().contains(&store.to_string()), "{store}");
+    }
+    let d = Driver::load(v5).await.unwrap();
+    assert!(d.retrospectives().is_empty());
+    assert_eq!(d.engine().incident("disk").map(|i| i.details.title.as_str()), Some("Disk full"), "what version 4 kept is still there");
+    let retro = piket::insight::retro::Retrospective {
+        incident: "disk".into(),
+        summary: "Logs were never rotated.".into(),
+        items: vec![piket::insight::retro::ActionItem { text: "Rotate logs".into(), owner: Some("alice".into()), due: None, done: false }],
+    };
+    let (d, reply) =
+        piket::runtime::command::execute(d, piket::runtime::command::Command::SaveRetrospective { retrospective: retro.clone() }, t0() + Duration::hours(1))
+            .await;
+    reply.unwrap();
+    let d = Driver::load(d.into_store()).await.unwrap();
+    assert_eq!(d.retrospectives().get("disk"), Some(&retro), "read back from IndexedDB");
+}
