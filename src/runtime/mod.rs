@@ -16,6 +16,7 @@ pub mod live;
 pub mod outbox;
 pub mod people;
 pub mod replay;
+pub mod reports;
 pub mod view;
 
 use crate::engine::escalation::Rejected;

@@ -4,8 +4,10 @@
 //! storage or adapters directly. Everything a user typed is rendered as text, never as HTML.
 
 mod channels;
+mod charts;
 mod clock;
 mod command;
+mod download;
 mod editor;
 pub(crate) mod first_run;
 mod incidents;
@@ -15,6 +17,7 @@ mod people;
 mod placeholder;
 mod policies;
 mod reply;
+mod reports;
 mod row_actions;
 mod rules;
 pub(crate) mod schedules;
@@ -93,6 +96,7 @@ fn App() -> impl IntoView {
             {link(Route::Teams, "Teams")}
             {link(Route::Rules, "Rules")}
             {link(Route::Channels, "Channels")}
+            {link(Route::Reports, "Reports")}
             {link(Route::Lab, "Lab")}
             {link(Route::Settings, "Settings")}
         </nav>
@@ -112,6 +116,7 @@ fn App() -> impl IntoView {
                 Screen::Rules => view! { <rules::RulesScreen/> }.into_any(),
                 Screen::People => view! { <people::PeopleScreen/> }.into_any(),
                 Screen::Channels => view! { <channels::ChannelsScreen/> }.into_any(),
+                Screen::Reports => view! { <reports::ReportsScreen/> }.into_any(),
                 Screen::Lab => view! { <lab::LabScreen/> }.into_any(),
                 Screen::Settings => view! { <settings::SettingsScreen/> }.into_any(),
                 Screen::NotFound => view! { <placeholder::NotFound/> }.into_any(),

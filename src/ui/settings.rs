@@ -1,30 +1,14 @@
 //! Settings: the clock, notifications, acknowledgements from phones, storage, backup and restore.
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::clock::span;
 use super::command::{use_command_then, use_task, Outcome};
+use super::download::download;
 use super::state::AppState;
 use crate::runtime::command::Command;
 use crate::runtime::live::Role;
-
-/// Offers `text` as a file download named `name`.
-fn download(name: &str, text: &str) -> Result<(), String> {
-    let parts = js_sys::Array::of1(&text.into());
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/json");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(|_| "could not make the file")?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "could not make the file")?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(|_| "no link")?.unchecked_into();
-    a.set_href(&url);
-    a.set_download(name);
-    a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
-    Ok(())
-}
 
 /// The text of the file chosen in an `<input type=file>`.
 async fn chosen_file_text(input: &web_sys::HtmlInputElement) -> Result<String, String> {
@@ -48,6 +32,8 @@ pub fn SettingsScreen() -> impl IntoView {
             <StorageCard/>
 
             <BackupCard/>
+
+            <AuditCard/>
         </section>
     }
 }
@@ -106,7 +92,7 @@ fn BackupCard() -> impl IntoView {
         let result = match state.export(include).await {
             Ok(text) => {
                 let name = format!("piket-backup-{}.json", state.now.get_untracked().format("%Y-%m-%d"));
-                download(&name, &text).map(|_| format!("Backup saved as {name}."))
+                download(&name, "application/json", &text).map(|_| format!("Backup saved as {name}."))
             }
             Err(e) => Err(e),
         };
@@ -232,6 +218,35 @@ fn NotificationSettings() -> impl IntoView {
                 <button type="button" on:click=test disabled=move || permission.get() != "granted">"Send test notification"</button>
             </div>
             <Outcome message=send.value()/>
+        </section>
+    }
+}
+
+/// "Export audit log": every incident's timeline, hot and archived, as the hash-chained JSON
+/// Lines that `piket audit verify` checks.
+#[component]
+fn AuditCard() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let export = use_task(move |_: ()| async move {
+        let result = match state.every_incident().await {
+            Ok(incidents) => {
+                let text = crate::audit::export(&incidents);
+                let name = format!("piket-audit-{}.jsonl", state.now.get_untracked().format("%Y-%m-%d"));
+                download(&name, "application/jsonl", &text).map(|_| format!("The audit log of {} incidents saved as {name}.", incidents.len()))
+            }
+            Err(e) => Err(e),
+        };
+        message.set(Some(result));
+    });
+    view! {
+        <section class="card form-stack" aria-labelledby="audit-title">
+            <h2 id="audit-title">"Audit log"</h2>
+            <p class="muted">"Every timeline entry of every incident, each linked to the one before by its SHA-256, with a chain head for each day. Check a file with “piket audit verify FILE”."</p>
+            <div class="actions">
+                <button type="button" on:click=move |_| { export.dispatch_local(()); } disabled=move || export.pending().get()>"Export audit log"</button>
+            </div>
+            <Outcome message=message/>
         </section>
     }
 }

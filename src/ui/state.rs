@@ -13,6 +13,7 @@ use crate::engine::id::IncidentId;
 use crate::engine::incident::Incident;
 use crate::engine::person::Person;
 use crate::engine::world::World;
+use crate::insight::retro::Retrospective;
 use crate::runtime::command::{Cause, Command, Refusal, Reply};
 use crate::runtime::live::{ClockStatus, Live, PastIncident, Snapshot};
 use crate::runtime::view::{DeliveryRow, StorageUse};
@@ -52,6 +53,8 @@ pub struct AppState {
     pub loaded: RwSignal<bool>,
     /// Set when storage could not be opened or a step could not be saved; shown as a banner.
     pub load_error: RwSignal<Option<String>>,
+    /// Every retrospective (of hot and archived incidents).
+    pub retrospectives: RwSignal<Vec<Retrospective>>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             now: RwSignal::new(Live::now()),
             loaded: RwSignal::new(false),
             load_error: RwSignal::new(None),
+            retrospectives: RwSignal::new(Vec::new()),
         }
     }
 
@@ -100,6 +104,7 @@ impl AppState {
                 self.next_deadline.set(snap.next_deadline);
                 self.delivery.set(snap.delivery);
                 self.reply.set(snap.reply);
+                self.retrospectives.set(snap.retrospectives);
                 self.loaded.set(true);
             },
             move |status: ClockStatus| {
@@ -142,6 +147,30 @@ impl AppState {
         let mut all = live.history_since(since).await?;
         self.incidents.with_untracked(|hot| all.extend(hot.iter().filter(|i| i.opened_at >= since).cloned()));
         Ok(all)
+    }
+
+    /// Every incident with its whole timeline, words included: the hot ones and the whole archive,
+    /// read a page at a time (for the audit log, whose hashes cover every field).
+    pub async fn every_incident(self) -> Result<Vec<Incident>, String> {
+        let live = self.live.get_value().ok_or("Piket is still starting.")?;
+        let mut all: Vec<Incident> = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = live.history(cursor.clone(), 500).await?;
+            let done = page.len() < 500;
+            cursor = page.last().map(|p| p.cursor.clone());
+            all.extend(page.into_iter().map(|p| p.incident));
+            if done {
+                break;
+            }
+        }
+        self.incidents.with_untracked(|hot| all.extend(hot.iter().cloned()));
+        Ok(all)
+    }
+
+    /// The retrospective of an incident, if it has one.
+    pub fn retrospective(self, id: &str) -> Option<Retrospective> {
+        self.retrospectives.with(|r| r.iter().find(|r| r.incident == id).cloned())
     }
 
     /// An archived incident by id, read once and kept (`None` once known to be missing).
