@@ -97,6 +97,8 @@ pub fn PeopleScreen() -> impl IntoView {
 
             <PeopleList form=form confirm_remove=confirm_remove/>
 
+            <MyShifts/>
+
             <form class="card form" on:submit=submit novalidate aria-labelledby="person-form-title">
                 <h2 id="person-form-title">{move || if editing() { "Edit person" } else { "Add a person" }}</h2>
                 <PersonInput label="Name" id="person-name" name="name" field="name" required=true value=form.name form=form/>
@@ -199,5 +201,48 @@ fn PersonRow(person: Person, form: PersonForm, confirm_remove: RwSignal<Option<S
             <RowActions name=name.clone() id=person.id.to_string() kind=ConfigKind::Person question=format!("Remove {name}?")
                 confirm_remove=confirm_remove on_edit=Callback::new(move |_| form.fill(&edit_person)) />
         </li>
+    }
+}
+
+/// "My shifts (.ics)": the shifts of the person this device acts as, on every schedule.
+#[component]
+fn MyShifts() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let me = super::incidents::use_me();
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let options = move || {
+        std::iter::once((String::new(), "Choose who you are".to_string()))
+            .chain(state.people().into_iter().map(|p| (p.id.to_string(), p.name)))
+            .collect::<Vec<_>>()
+    };
+    let export = move |_| {
+        let Some(person) = super::incidents::known_me(state, &me.get_untracked()) else {
+            message.set(Some(Err("Choose who you are first.".into())));
+            return;
+        };
+        let now = state.now.get_untracked();
+        let days = super::schedules::CALENDAR_DAYS;
+        let made = state.world.with_untracked(|w| crate::insight::calendar::person_ics(w, &person, None, now, days, now));
+        message.set(Some(match made {
+            Err(e) => Err(e.to_string()),
+            Ok(ics) => {
+                let name = format!("piket-shifts-{person}.ics");
+                super::download::download(&name, "text/calendar", &ics).map(|_| format!("Your shifts for the next {days} days saved as {name}."))
+            }
+        }));
+    };
+    view! {
+        <section class="card form-stack" aria-labelledby="my-shifts-title">
+            <h2 id="my-shifts-title">"My shifts"</h2>
+            <p class="hint">"Your on-call shifts on every schedule, for your calendar."</p>
+            <div class="field">
+                <label for="my-shifts-me">"I am"</label>
+                {move || view! { <super::policies::fields::Choice id="my-shifts-me" options=options() value=me/> }}
+            </div>
+            <div class="actions">
+                <button type="button" on:click=export>"My shifts (.ics)"</button>
+            </div>
+            <crate::ui::command::Outcome message=message/>
+        </section>
     }
 }

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 
-use crate::ui::command::Alert;
+use crate::ui::command::{Alert, Outcome};
 
 use crate::route::Route;
 use crate::ui::nav::use_nav;
@@ -313,6 +313,8 @@ fn ScheduleEditor(id: String) -> impl IntoView {
                 <EditorFooter problems=problems.into() status=editor.status save=editor.save label="Save schedule"/>
             </form>
 
+            <CalendarExport id=form.id/>
+
             <section class="card" aria-labelledby="timeline-title">
                 <h2 id="timeline-title">"The next 14 days"</h2>
                 <p class="hint">"Red: nobody is on call; a page to this schedule would reach nobody and the level is skipped."</p>
@@ -511,5 +513,38 @@ fn OverridesEditor(form: ScheduleForm, problems: Memo<Problems>) -> impl IntoVie
                 <button type="button" on:click=add>"Add override"</button>
             </div>
         </fieldset>
+    }
+}
+
+/// Days of shifts a calendar file covers.
+pub const CALENDAR_DAYS: i64 = 90;
+
+/// "Export calendar (.ics)": the saved schedule's shifts for the next [`CALENDAR_DAYS`] days.
+#[component]
+fn CalendarExport(id: RwSignal<String>) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let export = move |_| {
+        let id = id.get_untracked();
+        let now = state.now.get_untracked();
+        let made = state.world.with_untracked(|w| crate::insight::calendar::schedule_ics(w, &id, now, CALENDAR_DAYS, now));
+        message.set(Some(match made {
+            Err(_) if id.is_empty() => Err("Save the schedule first.".into()),
+            Err(e) => Err(e.to_string()),
+            Ok(ics) => {
+                let name = format!("piket-schedule-{id}.ics");
+                super::download::download(&name, "text/calendar", &ics).map(|_| format!("The next {CALENDAR_DAYS} days saved as {name}."))
+            }
+        }));
+    };
+    view! {
+        <section class="card" aria-labelledby="calendar-title">
+            <h2 id="calendar-title">"Calendar"</h2>
+            <p class="hint">{format!("The saved schedule's shifts for the next {CALENDAR_DAYS} days, as an iCalendar file with real time zones.")}</p>
+            <div class="actions">
+                <button type="button" on:click=export>"Export calendar (.ics)"</button>
+            </div>
+            <Outcome message=message/>
+        </section>
     }
 }

@@ -9,6 +9,7 @@
 mod list;
 mod new;
 mod page;
+mod retro;
 
 pub use list::IncidentList;
 pub use new::NewIncident;

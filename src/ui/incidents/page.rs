@@ -171,6 +171,7 @@ pub fn IncidentPage() -> impl IntoView {
                     <ActingAs me=me choosing=choosing />
                     <Paging incident=incident act=act />
                     <NoteForm act=act busy=busy />
+                    <super::retro::RetroCard incident=incident />
                     <Timeline incident=incident />
                     <Changes incident=incident act=act busy=busy />
                     <Deliveries id=id />
