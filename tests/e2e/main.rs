@@ -17,6 +17,7 @@ mod ntfy;
 mod papercuts;
 mod people;
 mod phone_ack;
+mod reports;
 mod scale;
 mod screens;
 mod shell;
