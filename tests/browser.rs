@@ -269,12 +269,14 @@ async fn a_version_3_archive_gains_its_digests_and_reads_them_as_the_archive_rea
     assert!(!d.digests_ready(), "an upgraded archive has no digests yet");
     assert_eq!(d.digest_archive(t0() + Duration::days(1)).await.unwrap(), 4);
     assert!(d.digests_ready());
-    let digests = d.digests(None, 10).await.unwrap();
+    let (chunks, next) = d.digests(None, 10).await.unwrap();
+    assert_eq!((chunks.len(), next), (1, None));
+    let digests = &chunks[0].digests;
     let history = d.history(None, 10).await.unwrap();
     assert_eq!(digests.iter().map(|g| g.incident.id.as_str()).collect::<Vec<_>>(), ["old-3", "old-2", "old-1", "old-0"]);
     assert_eq!(digests.iter().map(|g| &g.key).collect::<Vec<_>>(), history.iter().map(|a| &a.key).collect::<Vec<_>>());
     assert_eq!(digests[0].incident.details.title, "Old 3");
-    let rest = d.digests(Some(&digests[1].key), 10).await.unwrap();
-    assert_eq!(rest.len(), 2, "paged after a key, like the archive");
+    let (since, _) = d.past_since(t0() + Duration::minutes(2), piket::runtime::driver::PastCursor::Start).await.unwrap();
+    assert_eq!(since.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["old-3", "old-2"], "read back through IndexedDB from a moment");
     assert!(Driver::load(d.into_store()).await.unwrap().digests_ready());
 }

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    archive_key, ArchivedIncident, Batch, Envelope, HistoryDigest, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, DERIVED, JOURNAL,
-    SCHEMA_VERSION, STORES,
+    archive_key, ArchivedIncident, Batch, DigestChunk, Envelope, HistoryDigest, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, DERIVED,
+    DIGESTS_COMPLETE, JOURNAL, SCHEMA_VERSION, STORES,
 };
 use crate::engine::escalation::check_incident;
 use crate::engine::format::{parse_policies, validate};
@@ -255,6 +255,9 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
             if name == "settings" && row.id == super::CLOCK_EPOCH {
                 continue; // never taken from a file: the restoring tab keeps its own
             }
+            if name == "settings" && row.id == DIGESTS_COMPLETE {
+                continue; // said below, once the digests are rebuilt
+            }
             batch.ops.push(Op::Put { store: name, id: row.id.clone(), value: row.value.clone() });
         }
     }
@@ -262,9 +265,10 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
     for name in DERIVED {
         batch.ops.push(Op::Clear { store: name });
     }
-    for archived in &archive {
-        batch.put(&HistoryDigest::of(&archived.key, &archived.incident));
+    for chunk in DigestChunk::chunks(archive.iter().map(|a| HistoryDigest::of(&a.key, &a.incident)).collect()) {
+        batch.put(&chunk);
     }
+    batch.put(&Setting { key: DIGESTS_COMPLETE.into(), value: serde_json::json!(true) });
     debug_assert!(!STORES.contains(&JOURNAL));
     Ok(Restore { batch, counts, secrets_included: file.secrets_included })
 }
