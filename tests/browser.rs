@@ -177,13 +177,10 @@ async fn backup_round_trip_and_refused_files_in_the_browser() {
     assert_eq!(restored.engine().incident("inc-1"), d.engine().incident("inc-1"));
 }
 
-#[wasm_bindgen_test]
-async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
-    // A version-2 Piket kept every resolved incident hot.
-    let name = fresh_name("archive");
-    let v2 = IdbStore::open_at(&name, 2).await.unwrap();
-    assert!(!v2.store_names().contains(&"archive".to_string()));
-    let mut d = Driver::load(v2).await.unwrap();
+/// `n` incidents opened and resolved a minute apart (`old-0` …) under the quick policy, their
+/// pages answered, on a store as an older Piket left it.
+async fn resolved_incidents(store: IdbStore, n: i64) -> Driver<IdbStore> {
+    let mut d = Driver::load(store).await.unwrap();
     for p in parse_world(WORLD).unwrap().people {
         d.save(p, t0()).await.unwrap();
     }
@@ -191,18 +188,27 @@ async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
         d.save(p, t0()).await.unwrap();
     }
     d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
-    for k in 0..5i64 {
+    for k in 0..n {
         let id: IncidentId = format!("old-{k}").into();
         let at = t0() + Duration::minutes(k);
         let details = serde_json::from_value(serde_json::json!({"title": format!("Old {k}")})).unwrap();
         d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details }).await.unwrap();
         d.dispatch(at, Input::Resolve { incident: id, by: Actor::Automation }).await.unwrap();
     }
-    for s in d.due_sends("https://piket.example", t0() + Duration::minutes(5)) {
+    for s in d.due_sends("https://piket.example", t0() + Duration::minutes(n)) {
         let ok = piket::runtime::outbox::Outcome::Http(piket::delivery::AttemptOutcome::status(200));
-        d.record_attempt(&s.key, s.route, &ok, 1, t0() + Duration::minutes(5)).await.unwrap();
+        d.record_attempt(&s.key, s.route, &ok, 1, t0() + Duration::minutes(n)).await.unwrap();
     }
-    d.into_store().close();
+    d
+}
+
+#[wasm_bindgen_test]
+async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
+    // A version-2 Piket kept every resolved incident hot.
+    let name = fresh_name("archive");
+    let v2 = IdbStore::open_at(&name, 2).await.unwrap();
+    assert!(!v2.store_names().contains(&"archive".to_string()));
+    resolved_incidents(v2, 5).await.into_store().close();
 
     let v3 = IdbStore::open(&name).await.unwrap();
     assert!(v3.store_names().contains(&"archive".to_string()));
@@ -230,25 +236,7 @@ async fn a_version_3_archive_gains_its_digests_and_reads_them_as_the_archive_rea
     let name = fresh_name("digests");
     let v3 = IdbStore::open_at(&name, 3).await.unwrap();
     assert!(!v3.store_names().contains(&"digests".to_string()));
-    let mut d = Driver::load(v3).await.unwrap();
-    for p in parse_world(WORLD).unwrap().people {
-        d.save(p, t0()).await.unwrap();
-    }
-    for p in parse_world(WORLD).unwrap().policies {
-        d.save(p, t0()).await.unwrap();
-    }
-    d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
-    for k in 0..4i64 {
-        let id: piket::engine::IncidentId = format!("old-{k}").into();
-        let at = t0() + Duration::minutes(k);
-        let details = serde_json::from_value(serde_json::json!({"title": format!("Old {k}")})).unwrap();
-        d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details }).await.unwrap();
-        d.dispatch(at, Input::Resolve { incident: id, by: Actor::Automation }).await.unwrap();
-    }
-    for s in d.due_sends("https://piket.example", t0() + Duration::minutes(5)) {
-        let ok = piket::runtime::outbox::Outcome::Http(piket::delivery::AttemptOutcome::status(200));
-        d.record_attempt(&s.key, s.route, &ok, 1, t0() + Duration::minutes(5)).await.unwrap();
-    }
+    let d = resolved_incidents(v3, 4).await;
     // Writing version 3's archive by hand: the archive record alone.
     let archived: Vec<_> = d.engine().incidents().cloned().collect();
     d.into_store().close();

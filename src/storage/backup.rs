@@ -190,16 +190,7 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
     let empty = Vec::new();
     let rows = |name: &str| file.stores.get(name).unwrap_or(&empty);
 
-    let world = World {
-        people: typed::<Person>("people", rows("people"))?,
-        teams: typed::<Team>("teams", rows("teams"))?,
-        channels: typed::<Channel>("channels", rows("channels"))?,
-        schedules: typed::<OnCallSchedule>("schedules", rows("schedules"))?,
-        policies: typed::<EscalationPolicy>("policies", rows("policies"))?,
-        rules: typed::<Rule>("rules", rows("rules"))?,
-        maintenance: typed::<MaintenanceWindow>("maintenance", rows("maintenance"))?,
-        default_policy: None,
-    };
+    let world = world_in(&rows)?;
     validate(&world).map_err(first_error)?;
     let incidents = typed::<StoredIncident>("incidents", rows("incidents"))?;
     // The engine runs only incidents that hold together: refuse, naming the field, rather than
@@ -303,14 +294,9 @@ pub struct History {
     pub exported_at: DateTime<Utc>,
 }
 
-/// A backup's world and incidents, after exactly the checks a restore runs ([`parse_backup`]):
-/// hot incidents get their timeline rows back (in `seq` order), archived ones carry theirs.
-pub fn read_history(text: &str) -> Result<History, ImportError> {
-    parse_backup(text)?;
-    let file: BackupFile = parse_json(text).map_err(|(path, message)| ImportError::Invalid { path, message })?;
-    let empty = Vec::new();
-    let rows = |name: &str| file.stores.get(name).unwrap_or(&empty);
-    let world = World {
+/// The configuration records of a backup's stores, typed (each failure names its row).
+fn world_in<'a>(rows: &impl Fn(&str) -> &'a Vec<Envelope<serde_json::Value>>) -> Result<World, ImportError> {
+    Ok(World {
         people: typed::<Person>("people", rows("people"))?,
         teams: typed::<Team>("teams", rows("teams"))?,
         channels: typed::<Channel>("channels", rows("channels"))?,
@@ -319,7 +305,17 @@ pub fn read_history(text: &str) -> Result<History, ImportError> {
         rules: typed::<Rule>("rules", rows("rules"))?,
         maintenance: typed::<MaintenanceWindow>("maintenance", rows("maintenance"))?,
         default_policy: None,
-    };
+    })
+}
+
+/// A backup's world and incidents, after exactly the checks a restore runs ([`parse_backup`]):
+/// hot incidents get their timeline rows back (in `seq` order), archived ones carry theirs.
+pub fn read_history(text: &str) -> Result<History, ImportError> {
+    parse_backup(text)?;
+    let file: BackupFile = parse_json(text).map_err(|(path, message)| ImportError::Invalid { path, message })?;
+    let empty = Vec::new();
+    let rows = |name: &str| file.stores.get(name).unwrap_or(&empty);
+    let world = world_in(&rows)?;
     let mut incidents: BTreeMap<crate::engine::IncidentId, crate::engine::incident::Incident> =
         typed::<StoredIncident>("incidents", rows("incidents"))?.into_iter().map(|s| (s.incident.id.clone(), s.incident)).collect();
     let mut timeline = typed::<TimelineRow>("timeline", rows("timeline"))?;
