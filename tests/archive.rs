@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use piket::engine::escalation::Input;
 use piket::engine::format::parse_world;
 use piket::engine::incident::{Actor, IncidentDetails};
-use piket::runtime::driver::{Driver, HOT_AFTER_RESOLVE};
+use piket::runtime::driver::{Driver, PastCursor, HOT_AFTER_RESOLVE};
 use piket::runtime::outbox::Outcome;
 use piket::storage::{MemoryStore, OutboxRow, Store, StoredIncident, TimelineRow};
 use pollster::block_on;
@@ -159,12 +159,28 @@ fn a_backup_carries_the_archive_and_refuses_a_tampered_one() {
     assert!(!plain.contains("secret-alice"), "the archived outbox leaks a webhook URL");
 }
 
+/// Every incident a driver would replay or report on from `since`, read to the end.
+fn past_since(d: &Driver<MemoryStore>, since: DateTime<Utc>) -> Vec<piket::engine::incident::Incident> {
+    let mut out = Vec::new();
+    let mut cursor = PastCursor::Start;
+    loop {
+        let (page, next) = block_on(d.past_since(since, cursor)).unwrap();
+        out.extend(page);
+        match next {
+            Some(n) => cursor = n,
+            None => return out,
+        }
+    }
+}
+
 #[test]
 fn each_archived_incident_has_a_compact_digest_that_a_restore_rebuilds_and_an_upgrade_backfills() {
-    use piket::storage::{ArchivedIncident, Batch, HistoryDigest, Op, Record};
+    use piket::storage::{ArchivedIncident, Batch, DigestChunk, Op, Record, Setting, DIGESTS_COMPLETE};
     let mut d = with_history(3);
     block_on(d.archive(t(2) + HOT_AFTER_RESOLVE * 2)).unwrap();
-    let digests = block_on(d.digests(None, 10)).unwrap();
+    let (chunks, next) = block_on(d.digests(None, 10)).unwrap();
+    assert_eq!((chunks.len(), next), (1, None), "three digests fit one chunk");
+    let digests = &chunks[0].digests;
     let archived = block_on(d.history(None, 10)).unwrap();
     assert_eq!(
         digests.iter().map(|g| &g.key).collect::<Vec<_>>(),
@@ -182,36 +198,76 @@ fn each_archived_incident_has_a_compact_digest_that_a_restore_rebuilds_and_an_up
         assert!(a.incident.timeline.iter().any(|e| !e.detail.is_empty()), "the archive keeps the words");
     }
     assert!(d.digests_ready());
-    // Stored as one string each, which the browser reads back flat.
-    let raw = block_on(d.store().list_raw(HistoryDigest::STORE)).unwrap();
+    // Stored packed, as one string a chunk.
+    let raw = block_on(d.store().list_raw(DigestChunk::STORE)).unwrap();
     assert!(raw.iter().all(|e| e.value.is_string()), "{:?}", raw[0].value);
     let packed = raw[0].value.as_str().unwrap().len();
-    let json = serde_json::to_string(&archived[0].incident).unwrap().len();
+    let json: usize = archived.iter().map(|a| serde_json::to_string(&a.incident).unwrap().len()).sum();
     assert!(packed * 2 < json, "packed {packed} bytes against {json} of JSON");
-    // A damaged digest is a clear error, not a panic.
-    let mut hurt = raw[0].clone();
-    hurt.value = serde_json::json!("not-a-digest!");
-    let err = serde_json::from_value::<HistoryDigest>(hurt.value).unwrap_err().to_string();
-    assert!(err.contains("digest"), "{err}");
+    // A damaged chunk is a clear error, not a panic.
+    for hurt in [serde_json::json!("not-a-digest!"), serde_json::json!("AAAA"), serde_json::json!(raw[0].value.as_str().unwrap()[..40])] {
+        let err = serde_json::from_value::<DigestChunk>(hurt).unwrap_err().to_string();
+        assert!(err.contains("digest"), "{err}");
+    }
 
     // Digests are derived: never in a backup, rebuilt by a restore.
     let text = block_on(d.export(t(3000), true)).unwrap();
     assert!(!text.contains("\"digests\""), "a backup carries no derived store");
     let (restored, _) = block_on(block_on(Driver::load(MemoryStore::new())).unwrap().import(&text, t(3001))).map_err(|(_, e)| e).unwrap();
-    assert_eq!(block_on(restored.digests(None, 10)).unwrap(), digests);
+    assert_eq!(block_on(restored.digests(None, 10)).unwrap().0, chunks);
+    assert!(restored.digests_ready());
 
     // An archive from before digests existed (an upgrade from schema 3): not ready until the
-    // clock has digested it, a batch at a time, and then the same digests as ever.
+    // clock has digested it, a batch at a time, and then the same digests as ever; meanwhile
+    // history is read from the archive itself.
     let store = restored.into_store();
     let mut wipe = Batch::new();
-    wipe.ops.push(Op::Clear { store: HistoryDigest::STORE });
+    wipe.ops.push(Op::Clear { store: DigestChunk::STORE });
+    wipe.delete::<Setting>(DIGESTS_COMPLETE);
     block_on(store.commit(wipe, t(3002))).unwrap();
     assert_eq!(block_on(store.count(ArchivedIncident::STORE)).unwrap(), 3);
     let mut upgraded = block_on(Driver::load(store)).unwrap();
     assert!(!upgraded.digests_ready());
+    assert_eq!(past_since(&upgraded, t(-10)).len(), 3, "read from the archive meanwhile");
     assert_eq!(block_on(upgraded.digest_archive(t(3003))).unwrap(), 3);
     assert!(upgraded.digests_ready());
     assert_eq!(block_on(upgraded.digest_archive(t(3004))).unwrap(), 0, "nothing left to do");
-    assert_eq!(block_on(upgraded.digests(None, 10)).unwrap(), digests);
+    assert_eq!(block_on(upgraded.digests(None, 10)).unwrap().0, chunks);
     assert!(block_on(Driver::load(upgraded.into_store())).unwrap().digests_ready(), "and a reload knows it");
+}
+
+#[test]
+fn history_since_a_moment_reads_chunk_by_chunk_and_stops_where_the_period_begins() {
+    // 600 incidents resolved a minute apart, archived in two passes: 500 (two full chunks), then
+    // 100 newer ones (the newest chunk is full, so a chunk of their own).
+    let mut d = with_history(600);
+    assert_eq!(block_on(d.archive(t(499) + HOT_AFTER_RESOLVE + Duration::minutes(1))).unwrap(), 500);
+    assert_eq!(block_on(d.archive(t(700) + HOT_AFTER_RESOLVE)).unwrap(), 100);
+    let (chunks, _) = block_on(d.digests(None, 10)).unwrap();
+    assert_eq!(chunks.iter().map(|c| c.digests.len()).collect::<Vec<_>>(), [100, 250, 250]);
+    assert_eq!(chunks[0].newest_resolved(), Some(t(599) + Duration::seconds(30)));
+
+    // Everything, once each, newest first.
+    let all = past_since(&d, t(-1));
+    assert_eq!(all.len(), 600);
+    assert_eq!(all[0].id, "old-599");
+    assert_eq!(all[599].id, "old-0");
+    // From a moment: exactly the incidents resolved since (old-k resolved at k min 30 s).
+    let since = past_since(&d, t(300));
+    assert_eq!(since.len(), 300);
+    assert!(since.iter().all(|i| i.resolved_at.unwrap() >= t(300)));
+    assert_eq!(since.last().unwrap().id, "old-300");
+    assert!(past_since(&d, t(10_000)).is_empty());
+
+    // A later pass of a few merges into the newest chunk while it has room.
+    block_on(d.dispatch(t(800), open("late"))).unwrap();
+    deliver(&mut d, t(800));
+    block_on(d.dispatch(t(801), Input::Resolve { incident: "late".into(), by: Actor::Automation })).unwrap();
+    deliver(&mut d, t(801));
+    block_on(d.dispatch(t(802), Input::Resolve { incident: "live".into(), by: Actor::Automation })).unwrap();
+    deliver(&mut d, t(802));
+    assert_eq!(block_on(d.archive(t(900) + HOT_AFTER_RESOLVE)).unwrap(), 2);
+    let (chunks, _) = block_on(d.digests(None, 10)).unwrap();
+    assert_eq!(chunks.iter().map(|c| c.digests.len()).collect::<Vec<_>>(), [102, 250, 250]);
+    assert_eq!(past_since(&d, t(-1)).len(), 602);
 }

@@ -177,13 +177,10 @@ async fn backup_round_trip_and_refused_files_in_the_browser() {
     assert_eq!(restored.engine().incident("inc-1"), d.engine().incident("inc-1"));
 }
 
-#[wasm_bindgen_test]
-async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
-    // A version-2 Piket kept every resolved incident hot.
-    let name = fresh_name("archive");
-    let v2 = IdbStore::open_at(&name, 2).await.unwrap();
-    assert!(!v2.store_names().contains(&"archive".to_string()));
-    let mut d = Driver::load(v2).await.unwrap();
+/// `n` incidents opened and resolved a minute apart (`old-0` …) under the quick policy, their
+/// pages answered, on a store as an older Piket left it.
+async fn resolved_incidents(store: IdbStore, n: i64) -> Driver<IdbStore> {
+    let mut d = Driver::load(store).await.unwrap();
     for p in parse_world(WORLD).unwrap().people {
         d.save(p, t0()).await.unwrap();
     }
@@ -191,18 +188,27 @@ async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
         d.save(p, t0()).await.unwrap();
     }
     d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
-    for k in 0..5i64 {
+    for k in 0..n {
         let id: IncidentId = format!("old-{k}").into();
         let at = t0() + Duration::minutes(k);
         let details = serde_json::from_value(serde_json::json!({"title": format!("Old {k}")})).unwrap();
         d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details }).await.unwrap();
         d.dispatch(at, Input::Resolve { incident: id, by: Actor::Automation }).await.unwrap();
     }
-    for s in d.due_sends("https://piket.example", t0() + Duration::minutes(5)) {
+    for s in d.due_sends("https://piket.example", t0() + Duration::minutes(n)) {
         let ok = piket::runtime::outbox::Outcome::Http(piket::delivery::AttemptOutcome::status(200));
-        d.record_attempt(&s.key, s.route, &ok, 1, t0() + Duration::minutes(5)).await.unwrap();
+        d.record_attempt(&s.key, s.route, &ok, 1, t0() + Duration::minutes(n)).await.unwrap();
     }
-    d.into_store().close();
+    d
+}
+
+#[wasm_bindgen_test]
+async fn a_version_2_database_gains_the_archive_and_pages_it_newest_first() {
+    // A version-2 Piket kept every resolved incident hot.
+    let name = fresh_name("archive");
+    let v2 = IdbStore::open_at(&name, 2).await.unwrap();
+    assert!(!v2.store_names().contains(&"archive".to_string()));
+    resolved_incidents(v2, 5).await.into_store().close();
 
     let v3 = IdbStore::open(&name).await.unwrap();
     assert!(v3.store_names().contains(&"archive".to_string()));
@@ -230,25 +236,7 @@ async fn a_version_3_archive_gains_its_digests_and_reads_them_as_the_archive_rea
     let name = fresh_name("digests");
     let v3 = IdbStore::open_at(&name, 3).await.unwrap();
     assert!(!v3.store_names().contains(&"digests".to_string()));
-    let mut d = Driver::load(v3).await.unwrap();
-    for p in parse_world(WORLD).unwrap().people {
-        d.save(p, t0()).await.unwrap();
-    }
-    for p in parse_world(WORLD).unwrap().policies {
-        d.save(p, t0()).await.unwrap();
-    }
-    d.set_default_policy(Some("quick".into()), t0()).await.unwrap();
-    for k in 0..4i64 {
-        let id: piket::engine::IncidentId = format!("old-{k}").into();
-        let at = t0() + Duration::minutes(k);
-        let details = serde_json::from_value(serde_json::json!({"title": format!("Old {k}")})).unwrap();
-        d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details }).await.unwrap();
-        d.dispatch(at, Input::Resolve { incident: id, by: Actor::Automation }).await.unwrap();
-    }
-    for s in d.due_sends("https://piket.example", t0() + Duration::minutes(5)) {
-        let ok = piket::runtime::outbox::Outcome::Http(piket::delivery::AttemptOutcome::status(200));
-        d.record_attempt(&s.key, s.route, &ok, 1, t0() + Duration::minutes(5)).await.unwrap();
-    }
+    let d = resolved_incidents(v3, 4).await;
     // Writing version 3's archive by hand: the archive record alone.
     let archived: Vec<_> = d.engine().incidents().cloned().collect();
     d.into_store().close();
@@ -269,13 +257,15 @@ async fn a_version_3_archive_gains_its_digests_and_reads_them_as_the_archive_rea
     assert!(!d.digests_ready(), "an upgraded archive has no digests yet");
     assert_eq!(d.digest_archive(t0() + Duration::days(1)).await.unwrap(), 4);
     assert!(d.digests_ready());
-    let digests = d.digests(None, 10).await.unwrap();
+    let (chunks, next) = d.digests(None, 10).await.unwrap();
+    assert_eq!((chunks.len(), next), (1, None));
+    let digests = &chunks[0].digests;
     let history = d.history(None, 10).await.unwrap();
     assert_eq!(digests.iter().map(|g| g.incident.id.as_str()).collect::<Vec<_>>(), ["old-3", "old-2", "old-1", "old-0"]);
     assert_eq!(digests.iter().map(|g| &g.key).collect::<Vec<_>>(), history.iter().map(|a| &a.key).collect::<Vec<_>>());
     assert_eq!(digests[0].incident.details.title, "Old 3");
-    let rest = d.digests(Some(&digests[1].key), 10).await.unwrap();
-    assert_eq!(rest.len(), 2, "paged after a key, like the archive");
+    let (since, _) = d.past_since(t0() + Duration::minutes(2), piket::runtime::driver::PastCursor::Start).await.unwrap();
+    assert_eq!(since.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["old-3", "old-2"], "read back through IndexedDB from a moment");
     assert!(Driver::load(d.into_store()).await.unwrap().digests_ready());
 }
 

@@ -30,8 +30,8 @@ use crate::insight::retro::Retrospective;
 use crate::reply::{ReplyMessage, ReplySettings, ReplyState, Verdict, Why};
 use crate::storage::backup::{self, Restore};
 use crate::storage::{
-    archive_key, ArchivedIncident, Batch, DeliveryState, HistoryDigest, OutboxRow, Record, Setting, Store, StoreError, StoredIncident, TimelineRow,
-    CLOCK_EPOCH, STORES,
+    archive_key, ArchivedIncident, Batch, DeliveryState, DigestChunk, HistoryDigest, OutboxRow, Record, Setting, Store, StoreError, StoredIncident,
+    TimelineRow, CLOCK_EPOCH, DIGESTS_COMPLETE, DIGESTS_PER_CHUNK, STORES,
 };
 
 /// World-wide settings that are not records of their own.
@@ -87,6 +87,11 @@ pub struct Driver<S: Store> {
 
 /// How long a route claimed by another clock epoch is left alone before this one sends it.
 pub const CLAIM_LEASE_SECS: i64 = 30;
+
+/// The settings row saying every archived incident has its digest.
+fn digests_complete() -> Setting {
+    Setting { key: DIGESTS_COMPLETE.into(), value: serde_json::json!(true) }
+}
 
 fn epoch_row(epoch: u64) -> Setting {
     Setting { key: CLOCK_EPOCH.into(), value: serde_json::json!({ "epoch": epoch }) }
@@ -179,6 +184,21 @@ pub struct ReplyOutcome {
 
 /// A resolved incident stays hot at least this long (see [`Driver::hot_window`]).
 pub const HOT_AFTER_RESOLVE: chrono::Duration = chrono::Duration::hours(24);
+/// Where [`Driver::past_since`] goes on reading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PastCursor {
+    Start,
+    /// After this digest chunk.
+    Digests(String),
+    /// After this archive key (read while an upgrade is still being digested).
+    Archive(String),
+}
+
+/// Digest chunks read per page of [`Driver::past_since`] (5 000 incidents).
+const PAST_CHUNKS_PER_PAGE: usize = 20;
+/// Archived incidents read per page while digests are not ready.
+const PAST_ARCHIVED_PER_PAGE: usize = 1000;
+
 /// Incidents archived per transaction.
 pub const ARCHIVE_BATCH: usize = 500;
 
@@ -237,7 +257,7 @@ impl<S: Store> Driver<S> {
         let (engine, left_out) = Engine::restore_checked(incidents.into_values());
         let left_out = left_out.into_iter().map(|(id, why)| (id, why.to_string())).collect();
         let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
-        let digests_ready = store.count(HistoryDigest::STORE).await? >= store.count(ArchivedIncident::STORE).await?;
+        let digests_ready = setting(DIGESTS_COMPLETE).is_some() || store.count(ArchivedIncident::STORE).await? == 0;
         let retrospectives = values(store.list::<Retrospective>().await?).into_iter().map(|r| (r.incident.clone(), r)).collect();
         Ok(Loaded { engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state, left_out, digests_ready, retrospectives })
     }
@@ -772,6 +792,7 @@ impl<S: Store> Driver<S> {
             }
         }
         let mut batch = Batch::new();
+        let mut digests = Vec::new();
         for id in &ids {
             let Some(incident) = self.engine.incident(id) else { continue };
             let Some(resolved_at) = incident.resolved_at else { continue };
@@ -784,8 +805,21 @@ impl<S: Store> Driver<S> {
             }
             batch.delete::<StoredIncident>(id);
             let key = archive_key(resolved_at, id);
-            batch.put(&HistoryDigest::of(&key, incident));
+            digests.push(HistoryDigest::of(&key, incident));
             batch.put(&ArchivedIncident { key, incident_id: id.clone(), incident: incident.clone(), recorded: self.recorded_at(id).to_vec(), outbox });
+        }
+        // Their digests join the newest chunk while it has room (an archive pass usually moves a
+        // few incidents, newer than any before), else start chunks of their own.
+        let newest = self.store.page::<DigestChunk>(None, 1).await?.into_iter().next().map(|e| e.value);
+        if let Some(chunk) = newest.filter(|c| c.digests.len() + digests.len() <= DIGESTS_PER_CHUNK) {
+            batch.delete::<DigestChunk>(&chunk.key);
+            digests.extend(chunk.digests);
+        }
+        for chunk in DigestChunk::chunks(digests) {
+            batch.put(&chunk);
+        }
+        if self.digests_ready {
+            batch.put(&digests_complete());
         }
         self.commit(batch, now).await?;
         for id in &ids {
@@ -803,10 +837,49 @@ impl<S: Store> Driver<S> {
         Ok(self.store.page::<ArchivedIncident>(after, limit).await?.into_iter().map(|e| e.value).collect())
     }
 
-    /// A page of history digests (the compact copies of archived incidents), newest resolved
-    /// first, after the archive key `after`.
-    pub async fn digests(&self, after: Option<&str>, limit: usize) -> Result<Vec<HistoryDigest>, ActionError> {
-        Ok(self.store.page::<HistoryDigest>(after, limit).await?.into_iter().map(|e| e.value).collect())
+    /// History digests (the compact copies of archived incidents) from `chunks` chunks after the
+    /// chunk key `after`, newest chunk first, and where the next page starts (`None`: no more).
+    /// Chunks may overlap in time: a reader looking back to a moment stops at the first chunk
+    /// whose newest incident resolved before it ([`DigestChunk::newest_resolved`]).
+    pub async fn digests(&self, after: Option<&str>, chunks: usize) -> Result<(Vec<DigestChunk>, Option<String>), ActionError> {
+        let page: Vec<DigestChunk> = self.store.page::<DigestChunk>(after, chunks).await?.into_iter().map(|e| e.value).collect();
+        let next = (page.len() == chunks).then(|| page.last().map(|c| c.key.clone())).flatten();
+        Ok((page, next))
+    }
+
+    /// One page of every archived incident resolved at or after `since` (so every one opened
+    /// since then), newest first, and where the next page starts (`None`: that was all). Reads
+    /// digests when every archived incident has one, else the archive itself (while an upgrade is
+    /// still being digested); a read keeps to the way it started. Chunks can overlap, so the same
+    /// incident may come twice in one read: callers keep the first.
+    pub async fn past_since(&self, since: DateTime<Utc>, from: PastCursor) -> Result<(Vec<Incident>, Option<PastCursor>), ActionError> {
+        let digests = match &from {
+            PastCursor::Start => self.digests_ready,
+            PastCursor::Digests(_) => true,
+            PastCursor::Archive(_) => false,
+        };
+        let after = match &from {
+            PastCursor::Start => None,
+            PastCursor::Digests(k) | PastCursor::Archive(k) => Some(k.as_str()),
+        };
+        if digests {
+            let (chunks, next) = self.digests(after, PAST_CHUNKS_PER_PAGE).await?;
+            let mut out = Vec::new();
+            for chunk in chunks {
+                if chunk.newest_resolved().is_some_and(|r| r < since) {
+                    return Ok((out, None));
+                }
+                out.extend(chunk.digests.into_iter().map(|d| d.incident).filter(|i| i.resolved_at.is_some_and(|r| r >= since)));
+            }
+            Ok((out, next.map(PastCursor::Digests)))
+        } else {
+            let page = self.history(after, PAST_ARCHIVED_PER_PAGE).await?;
+            let full = page.len() == PAST_ARCHIVED_PER_PAGE;
+            let last = page.last().map(|a| a.key.clone());
+            let out: Vec<Incident> = page.into_iter().map(|a| a.incident).take_while(|i| i.resolved_at.is_some_and(|r| r >= since)).collect();
+            let next = (full && out.len() == PAST_ARCHIVED_PER_PAGE).then_some(last).flatten();
+            Ok((out, next.map(PastCursor::Archive)))
+        }
     }
 
     /// Whether every archived incident has its digest, so history can be read from digests alone.
@@ -824,14 +897,16 @@ impl<S: Store> Driver<S> {
         }
         let page = self.store.page::<ArchivedIncident>(self.digest_cursor.as_deref(), ARCHIVE_BATCH).await?;
         let mut batch = Batch::new();
-        for row in &page {
-            batch.put(&HistoryDigest::of(&row.value.key, &row.value.incident));
+        for chunk in DigestChunk::chunks(page.iter().map(|row| HistoryDigest::of(&row.value.key, &row.value.incident)).collect()) {
+            batch.put(&chunk);
+        }
+        let done = page.len() < ARCHIVE_BATCH;
+        if done {
+            batch.put(&digests_complete());
         }
         self.commit(batch, now).await?;
         self.digest_cursor = page.last().map(|r| r.id.clone());
-        if page.len() < ARCHIVE_BATCH {
-            self.digests_ready = true;
-        }
+        self.digests_ready = done;
         Ok(page.len())
     }
 

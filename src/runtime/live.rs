@@ -594,30 +594,22 @@ impl Live {
         Ok(page.into_iter().map(|a| PastIncident::of(a, driver.world())).collect())
     }
 
-    /// Every archived incident resolved at or after `since` (so every one opened since then),
-    /// read a thousand at a time.
+    /// Every archived incident resolved at or after `since` (so every one opened since then).
     pub async fn history_since(&self, since: DateTime<Utc>) -> Result<Vec<Incident>, String> {
         let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = super::driver::PastCursor::Start;
         loop {
             // The driver is taken a page at a time, so the clock keeps ticking meanwhile.
-            // Digests (compact copies) when every archived incident has one; the archive itself
-            // while an upgrade is still digesting it.
-            let page: Vec<(String, Incident)> = {
+            let (page, next) = {
                 let guard = self.0.driver.lock().await;
                 let driver = guard.as_ref().ok_or("Storage is still opening.")?;
-                if driver.digests_ready() {
-                    driver.digests(cursor.as_deref(), 1000).await.map_err(|e| e.to_string())?.into_iter().map(|d| (d.key, d.incident)).collect()
-                } else {
-                    driver.history(cursor.as_deref(), 1000).await.map_err(|e| e.to_string())?.into_iter().map(|a| (a.key, a.incident)).collect()
-                }
+                driver.past_since(since, cursor).await.map_err(|e| e.to_string())?
             };
-            let full = page.len() == 1000;
-            cursor = page.last().map(|(key, _)| key.clone());
-            let before = out.len();
-            out.extend(page.into_iter().map(|(_, i)| i).take_while(|i| i.resolved_at.is_some_and(|r| r >= since)));
-            if !full || out.len() - before < 1000 {
-                return Ok(out);
+            out.extend(page.into_iter().filter(|i| seen.insert(i.id.clone())));
+            match next {
+                Some(n) => cursor = n,
+                None => return Ok(out),
             }
         }
     }

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    archive_key, ArchivedIncident, Batch, Envelope, HistoryDigest, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, DERIVED, JOURNAL,
-    SCHEMA_VERSION, STORES,
+    archive_key, ArchivedIncident, Batch, DigestChunk, Envelope, HistoryDigest, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, DERIVED,
+    DIGESTS_COMPLETE, JOURNAL, SCHEMA_VERSION, STORES,
 };
 use crate::engine::escalation::check_incident;
 use crate::engine::format::{parse_policies, validate};
@@ -191,16 +191,7 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
     let empty = Vec::new();
     let rows = |name: &str| file.stores.get(name).unwrap_or(&empty);
 
-    let world = World {
-        people: typed::<Person>("people", rows("people"))?,
-        teams: typed::<Team>("teams", rows("teams"))?,
-        channels: typed::<Channel>("channels", rows("channels"))?,
-        schedules: typed::<OnCallSchedule>("schedules", rows("schedules"))?,
-        policies: typed::<EscalationPolicy>("policies", rows("policies"))?,
-        rules: typed::<Rule>("rules", rows("rules"))?,
-        maintenance: typed::<MaintenanceWindow>("maintenance", rows("maintenance"))?,
-        default_policy: None,
-    };
+    let world = world_in(&rows)?;
     validate(&world).map_err(first_error)?;
     let incidents = typed::<StoredIncident>("incidents", rows("incidents"))?;
     // The engine runs only incidents that hold together: refuse, naming the field, rather than
@@ -271,6 +262,9 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
             if name == "settings" && row.id == super::CLOCK_EPOCH {
                 continue; // never taken from a file: the restoring tab keeps its own
             }
+            if name == "settings" && row.id == DIGESTS_COMPLETE {
+                continue; // said below, once the digests are rebuilt
+            }
             batch.ops.push(Op::Put { store: name, id: row.id.clone(), value: row.value.clone() });
         }
     }
@@ -278,9 +272,10 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
     for name in DERIVED {
         batch.ops.push(Op::Clear { store: name });
     }
-    for archived in &archive {
-        batch.put(&HistoryDigest::of(&archived.key, &archived.incident));
+    for chunk in DigestChunk::chunks(archive.iter().map(|a| HistoryDigest::of(&a.key, &a.incident)).collect()) {
+        batch.put(&chunk);
     }
+    batch.put(&Setting { key: DIGESTS_COMPLETE.into(), value: serde_json::json!(true) });
     debug_assert!(!STORES.contains(&JOURNAL));
     Ok(Restore { batch, counts, secrets_included: file.secrets_included })
 }
@@ -315,14 +310,9 @@ pub struct History {
     pub exported_at: DateTime<Utc>,
 }
 
-/// A backup's world and incidents, after exactly the checks a restore runs ([`parse_backup`]):
-/// hot incidents get their timeline rows back (in `seq` order), archived ones carry theirs.
-pub fn read_history(text: &str) -> Result<History, ImportError> {
-    parse_backup(text)?;
-    let file: BackupFile = parse_json(text).map_err(|(path, message)| ImportError::Invalid { path, message })?;
-    let empty = Vec::new();
-    let rows = |name: &str| file.stores.get(name).unwrap_or(&empty);
-    let world = World {
+/// The configuration records of a backup's stores, typed (each failure names its row).
+fn world_in<'a>(rows: &impl Fn(&str) -> &'a Vec<Envelope<serde_json::Value>>) -> Result<World, ImportError> {
+    Ok(World {
         people: typed::<Person>("people", rows("people"))?,
         teams: typed::<Team>("teams", rows("teams"))?,
         channels: typed::<Channel>("channels", rows("channels"))?,
@@ -331,7 +321,17 @@ pub fn read_history(text: &str) -> Result<History, ImportError> {
         rules: typed::<Rule>("rules", rows("rules"))?,
         maintenance: typed::<MaintenanceWindow>("maintenance", rows("maintenance"))?,
         default_policy: None,
-    };
+    })
+}
+
+/// A backup's world and incidents, after exactly the checks a restore runs ([`parse_backup`]):
+/// hot incidents get their timeline rows back (in `seq` order), archived ones carry theirs.
+pub fn read_history(text: &str) -> Result<History, ImportError> {
+    parse_backup(text)?;
+    let file: BackupFile = parse_json(text).map_err(|(path, message)| ImportError::Invalid { path, message })?;
+    let empty = Vec::new();
+    let rows = |name: &str| file.stores.get(name).unwrap_or(&empty);
+    let world = world_in(&rows)?;
     let mut incidents: BTreeMap<crate::engine::IncidentId, crate::engine::incident::Incident> =
         typed::<StoredIncident>("incidents", rows("incidents"))?.into_iter().map(|s| (s.incident.id.clone(), s.incident)).collect();
     let mut timeline = typed::<TimelineRow>("timeline", rows("timeline"))?;

@@ -1,12 +1,12 @@
-//! The stored form of a [`HistoryDigest`]: a year of history is read back at once (the Lab's
-//! Replay, reports), so each digest is packed with postcard into a few hundred bytes, times as
-//! Unix milliseconds, and kept as one base64 string. The browser then reads 50 000 flat strings,
-//! and decoding one takes a couple of microseconds instead of parsing a kilobyte of JSON.
+//! The stored form of a [`super::DigestChunk`]: a year of history is read back at once (the Lab's
+//! Replay, reports), so digests are packed with postcard (a few hundred bytes each, times as Unix
+//! milliseconds), a chunk of them kept as one base64 string. The browser then reads a few hundred
+//! flat strings, and decoding a digest takes microseconds instead of parsing a kilobyte of JSON.
 //!
 //! The packed shapes below mirror the engine's types field by field, with nothing skipped or
 //! renamed (postcard is not self-describing: every field is always written, in order). The one
-//! nested record, the policy frozen onto the incident, is kept as its JSON text: it is the same
-//! text for every incident that ran the same policy, so a reader parses each distinct one once.
+//! nested record, the policy frozen onto the incident, is kept as its JSON text in a table at the
+//! head of the chunk, once per distinct policy, and a reader parses each distinct text once.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,7 +25,6 @@ const PACKED_VERSION: u8 = 1;
 
 #[derive(Serialize, Deserialize)]
 struct Packed {
-    version: u8,
     key: String,
     id: String,
     details: PackedDetails,
@@ -67,7 +66,8 @@ struct PackedDetails {
 /// where its cursor stopped are all there is to keep.
 #[derive(Serialize, Deserialize)]
 struct PackedEscalation {
-    policy_json: String,
+    /// Index into the chunk's table of frozen policies.
+    policy: u32,
     level: u32,
     pass: u32,
     repeats_used: u32,
@@ -98,12 +98,28 @@ fn time(ms: i64) -> Result<DateTime<Utc>, String> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("time {ms} ms is out of range"))
 }
 
-/// The stored text of a digest.
-pub(super) fn pack(d: &HistoryDigest) -> String {
+/// The stored text of a chunk of digests.
+pub(super) fn pack(digests: &[HistoryDigest]) -> String {
+    let mut policies = Vec::new();
+    let packed: Vec<Packed> = digests.iter().map(|d| packed(d, &mut policies)).collect();
+    let bytes = postcard::to_allocvec(&(PACKED_VERSION, policies, packed)).expect("digests pack");
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
+/// Index of `policy` in a chunk's table of policy texts, adding it when new.
+fn policy_index(policy: &EscalationPolicy, table: &mut Vec<String>) -> u32 {
+    let text = serde_json::to_string(policy).expect("a policy serializes");
+    let at = table.iter().position(|t| *t == text).unwrap_or_else(|| {
+        table.push(text);
+        table.len() - 1
+    });
+    at as u32
+}
+
+fn packed(d: &HistoryDigest, policies: &mut Vec<String>) -> Packed {
     let i = &d.incident;
     let x = &i.details;
-    let packed = Packed {
-        version: PACKED_VERSION,
+    Packed {
         key: d.key.clone(),
         id: i.id.to_string(),
         details: PackedDetails {
@@ -134,7 +150,7 @@ pub(super) fn pack(d: &HistoryDigest) -> String {
         assignee: i.assignee.as_ref().map(|a| a.to_string()),
         suppressed: i.suppressed.clone(),
         escalation: i.escalation.as_ref().map(|e| PackedEscalation {
-            policy_json: serde_json::to_string(&e.policy).expect("a policy serializes"),
+            policy: policy_index(&e.policy, policies),
             level: e.level as u32,
             pass: e.pass,
             repeats_used: e.repeats_used,
@@ -161,9 +177,7 @@ pub(super) fn pack(d: &HistoryDigest) -> String {
                 severity_to: e.severity_to,
             })
             .collect(),
-    };
-    let bytes = postcard::to_allocvec(&packed).expect("a digest packs");
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+    }
 }
 
 /// Frozen policies already parsed while reading, by their text.
@@ -177,34 +191,40 @@ thread_local! {
     static POLICIES: std::cell::RefCell<Policies> = std::cell::RefCell::default();
 }
 
-/// A digest back from its stored text.
-pub(super) fn unpack(text: &str) -> Result<HistoryDigest, String> {
-    POLICIES.with(|cache| {
+/// A chunk of digests back from its stored text.
+pub(super) fn unpack(text: &str) -> Result<Vec<HistoryDigest>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(text).map_err(|e| format!("history digests are not base64: {e}"))?;
+    let version = bytes.first().copied().unwrap_or(0);
+    if version != PACKED_VERSION {
+        return Err(format!("history digests of version {version} (this Piket reads {PACKED_VERSION})"));
+    }
+    let (_, texts, packed): (u8, Vec<String>, Vec<Packed>) = postcard::from_bytes(&bytes).map_err(|e| format!("history digests could not be unpacked: {e}"))?;
+    let policies = POLICIES.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.0.len() > POLICIES_KEPT {
             cache.0.clear();
         }
-        unpack_with(text, &mut cache)
-    })
+        texts.into_iter().map(|text| cache.parsed(text)).collect::<Result<Vec<_>, String>>()
+    })?;
+    packed.into_iter().map(|p| unpacked(p, &policies)).collect()
 }
 
-fn unpack_with(text: &str, policies: &mut Policies) -> Result<HistoryDigest, String> {
-    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(text).map_err(|e| format!("a history digest is not base64: {e}"))?;
-    let p: Packed = postcard::from_bytes(&bytes).map_err(|e| format!("a history digest could not be unpacked: {e}"))?;
-    if p.version != PACKED_VERSION {
-        return Err(format!("a history digest of version {} (this Piket reads {PACKED_VERSION})", p.version));
+impl Policies {
+    fn parsed(&mut self, text: String) -> Result<EscalationPolicy, String> {
+        if let Some(p) = self.0.get(&text) {
+            return Ok(p.clone());
+        }
+        let policy: EscalationPolicy = serde_json::from_str(&text).map_err(|e| format!("a history digest's policy: {e}"))?;
+        self.0.insert(text, policy.clone());
+        Ok(policy)
     }
+}
+
+fn unpacked(p: Packed, policies: &[EscalationPolicy]) -> Result<HistoryDigest, String> {
     let escalation = match p.escalation {
         None => None,
         Some(e) => {
-            let policy = match policies.0.get(&e.policy_json) {
-                Some(policy) => policy.clone(),
-                None => {
-                    let policy: EscalationPolicy = serde_json::from_str(&e.policy_json).map_err(|e| format!("a history digest's policy: {e}"))?;
-                    policies.0.insert(e.policy_json, policy.clone());
-                    policy
-                }
-            };
+            let policy = policies.get(e.policy as usize).cloned().ok_or_else(|| format!("a history digest names policy {} of {}", e.policy, policies.len()))?;
             Some(Escalation {
                 policy,
                 level: e.level as usize,

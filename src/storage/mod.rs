@@ -67,7 +67,7 @@ record!(TimelineRow, "timeline", |t| t.id());
 record!(OutboxRow, "outbox", |o| o.key.clone());
 record!(Setting, "settings", |s| s.key.clone());
 record!(ArchivedIncident, "archive", |a| a.key.clone());
-record!(HistoryDigest, "digests", |d| d.key.clone());
+record!(DigestChunk, "digests", |c| c.key.clone());
 record!(Retrospective, "retrospectives", |r| r.incident.to_string());
 
 /// Every object store, in the order a backup lists them. The journal is internal.
@@ -138,12 +138,9 @@ pub struct ArchivedIncident {
 
 /// A compact copy of one archived incident, under the same key: what reading a year of history at
 /// once needs (the Lab's Replay, reports) and nothing else — the incident with the typed part of
-/// its timeline, without the words of each entry, when each was recorded, or the delivery log.
-/// Derived from the archive: written in the same transaction as its [`ArchivedIncident`], never
-/// exported, rebuilt by a restore and, after an upgrade, by [`HistoryDigest::of`] over the archive.
-///
-/// Stored packed, as one short string (see `digest.rs`): the browser then reads a year of them as
-/// 50 000 flat strings instead of millions of fields.
+/// its timeline, without the words of each entry, its page keys, when each was recorded, or the
+/// delivery log. Derived from the archive: written in the same transaction as its
+/// [`ArchivedIncident`], never exported, rebuilt by a restore and, after an upgrade, by the clock.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistoryDigest {
     pub key: String,
@@ -165,18 +162,59 @@ impl HistoryDigest {
     }
 }
 
-impl Serialize for HistoryDigest {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&digest::pack(self))
+/// Digests kept in one record. A browser reads a few hundred records far faster than 50 000, and
+/// each packs to a few hundred bytes.
+pub const DIGESTS_PER_CHUNK: usize = 250;
+
+/// Up to [`DIGESTS_PER_CHUNK`] history digests in one record, keyed by the smallest archive key
+/// among them (its newest resolution), so plain key order reads the newest history first and a
+/// reader can stop at the first chunk whose newest incident resolved before the period began.
+/// Stored packed, as one short string (see `digest.rs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DigestChunk {
+    pub key: String,
+    /// Newest resolved first.
+    pub digests: Vec<HistoryDigest>,
+}
+
+impl DigestChunk {
+    /// Chunks of at most [`DIGESTS_PER_CHUNK`] for these digests, each sorted newest first.
+    pub fn chunks(mut digests: Vec<HistoryDigest>) -> Vec<DigestChunk> {
+        digests.sort_by(|a, b| a.key.cmp(&b.key));
+        digests.dedup_by(|a, b| a.key == b.key);
+        let mut out = Vec::new();
+        while !digests.is_empty() {
+            let rest = digests.split_off(digests.len().min(DIGESTS_PER_CHUNK));
+            out.push(DigestChunk { key: digests[0].key.clone(), digests });
+            digests = rest;
+        }
+        out
+    }
+
+    /// When the newest incident in the chunk was resolved (from its key).
+    pub fn newest_resolved(&self) -> Option<DateTime<Utc>> {
+        resolved_of_key(&self.key)
     }
 }
 
-impl<'de> Deserialize<'de> for HistoryDigest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HistoryDigest, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        digest::unpack(&text).map_err(serde::de::Error::custom)
+impl Serialize for DigestChunk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&digest::pack(&self.digests))
     }
 }
+
+impl<'de> Deserialize<'de> for DigestChunk {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DigestChunk, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        let digests = digest::unpack(&text).map_err(serde::de::Error::custom)?;
+        let key = digests.first().map(|g| g.key.clone()).ok_or_else(|| serde::de::Error::custom("an empty chunk of history digests"))?;
+        Ok(DigestChunk { key, digests })
+    }
+}
+
+/// The settings row saying every archived incident has its digest (written by a restore, by the
+/// clock once it has digested an upgraded archive, and by every archive pass after that).
+pub const DIGESTS_COMPLETE: &str = "history-digests";
 
 /// The latest time an archive key can hold (9999-12-31T23:59:59.999Z), in Unix milliseconds.
 const ARCHIVE_MAX_MS: i64 = 253_402_300_799_999;
@@ -186,6 +224,12 @@ const ARCHIVE_MAX_MS: i64 = 253_402_300_799_999;
 pub fn archive_key(resolved_at: DateTime<Utc>, id: &str) -> String {
     let ms = resolved_at.timestamp_millis().clamp(0, ARCHIVE_MAX_MS);
     format!("{:015}/{id}", ARCHIVE_MAX_MS - ms)
+}
+
+/// The resolution time an archive key was made from.
+pub fn resolved_of_key(key: &str) -> Option<DateTime<Utc>> {
+    let down: i64 = key.get(..15)?.parse().ok()?;
+    DateTime::from_timestamp_millis(ARCHIVE_MAX_MS - down)
 }
 
 /// One timeline entry of one incident.
