@@ -7,7 +7,6 @@ use piket::engine::escalation::Input;
 use piket::engine::format::parse_world;
 use piket::engine::incident::{Actor, IncidentId};
 use piket::runtime::driver::Driver;
-use piket::runtime::outbox::Outcome;
 use piket::storage::MemoryStore;
 use pollster::block_on;
 use thirtyfour::prelude::*;
@@ -26,21 +25,8 @@ fn history_backup() -> std::path::PathBuf {
     .unwrap();
     let now = Utc::now();
     let start = now - Duration::days(10);
-    let mut d = block_on(Driver::load(MemoryStore::new())).unwrap();
-    for p in world.people {
-        block_on(d.save(p, start)).unwrap();
-    }
-    for p in world.policies {
-        block_on(d.save(p, start)).unwrap();
-    }
-    block_on(d.set_default_policy(Some("p".into()), start)).unwrap();
-    let deliver = |d: &mut Driver<MemoryStore>, at| {
-        let sends = d.due_sends("https://piket.example", at);
-        block_on(d.claim(&sends, at)).unwrap();
-        for s in &sends {
-            block_on(d.record_attempt(&s.key, s.route, &Outcome::Http(piket::delivery::AttemptOutcome::status(200)), 5, at)).unwrap();
-        }
-    };
+    let mut d = crate::support::team_driver(world, "p", start);
+    let deliver = crate::support::deliver_due;
     let cycle = |d: &mut Driver<MemoryStore>, id: IncidentId, title: String, at: chrono::DateTime<Utc>| {
         let details = serde_json::from_value(serde_json::json!({"title": title})).unwrap();
         block_on(d.dispatch(at, Input::Open { id: id.clone(), by: Actor::Automation, details })).unwrap();

@@ -11,7 +11,6 @@ use piket::engine::format::parse_world;
 use piket::engine::incident::{Actor, IncidentId};
 use piket::insight::retro::{ActionItem, Retrospective};
 use piket::runtime::driver::Driver;
-use piket::runtime::outbox::Outcome;
 use piket::storage::MemoryStore;
 use pollster::block_on;
 use serde_json::json;
@@ -40,21 +39,8 @@ fn reports_backup() -> std::path::PathBuf {
     .unwrap();
     let now = Utc::now();
     let start = now - Duration::days(5);
-    let mut d = block_on(Driver::load(MemoryStore::new())).unwrap();
-    for p in world.people {
-        block_on(d.save(p, start)).unwrap();
-    }
-    for p in world.policies {
-        block_on(d.save(p, start)).unwrap();
-    }
-    block_on(d.set_default_policy(Some("p".into()), start)).unwrap();
-    let deliver = |d: &mut Driver<MemoryStore>, at| {
-        let sends = d.due_sends("https://piket.example", at);
-        block_on(d.claim(&sends, at)).unwrap();
-        for s in &sends {
-            block_on(d.record_attempt(&s.key, s.route, &Outcome::Http(piket::delivery::AttemptOutcome::status(200)), 5, at)).unwrap();
-        }
-    };
+    let mut d = crate::support::team_driver(world, "p", start);
+    let deliver = crate::support::deliver_due;
     let open = |d: &mut Driver<MemoryStore>, id: &str, title: &str, service: &str, at| {
         let details = serde_json::from_value(json!({"title": title, "service": service})).unwrap();
         block_on(d.dispatch(at, Input::Open { id: IncidentId::from(id), by: Actor::Automation, details })).unwrap();

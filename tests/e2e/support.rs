@@ -410,3 +410,33 @@ fn xpath_literal(s: &str) -> String {
 pub fn route_of(url: &url::Url) -> String {
     url.fragment().unwrap_or("").split('?').next().unwrap_or("").to_string()
 }
+
+/// A driver on the in-memory store with `world`'s people and policies saved at `at`, and
+/// `default_policy` as the default: the start of every backup an e2e test builds natively.
+pub fn team_driver(
+    world: piket::engine::world::World,
+    default_policy: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> piket::runtime::driver::Driver<piket::storage::MemoryStore> {
+    use pollster::block_on;
+    let mut d = block_on(piket::runtime::driver::Driver::load(piket::storage::MemoryStore::new())).unwrap();
+    for p in world.people {
+        block_on(d.save(p, at)).unwrap();
+    }
+    for p in world.policies {
+        block_on(d.save(p, at)).unwrap();
+    }
+    block_on(d.set_default_policy(Some(default_policy.into()), at)).unwrap();
+    d
+}
+
+/// Sends everything due at `at`, each answered 200, so nothing is left pending.
+pub fn deliver_due(d: &mut piket::runtime::driver::Driver<piket::storage::MemoryStore>, at: chrono::DateTime<chrono::Utc>) {
+    use pollster::block_on;
+    let sends = d.due_sends("https://piket.example", at);
+    block_on(d.claim(&sends, at)).unwrap();
+    for s in &sends {
+        let ok = piket::runtime::outbox::Outcome::Http(piket::delivery::AttemptOutcome::status(200));
+        block_on(d.record_attempt(&s.key, s.route, &ok, 5, at)).unwrap();
+    }
+}
