@@ -6,9 +6,9 @@
 //! The packed shapes below mirror the engine's types field by field, with nothing skipped or
 //! renamed (postcard is not self-describing: every field is always written, in order). The one
 //! nested record, the policy frozen onto the incident, is kept as its JSON text in a table at the
-//! head of the chunk, once per distinct policy, and a reader parses each distinct text once.
+//! head of the chunk, once per distinct policy, so a chunk parses each policy it holds once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -180,17 +180,6 @@ fn packed(d: &HistoryDigest, policies: &mut Vec<String>) -> Packed {
     }
 }
 
-/// Frozen policies already parsed while reading, by their text.
-#[derive(Default)]
-struct Policies(HashMap<String, EscalationPolicy>);
-
-/// Distinct policy texts kept parsed; a team has a handful of policies, each edit one more text.
-const POLICIES_KEPT: usize = 256;
-
-thread_local! {
-    static POLICIES: std::cell::RefCell<Policies> = std::cell::RefCell::default();
-}
-
 /// A chunk of digests back from its stored text.
 pub(super) fn unpack(text: &str) -> Result<Vec<HistoryDigest>, String> {
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(text).map_err(|e| format!("history digests are not base64: {e}"))?;
@@ -199,25 +188,11 @@ pub(super) fn unpack(text: &str) -> Result<Vec<HistoryDigest>, String> {
         return Err(format!("history digests of version {version} (this Piket reads {PACKED_VERSION})"));
     }
     let (_, texts, packed): (u8, Vec<String>, Vec<Packed>) = postcard::from_bytes(&bytes).map_err(|e| format!("history digests could not be unpacked: {e}"))?;
-    let policies = POLICIES.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.0.len() > POLICIES_KEPT {
-            cache.0.clear();
-        }
-        texts.into_iter().map(|text| cache.parsed(text)).collect::<Result<Vec<_>, String>>()
-    })?;
+    let policies = texts
+        .iter()
+        .map(|text| serde_json::from_str::<EscalationPolicy>(text).map_err(|e| format!("a history digest's policy: {e}")))
+        .collect::<Result<Vec<_>, String>>()?;
     packed.into_iter().map(|p| unpacked(p, &policies)).collect()
-}
-
-impl Policies {
-    fn parsed(&mut self, text: String) -> Result<EscalationPolicy, String> {
-        if let Some(p) = self.0.get(&text) {
-            return Ok(p.clone());
-        }
-        let policy: EscalationPolicy = serde_json::from_str(&text).map_err(|e| format!("a history digest's policy: {e}"))?;
-        self.0.insert(text, policy.clone());
-        Ok(policy)
-    }
 }
 
 fn unpacked(p: Packed, policies: &[EscalationPolicy]) -> Result<HistoryDigest, String> {
