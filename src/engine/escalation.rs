@@ -26,6 +26,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -291,8 +292,9 @@ impl Timers {
 /// (Grafana OnCall's escalation snapshot).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Escalation {
-    /// The policy as it was when the incident started, with rules' changes folded in.
-    pub policy: EscalationPolicy,
+    /// The policy as it was when the incident started, with rules' changes folded in. Shared:
+    /// thousands of past incidents froze the same policy, and only a change copies it.
+    pub policy: Arc<EscalationPolicy>,
     /// Current level, 0-based.
     pub level: usize,
     /// Current loop, 0-based.
@@ -444,7 +446,8 @@ fn stage_name(stage: &Stage) -> &'static str {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "EngineRecord")]
 pub struct Engine {
-    incidents: BTreeMap<IncidentId, Incident>,
+    /// Boxed: an incident is a large record, and a step moves it out of the map and back.
+    incidents: BTreeMap<IncidentId, Box<Incident>>,
     /// Each incident's earliest pending deadline, so a tick touches only due incidents (mini-redis).
     #[serde(skip)]
     deadlines: BTreeSet<(DateTime<Utc>, IncidentId)>,
@@ -456,6 +459,9 @@ pub struct Engine {
     /// What the step in progress replaced, while one is (see [`Engine::begin`]).
     #[serde(skip)]
     undo: Option<UndoLog>,
+    /// Timelines only, no effects (see [`Engine::quiet`]).
+    #[serde(skip)]
+    quiet: bool,
 }
 
 /// What a step changed, kept so that [`Engine::rollback`] can restore the engine exactly.
@@ -526,7 +532,7 @@ impl From<EngineRecord> for Engine {
         let mut engine = Engine { clock: r.clock, ..Engine::default() };
         for (_, incident) in r.incidents {
             if check_incident(&incident).is_ok() {
-                engine.put_back(incident);
+                engine.put_back(Box::new(incident));
             }
         }
         engine
@@ -542,6 +548,13 @@ impl Engine {
         Engine::default()
     }
 
+    /// An engine that writes every incident's timeline as usual but hands back no effects: for
+    /// replaying the past, where nothing is delivered and the timeline is all that is read. It
+    /// saves copying each entry and its delivery into an effect.
+    pub fn quiet() -> Engine {
+        Engine { quiet: true, ..Engine::default() }
+    }
+
     /// Rebuilds an engine from stored incidents (the runtime persists incidents one by one, not
     /// the engine as a whole).
     pub fn restore(incidents: impl IntoIterator<Item = Incident>) -> Engine {
@@ -555,7 +568,7 @@ impl Engine {
         let mut left_out = Vec::new();
         for incident in incidents {
             match check_incident(&incident) {
-                Ok(()) => engine.put_back(incident),
+                Ok(()) => engine.put_back(Box::new(incident)),
                 Err(why) => left_out.push((incident.id.clone(), why)),
             }
         }
@@ -569,7 +582,7 @@ impl Engine {
     }
 
     pub fn incident(&self, id: &str) -> Option<&Incident> {
-        self.incidents.get(id)
+        self.incidents.get(id).map(|i| &**i)
     }
 
     /// Starts a step that can be undone: from now on the engine keeps what each change replaces,
@@ -616,10 +629,10 @@ impl Engine {
                     let mut timeline = current.map(|c| c.timeline).unwrap_or_default();
                     timeline.truncate(timeline_len);
                     incident.timeline = timeline;
-                    self.incidents.insert(id, incident);
+                    self.incidents.insert(id, Box::new(incident));
                 }
                 Original::Whole(incident) => {
-                    self.incidents.insert(id, incident);
+                    self.incidents.insert(id, Box::new(incident));
                 }
             }
         }
@@ -628,14 +641,14 @@ impl Engine {
 
     /// Every incident, by id.
     pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
-        self.incidents.values()
+        self.incidents.values().map(|i| &**i)
     }
 
     /// Take resolved incidents out of the engine (for an archive), those resolved before `before`.
     /// They no longer count for "recurring" rules.
     pub fn archive_resolved(&mut self, before: DateTime<Utc>) -> Vec<Incident> {
         let ids: Vec<IncidentId> = self.incidents.values().filter(|i| i.resolved_at.is_some_and(|r| r < before)).map(|i| i.id.clone()).collect();
-        let archived: Vec<Incident> = ids.into_iter().filter_map(|id| self.incidents.remove(&id)).collect();
+        let archived: Vec<Incident> = ids.into_iter().filter_map(|id| self.incidents.remove(&id)).map(|i| *i).collect();
         if let Some(undo) = self.undo.as_mut() {
             archived.iter().for_each(|i| undo.keep_leaving(i));
         }
@@ -652,7 +665,7 @@ impl Engine {
         if let Some(undo) = self.undo.as_mut() {
             undo.keep_leaving(&incident);
         }
-        Some(incident)
+        Some(*incident)
     }
 
     /// Fire every deadline up to `now`, in order. Entries carry each deadline's own time.
@@ -701,7 +714,7 @@ impl Engine {
                 undo.keep(incident);
             }
             if incident.is_open() {
-                let mut step = Step { world, out, history: None };
+                let mut step = Step { world, out, quiet: self.quiet, history: None };
                 step.fire(incident, t);
             } else if let Some(e) = incident.escalation.as_mut() {
                 // Nothing happens to a resolved incident: a leftover deadline is dropped.
@@ -799,9 +812,9 @@ impl Engine {
                 Some(open) => open.clone(),
                 None => {
                     let Input::Open { id, by, details } = input else { unreachable!() };
-                    let mut step = Step { world, out, history: Some(&self.incidents) };
+                    let mut step = Step { world, out, quiet: self.quiet, history: Some(&self.incidents) };
                     let incident = step.open(now, id.clone(), by, details);
-                    self.put_back(incident);
+                    self.put_back(Box::new(incident));
                     return;
                 }
             },
@@ -815,13 +828,13 @@ impl Engine {
             },
         };
         let Some(mut incident) = self.take(&id) else { return };
-        let mut step = Step { world, out, history: Some(&self.incidents) };
+        let mut step = Step { world, out, quiet: self.quiet, history: Some(&self.incidents) };
         step.apply(&mut incident, now, input);
         self.put_back(incident);
     }
 
     /// Remove an incident from the map and its index entries, to work on it.
-    fn take(&mut self, id: &str) -> Option<Incident> {
+    fn take(&mut self, id: &str) -> Option<Box<Incident>> {
         let mut incident = self.incidents.remove(id)?;
         if let Some(undo) = self.undo.as_mut() {
             undo.keep(&mut incident);
@@ -836,12 +849,12 @@ impl Engine {
     }
 
     /// Put an incident (back) and index it.
-    fn put_back(&mut self, incident: Incident) {
+    fn put_back(&mut self, incident: Box<Incident>) {
         index(&mut self.deadlines, &mut self.open_by_key, &mut self.undo, &incident);
         if let Some(undo) = self.undo.as_mut() {
             if !undo.originals.contains_key(&incident.id) {
                 // New to the engine, or replacing one nothing took out first.
-                let original = self.incidents.get(&incident.id).map_or(Original::Absent, |i| Original::Whole(i.clone()));
+                let original = self.incidents.get(&incident.id).map_or(Original::Absent, |i| Original::Whole(Incident::clone(i)));
                 undo.originals.insert(incident.id.clone(), original);
             }
         }
@@ -917,8 +930,10 @@ enum PageStep {
 struct Step<'a> {
     world: &'a World,
     out: &'a mut Vec<Effect>,
+    /// Nothing goes to `out` (an [`Engine::quiet`] one).
+    quiet: bool,
     /// `None` while firing timers: only inputs evaluate rules.
-    history: Option<&'a BTreeMap<IncidentId, Incident>>,
+    history: Option<&'a BTreeMap<IncidentId, Box<Incident>>>,
 }
 
 impl Step<'_> {
@@ -927,8 +942,12 @@ impl Step<'_> {
     }
 
     fn emit(&mut self, incident: &mut Incident, entry: TimelineEntry, delivery: Option<Delivery>) {
-        incident.timeline.push(entry.clone());
-        self.out.push(Effect { incident: incident.id.clone(), entry, delivery });
+        if self.quiet {
+            incident.timeline.push(entry);
+        } else {
+            incident.timeline.push(entry.clone());
+            self.out.push(Effect { incident: incident.id.clone(), entry, delivery });
+        }
     }
 
     /// Incidents opened in the last `within` up to `now` sharing service or dedup key, plus this one.
@@ -1041,7 +1060,7 @@ impl Step<'_> {
             }
         }
         let mut escalation = Escalation {
-            policy,
+            policy: Arc::new(policy),
             level: start_index,
             pass: 0,
             repeats_used: 0,
@@ -1578,7 +1597,7 @@ impl Step<'_> {
     fn add_targets(&mut self, incident: &mut Incident, now: DateTime<Utc>, targets: &[Target]) {
         let Some(e) = incident.escalation.as_mut().filter(|e| e.stage == Stage::Paging) else { return };
         let (index, pass) = (e.level, e.pass);
-        let Some(level) = e.policy.levels.get_mut(index) else { return };
+        let Some(level) = Arc::make_mut(&mut e.policy).levels.get_mut(index) else { return };
         let new: Vec<Target> = targets.iter().filter(|t| !level.targets.contains(t)).cloned().collect();
         level.targets.extend(new.iter().cloned());
         let already: Vec<String> = incident
@@ -1716,12 +1735,12 @@ mod tests {
 
     /// Everything the engine holds, indexes included.
     fn state(e: &Engine) -> State {
-        (e.incidents.clone(), e.deadlines.clone(), e.open_by_key.clone(), e.clock)
+        (e.incidents.clone().into_iter().map(|(k, v)| (k, *v)).collect(), e.deadlines.clone(), e.open_by_key.clone(), e.clock)
     }
 
     /// The indexes an engine rebuilt from its incidents would have.
     fn rebuilt(e: &Engine) -> State {
-        let mut again = Engine::restore(e.incidents.values().cloned());
+        let mut again = Engine::restore(e.incidents().cloned());
         again.clock = e.clock;
         state(&again)
     }
@@ -1787,6 +1806,27 @@ mod tests {
             assert_eq!(state(&e), state(&plain), "{name}: committed");
             assert!(e.undo.is_none());
         }
+    }
+
+    #[test]
+    fn a_quiet_engine_writes_the_same_timelines_and_hands_back_no_effects() {
+        let world = world();
+        let inputs = [
+            (0, open("inc-1", Some("disk"))),
+            (1, open("inc-2", None)),
+            (2, Input::Acknowledge { incident: "inc-2".into(), by: "alice".into() }),
+            (40, Input::Resolve { incident: "inc-1".into(), by: Actor::Automation }),
+        ];
+        let (mut loud, mut quiet) = (Engine::new(), Engine::quiet());
+        let mut effects = 0;
+        for (m, input) in inputs {
+            effects += loud.handle(&world, t(m), input.clone()).effects.len();
+            assert!(quiet.handle(&world, t(m), input).effects.is_empty());
+        }
+        effects += loud.handle_timeout(&world, t(90)).len();
+        assert!(quiet.handle_timeout(&world, t(90)).is_empty());
+        assert!(effects > 5, "pages, posts and escalations happened: {effects}");
+        assert_eq!(state(&quiet), state(&loud));
     }
 
     #[test]

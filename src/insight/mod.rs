@@ -422,7 +422,7 @@ impl<'a> Facts<'a> {
         let mut level: Option<u32> = None;
         let mut f = Facts {
             incident,
-            policy,
+            policy: policy.map(|p| &**p),
             ack: None,
             acked_by: None,
             resolved: None,

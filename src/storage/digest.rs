@@ -9,6 +9,7 @@
 //! head of the chunk, once per distinct policy, so a chunk parses each policy it holds once.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -190,12 +191,12 @@ pub(super) fn unpack(text: &str) -> Result<Vec<HistoryDigest>, String> {
     let (_, texts, packed): (u8, Vec<String>, Vec<Packed>) = postcard::from_bytes(&bytes).map_err(|e| format!("history digests could not be unpacked: {e}"))?;
     let policies = texts
         .iter()
-        .map(|text| serde_json::from_str::<EscalationPolicy>(text).map_err(|e| format!("a history digest's policy: {e}")))
+        .map(|text| serde_json::from_str::<EscalationPolicy>(text).map(Arc::new).map_err(|e| format!("a history digest's policy: {e}")))
         .collect::<Result<Vec<_>, String>>()?;
     packed.into_iter().map(|p| unpacked(p, &policies)).collect()
 }
 
-fn unpacked(p: Packed, policies: &[EscalationPolicy]) -> Result<HistoryDigest, String> {
+fn unpacked(p: Packed, policies: &[Arc<EscalationPolicy>]) -> Result<HistoryDigest, String> {
     let escalation = match p.escalation {
         None => None,
         Some(e) => {
