@@ -9,6 +9,7 @@ mod a11y;
 mod clock;
 mod config;
 mod delivery;
+mod first_load;
 mod history;
 mod incidents;
 mod lab;

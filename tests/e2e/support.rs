@@ -130,10 +130,20 @@ impl StaticServer {
     }
 
     pub fn start_with_fallback() -> StaticServer {
-        Self::serve(true)
+        Self::serve_with(true, false)
+    }
+
+    /// A host that compresses: text, scripts and wasm are sent gzipped (level 6, what common
+    /// servers use) to a browser that accepts it. Over plain http Chromium offers gzip, not brotli.
+    pub fn start_gzip() -> StaticServer {
+        Self::serve_with(false, true)
     }
 
     fn serve(fallback: bool) -> StaticServer {
+        Self::serve_with(fallback, false)
+    }
+
+    fn serve_with(fallback: bool, gzip: bool) -> StaticServer {
         let root = dist();
         let server = MiniServer::start(
             0,
@@ -148,7 +158,14 @@ impl StaticServer {
                 let Some(file) = file.or_else(|| fallback.then(|| root.join("index.html"))) else {
                     return HttpResponse { status: 404, headers: vec![("Content-Type".into(), "text/plain".into())], body: b"404 Not Found".to_vec() };
                 };
-                HttpResponse { status: 200, headers: vec![("Content-Type".into(), content_type(&file).into())], body: std::fs::read(&file).unwrap_or_default() }
+                let body = std::fs::read(&file).unwrap_or_default();
+                let mut headers = vec![("Content-Type".to_string(), content_type(&file).to_string())];
+                let accepts = request.header("accept-encoding").is_some_and(|a| a.contains("gzip"));
+                if gzip && accepts && content_type(&file) != "image/png" {
+                    headers.push(("Content-Encoding".into(), "gzip".into()));
+                    return HttpResponse { status: 200, headers, body: gzipped(&body) };
+                }
+                HttpResponse { status: 200, headers, body }
             }),
         );
         StaticServer { url: format!("http://127.0.0.1:{}", server.port), server }
@@ -158,6 +175,13 @@ impl StaticServer {
     pub fn stop(&self) {
         self.server.stop();
     }
+}
+
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    enc.write_all(bytes).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
 }
 
 /// Base URL of the shared static server of this test process.
