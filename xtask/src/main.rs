@@ -84,16 +84,54 @@ fn setup(root: &Path, needs: Needs) -> Result {
     ensure_lint_tools()?;
     if needs.wasm {
         ensure_wasm_target()?;
-        ensure_trunk()?;
-        ensure_wasm_bindgen(root)?;
-        ensure_wasm_opt(root)?;
+    }
+    // The installs are independent and each is mostly one long compile or download, so on a
+    // fresh machine they run side by side: Trunk and wasm-bindgen-cli build in parallel (each
+    // cargo install has its own target directory) while npm and apt fetch.
+    let mut jobs: Vec<(&str, InstallJob)> = Vec::new();
+    if needs.wasm {
+        jobs.push(("Trunk", Box::new(ensure_trunk)));
+        jobs.push(("wasm-bindgen-cli", Box::new(|| ensure_wasm_bindgen(root))));
+        jobs.push(("wasm-opt", Box::new(|| ensure_wasm_opt(root))));
     }
     if needs.browser {
-        ensure_chromium()?;
+        jobs.push(("Chromium", Box::new(ensure_chromium)));
+    }
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|(name, job)| {
+                let handle = s.spawn(move || {
+                    let t = Instant::now();
+                    let r = job();
+                    (r, t.elapsed().as_secs_f32())
+                });
+                (name, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|(name, h)| match h.join() {
+                Ok((Ok(()), secs)) => {
+                    if secs > 1.0 {
+                        println!("xtask: {name} ready ({secs:.0} s)");
+                    }
+                    None
+                }
+                Ok((Err(e), _)) => Some(format!("{name}: {e}")),
+                Err(_) => Some(format!("{name}: the install thread panicked")),
+            })
+            .collect()
+    });
+    if !failures.is_empty() {
+        return Err(failures.join("; "));
     }
     println!("xtask: tools ready ({:.1} s)", started.elapsed().as_secs_f32());
     Ok(())
 }
+
+/// One install of `setup`, run on its own thread.
+type InstallJob<'a> = Box<dyn FnOnce() -> Result + Send + 'a>;
 
 fn cargo_bin_dir() -> PathBuf {
     env::var_os("CARGO_HOME")
@@ -161,7 +199,7 @@ fn ensure_wasm_target() -> Result {
 fn ensure_trunk() -> Result {
     let want = format!("trunk {TRUNK_VERSION}");
     if version_of("trunk", "--version").as_deref() != Some(want.as_str()) {
-        println!("xtask: installing Trunk {TRUNK_VERSION} from crates.io (about 9 minutes on 2 cores)");
+        println!("xtask: installing Trunk {TRUNK_VERSION} from crates.io (about 8 minutes on 2 cores, beside wasm-bindgen-cli)");
         run(Command::new("cargo").args(["install", "--locked", "trunk", "--version", TRUNK_VERSION]))?;
     }
     Ok(())
@@ -210,7 +248,7 @@ fn ensure_wasm_bindgen(root: &Path) -> Result {
     let have_cli = version_of("wasm-bindgen", "--version").as_deref() == Some(want.as_str());
     let have_runner = version_of("wasm-bindgen-test-runner", "--version").is_some_and(|v| v.ends_with(&locked));
     if !(have_cli && have_runner) {
-        println!("xtask: installing wasm-bindgen-cli {locked} from crates.io (about 3 minutes)");
+        println!("xtask: installing wasm-bindgen-cli {locked} from crates.io (about 4 minutes, beside Trunk)");
         // Not --locked: its lock file pins a webpki-roots release the registry no longer has.
         run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &locked, "--force"]))?;
     }
