@@ -184,7 +184,7 @@ pub fn verify(text: &str) -> Result<Summary, BrokenLink> {
             continue;
         }
         let broken = |incident: Option<&str>, index: Option<usize>, why: String| BrokenLink { line: n + 1, incident: incident.map(Into::into), index, why };
-        let line: Line = serde_json::from_str(raw).map_err(|e| broken(None, None, format!("not an audit line: {e}")))?;
+        let line: Line = crate::json::from_str(raw).map_err(|e| broken(None, None, format!("not an audit line: {e}")))?;
         match line {
             Line::Entry { incident, index, prev, hash, entry } => {
                 let at = |why: String| broken(Some(&incident), Some(index), why);

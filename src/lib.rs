@@ -15,6 +15,8 @@ pub mod engine;
 pub mod insight;
 /// Alert payloads (PagerDuty v2, Alertmanager v4) and intake links into engine inputs.
 pub mod intake;
+/// Typed JSON reads, all through one deserializer, with errors that name the path.
+pub mod json;
 /// Acknowledgements from phones through ntfy: signed tokens and the clock's verdict on each.
 pub mod reply;
 /// The app's addresses (`#/incidents/42`): routes, parsed and written.

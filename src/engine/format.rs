@@ -58,12 +58,7 @@ impl fmt::Display for FormatErrors {
 impl std::error::Error for FormatErrors {}
 
 fn parse<T: DeserializeOwned>(json: &str) -> Result<T, FormatErrors> {
-    let de = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        FormatErrors(vec![FormatError { path: if path == "." { String::new() } else { path }, message }])
-    })
+    crate::json::from_str(json).map_err(|e| FormatErrors(vec![FormatError { path: e.path, message: e.message }]))
 }
 
 fn checked<T>(value: T, errors: Vec<FormatError>) -> Result<T, FormatErrors> {

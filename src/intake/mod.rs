@@ -150,10 +150,8 @@ pub fn parse_payload_detailed_with(json: &str, grouping: AlertmanagerGrouping, n
 
 /// Deserialize with errors that name the JSON path (`alerts[0].labels: expected an object, …`).
 pub(crate) fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, IntakeError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        IntakeError::Invalid { path, message: plain_words(&e.into_inner().to_string()) }
-    })
+    crate::json::from_value(value)
+        .map_err(|e| IntakeError::Invalid { path: if e.path.is_empty() { ".".to_string() } else { e.path }, message: plain_words(&e.message) })
 }
 
 /// Like [`from_value`] for a value found at `prefix` (`payload`), so paths stay whole.

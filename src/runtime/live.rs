@@ -631,7 +631,7 @@ impl Live {
     }
 
     fn on_message(&self, text: &str) {
-        let Ok(message) = serde_json::from_str::<Message>(text) else { return };
+        let Ok(message) = crate::json::from_str::<Message>(text) else { return };
         match message {
             Message::Heartbeat { tab } if tab != self.0.tab => {
                 self.0.last_heartbeat.set(Some(js_sys::Date::now()));

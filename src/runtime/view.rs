@@ -304,13 +304,9 @@ impl TestIncident {
     /// `path: problem`), else the fields.
     pub fn details(&self, pasted: &str) -> Result<IncidentDetails, String> {
         if !pasted.trim().is_empty() {
-            let de = &mut serde_json::Deserializer::from_str(pasted);
-            return serde_path_to_error::deserialize::<_, IncidentDetails>(de).map_err(|e| {
-                let path = e.path().to_string();
-                format!("{path}: {}", e.into_inner())
-            });
+            return crate::json::from_str::<IncidentDetails>(pasted).map_err(|e| if e.path.is_empty() { format!(".: {}", e.message) } else { e.to_string() });
         }
-        let severity = serde_json::from_value::<Severity>(serde_json::json!(self.severity)).unwrap_or_default();
+        let severity = crate::json::from_value::<Severity>(serde_json::json!(self.severity)).unwrap_or_default();
         let labels = self
             .labels
             .split(',')

@@ -124,18 +124,15 @@ pub fn export(stores: Vec<(&'static str, Vec<Envelope<serde_json::Value>>)>, now
 }
 
 fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, (String, String)> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
+    crate::json::from_str(text).map_err(|e| (if e.path.is_empty() { ".".to_string() } else { e.path }, e.message))
 }
 
 fn typed<T: Record>(store: &str, rows: &[Envelope<serde_json::Value>]) -> Result<Vec<T>, ImportError> {
     rows.iter()
         .enumerate()
         .map(|(i, row)| {
-            let value: T = serde_path_to_error::deserialize(row.value.clone()).map_err(|e| ImportError::Invalid {
-                path: format!("stores.{store}[{i}].value{}", dotted(&e.path().to_string())),
-                message: e.into_inner().to_string(),
-            })?;
+            let value: T = crate::json::from_value(row.value.clone())
+                .map_err(|e| ImportError::Invalid { path: format!("stores.{store}[{i}].value{}", dotted(&e.path)), message: e.message })?;
             if value.id() != row.id {
                 return Err(ImportError::Invalid {
                     path: format!("stores.{store}[{i}].id"),

@@ -11,6 +11,7 @@ use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, Tr
 use indexed_db_futures::KeyPath;
 
 use indexed_db_futures::KeyRange;
+use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use super::{ArchivedIncident, Batch, Envelope, JournalEntry, Op, Record, Store, StoreError, JOURNAL, SCHEMA_VERSION};
@@ -70,21 +71,24 @@ impl IdbStore {
         Ok(IdbStore { db })
     }
 
-    /// Every record of one object store, in key order.
-    async fn get_all<T: serde::de::DeserializeOwned>(&self, store_name: &str) -> Result<Vec<T>, StoreError> {
+    /// Every row of one object store, in key order, as JSON.
+    async fn all_rows(&self, store_name: &str) -> Result<Vec<Value>, StoreError> {
         if !self.has(store_name) {
             return Ok(Vec::new());
         }
         let tx = self.db.transaction(store_name).build().map_err(fail)?;
         let store = tx.object_store(store_name).map_err(fail)?;
-        store
-            .get_all()
-            .serde()
-            .map_err(fail)?
-            .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
+        let rows = store.get_all::<JsValue>().primitive().map_err(fail)?.await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut array = Vec::new();
+        for row in rows {
+            array.push(row.map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        as_json(store_name, array)
+    }
+
+    /// Every record of one object store, in key order.
+    async fn get_all<T: serde::de::DeserializeOwned>(&self, store_name: &str) -> Result<Vec<Envelope<T>>, StoreError> {
+        self.all_rows(store_name).await?.into_iter().map(|row| envelope_of(store_name, row)).collect()
     }
 
     /// Whether this database has the store: one opened at an older version (a migration test
@@ -102,6 +106,33 @@ impl IdbStore {
     pub fn close(self) {
         self.db.close();
     }
+}
+
+/// Rows read from IndexedDB, as JSON: they go through the browser's own `JSON.stringify` and then
+/// serde_json, many times faster for large nested records than converting each JS object field by
+/// field, and the one way every record is read (see `crate::json`).
+fn as_json(store_name: &str, rows: Vec<JsValue>) -> Result<Vec<Value>, StoreError> {
+    let array: js_sys::Array = rows.into_iter().collect();
+    let text: String = js_sys::JSON::stringify(&array).map_err(|_| StoreError::Corrupt(format!("{store_name}: rows that cannot be read as JSON")))?.into();
+    match crate::json::parse(&text) {
+        Ok(Value::Array(rows)) => Ok(rows),
+        Ok(_) => Err(StoreError::Corrupt(format!("{store_name}: rows that are not a list"))),
+        Err(e) => Err(StoreError::Corrupt(format!("{store_name}: {e}"))),
+    }
+}
+
+/// One stored row, `{id, rev, updated_at, value}`, as an [`Envelope`] of `T`. The envelope's
+/// fields are taken apart by hand so that only `T` itself is deserialized: one copy of its code
+/// for every way Piket reads it.
+fn envelope_of<T: serde::de::DeserializeOwned>(store_name: &str, row: Value) -> Result<Envelope<T>, StoreError> {
+    let Value::Object(mut row) = row else { return Err(StoreError::Corrupt(format!("{store_name}: a row that is not an object"))) };
+    let Some(Value::String(id)) = row.remove("id") else { return Err(StoreError::Corrupt(format!("{store_name}: a row without an id"))) };
+    let corrupt = |e: crate::json::PathError| StoreError::Corrupt(format!("{store_name}/{id}: {e}"));
+    let rev = row.get("rev").and_then(Value::as_u64).ok_or_else(|| StoreError::Corrupt(format!("{store_name}/{id}: no revision")))?;
+    let updated_at: DateTime<Utc> = crate::json::from_value(row.remove("updated_at").unwrap_or(Value::Null)).map_err(corrupt)?;
+    // A stored `null` reads back as no field at all (IndexedDB keeps it as `undefined`).
+    let value = crate::json::from_value(row.remove("value").unwrap_or(Value::Null)).map_err(corrupt)?;
+    Ok(Envelope { id, rev, updated_at, value })
 }
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
@@ -205,7 +236,8 @@ impl Store for IdbStore {
     }
 
     async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        self.get_all(JOURNAL).await
+        let rows = self.all_rows(JOURNAL).await?;
+        rows.into_iter().map(|row| crate::json::from_value(row).map_err(|e| StoreError::Corrupt(format!("{JOURNAL}: {e}")))).collect()
     }
 
     async fn page<T: Record>(&self, after: Option<&str>, limit: usize) -> Result<Vec<Envelope<T>>, StoreError> {
@@ -219,14 +251,11 @@ impl Store for IdbStore {
             }
             None => store.get_all::<JsValue>().with_limit(limit).primitive().map_err(fail)?.await,
         };
-        // A whole page goes through the browser's own JSON.stringify and then serde_json: many
-        // times faster for large nested records than converting each JS object field by field.
-        let array = js_sys::Array::new();
+        let mut array = Vec::new();
         for row in rows.map_err(|e| StoreError::Corrupt(e.to_string()))? {
-            array.push(&row.map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            array.push(row.map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
-        let text: String = js_sys::JSON::stringify(&array).map_err(|_| StoreError::Corrupt("a page could not be read as JSON".into()))?.into();
-        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{}: {e}", T::STORE)))
+        as_json(T::STORE, array)?.into_iter().map(|row| envelope_of(T::STORE, row)).collect()
     }
 
     async fn count(&self, store_name: &'static str) -> Result<usize, StoreError> {
@@ -243,8 +272,10 @@ impl Store for IdbStore {
         let tx = self.db.transaction(ArchivedIncident::STORE).build().map_err(fail)?;
         let store = tx.object_store(ArchivedIncident::STORE).map_err(fail)?;
         let index = store.index("by_incident").map_err(fail)?;
-        let row: Option<Envelope<ArchivedIncident>> = index.get(incident).serde().map_err(fail)?.await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(row.map(|r| r.value))
+        let row: Option<JsValue> = index.get(incident).primitive().map_err(fail)?.await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some(row) = row else { return Ok(None) };
+        let mut rows = as_json(ArchivedIncident::STORE, vec![row])?;
+        Ok(Some(envelope_of::<ArchivedIncident>(ArchivedIncident::STORE, rows.remove(0))?.value))
     }
 }
 

@@ -62,7 +62,7 @@ impl ChannelForm {
         Channel {
             id: self.id.get().into(),
             name: self.name.get().trim().to_string(),
-            phase: serde_json::from_value(serde_json::Value::String(self.phase.get())).ok(),
+            phase: crate::json::from_value(serde_json::Value::String(self.phase.get())).ok(),
             address: if typed.is_empty() { self.saved_address.get() } else { typed },
             kind: self.kind.get(),
             topic: self.topic.get().trim().to_string(),
@@ -165,7 +165,7 @@ pub fn ChannelsScreen() -> impl IntoView {
 /// What a channel as drafted is sent for a sample page: the message, the body, and how it is sent.
 fn channel_preview(draft: Channel) -> (String, String, String) {
     let config = ChannelConfig {
-        kind: serde_json::from_value(serde_json::Value::String(draft.kind.clone())).unwrap_or(ChannelKind::Generic),
+        kind: crate::json::from_value(serde_json::Value::String(draft.kind.clone())).unwrap_or(ChannelKind::Generic),
         url: if draft.address.is_empty() { "https://example.invalid/hook".into() } else { draft.address.clone() },
         topic: Some(if draft.topic.is_empty() { "topic".into() } else { draft.topic.clone() }),
         template: (!draft.template.is_empty()).then(|| draft.template.clone()),

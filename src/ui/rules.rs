@@ -153,7 +153,7 @@ impl ActionForm {
             Value::Number(n) => vec![ActionForm::new(kind, &n.to_string())],
             Value::Array(targets) if kind == "add_targets" => targets
                 .iter()
-                .map(|t| serde_json::from_value::<crate::engine::policy::Target>(t.clone()).ok().map(|t| ActionForm::new(kind, &t.to_string())))
+                .map(|t| crate::json::from_value::<crate::engine::policy::Target>(t.clone()).ok().map(|t| ActionForm::new(kind, &t.to_string())))
                 .collect::<Option<Vec<_>>>()?,
             _ => return None,
         })
