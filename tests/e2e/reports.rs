@@ -148,8 +148,7 @@ async fn check_reports(b: &Browser) -> Result {
     assert!(text.contains("Checkout errors") && text.contains("Queue backlog"), "{text}");
 
     // Filters: only the payments service (first and esc, acknowledged after 2 and 8 min).
-    let service = b.field("Service").await?;
-    service.find(By::Css("option[value='payments']")).await?.click().await?;
+    b.choose("Service", "payments").await?;
     b.wait_text(".report-figures", |t| t.lines().skip_while(|l| *l != "Incidents").nth(1) == Some("2")).await?;
     Ok(())
 }
@@ -161,7 +160,7 @@ async fn reports_show_real_figures_on_a_phone_and_a_desktop() -> Result {
     let phone = Browser::start_phone().await?;
     restore(&phone, &backup).await?;
     check_reports(&phone).await?;
-    phone.field("Service").await?.find(By::Css("option[value='']")).await?.click().await?;
+    phone.choose("Service", "").await?;
     phone.wait_text(".report-figures", |t| t.lines().skip_while(|l| *l != "Incidents").nth(1) == Some("4")).await?;
     no_sideways_scroll(&phone).await?;
     phone.driver.execute("document.querySelector('figure.report-chart').scrollIntoView()", vec![]).await?;
@@ -171,7 +170,7 @@ async fn reports_show_real_figures_on_a_phone_and_a_desktop() -> Result {
     let desk = Browser::start_sized(1280, 900).await?;
     restore(&desk, &backup).await?;
     check_reports(&desk).await?;
-    desk.field("Service").await?.find(By::Css("option[value='']")).await?.click().await?;
+    desk.choose("Service", "").await?;
     desk.wait_text(".report-figures", |t| t.lines().skip_while(|l| *l != "Incidents").nth(1) == Some("4")).await?;
     no_sideways_scroll(&desk).await?;
     shot(&desk, "reports-desktop").await?;
@@ -182,7 +181,7 @@ async fn reports_show_real_figures_on_a_phone_and_a_desktop() -> Result {
     desk.fill("Summary", "The disk alert came too late.").await?;
     desk.click("Add action item").await?;
     desk.fill("Action item 1", "Alert at 80 %").await?;
-    desk.field("Owner").await?.find(By::Css("option[value='alice']")).await?.click().await?;
+    desk.choose("Owner", "alice").await?;
     let due = (Utc::now() - Duration::days(1)).date_naive().to_string();
     desk.driver
         .execute(
@@ -202,4 +201,92 @@ async fn reports_show_real_figures_on_a_phone_and_a_desktop() -> Result {
     assert!(items.contains("overdue by 1 day") && items.contains("Alice Ops"), "{items}");
     assert!(items.find("Add a canary stage") < items.find("Alert at 80 %"), "most overdue first: {items}");
     desk.quit().await
+}
+
+/// The audit log and a schedule's calendar as a user downloads them on a phone, read back natively:
+/// the log verifies, and an edited, a removed and a reordered entry are caught; every shift in the
+/// calendar names whoever `on_call_at` says is on call then.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_log_and_a_calendar_download_and_check_out() -> Result {
+    let b = Browser::start_phone().await?;
+    restore(&b, &reports_backup()).await?;
+    b.open("/settings").await?;
+    b.driver.execute(CAPTURE_DOWNLOADS, vec![]).await?;
+    b.click("Export audit log").await?;
+    b.wait_text_within(".screen", StdDuration::from_secs(30), |t| t.contains("saved as piket-audit-")).await?;
+    let (name, kind, log) = last_download(&b).await?;
+    assert!(name.starts_with("piket-audit-") && name.ends_with(".jsonl"), "{name}");
+    assert_eq!(kind, "application/jsonl");
+    let summary = piket::audit::verify(&log).map_err(|e| format!("the app's audit log does not verify: {e}"))?;
+    assert_eq!(summary.incidents, 4, "{log}");
+
+    let lines: Vec<&str> = log.lines().collect();
+    let second_entry = lines.iter().position(|l| l.contains(r#""type":"entry""#) && l.contains(r#""index":1"#)).ok_or("no second entry")?;
+    let mut edited: serde_json::Value = serde_json::from_str(lines[second_entry])?;
+    edited["entry"]["at"] = json!("2020-01-01T00:00:00Z");
+    let mut tampered = lines.clone();
+    let edited = edited.to_string();
+    tampered[second_entry] = &edited;
+    let broken = piket::audit::verify(&(tampered.join("\n") + "\n")).expect_err("an edited entry is caught");
+    assert_eq!(broken.line, second_entry + 1, "{broken}");
+    let mut removed = lines.clone();
+    removed.remove(second_entry);
+    assert!(piket::audit::verify(&(removed.join("\n") + "\n")).is_err(), "a removed entry is caught");
+    let mut reordered = lines.clone();
+    reordered.swap(second_entry - 1, second_entry);
+    assert!(piket::audit::verify(&(reordered.join("\n") + "\n")).is_err(), "a reordered entry is caught");
+    b.quit().await?;
+
+    // A schedule's calendar from the example team.
+    let b = Browser::start_phone().await?;
+    b.open("/policies").await?;
+    b.click("Start from an example team").await?;
+    let said = b.wait_text_within(".first-run-slot", StdDuration::from_secs(60), |t| t.contains("is loaded") || t.contains("could not")).await?;
+    assert!(said.contains("is loaded"), "{said}");
+    b.open("/schedules/example-primary").await?;
+    b.wait_text(".screen", |t| t.contains("Export calendar (.ics)")).await?;
+    b.driver.execute(CAPTURE_DOWNLOADS, vec![]).await?;
+    b.click("Export calendar (.ics)").await?;
+    b.wait_text(".screen", |t| t.contains("saved as piket-schedule-example-primary.ics")).await?;
+    let (name, kind, ics) = last_download(&b).await?;
+    assert_eq!(name, "piket-schedule-example-primary.ics");
+    assert!(kind.starts_with("text/calendar"), "{kind}");
+    // The example team lives in the browser's own zone.
+    let browser_zone: String = b.driver.execute("return Intl.DateTimeFormat().resolvedOptions().timeZone", vec![]).await?.convert()?;
+    b.quit().await?;
+
+    let world = piket::engine::format::parse_world(&example_world(&browser_zone))?;
+    let schedule = world.schedule("example-primary").ok_or("no example schedule")?;
+    let zone = schedule.time_zone;
+    let unfolded = icalendar::parser::unfold(&ics);
+    let calendar = icalendar::parser::read_calendar(&unfolded).map_err(|e| format!("the calendar does not parse: {e}"))?;
+    let mut shifts = 0;
+    for event in calendar.components.iter().filter(|c| c.name.as_str() == "VEVENT") {
+        let prop = |name: &str| event.properties.iter().find(|p| p.name.as_str() == name).ok_or(format!("an event without {name}"));
+        let start = prop("DTSTART")?;
+        let value = start.val.as_str();
+        let at = match value.strip_suffix('Z') {
+            Some(utc) => chrono::NaiveDateTime::parse_from_str(utc, "%Y%m%dT%H%M%S")?.and_utc(),
+            None => {
+                let tzid = start.params.iter().find(|p| p.key.as_str() == "TZID").and_then(|p| p.val.as_ref()).map(|v| v.as_str().to_string());
+                assert_eq!(tzid.as_deref(), Some(zone.name()), "a wall-clock start carries the schedule's zone");
+                zone.instant(chrono::NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S")?)
+            }
+        } + Duration::minutes(1);
+        let on_call: Vec<String> = schedule.on_call_at(at).iter().map(|p| world.person(p).map(|p| p.name.clone()).unwrap_or_default()).collect();
+        let summary = prop("SUMMARY")?.val.as_str().to_string();
+        assert!(!on_call.is_empty() && on_call.iter().all(|n| summary.contains(n.as_str())), "{summary} at {at}: on call {on_call:?}");
+        shifts += 1;
+    }
+    assert!(shifts >= 12, "a weekly rotation over 90 days: {shifts} shifts");
+    Ok(())
+}
+
+/// The example team's people and schedules as a world file, in `zone` as the app loads them.
+fn example_world(zone: &str) -> String {
+    let file: serde_json::Value = serde_json::from_str(include_str!("../../examples/example-team.json")).unwrap();
+    let values = |store: &str| file["stores"][store].as_array().unwrap().iter().map(|r| r["value"].clone()).collect::<Vec<_>>();
+    let mut schedules = values("schedules");
+    schedules.iter_mut().for_each(|s| s["time_zone"] = json!(zone));
+    json!({"people": values("people"), "schedules": schedules}).to_string()
 }

@@ -350,13 +350,55 @@ impl Browser {
         Ok(self.driver.find(By::Id(id)).await?)
     }
 
-    pub async fn fill(&self, label: &str, text: &str) -> Result {
-        let input = self.field(label).await?;
-        input.clear().await?;
-        if !text.is_empty() {
-            input.send_keys(text).await?;
+    /// Chooses the option with `value` in the select labelled `label`, as a user would tap it. A
+    /// screen that is still settling may re-render the select between finding it and tapping: look
+    /// it up again and retry for a few seconds rather than fail on a stale element.
+    pub async fn choose(&self, label: &str, value: &str) -> Result {
+        let mut tries = 0;
+        loop {
+            let attempt = async {
+                let select = self.field(label).await?;
+                select.find(By::Css(format!("option[value={}]", css_literal(value)))).await?.click().await?;
+                let now: String = select.prop("value").await?.unwrap_or_default();
+                Result::Ok(now == value)
+            };
+            match attempt.await {
+                Ok(true) => return Ok(()),
+                Ok(false) | Err(_) if tries < 20 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Ok(false) => return Err(format!("{label}: the option {value:?} could not be chosen").into()),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+    }
+
+    /// Types `text` into the field labelled `label` (emptied first). A screen that re-renders just
+    /// after it showed (a page that opened before its data settled) can swap the field under the
+    /// typing: then it is looked up again and typed anew, for a few seconds at most.
+    pub async fn fill(&self, label: &str, text: &str) -> Result {
+        let mut tries = 0;
+        loop {
+            let attempt = async {
+                let input = self.field(label).await?;
+                input.clear().await?;
+                if !text.is_empty() {
+                    input.send_keys(text).await?;
+                }
+                let now: String = input.prop("value").await?.unwrap_or_default();
+                Result::Ok(now == text)
+            };
+            match attempt.await {
+                Ok(true) => return Ok(()),
+                Ok(false) | Err(_) if tries < 20 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Ok(false) => return Err(format!("{label}: the field would not keep {text:?}").into()),
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// A button by its accessible name: its `aria-label`, else its text.
@@ -418,6 +460,10 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.chromedriver.kill();
     }
+}
+
+fn css_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 fn xpath_literal(s: &str) -> String {
