@@ -80,7 +80,7 @@ fn loaded_driver(world: &World, engine: &Engine, now: DateTime<Utc>) -> Driver<M
     for i in engine.incidents() {
         batch.put(&StoredIncident::new(i, None));
         for (seq, entry) in i.timeline.iter().enumerate() {
-            batch.put(&TimelineRow { incident: i.id.clone(), seq: seq as u32, entry: entry.clone(), recorded_at: now });
+            batch.put(&TimelineRow { incident: i.id.clone(), seq: seq as u32, entry: entry.clone(), recorded_at: now, link: None });
         }
     }
     block_on(store.commit(batch, now)).expect("seed the store");

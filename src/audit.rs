@@ -1,5 +1,8 @@
-//! A tamper-evident audit trail of every timeline entry: the pure part (hashing, the export
-//! format, verification). Storing the chain with each entry is the storage layer's job.
+//! A tamper-evident audit trail of every timeline entry: the pure part (hashing, the stored
+//! [`Link`], checking stored links, the export format, verification). Storing the link with each
+//! entry is the storage layer's job: each timeline row carries its [`Link`] from the moment it is
+//! written, each archived incident the hash of every entry, so an edit of stored data after the
+//! fact shows as a broken link.
 //!
 //! **The chain.** Entry `n` of an incident is linked to entry `n − 1` of the same incident by
 //! that entry's hash; entry 0 links to [`GENESIS`]. An entry's hash is the SHA-256 (RustCrypto
@@ -62,6 +65,86 @@ pub fn entry_hash(incident: &str, index: usize, prev: &str, entry: &TimelineEntr
     sha256_json(&Canonical { incident, index, prev, entry })
 }
 
+/// What a stored timeline entry carries: the hash of the incident's previous entry ([`GENESIS`]
+/// for entry 0) and its own hash, over the entry as it was written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub prev: String,
+    pub hash: String,
+}
+
+impl Link {
+    /// The link of entry `index` of `incident`, following the entry whose hash is `prev`.
+    pub fn new(incident: &str, index: usize, prev: &str, entry: &TimelineEntry) -> Link {
+        Link { prev: prev.to_string(), hash: entry_hash(incident, index, prev, entry) }
+    }
+
+    /// The links a chain of hashes (an archived incident's) stands for, in order.
+    pub fn of_chain(chain: &[String]) -> Vec<Option<Link>> {
+        let mut prev = GENESIS;
+        chain
+            .iter()
+            .map(|hash| {
+                let link = Link { prev: prev.to_string(), hash: hash.clone() };
+                prev = hash;
+                Some(link)
+            })
+            .collect()
+    }
+}
+
+/// Each entry's link: the stored one where there is one (`stored[n]`), else computed from the
+/// entry and the link before it. Hashes only the entries without a stored link.
+pub fn resolve(incident: &str, entries: &[TimelineEntry], stored: &[Option<Link>]) -> Vec<Link> {
+    let mut out: Vec<Link> = Vec::with_capacity(entries.len());
+    for (n, entry) in entries.iter().enumerate() {
+        let link = match stored.get(n) {
+            Some(Some(link)) => link.clone(),
+            _ => Link::new(incident, n, out.last().map_or(GENESIS, |l| l.hash.as_str()), entry),
+        };
+        out.push(link);
+    }
+    out
+}
+
+/// The first stored entry whose link does not hold (see [`check`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub index: usize,
+    pub why: String,
+}
+
+/// Checks the stored links of an incident's entries (`stored[n]` belongs to `entries[n]`; `None`
+/// where an entry has none). Entries stored before the chain existed have no link, so a chain may
+/// start late; but an entry without a link after one with a link, a link over other content, or
+/// a link that does not follow the entry before it is a break, and so are links left over at
+/// the end (an entry removed).
+pub fn check(incident: &str, entries: &[TimelineEntry], stored: &[Option<Link>]) -> Result<(), ChainBreak> {
+    let mut prev = GENESIS.to_string();
+    let mut linked = false;
+    for (n, entry) in entries.iter().enumerate() {
+        let at = |why: &str| ChainBreak { index: n, why: why.to_string() };
+        match stored.get(n) {
+            Some(Some(link)) => {
+                if link.prev != prev {
+                    return Err(at("its audit link does not follow the entry before it (an entry edited, removed or moved?)"));
+                }
+                if entry_hash(incident, n, &link.prev, entry) != link.hash {
+                    return Err(at("its audit link does not match (edited or removed?)"));
+                }
+                linked = true;
+                prev = link.hash.clone();
+            }
+            _ if linked => return Err(at("it has no audit link, though the entries before it have (its link removed?)")),
+            _ => prev = entry_hash(incident, n, &prev, entry),
+        }
+    }
+    if stored.len() > entries.len() && stored[entries.len()..].iter().any(Option::is_some) {
+        return Err(ChainBreak { index: entries.len(), why: "it is missing, but the audit chain still has its link (removed?)".into() });
+    }
+    Ok(())
+}
+
 /// An incident's last entry of a day, as a chain head lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tip {
@@ -108,17 +191,37 @@ fn day_of(t: DateTime<Utc>) -> NaiveDate {
     t.date_naive()
 }
 
-/// The audit log of `incidents` as JSON Lines (each line ends in `\n`).
+/// The audit log of `incidents` as JSON Lines (each line ends in `\n`), every link computed.
 pub fn export<'a>(incidents: impl IntoIterator<Item = &'a Incident>) -> String {
+    export_linked(incidents.into_iter().map(|i| Trail { incident: &i.id, entries: &i.timeline, links: &[] }))
+}
+
+/// One incident's entries as stored, with the link stored beside each (`links[n]` for
+/// `entries[n]`, `None` or missing where there is none).
+#[derive(Clone, Copy, Debug)]
+pub struct Trail<'a> {
+    pub incident: &'a str,
+    pub entries: &'a [TimelineEntry],
+    pub links: &'a [Option<Link>],
+}
+
+/// The audit log of stored trails as JSON Lines: each entry with the link that is **stored**
+/// (so an entry edited after it was written no longer matches its hash and [`verify`] names it),
+/// computed only where an entry has none.
+pub fn export_linked<'a>(trails: impl IntoIterator<Item = Trail<'a>>) -> String {
     // (day, incident, index) → (prev, hash, entry)
     let mut rows: Vec<(NaiveDate, &str, usize, String, String, &TimelineEntry)> = Vec::new();
-    for incident in incidents {
+    for trail in trails {
         let mut prev = GENESIS.to_string();
         let mut day = NaiveDate::MIN;
-        for (n, e) in incident.timeline.iter().enumerate() {
+        for (n, e) in trail.entries.iter().enumerate() {
             day = day.max(day_of(e.at));
-            let hash = entry_hash(&incident.id, n, &prev, e);
-            rows.push((day, &incident.id, n, std::mem::replace(&mut prev, hash.clone()), hash, e));
+            let link = match trail.links.get(n) {
+                Some(Some(link)) => link.clone(),
+                _ => Link::new(trail.incident, n, &prev, e),
+            };
+            prev = link.hash.clone();
+            rows.push((day, trail.incident, n, link.prev, link.hash, e));
         }
     }
     rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));

@@ -244,7 +244,14 @@ async fn a_version_3_archive_gains_its_digests_and_reads_them_as_the_archive_rea
     let mut batch = Batch::new();
     for i in &archived {
         let key = piket::storage::archive_key(i.resolved_at.unwrap(), &i.id);
-        batch.put(&piket::storage::ArchivedIncident { key, incident_id: i.id.clone(), incident: i.clone(), recorded: Vec::new(), outbox: Vec::new() });
+        batch.put(&piket::storage::ArchivedIncident {
+            key,
+            incident_id: i.id.clone(),
+            incident: i.clone(),
+            recorded: Vec::new(),
+            outbox: Vec::new(),
+            chain: Vec::new(),
+        });
         batch.delete::<StoredIncident>(&i.id);
     }
     v3.commit(batch, t0()).await.unwrap();
@@ -307,4 +314,49 @@ async fn a_version_4_database_gains_retrospectives_and_keeps_everything_else() {
     reply.unwrap();
     let d = Driver::load(d.into_store()).await.unwrap();
     assert_eq!(d.retrospectives().get("disk"), Some(&retro), "read back from IndexedDB");
+}
+
+#[wasm_bindgen_test]
+async fn a_version_5_database_has_every_timeline_entry_linked_after_the_upgrade() {
+    // A version-5 Piket stored timeline rows and archived incidents without audit links.
+    let name = fresh_name("audit-chain");
+    let v5 = IdbStore::open_at(&name, 5).await.unwrap();
+    let mut d = resolved_incidents(v5, 3).await;
+    assert_eq!(d.archive(t0() + Duration::days(2)).await.unwrap(), 3);
+    let later = t0() + Duration::days(2);
+    d.dispatch(later, open_input("live")).await.unwrap();
+    d.tick(later + Duration::seconds(31)).await.unwrap();
+    d.dispatch(later + Duration::seconds(40), Input::AddNote { incident: "live".into(), by: Actor::Automation, text: "Looking".into() }).await.unwrap();
+    // What this Piket links them to, to compare with what the upgrade computes from the data.
+    let want_rows = d.store().list::<TimelineRow>().await.unwrap();
+    let want_archive = d.store().list::<piket::storage::ArchivedIncident>().await.unwrap();
+    assert!(want_rows.len() >= 3 && want_archive.len() == 3);
+    // Rewritten as version 5 wrote them: the same rows without their links.
+    for (store, field) in [("timeline", "link"), ("archive", "chain")] {
+        for row in d.store().list_raw(store).await.unwrap() {
+            let mut raw = serde_json::to_value(&row).unwrap();
+            assert!(raw["value"].as_object_mut().unwrap().remove(field).is_some(), "{store}/{}", row.id);
+            d.store().write_raw_for_tests(store, raw).await.unwrap();
+        }
+    }
+    assert!(d.store().list::<TimelineRow>().await.unwrap().iter().all(|r| r.value.link.is_none()));
+    d.into_store().close();
+
+    let v6 = IdbStore::open(&name).await.unwrap();
+    let rows = v6.list::<TimelineRow>().await.unwrap();
+    assert!(rows.iter().all(|r| r.value.link.is_some()), "every row linked on opening");
+    let rows: Vec<TimelineRow> = rows.into_iter().map(|e| e.value).collect();
+    let entries: Vec<_> = rows.iter().map(|r| r.entry.clone()).collect();
+    let links: Vec<_> = rows.iter().map(|r| r.link.clone()).collect();
+    piket::audit::check("live", &entries, &links).expect("the links hold");
+    assert_eq!(rows, want_rows.into_iter().map(|e| e.value).collect::<Vec<_>>(), "linked from the data as found");
+    let archive = v6.list::<piket::storage::ArchivedIncident>().await.unwrap();
+    for (got, want) in archive.iter().zip(&want_archive) {
+        assert_eq!(got.value.chain.len(), got.value.incident.timeline.len());
+        assert_eq!(got.value.chain, want.value.chain, "{}", got.id);
+    }
+    assert!(v6.list::<Setting>().await.unwrap().iter().all(|s| s.id != piket::storage::chain::AUDIT_CHAIN_PENDING), "the upgrade's marker is gone");
+    let d = Driver::load(v6).await.unwrap();
+    let summary = piket::audit::verify(&d.audit_log().await.unwrap()).expect("the audit log verifies");
+    assert_eq!(summary.incidents, 4);
 }

@@ -36,14 +36,14 @@ fn backup_file(dir: &std::path::Path) -> PathBuf {
     for mut i in incidents() {
         if i.is_open() || i.id == "D" {
             for (seq, entry) in i.timeline.drain(..).enumerate() {
-                let row = TimelineRow { incident: i.id.clone(), seq: seq as u32, recorded_at: entry.at, entry };
+                let row = TimelineRow { incident: i.id.clone(), seq: seq as u32, recorded_at: entry.at, entry, link: None };
                 timeline.push((row.id(), row));
             }
             hot.push((i.id.clone(), StoredIncident::new(&i, None)));
         } else {
             let key = archive_key(i.resolved_at.unwrap(), &i.id);
             let recorded = i.timeline.iter().map(|e| e.at).collect();
-            archived.push((key.clone(), ArchivedIncident { key, incident_id: i.id.clone(), incident: i, recorded, outbox: Vec::new() }));
+            archived.push((key.clone(), ArchivedIncident { key, incident_id: i.id.clone(), incident: i, recorded, outbox: Vec::new(), chain: Vec::new() }));
         }
     }
     let stores = vec![

@@ -266,7 +266,11 @@ mod cli {
         let Some(text) = read(path, err) else { return 1 };
         match piket::storage::backup::read_history(&text) {
             Ok(h) => {
-                if out.write_all(piket::audit::export(&h.incidents).as_bytes()).is_ok() {
+                // The links stored in the file; computed only where it has none.
+                let none = Vec::new();
+                let trails =
+                    h.incidents.iter().map(|i| piket::audit::Trail { incident: &i.id, entries: &i.timeline, links: h.links.get(&i.id).unwrap_or(&none) });
+                if out.write_all(piket::audit::export_linked(trails).as_bytes()).is_ok() {
                     0
                 } else {
                     1

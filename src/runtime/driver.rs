@@ -16,11 +16,12 @@ use serde::{Deserialize, Serialize};
 use super::config::ConfigRecord;
 use super::outbox::{self, DeliverySettings, DueSend, Outcome};
 use super::ActionError;
+use crate::audit::{self, Link};
 use crate::engine::escalation::{Effect, Engine, Input, Rejected};
 use crate::engine::format::validate;
 use crate::engine::id::{PolicyId, RuleId};
 use crate::engine::incident::Actor;
-use crate::engine::incident::{Incident, IncidentId};
+use crate::engine::incident::{Incident, IncidentId, TimelineEntry};
 use crate::engine::person::Person;
 use crate::engine::policy::EscalationPolicy;
 use crate::engine::rules::{MaintenanceWindow, Rule};
@@ -30,7 +31,7 @@ use crate::insight::retro::Retrospective;
 use crate::reply::{ReplyMessage, ReplySettings, ReplyState, Verdict, Why};
 use crate::storage::backup::{self, Restore};
 use crate::storage::{
-    archive_key, ArchivedIncident, Batch, DeliveryState, DigestChunk, HistoryDigest, OutboxRow, Record, Setting, Store, StoreError, StoredIncident,
+    archive_key, chain, ArchivedIncident, Batch, DeliveryState, DigestChunk, HistoryDigest, OutboxRow, Record, Setting, Store, StoreError, StoredIncident,
     TimelineRow, CLOCK_EPOCH, DIGESTS_COMPLETE, DIGESTS_PER_CHUNK, STORES,
 };
 
@@ -68,6 +69,9 @@ pub struct Driver<S: Store> {
     stored_timeline: BTreeMap<IncidentId, u32>,
     /// When each stored timeline entry was recorded (for lateness), per incident and seq.
     recorded: BTreeMap<IncidentId, Vec<DateTime<Utc>>>,
+    /// The audit hash of each stored timeline entry, per incident and seq: the next row links to
+    /// the last, and an archived incident keeps them.
+    chains: BTreeMap<IncidentId, Vec<String>>,
     outbox: BTreeMap<String, OutboxRow>,
     settings: WorldSettings,
     delivery: DeliverySettings,
@@ -161,6 +165,7 @@ struct Loaded {
     world: World,
     stored_timeline: BTreeMap<IncidentId, u32>,
     recorded: BTreeMap<IncidentId, Vec<DateTime<Utc>>>,
+    chains: BTreeMap<IncidentId, Vec<String>>,
     outbox: BTreeMap<String, OutboxRow>,
     settings: WorldSettings,
     delivery: DeliverySettings,
@@ -235,19 +240,18 @@ impl<S: Store> Driver<S> {
         };
         order_rules(&mut world.rules, &settings.rule_order);
 
-        let mut timelines: BTreeMap<IncidentId, Vec<TimelineRow>> = BTreeMap::new();
-        for row in values(store.list::<TimelineRow>().await?) {
-            timelines.entry(row.incident.clone()).or_default().push(row);
-        }
+        let mut timelines = chain::by_incident(values(store.list::<TimelineRow>().await?));
         let mut incidents = BTreeMap::new();
         let mut stored_timeline = BTreeMap::new();
         let mut recorded = BTreeMap::new();
+        let mut chains = BTreeMap::new();
         for stored in values(store.list::<StoredIncident>().await?) {
             let mut incident = stored.incident;
-            let mut rows = timelines.remove(&incident.id).unwrap_or_default();
-            rows.sort_by_key(|r| r.seq);
+            let rows = timelines.remove(&incident.id).unwrap_or_default();
             stored_timeline.insert(incident.id.clone(), rows.len() as u32);
             recorded.insert(incident.id.clone(), rows.iter().map(|r| r.recorded_at).collect());
+            // Stored links as they are (hashing only rows from before the chain was stored).
+            chains.insert(incident.id.clone(), chain::resolve_rows(&incident.id, &rows).into_iter().map(|l| l.hash).collect());
             incident.timeline = rows.into_iter().map(|r| r.entry).collect();
             crate::engine::escalation::bound_incident(&mut incident);
             incidents.insert(incident.id.clone(), incident);
@@ -259,7 +263,7 @@ impl<S: Store> Driver<S> {
         let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
         let digests_ready = setting(DIGESTS_COMPLETE).is_some() || store.count(ArchivedIncident::STORE).await? == 0;
         let retrospectives = values(store.list::<Retrospective>().await?).into_iter().map(|r| (r.incident.clone(), r)).collect();
-        Ok(Loaded { engine, world, stored_timeline, recorded, outbox, settings, delivery, reply, reply_state, left_out, digests_ready, retrospectives })
+        Ok(Loaded { engine, world, stored_timeline, recorded, chains, outbox, settings, delivery, reply, reply_state, left_out, digests_ready, retrospectives })
     }
 
     /// A driver over `store` holding nothing yet.
@@ -275,6 +279,7 @@ impl<S: Store> Driver<S> {
             world: l.world,
             stored_timeline: l.stored_timeline,
             recorded: l.recorded,
+            chains: l.chains,
             outbox: l.outbox,
             settings: l.settings,
             delivery: l.delivery,
@@ -428,10 +433,22 @@ impl<S: Store> Driver<S> {
             let Some(incident) = engine.incident(id) else { continue };
             batch.put(&StoredIncident::new(incident, deadline_of(engine, incident)));
             let from = self.stored_timeline.get(*id).copied().unwrap_or(0);
+            // Each new row links to the one stored before it.
+            let mut prev = match (from as usize).checked_sub(1) {
+                None => audit::GENESIS.to_string(),
+                Some(last) => match self.chains.get(*id).and_then(|c| c.get(last)) {
+                    Some(hash) => hash.clone(),
+                    None => audit::chain(incident).get(last).cloned().unwrap_or_else(|| audit::GENESIS.to_string()),
+                },
+            };
+            let mut hashes = Vec::new();
             for (seq, entry) in incident.timeline.iter().enumerate().skip(from as usize) {
-                batch.put(&TimelineRow { incident: (*id).clone(), seq: seq as u32, entry: entry.clone(), recorded_at: now });
+                let link = Link::new(id, seq, &prev, entry);
+                prev = link.hash.clone();
+                hashes.push(link.hash.clone());
+                batch.put(&TimelineRow { incident: (*id).clone(), seq: seq as u32, entry: entry.clone(), recorded_at: now, link: Some(link) });
             }
-            new_counts.push(((*id).clone(), from, incident.timeline.len() as u32));
+            new_counts.push(((*id).clone(), from, incident.timeline.len() as u32, hashes));
         }
         let mut queued = Vec::new();
         for effect in &effects {
@@ -473,8 +490,11 @@ impl<S: Store> Driver<S> {
         }
 
         self.engine.commit();
-        for (id, from, to) in new_counts {
+        for (id, from, to, hashes) in new_counts {
             self.stored_timeline.insert(id.clone(), to);
+            let chain = self.chains.entry(id.clone()).or_default();
+            chain.truncate(from as usize);
+            chain.extend(hashes);
             let rec = self.recorded.entry(id).or_default();
             rec.truncate(from as usize);
             rec.resize(to as usize, now);
@@ -759,6 +779,39 @@ impl<S: Store> Driver<S> {
         Ok(backup::export(stores, now, include_secrets))
     }
 
+    /// The audit log (JSON Lines, see [`crate::audit`]) of every incident as **stored**, hot and
+    /// archived: each entry with the link stored beside it, computed only where a row has none,
+    /// so an entry edited in storage after it was written shows as a broken link.
+    pub async fn audit_log(&self) -> Result<String, ActionError> {
+        let hot = chain::by_incident(values(self.store.list::<TimelineRow>().await?));
+        let hot: Vec<(IncidentId, Vec<TimelineEntry>, Vec<Option<Link>>)> = hot
+            .into_iter()
+            .map(|(id, rows)| {
+                let links = rows.iter().map(|r| r.link.clone()).collect();
+                (id, rows.into_iter().map(|r| r.entry).collect(), links)
+            })
+            .collect();
+        let mut archived = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.store.page::<ArchivedIncident>(after.as_deref(), ARCHIVE_BATCH).await?;
+            let done = page.len() < ARCHIVE_BATCH;
+            after = page.last().map(|e| e.id.clone());
+            archived.extend(page.into_iter().map(|e| {
+                let links = Link::of_chain(&e.value.chain);
+                (e.value.incident, links)
+            }));
+            if done {
+                break;
+            }
+        }
+        let trails = hot
+            .iter()
+            .map(|(id, entries, links)| audit::Trail { incident: id, entries, links })
+            .chain(archived.iter().map(|(i, links)| audit::Trail { incident: &i.id, entries: &i.timeline, links }));
+        Ok(audit::export_linked(trails))
+    }
+
     /// How long a resolved incident stays hot (in memory, in the engine) before it is archived: a
     /// day, or the longest look-back of a "recurring" rule when that is longer, so such rules
     /// still count it.
@@ -806,7 +859,12 @@ impl<S: Store> Driver<S> {
             batch.delete::<StoredIncident>(id);
             let key = archive_key(resolved_at, id);
             digests.push(HistoryDigest::of(&key, incident));
-            batch.put(&ArchivedIncident { key, incident_id: id.clone(), incident: incident.clone(), recorded: self.recorded_at(id).to_vec(), outbox });
+            // The hashes its rows were stored with (computed only for an incident that has none).
+            let chain = match self.chains.get(id) {
+                Some(chain) if chain.len() == incident.timeline.len() => chain.clone(),
+                _ => audit::chain(incident),
+            };
+            batch.put(&ArchivedIncident { key, incident_id: id.clone(), incident: incident.clone(), recorded: self.recorded_at(id).to_vec(), outbox, chain });
         }
         // Their digests join the newest chunk while it has room (an archive pass usually moves a
         // few incidents, newer than any before), else start chunks of their own.
@@ -826,6 +884,7 @@ impl<S: Store> Driver<S> {
             self.engine.remove_resolved(id);
             self.stored_timeline.remove(id);
             self.recorded.remove(id);
+            self.chains.remove(id);
         }
         let gone: BTreeSet<&IncidentId> = ids.iter().collect();
         self.outbox.retain(|_, r| !gone.contains(&r.incident));

@@ -621,6 +621,15 @@ impl Live {
         Ok(driver.find_archived(id).await.map_err(|e| e.to_string())?.map(|a| PastIncident::of(a, driver.world())))
     }
 
+    /// The audit log of every incident as stored (read-only: any tab can do it).
+    pub async fn audit_log(&self) -> Result<String, String> {
+        let guard = self.0.driver.lock().await;
+        match guard.as_ref() {
+            Some(d) => d.audit_log().await.map_err(|e| e.to_string()),
+            None => Err("Storage is still opening.".into()),
+        }
+    }
+
     /// Everything as one JSON file (read-only: any tab can do it).
     pub async fn export(&self, include_secrets: bool) -> Result<String, String> {
         let guard = self.0.driver.lock().await;

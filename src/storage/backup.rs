@@ -6,8 +6,10 @@
 //! ```
 //!
 //! Reading a file never touches the database: [`parse_backup`] checks the whole file first
-//! (size, JSON, version, every record's shape, references, incidents that hold together) and only then hands
-//! back a [`Batch`] that replaces the stores in one transaction. A bad file changes nothing.
+//! (size, JSON, version, every record's shape, references, incidents that hold together, every
+//! stored audit link) and only then hands back a [`Batch`] that replaces the stores in one
+//! transaction. A bad file changes nothing. Entries of a file from before the audit chain was
+//! stored (no links at all) are linked in that batch.
 
 use std::collections::BTreeMap;
 
@@ -16,9 +18,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    archive_key, ArchivedIncident, Batch, DigestChunk, Envelope, HistoryDigest, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow, DERIVED,
-    DIGESTS_COMPLETE, JOURNAL, SCHEMA_VERSION, STORES,
+    archive_key, chain, ArchivedIncident, Batch, DigestChunk, Envelope, HistoryDigest, Link, Op, OutboxRow, Record, Setting, StoredIncident, TimelineRow,
+    DERIVED, DIGESTS_COMPLETE, JOURNAL, SCHEMA_VERSION, STORES,
 };
+use crate::audit;
 use crate::engine::escalation::check_incident;
 use crate::engine::format::{parse_policies, validate};
 use crate::engine::person::Person;
@@ -56,6 +59,9 @@ pub enum ImportError {
     UnsupportedVersion(u32),
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
+    /// An entry's stored audit link does not hold: the file was edited after it was written.
+    #[error("Incident “{incident}”, entry {index}: {why}")]
+    BrokenChain { incident: crate::engine::IncidentId, index: usize, why: String },
 }
 
 /// What a restore will write, for the confirmation message.
@@ -198,12 +204,26 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
             .map_err(|e| ImportError::Invalid { path: format!("stores.incidents[{i}].value.incident.{}", e.field), message: e.problem })?;
     }
     let known = |id: &str| incidents.iter().any(|s| s.incident.id == id);
-    for (i, row) in typed::<TimelineRow>("timeline", rows("timeline"))?.iter().enumerate() {
+    let timeline = typed::<TimelineRow>("timeline", rows("timeline"))?;
+    for (i, row) in timeline.iter().enumerate() {
         if !known(&row.incident) {
             return Err(ImportError::Invalid {
                 path: format!("stores.timeline[{i}].value.incident"),
                 message: format!("no incident “{}” in this file", row.incident),
             });
+        }
+    }
+    // Every stored audit link must hold; rows from before the chain was stored (none linked)
+    // are linked here, so the restored database is chained throughout.
+    let mut links: BTreeMap<String, Link> = BTreeMap::new();
+    for (incident, rows) in chain::by_incident(timeline) {
+        let entries: Vec<_> = rows.iter().map(|r| r.entry.clone()).collect();
+        let stored: Vec<Option<Link>> = rows.iter().map(|r| r.link.clone()).collect();
+        audit::check(&incident, &entries, &stored).map_err(|b| ImportError::BrokenChain { incident: incident.clone(), index: b.index, why: b.why })?;
+        for (row, link) in rows.iter().zip(chain::resolve_rows(&incident, &rows)) {
+            if row.link.is_none() {
+                links.insert(row.id(), link);
+            }
         }
     }
     for (i, row) in typed::<OutboxRow>("outbox", rows("outbox"))?.iter().enumerate() {
@@ -232,6 +252,11 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
         if let Some(row) = archived.outbox.iter().find(|r| r.incident != incident.id) {
             return Err(ImportError::Invalid { path: at("outbox"), message: format!("a delivery of another incident (“{}”)", row.incident) });
         }
+        audit::check(&incident.id, &incident.timeline, &Link::of_chain(&archived.chain)).map_err(|b| ImportError::BrokenChain {
+            incident: incident.id.clone(),
+            index: b.index,
+            why: b.why,
+        })?;
     }
     // A retrospective belongs to a resolved incident of the same file, and holds as the
     // Retrospectives screen would save it.
@@ -249,6 +274,9 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
         }
     }
 
+    // Archived incidents from before the chain was stored get theirs.
+    let new_chains: BTreeMap<&str, Vec<String>> =
+        archive.iter().filter(|a| a.chain.is_empty() && !a.incident.timeline.is_empty()).map(|a| (a.key.as_str(), audit::chain(&a.incident))).collect();
     let mut batch = Batch { ops: Vec::new(), strict: true, fence: None };
     let mut counts = BTreeMap::new();
     for name in STORES {
@@ -259,10 +287,21 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
             if name == "settings" && row.id == super::CLOCK_EPOCH {
                 continue; // never taken from a file: the restoring tab keeps its own
             }
-            if name == "settings" && row.id == DIGESTS_COMPLETE {
-                continue; // said below, once the digests are rebuilt
+            if name == "settings" && (row.id == DIGESTS_COMPLETE || row.id == chain::AUDIT_CHAIN_PENDING) {
+                continue; // said below, once the digests are rebuilt; everything is linked here
             }
-            batch.ops.push(Op::Put { store: name, id: row.id.clone(), value: row.value.clone() });
+            let mut value = row.value.clone();
+            if name == "timeline" {
+                if let (Some(link), Some(fields)) = (links.get(&row.id), value.as_object_mut()) {
+                    fields.insert("link".into(), serde_json::to_value(link).expect("a link serializes"));
+                }
+            }
+            if name == "archive" {
+                if let (Some(chain), Some(fields)) = (new_chains.get(row.id.as_str()), value.as_object_mut()) {
+                    fields.insert("chain".into(), serde_json::json!(chain));
+                }
+            }
+            batch.ops.push(Op::Put { store: name, id: row.id.clone(), value });
         }
     }
     // Derived stores are never in a file: empty them and rebuild from what the file holds.
@@ -303,6 +342,9 @@ pub fn parse_policy_import(text: &str, current: &World) -> Result<(Batch, usize)
 pub struct History {
     pub world: World,
     pub incidents: Vec<crate::engine::incident::Incident>,
+    /// The audit links stored with each incident's entries (same order as its timeline; `None`
+    /// where a file from before the chain was stored has none).
+    pub links: BTreeMap<crate::engine::IncidentId, Vec<Option<Link>>>,
     /// When the backup was taken.
     pub exported_at: DateTime<Utc>,
 }
@@ -333,12 +375,17 @@ pub fn read_history(text: &str) -> Result<History, ImportError> {
         typed::<StoredIncident>("incidents", rows("incidents"))?.into_iter().map(|s| (s.incident.id.clone(), s.incident)).collect();
     let mut timeline = typed::<TimelineRow>("timeline", rows("timeline"))?;
     timeline.sort_by(|a, b| (&a.incident, a.seq).cmp(&(&b.incident, b.seq)));
+    let mut links: BTreeMap<crate::engine::IncidentId, Vec<Option<Link>>> = BTreeMap::new();
     for row in timeline {
         if let Some(i) = incidents.get_mut(&row.incident) {
             i.timeline.push(row.entry);
+            links.entry(row.incident).or_default().push(row.link);
         }
     }
     let mut all: Vec<crate::engine::incident::Incident> = incidents.into_values().collect();
-    all.extend(typed::<ArchivedIncident>("archive", rows("archive"))?.into_iter().map(|a| a.incident));
-    Ok(History { world, incidents: all, exported_at: file.exported_at })
+    for a in typed::<ArchivedIncident>("archive", rows("archive"))? {
+        links.insert(a.incident.id.clone(), Link::of_chain(&a.chain));
+        all.push(a.incident);
+    }
+    Ok(History { world, incidents: all, links, exported_at: file.exported_at })
 }

@@ -64,11 +64,26 @@ impl IdbStore {
                 if old < 5 && version >= 5 {
                     db.create_object_store("retrospectives").with_key_path(KeyPath::One("id")).build()?;
                 }
+                // Version 6: every timeline row carries its audit link, every archived incident
+                // its chain. Rows written before have none: the upgrade itself only says so (in
+                // its own transaction, so the version cannot be raised without it), and
+                // `link_unlinked` links them right after opening.
+                if (2..6).contains(&old) && version >= 6 {
+                    mark_audit_chain_pending(&db)?;
+                }
                 Ok(())
             })
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(IdbStore { db })
+        let store = IdbStore { db };
+        if version >= 6 {
+            // Cut short (the tab closed), this resumes on the next open; failing (a full disk),
+            // Piket still runs, linking new rows to hashes computed from the old ones.
+            if let Err(e) = super::chain::link_unlinked(&store, now()).await {
+                web_sys::console::warn_1(&format!("Piket: the audit chain of older timeline entries is not stored yet: {e}").into());
+            }
+        }
+        Ok(store)
     }
 
     /// Every row of one object store, in key order, as JSON.
@@ -106,6 +121,24 @@ impl IdbStore {
     pub fn close(self) {
         self.db.close();
     }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}
+
+/// Leaves the [`super::chain::AUDIT_CHAIN_PENDING`] settings row in the upgrade transaction.
+/// That transaction is reached only through a store created in it, so one is created for the
+/// purpose and deleted again before the upgrade ends.
+fn mark_audit_chain_pending(db: &Database) -> indexed_db_futures::Result<()> {
+    const SCRATCH: &str = "upgrade-scratch";
+    let scratch = db.create_object_store(SCRATCH).build()?;
+    let settings = scratch.transaction().object_store("settings")?;
+    let marker = super::chain::pending_marker();
+    let row = Envelope { id: marker.key.clone(), rev: 1, updated_at: now(), value: marker };
+    let _request = settings.put(row).serde()?;
+    db.delete_object_store(SCRATCH)?;
+    Ok(())
 }
 
 /// Rows read from IndexedDB, as JSON: they go through the browser's own `JSON.stringify` and then

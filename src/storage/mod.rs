@@ -8,6 +8,7 @@
 //! validation belongs to the engine, sequencing to the runtime.
 
 pub mod backup;
+pub mod chain;
 mod digest;
 mod memory;
 pub use memory::MemoryStore;
@@ -20,6 +21,7 @@ pub use idb::IdbStore;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+pub use crate::audit::Link;
 use crate::engine::id::{ChannelId, IncidentId};
 use crate::engine::incident::{EntryKind, Incident, TimelineEntry};
 use crate::engine::person::Person;
@@ -34,7 +36,9 @@ use crate::insight::retro::Retrospective;
 /// 3: `archive`, resolved incidents moved out of the hot stores (index `by_incident`).
 /// 4: `digests`, a compact copy of each archived incident for reading a year of history at once.
 /// 5: `retrospectives`, one per resolved incident, keyed by the incident's id.
-pub const SCHEMA_VERSION: u32 = 5;
+/// 6: the audit chain is stored: every timeline row carries its [`Link`], every archived incident
+///    its `chain`; rows written before are linked right after the upgrade ([`chain::link_unlinked`]).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// A kind of record with its own object store.
 pub trait Record: Serialize + DeserializeOwned + Clone + 'static {
@@ -134,6 +138,10 @@ pub struct ArchivedIncident {
     /// Every page and post of the incident, with their attempts.
     #[serde(default)]
     pub outbox: Vec<OutboxRow>,
+    /// The audit hash of each timeline entry (same order as the timeline), carried over from the
+    /// links its rows had; empty only in records written before the chain was stored.
+    #[serde(default)]
+    pub chain: Vec<String>,
 }
 
 /// A compact copy of one archived incident, under the same key: what reading a year of history at
@@ -241,6 +249,10 @@ pub struct TimelineRow {
     pub entry: TimelineEntry,
     /// When the runtime actually recorded it; later than `entry.at` when a sleeping tab caught up.
     pub recorded_at: DateTime<Utc>,
+    /// The entry's audit link to the incident's previous entry, as it was written (none only in
+    /// rows written before the chain was stored, until they are linked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
 }
 
 impl TimelineRow {

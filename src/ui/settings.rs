@@ -223,17 +223,21 @@ fn NotificationSettings() -> impl IntoView {
 }
 
 /// "Export audit log": every incident's timeline, hot and archived, as the hash-chained JSON
-/// Lines that `piket audit verify` checks.
+/// Lines that `piket audit verify` checks, with the links stored beside each entry.
 #[component]
 fn AuditCard() -> impl IntoView {
     let state = expect_context::<AppState>();
     let message = RwSignal::new(None::<Result<String, String>>);
     let export = use_task(move |_: ()| async move {
-        let result = match state.every_incident().await {
-            Ok(incidents) => {
-                let text = crate::audit::export(&incidents);
+        let result = match state.audit_log().await {
+            Ok(text) => {
                 let name = format!("piket-audit-{}.jsonl", state.now.get_untracked().format("%Y-%m-%d"));
-                download(&name, "application/jsonl", &text).map(|_| format!("The audit log of {} incidents saved as {name}.", incidents.len()))
+                // Said at once when what is stored no longer holds (edited after it was written).
+                let said = match crate::audit::verify(&text) {
+                    Ok(sum) => format!("The audit log of {} incidents ({} entries) saved as {name}; last chain head {}.", sum.incidents, sum.entries, sum.head),
+                    Err(broken) => format!("The audit log was saved as {name}, but a stored entry no longer matches its link: {broken}."),
+                };
+                download(&name, "application/jsonl", &text).map(|_| said)
             }
             Err(e) => Err(e),
         };

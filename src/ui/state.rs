@@ -149,23 +149,10 @@ impl AppState {
         Ok(all)
     }
 
-    /// Every incident with its whole timeline, words included: the hot ones and the whole archive,
-    /// read a page at a time (for the audit log, whose hashes cover every field).
-    pub async fn every_incident(self) -> Result<Vec<Incident>, String> {
+    /// The audit log of every incident, hot and archived, with the links stored beside each entry.
+    pub async fn audit_log(self) -> Result<String, String> {
         let live = self.live.get_value().ok_or("Piket is still starting.")?;
-        let mut all: Vec<Incident> = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = live.history(cursor.clone(), 500).await?;
-            let done = page.len() < 500;
-            cursor = page.last().map(|p| p.cursor.clone());
-            all.extend(page.into_iter().map(|p| p.incident));
-            if done {
-                break;
-            }
-        }
-        self.incidents.with_untracked(|hot| all.extend(hot.iter().cloned()));
-        Ok(all)
+        live.audit_log().await
     }
 
     /// The retrospective of an incident, if it has one.
