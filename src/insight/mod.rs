@@ -605,7 +605,19 @@ impl<'a> Zones<'a> {
         Zones { world, span, people: HashMap::new(), tables: Vec::new() }
     }
     pub fn is_night(&mut self, person: &'a str, at: DateTime<Utc>) -> bool {
-        let i = match self.people.get(person) {
+        let table = self.table(person);
+        self.is_night_in(table, at)
+    }
+
+    /// Whether `at` is night by offsets table `table` (from [`Zones::table`]).
+    pub fn is_night_in(&self, table: usize, at: DateTime<Utc>) -> bool {
+        let hour = self.tables[table].hour(at);
+        !(NIGHT_TO_HOUR..NIGHT_FROM_HOUR).contains(&hour)
+    }
+
+    /// The offsets table of `person`'s zone, made the first time it is asked for.
+    pub fn table(&mut self, person: &'a str) -> usize {
+        match self.people.get(person) {
             Some(&i) => i,
             None => {
                 let tz = self.world.person(person).and_then(|p| p.time_zone.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
@@ -619,9 +631,7 @@ impl<'a> Zones<'a> {
                 self.people.insert(person, i);
                 i
             }
-        };
-        let hour = self.tables[i].hour(at);
-        !(NIGHT_TO_HOUR..NIGHT_FROM_HOUR).contains(&hour)
+        }
     }
 }
 
@@ -867,7 +877,12 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
     let (mut fcr, mut resolved_paged, mut esc_paged, mut context) = (0, 0, 0, 0);
     let mut repeat: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
     // Fatigue.
+    // Responders are numbered the first time they are paged, and dedup keys the first time they
+    // are seen, so that each page costs one lookup of a name rather than three.
     struct Who<'a> {
+        person: &'a PersonId,
+        /// Their zone's offsets table in `zones`.
+        zone: usize,
         pages: usize,
         night: usize,
         repeated: usize,
@@ -875,9 +890,11 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
         /// The last incident counted (incidents are read one at a time).
         last: Option<&'a str>,
     }
-    let mut who: HashMap<&PersonId, Who> = HashMap::new();
-    // (person, dedup key) pairs already paged.
-    let mut paged_for: HashSet<(&str, &str)> = HashSet::new();
+    let mut who: Vec<Who> = Vec::new();
+    let mut who_index: HashMap<&str, usize> = HashMap::new();
+    let mut key_index: HashMap<&str, usize> = HashMap::new();
+    // (responder, dedup key) pairs already paged.
+    let mut paged_for: HashSet<(usize, usize)> = HashSet::new();
     let mut keys: BTreeMap<&str, Noise> = BTreeMap::new();
     let mut services: BTreeMap<&str, Noise> = BTreeMap::new();
     let mut rules: BTreeMap<&str, Noise> = BTreeMap::new();
@@ -974,19 +991,31 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
 
         // Pages.
         totals.pages += f.pages.len();
+        let key = match d.dedup_key.as_deref() {
+            Some(k) if !f.pages.is_empty() => {
+                let next = key_index.len();
+                Some(*key_index.entry(k).or_insert(next))
+            }
+            _ => None,
+        };
         for &(p, at) in &f.pages {
-            let w = who.entry(p).or_insert_with(|| Who { pages: 0, night: 0, repeated: 0, incidents: 0, last: None });
+            let next = who.len();
+            let ix = *who_index.entry(p.as_str()).or_insert(next);
+            if ix == next {
+                who.push(Who { person: p, zone: zones.table(p), pages: 0, night: 0, repeated: 0, incidents: 0, last: None });
+            }
+            let w = &mut who[ix];
             w.pages += 1;
             if w.last != Some(i.id.as_str()) {
                 w.incidents += 1;
                 w.last = Some(&i.id);
             }
-            if let Some(k) = d.dedup_key.as_deref() {
-                if !paged_for.insert((p.as_str(), k)) {
+            if let Some(k) = key {
+                if !paged_for.insert((ix, k)) {
                     w.repeated += 1;
                 }
             }
-            let night = zones.is_night(p, at);
+            let night = zones.is_night_in(w.zone, at);
             if night {
                 w.night += 1;
             }
@@ -1053,7 +1082,8 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
     let weeks = period_days / 7.0;
     let mut responders: Vec<Responder> = who
         .into_iter()
-        .map(|(p, w)| {
+        .map(|w| {
+            let p = w.person;
             let pages_per_week = w.pages as f64 / weeks;
             let night_pages_per_week = w.night as f64 / weeks;
             Responder {

@@ -136,9 +136,17 @@ fn mark_audit_chain_pending(db: &Database) -> indexed_db_futures::Result<()> {
     let settings = scratch.transaction().object_store("settings")?;
     let marker = super::chain::pending_marker();
     let row = Envelope { id: marker.key.clone(), rev: 1, updated_at: now(), value: marker };
-    let _request = settings.put(row).serde()?;
+    let row = to_js(&row).map_err(|e| indexed_db_futures::error::Error::from(js_sys::Error::new(&e.to_string())))?;
+    let _request = settings.put(row).primitive()?;
     db.delete_object_store(SCRATCH)?;
     Ok(())
+}
+
+/// A record as the JS object IndexedDB keeps: written as JSON text by serde_json and made an object
+/// by the browser's `JSON.parse`, the mirror of how rows are read (see [`as_json`]).
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, StoreError> {
+    let text = serde_json::to_string(value).map_err(|e| StoreError::Other(format!("a record could not be written: {e}")))?;
+    js_sys::JSON::parse(&text).map_err(|_| StoreError::Other("a record could not be written as JSON".into()))
 }
 
 /// Rows read from IndexedDB, as JSON: they go through the browser's own `JSON.stringify` and then
@@ -211,7 +219,11 @@ impl Store for IdbStore {
             // Read inside the same transaction as the writes: no other tab can raise the epoch
             // between this check and the commit.
             let settings = tx.object_store("settings").map_err(fail)?;
-            let row = settings.get::<Envelope<serde_json::Value>, _, _>(super::CLOCK_EPOCH).serde().map_err(fail)?.await.map_err(fail)?;
+            let row: Option<JsValue> = settings.get(super::CLOCK_EPOCH).primitive().map_err(fail)?.await.map_err(fail)?;
+            let row = match row {
+                Some(row) => Some(envelope_of::<serde_json::Value>("settings", as_json("settings", vec![row])?.remove(0))?),
+                None => None,
+            };
             if row.map_or(0, |r| super::epoch_of(&r.value)) != epoch {
                 let _ = tx.abort().await;
                 return Err(StoreError::Fenced);
@@ -231,12 +243,14 @@ impl Store for IdbStore {
         let mut reads = Vec::with_capacity(to_read.len());
         for (name, id) in &to_read {
             let store = tx.object_store(name).map_err(fail)?;
-            reads.push(store.get::<Envelope<serde_json::Value>, _, _>(id.as_str()).serde().map_err(fail)?);
+            reads.push(store.get::<JsValue, _, _>(id.as_str()).primitive().map_err(fail)?);
         }
         let mut revs: std::collections::HashMap<(&str, String), u64> = std::collections::HashMap::new();
         for ((name, id), read) in to_read.into_iter().zip(futures::future::join_all(reads).await) {
+            // Only the previous revision is needed: read that one field of the stored object.
             if let Some(previous) = read.map_err(fail)? {
-                revs.insert((name, id), previous.rev);
+                let rev = js_sys::Reflect::get(&previous, &JsValue::from_str("rev")).ok().and_then(|r| r.as_f64()).unwrap_or(0.0);
+                revs.insert((name, id), rev as u64);
             }
         }
         // Then issue every write in order without waiting for each: IndexedDB runs a
@@ -247,7 +261,7 @@ impl Store for IdbStore {
                     let rev = revs.get(&(name, id.clone())).map_or(1, |r| r + 1);
                     revs.insert((name, id.clone()), rev);
                     let store = tx.object_store(name).map_err(fail)?;
-                    let _request = store.put(Envelope { id: id.clone(), rev, updated_at: now, value }).serde().map_err(fail)?;
+                    let _request = store.put(to_js(&Envelope { id: id.clone(), rev, updated_at: now, value })?).primitive().map_err(fail)?;
                     JournalEntry { store: name.into(), id, rev, at: now, op: "put".into() }
                 }
                 Op::Delete { store: name, id } => {
@@ -262,7 +276,7 @@ impl Store for IdbStore {
                     JournalEntry { store: name.into(), id: "*".into(), rev: 0, at: now, op: "clear".into() }
                 }
             };
-            let _request = journal.add(entry).serde().map_err(fail)?;
+            let _request = journal.add(to_js(&entry)?).primitive().map_err(fail)?;
         }
         tx.commit().await.map_err(fail)?;
         Ok(())
@@ -318,7 +332,7 @@ impl IdbStore {
     #[doc(hidden)]
     pub async fn write_raw_for_tests(&self, store_name: &str, value: serde_json::Value) -> Result<(), StoreError> {
         let tx = self.db.transaction(store_name).with_mode(TransactionMode::Readwrite).build().map_err(fail)?;
-        tx.object_store(store_name).map_err(fail)?.put(&value).serde().map_err(fail)?.await.map_err(fail)?;
+        tx.object_store(store_name).map_err(fail)?.put(to_js(&value)?).primitive().map_err(fail)?.await.map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         Ok(())
     }
