@@ -58,7 +58,7 @@ pub mod calendar;
 pub mod csv;
 pub mod retro;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -665,7 +665,14 @@ fn passes(world: &World, query: &ReportQuery, f: &Facts) -> bool {
 
 /// The facts of every incident in the period that passes the filters.
 pub(crate) fn facts_in<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Incident>, query: &ReportQuery) -> Vec<Facts<'a>> {
-    incidents.into_iter().filter(|i| i.opened_at >= query.from && i.opened_at < query.to).map(Facts::of).filter(|f| passes(world, query, f)).collect()
+    // The service and severity filters need no facts: check them before reading the timeline.
+    let cheap = |i: &Incident| query.service.as_ref().is_none_or(|s| *s == i.details.service) && query.severity.is_none_or(|s| s == i.details.severity);
+    incidents
+        .into_iter()
+        .filter(|i| i.opened_at >= query.from && i.opened_at < query.to && cheap(i))
+        .map(Facts::of)
+        .filter(|f| passes(world, query, f))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -759,9 +766,20 @@ struct TimerSamples<'a> {
 }
 
 fn timer_checks(world: &World, facts: &[Facts], kind: TimerKind) -> Vec<TimerCheck> {
-    let mut groups: BTreeMap<(&str, u32), TimerSamples> = BTreeMap::new();
+    // Samples by policy (numbered on first sight: one lookup of its id per incident), then level.
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut by_policy: Vec<(&str, Vec<Option<TimerSamples>>)> = Vec::new();
     for f in facts {
         let Some(policy) = f.policy else { continue };
+        if f.level_paged.is_empty() {
+            continue;
+        }
+        let next = by_policy.len();
+        let slot = *index.entry(policy.id.as_str()).or_insert(next);
+        if slot == next {
+            by_policy.push((policy.id.as_str(), Vec::new()));
+        }
+        let levels = &mut by_policy[slot].1;
         let end = match kind {
             TimerKind::Ack => f.ack.map(|a| a.0),
             TimerKind::Resolution => f.resolved.map(|r| r.0),
@@ -772,7 +790,11 @@ fn timer_checks(world: &World, facts: &[Facts], kind: TimerKind) -> Vec<TimerChe
                 TimerKind::Ack => l.ack_timeout.as_ref(),
                 TimerKind::Resolution => l.resolution_timeout.as_ref(),
             };
-            let g = groups.entry((policy.id.as_str(), level)).or_default();
+            let at = level as usize - 1;
+            if levels.len() <= at {
+                levels.resize_with(at + 1, || None);
+            }
+            let g = levels[at].get_or_insert_with(TimerSamples::default);
             g.name = if policy.name.is_empty() { &policy.id } else { &policy.name };
             g.frozen = g.frozen.or(timeout);
             let Some(end) = end.filter(|e| *e >= paged_at) else { continue };
@@ -787,8 +809,10 @@ fn timer_checks(world: &World, facts: &[Facts], kind: TimerKind) -> Vec<TimerChe
         TimerKind::Ack => &ACK_EDGES_MIN,
         TimerKind::Resolution => &RESOLVE_EDGES_MIN,
     };
+    // By policy id, then level, as the report lists them.
+    by_policy.sort_unstable_by_key(|(id, _)| *id);
+    let groups = by_policy.into_iter().flat_map(|(id, levels)| levels.into_iter().enumerate().filter_map(move |(at, g)| g.map(|g| ((id, at as u32 + 1), g))));
     groups
-        .into_iter()
         .map(|((policy, level), g)| {
             let configured = world.policy(policy).and_then(|p| p.levels.get(level as usize - 1)).map(|l| match kind {
                 TimerKind::Ack => l.ack_timeout.as_ref(),
@@ -893,8 +917,10 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
     let mut who: Vec<Who> = Vec::new();
     let mut who_index: HashMap<&str, usize> = HashMap::new();
     let mut key_index: HashMap<&str, usize> = HashMap::new();
-    // (responder, dedup key) pairs already paged.
-    let mut paged_for: HashSet<(usize, usize)> = HashSet::new();
+    // The responders already paged for each dedup key (by number; a key has few).
+    let mut paged_for: Vec<Vec<usize>> = Vec::new();
+    // This incident's responders so far, so that repeated pages of one incident skip the lookup.
+    let mut recent: Vec<(&str, usize)> = Vec::new();
     let mut keys: BTreeMap<&str, Noise> = BTreeMap::new();
     let mut services: BTreeMap<&str, Noise> = BTreeMap::new();
     let mut rules: BTreeMap<&str, Noise> = BTreeMap::new();
@@ -994,16 +1020,28 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
         let key = match d.dedup_key.as_deref() {
             Some(k) if !f.pages.is_empty() => {
                 let next = key_index.len();
-                Some(*key_index.entry(k).or_insert(next))
+                let k = *key_index.entry(k).or_insert(next);
+                if k == next {
+                    paged_for.push(Vec::new());
+                }
+                Some(k)
             }
             _ => None,
         };
+        recent.clear();
         for &(p, at) in &f.pages {
-            let next = who.len();
-            let ix = *who_index.entry(p.as_str()).or_insert(next);
-            if ix == next {
-                who.push(Who { person: p, zone: zones.table(p), pages: 0, night: 0, repeated: 0, incidents: 0, last: None });
-            }
+            let ix = match recent.iter().find(|(name, _)| *name == p.as_str()) {
+                Some(&(_, ix)) => ix,
+                None => {
+                    let next = who.len();
+                    let ix = *who_index.entry(p.as_str()).or_insert(next);
+                    if ix == next {
+                        who.push(Who { person: p, zone: zones.table(p), pages: 0, night: 0, repeated: 0, incidents: 0, last: None });
+                    }
+                    recent.push((p.as_str(), ix));
+                    ix
+                }
+            };
             let w = &mut who[ix];
             w.pages += 1;
             if w.last != Some(i.id.as_str()) {
@@ -1011,8 +1049,10 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
                 w.last = Some(&i.id);
             }
             if let Some(k) = key {
-                if !paged_for.insert((ix, k)) {
+                if paged_for[k].contains(&ix) {
                     w.repeated += 1;
+                } else {
+                    paged_for[k].push(ix);
                 }
             }
             let night = zones.is_night_in(w.zone, at);

@@ -350,54 +350,47 @@ impl Browser {
         Ok(self.driver.find(By::Id(id)).await?)
     }
 
-    /// Chooses the option with `value` in the select labelled `label`, as a user would tap it. A
-    /// screen that is still settling may re-render the select between finding it and tapping: look
-    /// it up again and retry for a few seconds rather than fail on a stale element.
+    /// Chooses the option with `value` in the select labelled `label`, as a user would tap it.
     pub async fn choose(&self, label: &str, value: &str) -> Result {
-        let mut tries = 0;
-        loop {
-            let attempt = async {
-                let select = self.field(label).await?;
-                select.find(By::Css(format!("option[value={}]", css_literal(value)))).await?.click().await?;
-                let now: String = select.prop("value").await?.unwrap_or_default();
-                Result::Ok(now == value)
-            };
-            match attempt.await {
-                Ok(true) => return Ok(()),
-                Ok(false) | Err(_) if tries < 20 => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                }
-                Ok(false) => return Err(format!("{label}: the option {value:?} could not be chosen").into()),
-                Err(e) => return Err(e),
-            }
-        }
+        self.until_it_holds(&format!("{label}: the option {value:?} could not be chosen"), || async {
+            let select = self.field(label).await?;
+            select.find(By::Css(format!("option[value={}]", css_literal(value)))).await?.click().await?;
+            Ok(select.prop("value").await?.unwrap_or_default() == value)
+        })
+        .await
     }
 
-    /// Types `text` into the field labelled `label` (emptied first). A screen that re-renders just
-    /// after it showed (a page that opened before its data settled) can swap the field under the
-    /// typing: then it is looked up again and typed anew, for a few seconds at most.
+    /// Types `text` into the field labelled `label` (emptied first).
     pub async fn fill(&self, label: &str, text: &str) -> Result {
-        let mut tries = 0;
-        loop {
-            let attempt = async {
-                let input = self.field(label).await?;
-                input.clear().await?;
-                if !text.is_empty() {
-                    input.send_keys(text).await?;
-                }
-                let now: String = input.prop("value").await?.unwrap_or_default();
-                Result::Ok(now == text)
-            };
-            match attempt.await {
-                Ok(true) => return Ok(()),
-                Ok(false) | Err(_) if tries < 20 => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                }
-                Ok(false) => return Err(format!("{label}: the field would not keep {text:?}").into()),
-                Err(e) => return Err(e),
+        self.until_it_holds(&format!("{label}: the field would not keep {text:?}"), || async {
+            let input = self.field(label).await?;
+            input.clear().await?;
+            if !text.is_empty() {
+                input.send_keys(text).await?;
             }
+            Ok(input.prop("value").await?.unwrap_or_default() == text)
+        })
+        .await
+    }
+
+    /// Runs `attempt` (look a field up, act on it, say whether it took) until it holds, for five
+    /// seconds at most. A screen that re-renders just after it showed (a page that opened before
+    /// its data settled) can swap a field out from under the typing: then it is looked up again.
+    async fn until_it_holds<F, Fut>(&self, failure: &str, attempt: F) -> Result
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
+        for _ in 0..20 {
+            if let Ok(true) = attempt().await {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        match attempt().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(failure.into()),
+            Err(e) => Err(e),
         }
     }
 
