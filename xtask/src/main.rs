@@ -284,6 +284,9 @@ fn ensure_chromium() -> Result {
 }
 
 fn apt_install(packages: &[&str]) -> Result {
+    // The installs run side by side (see `setup`); dpkg takes one at a time.
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = APT.lock().unwrap_or_else(|e| e.into_inner());
     let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
     let wrap = |args: &[&str]| {
         let mut c = if is_root { Command::new(args[0]) } else { Command::new("sudo") };
