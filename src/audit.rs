@@ -93,14 +93,14 @@ impl Link {
     }
 }
 
-/// Each entry's link: the stored one where there is one (`stored[n]`), else computed from the
-/// entry and the link before it. Hashes only the entries without a stored link.
-pub fn resolve(incident: &str, entries: &[TimelineEntry], stored: &[Option<Link>]) -> Vec<Link> {
-    let mut out: Vec<Link> = Vec::with_capacity(entries.len());
-    for (n, entry) in entries.iter().enumerate() {
-        let link = match stored.get(n) {
-            Some(Some(link)) => link.clone(),
-            _ => Link::new(incident, n, out.last().map_or(GENESIS, |l| l.hash.as_str()), entry),
+/// Each entry's link, from (entry, its stored link) in order: the stored one where there is one,
+/// else computed from the entry and the link before it. Hashes only the entries without one.
+pub fn resolve<'a>(incident: &str, entries: impl IntoIterator<Item = (&'a TimelineEntry, Option<&'a Link>)>) -> Vec<Link> {
+    let mut out: Vec<Link> = Vec::new();
+    for (n, (entry, stored)) in entries.into_iter().enumerate() {
+        let link = match stored {
+            Some(link) => link.clone(),
+            None => Link::new(incident, n, out.last().map_or(GENESIS, |l| l.hash.as_str()), entry),
         };
         out.push(link);
     }

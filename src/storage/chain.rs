@@ -42,9 +42,7 @@ pub fn by_incident(rows: Vec<TimelineRow>) -> BTreeMap<IncidentId, Vec<TimelineR
 /// Each row's link, the stored one where there is one, else computed (rows of one incident, in
 /// `seq` order).
 pub fn resolve_rows(incident: &str, rows: &[TimelineRow]) -> Vec<Link> {
-    let entries: Vec<_> = rows.iter().map(|r| r.entry.clone()).collect();
-    let stored: Vec<Option<Link>> = rows.iter().map(|r| r.link.clone()).collect();
-    audit::resolve(incident, &entries, &stored)
+    audit::resolve(incident, rows.iter().map(|r| (&r.entry, r.link.as_ref())))
 }
 
 /// When [`AUDIT_CHAIN_PENDING`] is set: links every timeline row and archived incident that has
