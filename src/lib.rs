@@ -23,6 +23,8 @@ pub mod reply;
 pub mod route;
 pub mod runtime;
 pub mod storage;
+/// Team sync: CouchDB's replication protocol (revision trees, checkpoints), pure and generic.
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod ui;

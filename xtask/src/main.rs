@@ -1,7 +1,8 @@
 //! `cargo xtask`: Piket's build, serve and test entry points.
 //!
 //! Every command first makes sure the machine has what it needs (the wasm target, Trunk,
-//! wasm-bindgen-cli at the version Cargo.lock pins, wasm-opt from npm's binaryen, Chromium and
+//! wasm-bindgen-cli at the version Cargo.lock pins, wasm-opt from npm's binaryen, pouchdb-server for
+//! the team-sync tests, Chromium and
 //! its driver) and installs only what is missing, from crates.io, npm and Debian. Nothing is
 //! downloaded from anywhere else: Trunk runs with `offline = true` and finds the tools on PATH.
 //!
@@ -15,6 +16,8 @@ use std::time::Instant;
 
 const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_NPM_VERSION: &str = "132";
+/// The CouchDB-protocol server the team-sync tests replicate through (in memory, on loopback).
+const POUCHDB_SERVER_NPM_VERSION: &str = "4.2.0";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -64,14 +67,16 @@ fn project_root() -> PathBuf {
 struct Needs {
     wasm: bool,
     browser: bool,
+    /// pouchdb-server, for the team-sync tests.
+    couch: bool,
 }
 
 impl Needs {
     fn all() -> Needs {
-        Needs { wasm: true, browser: true }
+        Needs { wasm: true, browser: true, couch: true }
     }
     fn build() -> Needs {
-        Needs { wasm: true, browser: false }
+        Needs { wasm: true, browser: false, couch: false }
     }
 }
 
@@ -93,7 +98,11 @@ fn setup(root: &Path, needs: Needs) -> Result {
     if needs.wasm {
         jobs.push(("Trunk", Box::new(ensure_trunk)));
         jobs.push(("wasm-bindgen-cli", Box::new(|| ensure_wasm_bindgen(root))));
-        jobs.push(("wasm-opt", Box::new(|| ensure_wasm_opt(root))));
+    }
+    if needs.wasm || needs.couch {
+        // One npm job: two npm installs into the same prefix at once would race on its lock file.
+        let (wasm, couch) = (needs.wasm, needs.couch);
+        jobs.push(("npm tools (wasm-opt, pouchdb-server)", Box::new(move || ensure_npm_tools(root, wasm, couch))));
     }
     if needs.browser {
         jobs.push(("Chromium", Box::new(ensure_chromium)));
@@ -256,22 +265,44 @@ fn ensure_wasm_bindgen(root: &Path) -> Result {
     Ok(())
 }
 
-fn ensure_wasm_opt(root: &Path) -> Result {
-    let pinned = trunk_tool_version(root, "wasm_opt")?;
-    if pinned != format!("version_{BINARYEN_NPM_VERSION}") {
-        return Err(format!("Trunk.toml [tools] wasm_opt = \"{pinned}\" but xtask installs binaryen {BINARYEN_NPM_VERSION}"));
-    }
-    let local = root.join("tools/npm/node_modules/.bin/wasm-opt");
-    let ok = version_of(local.to_str().unwrap(), "--version").is_some_and(|v| v.contains(&pinned));
-    if !ok {
-        // Debian's binaryen (108) breaks the externref table: the page stays blank. npm's is right.
-        if version_of("npm", "--version").is_none() {
-            apt_install(&["nodejs", "npm"])?;
+fn ensure_npm_tools(root: &Path, wasm: bool, couch: bool) -> Result {
+    let mut wanted = Vec::new();
+    if wasm {
+        let pinned = trunk_tool_version(root, "wasm_opt")?;
+        if pinned != format!("version_{BINARYEN_NPM_VERSION}") {
+            return Err(format!("Trunk.toml [tools] wasm_opt = \"{pinned}\" but xtask installs binaryen {BINARYEN_NPM_VERSION}"));
         }
-        println!("xtask: installing wasm-opt (binaryen@{BINARYEN_NPM_VERSION}) from npm into tools/npm");
-        run(Command::new("npm").args(["install", "--no-audit", "--no-fund", "--prefix", "tools/npm", &format!("binaryen@{BINARYEN_NPM_VERSION}")]))?;
+        let local = root.join("tools/npm/node_modules/.bin/wasm-opt");
+        // Debian's binaryen (108) breaks the externref table: the page stays blank. npm's is right.
+        if !version_of(local.to_str().unwrap(), "--version").is_some_and(|v| v.contains(&pinned)) {
+            wanted.push(format!("binaryen@{BINARYEN_NPM_VERSION}"));
+        }
     }
-    Ok(())
+    if couch && npm_installed_version(root, "pouchdb-server").as_deref() != Some(POUCHDB_SERVER_NPM_VERSION) {
+        wanted.push(format!("pouchdb-server@{POUCHDB_SERVER_NPM_VERSION}"));
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    if version_of("npm", "--version").is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    println!("xtask: installing {} from npm into tools/npm", wanted.join(" and "));
+    // npm runs no install scripts here: pouchdb-server's optional native stores (leveldown,
+    // sqlite3) would fetch prebuilt binaries from GitHub; the tests use its in-memory store.
+    let mut npm = Command::new("npm");
+    npm.args(["install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", "tools/npm"]).args(&wanted);
+    run(&mut npm)
+}
+
+/// The version of an npm package installed in tools/npm, from its package.json.
+fn npm_installed_version(root: &Path, package: &str) -> Option<String> {
+    let text = fs::read_to_string(root.join("tools/npm/node_modules").join(package).join("package.json")).ok()?;
+    let at = text.find("\"version\"")?;
+    let rest = &text[at + 9..];
+    let start = rest.find('"')? + 1;
+    let end = rest[start..].find('"')? + start;
+    Some(rest[start..end].to_string())
 }
 
 fn ensure_chromium() -> Result {
@@ -462,7 +493,7 @@ fn fuzz(root: &Path, args: &[String]) -> Result {
         }
     }
     // Native only: no wasm target, Trunk or browser needed.
-    setup(root, Needs { wasm: false, browser: false })?;
+    setup(root, Needs { wasm: false, browser: false, couch: false })?;
     let started = Instant::now();
     run(&mut fuzz_command(cases, seed)).map_err(|e| format!("{e}: a case panicked (see the summary above) or the fuzzer could not run"))?;
     println!("xtask: fuzz round passed ({:.0} s)", started.elapsed().as_secs_f32());
@@ -530,8 +561,10 @@ fn test(root: &Path, args: &[String]) -> Result {
         _ => return Err("test: usage: cargo xtask test [--only gates|native|fuzz|browser|e2e]".into()),
     };
     let wants = |level: &str| only.is_none_or(|o| o == level);
-    if matches!(only, Some("native" | "fuzz")) {
-        setup(root, Needs { wasm: false, browser: false })?;
+    if matches!(only, Some("native")) {
+        setup(root, Needs { wasm: false, browser: false, couch: true })?;
+    } else if matches!(only, Some("fuzz")) {
+        setup(root, Needs { wasm: false, browser: false, couch: false })?;
     } else {
         setup(root, Needs::all())?;
     }

@@ -1,0 +1,425 @@
+//! Team sync against a real CouchDB-protocol server: pouchdb-server, in memory on a free loopback
+//! port (`cargo xtask setup` installs it into tools/npm). Two devices' local document stores
+//! replicate through it with `piket::sync`, over a plain HTTP/1.1 socket.
+
+use std::cell::{Cell, RefCell};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use piket::sync::{replicate, Db, HttpDb, HttpRequest, HttpResponse, MemoryDb, Options, Rev, SyncError, Transport};
+use pollster::block_on;
+use serde_json::{json, Map, Value};
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pouchdb_server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PIKET_POUCHDB_SERVER") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/npm/node_modules/.bin/pouchdb-server")
+}
+
+fn start_server() -> Server {
+    let bin = pouchdb_server_bin();
+    assert!(bin.exists(), "{} is missing: `cargo xtask setup` installs pouchdb-server into tools/npm", bin.display());
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("piket-pouchdb-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Its config.json and log stay in the temporary directory.
+    let child = Command::new(&bin)
+        .args(["--in-memory", "--host", "127.0.0.1", "--port", &port.to_string(), "--config", dir.join("config.json").to_str().unwrap()])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", bin.display()));
+    let server = Server { child, port, _dir: TempDir(dir) };
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = http(&format!("http://127.0.0.1:{port}/"), "GET", None, 2_000) {
+            if r.status == 200 {
+                return server;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "pouchdb-server did not answer on port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Server {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A fresh database on this server.
+    fn create_db(&self, name: &str) -> String {
+        let url = format!("{}/{name}", self.url());
+        let r = http(&url, "PUT", None, 5_000).unwrap();
+        assert_eq!(r.status, 201, "creating {name}: {}", r.body);
+        url
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A plain HTTP/1.1 client (one connection a request)
+
+fn http(url: &str, method: &str, body: Option<&str>, timeout_ms: u32) -> Result<HttpResponse, SyncError> {
+    let net = |e: std::io::Error| {
+        if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+            SyncError::Network("timed out".into())
+        } else {
+            SyncError::Network(e.to_string())
+        }
+    };
+    let rest = url.strip_prefix("http://").expect("http only");
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms as u64);
+    let stream = TcpStream::connect(host).map_err(net)?;
+    let mut stream = Deadline { stream, deadline };
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(net)?;
+    let mut reader = BufReader::new(stream);
+    // A whole-request deadline, as `fetch` with an abort signal has: pouchdb-server keeps a
+    // longpoll open past its timeout, sending blank heartbeat lines.
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).map_err(net)?;
+    let status: u16 =
+        status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| SyncError::Network(format!("bad status line {status_line:?}")))?;
+    let (mut length, mut chunked) = (None, false);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).map_err(net)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse::<usize>().ok(),
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            _ => {}
+        }
+    }
+    let mut bytes = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).map_err(net)?;
+            let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).map_err(net)?;
+            bytes.extend_from_slice(&chunk[..size]);
+        }
+    } else if let Some(n) = length {
+        bytes.resize(n, 0);
+        reader.read_exact(&mut bytes).map_err(net)?;
+    } else {
+        reader.read_to_end(&mut bytes).map_err(net)?;
+    }
+    Ok(HttpResponse { status, body: String::from_utf8_lossy(&bytes).into_owned() })
+}
+
+/// A socket that gives up at a deadline for the whole answer, not per read.
+struct Deadline {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Deadline {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// The native transport, with a switch that takes the network away and a log of what was asked.
+#[derive(Default)]
+struct Socket {
+    offline: Cell<bool>,
+    /// Answer 404 to `_bulk_get`, as CouchDB 1.x does.
+    no_bulk_get: bool,
+    asked: RefCell<Vec<String>>,
+}
+
+impl Transport for Socket {
+    async fn send(&self, r: HttpRequest) -> Result<HttpResponse, SyncError> {
+        let path = r.url.split("://").nth(1).and_then(|u| u.split_once('/')).map_or("", |(_, p)| p).to_string();
+        self.asked.borrow_mut().push(format!("{} {path}", r.method.as_str()));
+        if self.offline.get() {
+            return Err(SyncError::Network("connection refused".into()));
+        }
+        if self.no_bulk_get && path.contains("/_bulk_get") {
+            return Ok(HttpResponse { status: 404, body: r#"{"error":"not_found","reason":"missing"}"#.into() });
+        }
+        http(&r.url, r.method.as_str(), r.body.as_deref(), r.timeout_ms)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Devices
+
+struct Device {
+    name: &'static str,
+    local: MemoryDb,
+    remote: HttpDb<Socket>,
+    runs: Cell<u32>,
+}
+
+impl Device {
+    fn new(name: &'static str, db_url: &str) -> Device {
+        Device::with(name, db_url, Socket::default())
+    }
+
+    fn with(name: &'static str, db_url: &str, socket: Socket) -> Device {
+        Device { name, local: MemoryDb::new(name), remote: HttpDb::new(socket, db_url), runs: Cell::new(0) }
+    }
+
+    fn options(&self, direction: &str) -> Options {
+        self.runs.set(self.runs.get() + 1);
+        Options {
+            replication_id: format!("piket-{}-{direction}", self.name),
+            session_id: format!("{}-{}", self.name, self.runs.get()),
+            batch: 100,
+            wait_ms: None,
+        }
+    }
+
+    /// Push, then pull: what the app does each round.
+    fn sync(&self) -> Result<(usize, usize), SyncError> {
+        let pushed = block_on(replicate(&self.local, &self.remote, &self.options("push")))?;
+        let pulled = block_on(replicate(&self.remote, &self.local, &self.options("pull")))?;
+        assert!(pushed.refused.is_empty() && pulled.refused.is_empty(), "refused: {:?} {:?}", pushed.refused, pulled.refused);
+        Ok((pushed.docs_written, pulled.docs_written))
+    }
+
+    fn put(&self, id: &str, v: Value) -> Rev {
+        self.local.docs.borrow_mut().put(id, v.as_object().unwrap().clone())
+    }
+
+    fn get(&self, id: &str) -> Option<Map<String, Value>> {
+        self.local.docs.borrow().get(id).map(|(_, b)| b.clone())
+    }
+
+    fn winner(&self, id: &str) -> Option<Rev> {
+        self.local.docs.borrow().winner(id)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn configuration_made_on_one_device_appears_on_the_other() {
+    let server = start_server();
+    let db = server.create_db("team");
+    let (desk, phone) = (Device::new("desk", &db), Device::new("phone", &db));
+    desk.put("person:ada", json!({"name": "Ada", "ntfy": "ada-pages"}));
+    desk.put("policy:web", json!({"levels": [{"targets": ["person:ada"], "ack_timeout": 5}]}));
+    assert_eq!(desk.sync().unwrap(), (2, 0));
+    assert_eq!(phone.sync().unwrap(), (0, 2));
+    assert_eq!(phone.get("person:ada").unwrap()["name"], "Ada");
+    assert_eq!(phone.winner("policy:web"), desk.winner("policy:web"));
+
+    // An edit and a deletion on the phone reach the desk.
+    phone.put("person:ada", json!({"name": "Ada L.", "ntfy": "ada-pages"}));
+    phone.local.docs.borrow_mut().delete("policy:web").unwrap();
+    phone.sync().unwrap();
+    desk.sync().unwrap();
+    assert_eq!(desk.get("person:ada").unwrap()["name"], "Ada L.");
+    assert!(desk.get("policy:web").is_none());
+
+    // The server holds the same winners.
+    let doc = block_on(desk.remote.get_doc("person:ada")).unwrap().unwrap();
+    assert_eq!(doc["_rev"], desk.winner("person:ada").unwrap().to_string());
+    assert!(block_on(desk.remote.get_doc("policy:web")).unwrap().is_none());
+}
+
+#[test]
+fn simultaneous_edits_settle_on_the_same_winner_everywhere() {
+    let server = start_server();
+    let db = server.create_db("team");
+    let (desk, phone) = (Device::new("desk", &db), Device::new("phone", &db));
+    desk.put("schedule:primary", json!({"rotation": ["ada", "bob"]}));
+    desk.sync().unwrap();
+    phone.sync().unwrap();
+    // Both edit the same revision before either syncs.
+    desk.put("schedule:primary", json!({"rotation": ["ada", "bob", "cy"]}));
+    phone.put("schedule:primary", json!({"rotation": ["bob", "ada"]}));
+    desk.sync().unwrap();
+    phone.sync().unwrap();
+    desk.sync().unwrap();
+    let winner = desk.winner("schedule:primary").unwrap();
+    assert_eq!(phone.winner("schedule:primary"), Some(winner.clone()));
+    let server_doc = block_on(desk.remote.get_doc("schedule:primary")).unwrap().unwrap();
+    assert_eq!(server_doc["_rev"], winner.to_string(), "CouchDB's rule and ours pick the same winner");
+    assert_eq!(server_doc["_conflicts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(desk.local.docs.borrow().conflicts("schedule:primary").len(), 1);
+    assert_eq!(desk.get("schedule:primary"), phone.get("schedule:primary"));
+
+    // "Keep theirs" on the phone: the loser's body wins and the conflict is gone everywhere.
+    let (loser, loser_body) = phone.local.docs.borrow().conflicts("schedule:primary")[0].clone();
+    phone.local.docs.borrow_mut().resolve("schedule:primary", &loser).unwrap();
+    phone.sync().unwrap();
+    desk.sync().unwrap();
+    assert_eq!(desk.get("schedule:primary").unwrap(), loser_body);
+    assert!(desk.local.docs.borrow().conflicts("schedule:primary").is_empty());
+    let server_doc = block_on(desk.remote.get_doc("schedule:primary")).unwrap().unwrap();
+    assert!(server_doc.get("_conflicts").is_none(), "{server_doc}");
+}
+
+#[test]
+fn checkpoints_on_both_sides_mean_a_second_run_reads_nothing() {
+    let server = start_server();
+    let db = server.create_db("team");
+    let desk = Device::new("desk", &db);
+    for i in 0..250 {
+        desk.put(&format!("timeline:inc-1:{i:04}"), json!({"at": i, "text": "paged"}));
+    }
+    desk.sync().unwrap();
+    let first: Vec<String> = desk.remote.transport.asked.borrow_mut().drain(..).collect();
+    assert!(first.iter().filter(|r| r.contains("_bulk_docs")).count() >= 3, "batches of 100: {first:?}");
+    let pushed = block_on(replicate(&desk.local, &desk.remote, &desk.options("push"))).unwrap();
+    assert_eq!(pushed.changes_read, 0, "the push resumed from its checkpoint");
+    let pulled = block_on(replicate(&desk.remote, &desk.local, &desk.options("pull"))).unwrap();
+    assert_eq!((pulled.changes_read, pulled.docs_written), (0, 0), "the pull resumed from its checkpoint");
+    let checkpoint = block_on(desk.remote.get_local("piket-desk-push")).unwrap().unwrap();
+    assert_eq!(checkpoint["source_last_seq"], json!(250));
+
+    // A checkpoint lost on the server: the push starts over, and writes nothing twice.
+    let url = desk.remote.doc_url("_local/piket-desk-push");
+    let rev = checkpoint["_rev"].as_str().unwrap().to_string();
+    assert_eq!(http(&format!("{url}?rev={rev}"), "DELETE", None, 5_000).unwrap().status, 200);
+    let again = block_on(replicate(&desk.local, &desk.remote, &desk.options("push"))).unwrap();
+    assert_eq!((again.changes_read, again.missing_found, again.docs_written), (250, 0, 0));
+}
+
+#[test]
+fn offline_devices_keep_working_and_converge_afterwards() {
+    let server = start_server();
+    let db = server.create_db("team");
+    let (desk, phone) = (Device::new("desk", &db), Device::new("phone", &db));
+    desk.put("team:ops", json!({"members": ["ada"]}));
+    desk.sync().unwrap();
+    phone.sync().unwrap();
+    desk.remote.transport.offline.set(true);
+    phone.remote.transport.offline.set(true);
+    for i in 0..20 {
+        desk.put(&format!("timeline:inc-7:desk-{i}"), json!({"n": i}));
+        phone.put(&format!("command:phone-{i}"), json!({"ack": "inc-7"}));
+    }
+    desk.put("team:ops", json!({"members": ["ada", "bob"]}));
+    assert!(matches!(desk.sync(), Err(SyncError::Network(_))));
+    assert!(matches!(phone.sync(), Err(SyncError::Network(_))));
+    assert_eq!(desk.get("timeline:inc-7:desk-19").unwrap()["n"], 19, "local work goes on");
+    desk.remote.transport.offline.set(false);
+    phone.remote.transport.offline.set(false);
+    desk.sync().unwrap();
+    phone.sync().unwrap();
+    desk.sync().unwrap();
+    let ids = |d: &Device| d.local.docs.borrow().ids().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(ids(&desk), ids(&phone));
+    assert_eq!(ids(&desk).len(), 41);
+    assert_eq!(phone.get("team:ops").unwrap()["members"], json!(["ada", "bob"]));
+}
+
+#[test]
+fn a_server_without_bulk_get_is_read_through_open_revs() {
+    let server = start_server();
+    let db = server.create_db("team");
+    let desk = Device::new("desk", &db);
+    desk.put("person:ada", json!({"name": "Ada"}));
+    desk.put("person:ada", json!({"name": "Ada L."}));
+    desk.sync().unwrap();
+    let old = Device::with("old", &db, Socket { no_bulk_get: true, ..Socket::default() });
+    assert_eq!(old.sync().unwrap(), (0, 1));
+    assert_eq!(old.get("person:ada").unwrap()["name"], "Ada L.");
+    assert_eq!(old.local.docs.borrow().tree("person:ada").unwrap().len(), 2, "the history came too");
+    let asked = old.remote.transport.asked.borrow();
+    assert!(asked.iter().any(|r| r.contains("open_revs=")), "{asked:?}");
+}
+
+#[test]
+fn a_longpoll_answers_a_change_and_gives_up_when_none_comes() {
+    let server = start_server();
+    let db = server.create_db("team");
+    let desk = Device::new("desk", &db);
+    desk.put("incident:1", json!({"status": "triggered"}));
+    desk.sync().unwrap();
+    let since = block_on(desk.remote.changes(&json!(0), 100, None)).unwrap().last_seq;
+    // Nothing comes: the feed ends (the server's timeout, or ours a little after it).
+    let started = Instant::now();
+    let empty = block_on(desk.remote.changes(&since, 100, Some(1_000))).unwrap();
+    assert!(empty.results.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    // A change made while the poll waits ends it at once with that change.
+    let writer_url = db.clone();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        http(&format!("{writer_url}/command:phone-1"), "PUT", Some(r#"{"ack":"1"}"#), 5_000).unwrap().status
+    });
+    let started = Instant::now();
+    let got = block_on(desk.remote.changes(&since, 100, Some(20_000))).unwrap();
+    assert_eq!(writer.join().unwrap(), 201);
+    assert_eq!(got.results.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["command:phone-1"]);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[test]
+fn errors_name_what_went_wrong() {
+    let server = start_server();
+    let missing = Device::new("desk", &format!("{}/nosuchdb", server.url()));
+    missing.put("person:ada", json!({"name": "Ada"}));
+    match missing.sync() {
+        Err(SyncError::Http { status: 404, .. }) => {}
+        other => panic!("a missing database should be a 404, got {other:?}"),
+    }
+    let nobody = Device::new("desk", "http://127.0.0.1:1/team");
+    assert!(matches!(nobody.sync(), Err(SyncError::Network(_))));
+    // Garbage from something that is not CouchDB is an error, not a crash or an empty sync.
+    let garbage = Device::new("desk", &format!("{}/_utils", server.url()));
+    garbage.put("person:ada", json!({"name": "Ada"}));
+    assert!(garbage.sync().is_err());
+}
