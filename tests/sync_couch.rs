@@ -423,3 +423,160 @@ fn errors_name_what_went_wrong() {
     garbage.put("person:ada", json!({"name": "Ada"}));
     assert!(garbage.sync().is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Two Piket devices (drivers over their own stores) sharing configuration
+
+mod config {
+    use super::*;
+    use chrono::{DateTime, TimeZone, Utc};
+    use piket::engine::format::parse_world;
+    use piket::engine::person::Person;
+    use piket::runtime::driver::Driver;
+    use piket::runtime::team_sync::{self, conflicts, keep_version, load_state, round};
+    use piket::storage::MemoryStore;
+
+    const WORLD: &str = r##"{
+      "people": [
+        {"id": "alice", "name": "Alice", "time_zone": "Europe/Amsterdam", "contact": {"ntfy_topic": "piket-alice"}},
+        {"id": "bob", "name": "Bob", "time_zone": "Europe/Amsterdam"}
+      ],
+      "policies": [{"id": "quick", "name": "Quick", "levels": [
+          {"targets": [{"person": "alice"}], "ack_timeout": "30s"},
+          {"targets": [{"person": "bob"}]}
+      ]}],
+      "default_policy": "quick"
+    }"##;
+
+    fn t(n: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap() + chrono::Duration::seconds(n)
+    }
+
+    struct Piket {
+        id: &'static str,
+        driver: Option<Driver<MemoryStore>>,
+        remote: HttpDb<Socket>,
+    }
+
+    impl Piket {
+        fn new(id: &'static str, db: &str) -> Piket {
+            Piket { id, driver: Some(block_on(Driver::load(MemoryStore::new())).unwrap()), remote: HttpDb::new(Socket::default(), db) }
+        }
+        fn d(&mut self) -> &mut Driver<MemoryStore> {
+            self.driver.as_mut().unwrap()
+        }
+        fn sync(&mut self, at: i64) -> team_sync::Round {
+            let (d, r) = block_on(round(self.driver.take().unwrap(), &self.remote, self.id, t(at)));
+            self.driver = Some(d);
+            r.unwrap_or_else(|e| panic!("{}: {e}", self.id))
+        }
+        fn person(&mut self, id: &str) -> Option<Person> {
+            self.d().world().people.iter().find(|p| p.id.as_ref() as &str == id).cloned()
+        }
+    }
+
+    #[test]
+    fn a_teams_configuration_reaches_every_device_in_dependency_order() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let mut desk = Piket::new("desk", &db);
+        let world = parse_world(WORLD).unwrap();
+        for p in world.people {
+            block_on(desk.d().save(p, t(0))).unwrap();
+        }
+        block_on(desk.d().save(world.policies[0].clone(), t(0))).unwrap();
+        block_on(desk.d().set_default_policy(Some("quick".into()), t(0))).unwrap();
+        let r = desk.sync(1);
+        assert_eq!((r.local_edits, r.pushed), (4, 4));
+
+        let mut phone = Piket::new("phone", &db);
+        let r = phone.sync(2);
+        assert_eq!((r.pulled, r.applied, r.waiting), (4, 4, 0), "{r:?}");
+        assert_eq!(phone.d().world(), desk.d().world());
+        // Nothing changed: a second round on either side writes nothing.
+        assert_eq!(phone.sync(3).local_edits, 0);
+        assert_eq!(desk.sync(4).local_edits, 0);
+
+        // The phone renames Bob and removes the default policy; the desk follows.
+        let mut bob = phone.person("bob").unwrap();
+        bob.name = "Bobby".into();
+        block_on(phone.d().save(bob, t(5))).unwrap();
+        block_on(phone.d().set_default_policy(None, t(5))).unwrap();
+        assert_eq!(phone.sync(6).local_edits, 2);
+        let r = desk.sync(7);
+        assert_eq!(r.applied, 2, "{r:?}");
+        assert_eq!(desk.person("bob").unwrap().name, "Bobby");
+        assert_eq!(desk.d().world().default_policy, None);
+        // And the desk's store holds it: a reload sees the same.
+        let reloaded = block_on(Driver::load(desk.driver.take().unwrap().into_store())).unwrap();
+        assert_eq!(reloaded.world().people.iter().find(|p| p.id.as_ref() as &str == "bob").unwrap().name, "Bobby");
+    }
+
+    #[test]
+    fn the_same_record_edited_on_two_devices_is_a_conflict_both_settle_alike() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let mut desk = Piket::new("desk", &db);
+        let world = parse_world(WORLD).unwrap();
+        block_on(desk.d().save(world.people[0].clone(), t(0))).unwrap();
+        desk.sync(1);
+        let mut phone = Piket::new("phone", &db);
+        phone.sync(2);
+        let mut a = desk.person("alice").unwrap();
+        a.notes = "desk says: call first".into();
+        block_on(desk.d().save(a, t(3))).unwrap();
+        let mut b = phone.person("alice").unwrap();
+        b.notes = "phone says: text first".into();
+        block_on(phone.d().save(b, t(3))).unwrap();
+        desk.sync(4);
+        phone.sync(5);
+        desk.sync(6);
+        let (na, nb) = (desk.person("alice").unwrap().notes, phone.person("alice").unwrap().notes);
+        assert_eq!(na, nb, "both devices apply the same winner");
+        let desk_state = block_on(load_state(desk.d()));
+        let phone_state = block_on(load_state(phone.d()));
+        let (dc, pc) = (conflicts(&desk_state), conflicts(&phone_state));
+        assert_eq!(dc.len(), 1);
+        assert_eq!(pc.len(), 1);
+        assert_eq!(dc[0].winner, pc[0].winner);
+        // Exactly one device wrote the winner: there it is "mine", on the other "theirs".
+        assert_ne!(dc[0].winner_is_mine, pc[0].winner_is_mine);
+        assert_ne!(dc[0].losers[0].2, pc[0].losers[0].2);
+
+        // The device whose version lost keeps it ("keep mine"): everyone gets it, no conflict left.
+        let (loser_side, other) = if dc[0].winner_is_mine { (&mut phone, &mut desk) } else { (&mut desk, &mut phone) };
+        let state = block_on(load_state(loser_side.d()));
+        let conflict = &conflicts(&state)[0];
+        let wanted = conflict.losers[0].1["value"]["notes"].as_str().unwrap().to_string();
+        block_on(keep_version(loser_side.d(), &conflict.doc, &conflict.losers[0].0, t(7))).unwrap();
+        loser_side.sync(8);
+        other.sync(9);
+        assert_eq!(loser_side.person("alice").unwrap().notes, wanted);
+        assert_eq!(other.person("alice").unwrap().notes, wanted);
+        assert!(conflicts(&block_on(load_state(other.d()))).is_empty());
+        assert!(conflicts(&block_on(load_state(loser_side.d()))).is_empty());
+    }
+
+    #[test]
+    fn a_record_that_cannot_apply_yet_waits_and_is_not_pushed_back_deleted() {
+        let server = start_server();
+        let db = server.create_db("team");
+        // Written straight to the server: a policy naming a person nobody has.
+        let policy = json!({"kind": "policy", "value": {"id": "night", "name": "Night", "levels": [{"targets": [{"person": "zed"}]}]}});
+        assert_eq!(http(&format!("{db}/config:policies:night"), "PUT", Some(&policy.to_string()), 5_000).unwrap().status, 201);
+        let mut phone = Piket::new("phone", &db);
+        let r = phone.sync(1);
+        assert_eq!((r.applied, r.waiting), (0, 1), "{r:?}");
+        let state = block_on(load_state(phone.d()));
+        assert!(state.waiting["config:policies:night"].to_lowercase().contains("zed"), "{:?}", state.waiting);
+        // Next rounds keep it waiting, and do not delete it on the server.
+        phone.sync(2);
+        assert!(block_on(phone.remote.get_doc("config:policies:night")).unwrap().is_some());
+        // Once Zed arrives, the policy applies.
+        let zed = json!({"kind": "person", "value": {"id": "zed", "name": "Zed", "time_zone": "UTC"}});
+        assert_eq!(http(&format!("{db}/config:people:zed"), "PUT", Some(&zed.to_string()), 5_000).unwrap().status, 201);
+        let r = phone.sync(3);
+        assert_eq!((r.applied, r.waiting), (2, 0), "{r:?}");
+        assert!(phone.d().world().policies.iter().any(|p| p.id.as_ref() as &str == "night"));
+    }
+}

@@ -505,6 +505,19 @@ impl<S: Store> Driver<S> {
         Ok(Step { effects, queued })
     }
 
+    /// A settings row as stored (read afresh), for modules that keep their own (team sync).
+    pub async fn setting(&self, key: &str) -> Option<serde_json::Value> {
+        let rows = self.store.list::<Setting>().await.ok()?;
+        rows.into_iter().find(|s| s.id == key).map(|s| s.value.value)
+    }
+
+    /// Writes a settings row under this driver's fence.
+    pub async fn put_setting<T: Serialize>(&self, key: &str, value: &T, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let mut batch = Batch::new();
+        batch.put(&setting_record(key, value));
+        Ok(self.commit(batch, now).await?)
+    }
+
     /// Delivery settings (ntfy server, retry limit).
     pub fn delivery_settings(&self) -> &DeliverySettings {
         &self.delivery

@@ -76,13 +76,13 @@ impl LocalDocs {
     /// A local edit on top of the winner (or the first revision). Writing the body the winner
     /// already has changes nothing and returns the winner.
     pub fn put(&mut self, id: &str, body: Map<String, Value>) -> Rev {
-        self.edit(id, None, Some(body))
+        self.edit_on(id, None, Some(body))
     }
 
     /// Deletes the document (a deletion revision on the winner); `None` when there was none.
     pub fn delete(&mut self, id: &str) -> Option<Rev> {
         self.get(id)?;
-        Some(self.edit(id, None, None))
+        Some(self.edit_on(id, None, None))
     }
 
     /// Settles a conflict: `keep`'s body is written on top of the winner and every other live
@@ -93,16 +93,16 @@ impl LocalDocs {
         let losers = doc.tree.conflicts();
         let winner = doc.tree.winner()?;
         for loser in losers {
-            self.edit(id, Some(&loser), None);
+            self.edit_on(id, Some(&loser), None);
         }
         if &winner == keep {
             return Some(winner);
         }
-        Some(self.edit(id, Some(&winner), Some(body)))
+        Some(self.edit_on(id, Some(&winner), Some(body)))
     }
 
     /// Edits one leaf (the winner when `on` is `None`); `body` `None` is a deletion.
-    fn edit(&mut self, id: &str, on: Option<&Rev>, body: Option<Map<String, Value>>) -> Rev {
+    pub fn edit_on(&mut self, id: &str, on: Option<&Rev>, body: Option<Map<String, Value>>) -> Rev {
         let doc = self.docs.entry(id.to_string()).or_default();
         let parent = on.cloned().or_else(|| doc.tree.winner());
         if let Some(p) = &parent {

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use http::{HttpDb, HttpRequest, HttpResponse, Method, Transport};
+pub use http::{encode, HttpDb, HttpRequest, HttpResponse, Method, Transport};
 pub use local::{LocalDocs, MemoryDb};
 pub use replicate::{replicate, start_seq, Checkpoint, CheckpointEntry, Options, Outcome};
 pub use rev::{BadRev, Rev, RevTree, Revisions};

@@ -1,0 +1,392 @@
+//! Team sync for configuration: a device's people, teams, channels, schedules, policies, rules,
+//! maintenance windows and default policy, kept as one synced document each
+//! (`config:<store>:<id>`, the body being the record as a [`ConfigItem`]) and replicated through
+//! CouchDB with [`crate::sync`].
+//!
+//! A round, on the tab that holds this browser's clock: record the local edits since the last round
+//! as new revisions (each on the revision the device last agreed with, so two devices editing the
+//! same record make a conflict, not a lost edit), push, pull, then apply every document whose
+//! winner changed through the ordinary commands (validated against the whole world, as an edit in
+//! the screens is). A winner that does not apply yet (a policy naming a person that has not
+//! arrived) waits and is tried again next round; the screen lists it with why.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::command::{execute, Command, ConfigItem, ConfigKind};
+use super::driver::Driver;
+use crate::engine::id::PolicyId;
+use crate::engine::world::World;
+use crate::storage::Store;
+use crate::sync::{replicate, HttpDb, LocalDocs, MemoryDb, Options, Rev, SyncError, Transport};
+
+/// Settings rows.
+pub const SYNC_SETTINGS: &str = "team-sync";
+pub const SYNC_STATE: &str = "team-sync-state";
+
+/// How a device signs in to the database.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncAuth {
+    /// Nobody (a server that admits anyone, or one behind the same origin's login).
+    #[default]
+    None,
+    /// `Authorization: Basic` on every request.
+    Basic,
+    /// A cookie session from `POST /_session`.
+    Cookie,
+}
+
+/// Settings → Team sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The server (`https://couch.example.com`).
+    #[serde(default)]
+    pub server: String,
+    /// The database (`piket`).
+    #[serde(default)]
+    pub database: String,
+    #[serde(default)]
+    pub auth: SyncAuth,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// How this device is named to the others ("Ops desk", "Ada's phone").
+    #[serde(default)]
+    pub device: String,
+}
+
+impl SyncSettings {
+    /// The database's address.
+    pub fn database_url(&self) -> String {
+        format!("{}/{}", self.server.trim_end_matches('/'), crate::sync::encode(&self.database))
+    }
+
+    /// The settings without the password (what the screens are sent).
+    pub fn masked(&self) -> SyncSettings {
+        SyncSettings { password: if self.password.is_empty() { String::new() } else { "••••".into() }, ..self.clone() }
+    }
+}
+
+/// Checks settings before they are saved: `Err((field, message))`.
+pub fn validate(s: &SyncSettings) -> Result<(), (String, String)> {
+    let field = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
+    if !s.enabled && s.server.trim().is_empty() {
+        return Ok(());
+    }
+    let server = s.server.trim();
+    if !(server.starts_with("https://") || server.starts_with("http://")) || server.len() < 10 || server.contains(char::is_whitespace) {
+        return field("server", "Enter the server's address, starting with https:// (or http:// on your own network).");
+    }
+    if server[8..].contains(['?', '#']) {
+        return field("server", "The server's address has no ? or #: enter the database name below.");
+    }
+    // CouchDB's rule for database names.
+    let db = s.database.as_str();
+    let first_ok = db.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    if !first_ok || !db.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_$()+-/".contains(c)) || db.len() > 238 {
+        return field("database", "A database name starts with a lowercase letter and has only a-z, 0-9 and _$()+-/.");
+    }
+    if s.auth != SyncAuth::None && (s.username.trim().is_empty() || s.password.is_empty()) {
+        return field("username", "Enter the user name and password, or choose no sign-in.");
+    }
+    if s.device.trim().is_empty() || s.device.chars().count() > 60 {
+        return field("device", "Name this device (up to 60 characters), so the others can tell who holds the clock.");
+    }
+    Ok(())
+}
+
+/// What a device remembers between rounds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncState {
+    pub docs: LocalDocs,
+    /// Per document: the revision this device's configuration last matched, and the hash of the
+    /// body it had then (empty when the record was absent).
+    #[serde(default)]
+    pub synced: BTreeMap<String, (Rev, String)>,
+    /// Revisions this device wrote (so a conflict can say which version is "mine").
+    #[serde(default)]
+    pub mine: BTreeSet<Rev>,
+    /// Winners that could not be applied yet, with why.
+    #[serde(default)]
+    pub waiting: BTreeMap<String, String>,
+    #[serde(default)]
+    pub last_sync: Option<DateTime<Utc>>,
+}
+
+/// The configuration documents a world makes: id → body.
+pub fn config_docs(world: &World) -> BTreeMap<String, Map<String, Value>> {
+    let mut out = BTreeMap::new();
+    let mut add = |item: ConfigItem, id: String| {
+        let doc = format!("config:{}:{id}", item.store());
+        if let Value::Object(body) = serde_json::to_value(&item).expect("records serialize") {
+            out.insert(doc, body);
+        }
+    };
+    world.people.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
+    world.teams.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
+    world.channels.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
+    world.schedules.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
+    world.policies.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
+    world.rules.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
+    world.maintenance.iter().for_each(|x| add(x.clone().into(), x.id.clone()));
+    if let Some(p) = &world.default_policy {
+        let mut body = Map::new();
+        body.insert("kind".into(), Value::from("default_policy"));
+        body.insert("value".into(), Value::from(p.to_string()));
+        out.insert(DEFAULT_POLICY_DOC.into(), body);
+    }
+    out
+}
+
+const DEFAULT_POLICY_DOC: &str = "config:settings:default-policy";
+
+fn hash(body: Option<&Map<String, Value>>) -> String {
+    let Some(body) = body else { return String::new() };
+    let digest = Sha256::digest(Value::Object(body.clone()).to_string().as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Records every local edit since the last round as a revision; returns how many.
+pub fn record_local_edits(world: &World, state: &mut SyncState) -> usize {
+    let desired = config_docs(world);
+    let mut ids: BTreeSet<String> = desired.keys().cloned().collect();
+    ids.extend(state.synced.keys().filter(|k| k.starts_with("config:")).cloned());
+    let mut edits = 0;
+    for id in ids {
+        if state.waiting.contains_key(&id) {
+            // A change from elsewhere has not applied here yet: it goes first.
+            continue;
+        }
+        let body = desired.get(&id);
+        let h = hash(body);
+        let base = state.synced.get(&id).cloned();
+        if base.as_ref().is_some_and(|(_, bh)| *bh == h) {
+            continue;
+        }
+        if base.is_none() && body.is_none() {
+            continue;
+        }
+        let on = base.map(|(r, _)| r).filter(|r| state.docs.tree(&id).is_some_and(|t| t.is_leaf(r)));
+        let rev = match (body, on) {
+            (Some(b), on) => state.docs.edit_on(&id, on.as_ref(), Some(b.clone())),
+            (None, Some(on)) => state.docs.edit_on(&id, Some(&on), None),
+            (None, None) => continue,
+        };
+        state.mine.insert(rev.clone());
+        state.synced.insert(id, (rev, h));
+        edits += 1;
+    }
+    edits
+}
+
+/// A change the winners ask of this device's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Apply {
+    Save(String, Box<ConfigItem>),
+    Remove(String, ConfigKind, String),
+    DefaultPolicy(String, Option<PolicyId>),
+    /// A winner this version cannot read (a newer version's field, a hand edit): it waits.
+    Unreadable(String, String),
+}
+
+fn kind_of(store: &str) -> Option<(ConfigKind, usize)> {
+    Some(match store {
+        "people" => (ConfigKind::Person, 0),
+        "teams" => (ConfigKind::Team, 1),
+        "channels" => (ConfigKind::Channel, 2),
+        "schedules" => (ConfigKind::Schedule, 3),
+        "policies" => (ConfigKind::Policy, 4),
+        "rules" => (ConfigKind::Rule, 5),
+        "maintenance" => (ConfigKind::Maintenance, 6),
+        "settings" => (ConfigKind::Policy, 7),
+        _ => return None,
+    })
+}
+
+/// What to apply, in an order that lets references resolve: saves from people to rules, then the
+/// default policy, then removals from rules back to people.
+pub fn changes_to_apply(world: &World, state: &SyncState) -> Vec<Apply> {
+    let have = config_docs(world);
+    let mut saves = Vec::new();
+    let mut removes = Vec::new();
+    let ids: Vec<String> = state.docs.ids().filter(|id| id.starts_with("config:")).map(str::to_string).collect();
+    for id in ids {
+        let Some(winner) = state.docs.winner(&id) else { continue };
+        if state.synced.get(&id).is_some_and(|(r, _)| *r == winner) {
+            continue;
+        }
+        let body = state.docs.get(&id).map(|(_, b)| b.clone());
+        if hash(body.as_ref()) == hash(have.get(&id)) {
+            continue; // already so here
+        }
+        let mut parts = id.splitn(3, ':');
+        let (_, store, record) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let Some((kind, order)) = kind_of(store) else { continue };
+        if id == DEFAULT_POLICY_DOC {
+            let policy = body.as_ref().and_then(|b| b.get("value")).and_then(Value::as_str).map(PolicyId::from);
+            saves.push((order, Apply::DefaultPolicy(id.clone(), policy)));
+            continue;
+        }
+        match body {
+            Some(b) => match crate::json::from_value::<ConfigItem>(Value::Object(b)) {
+                Ok(item) => saves.push((order, Apply::Save(id.clone(), Box::new(item)))),
+                // Unreadable (a newer version's field, a hand edit): left waiting, with why.
+                Err(e) => saves.push((order, Apply::Unreadable(id.clone(), format!("This version cannot read it: {e}")))),
+            },
+            None => removes.push((order, Apply::Remove(id.clone(), kind, record.to_string()))),
+        }
+    }
+    saves.sort_by_key(|(o, _)| *o);
+    removes.sort_by_key(|(o, _)| std::cmp::Reverse(*o));
+    saves.into_iter().chain(removes).map(|(_, a)| a).collect()
+}
+
+/// After applying: every document whose winner was applied (`applied`: the configuration may hold
+/// it with defaults filled in) or that the configuration already matches is agreed; the rest whose
+/// winner moved wait, with `why`.
+pub fn settle(world: &World, state: &mut SyncState, applied: &BTreeSet<String>, why: &BTreeMap<String, String>) {
+    let have = config_docs(world);
+    let ids: Vec<String> = state.docs.ids().filter(|id| id.starts_with("config:")).map(str::to_string).collect();
+    for id in ids {
+        let Some(winner) = state.docs.winner(&id) else { continue };
+        let body = state.docs.get(&id).map(|(_, b)| b.clone());
+        let h = hash(have.get(&id));
+        if applied.contains(&id) || hash(body.as_ref()) == h {
+            state.synced.insert(id.clone(), (winner, h));
+            state.waiting.remove(&id);
+        } else if state.synced.get(&id).is_none_or(|(r, _)| *r != winner) {
+            let reason = why.get(&id).cloned().unwrap_or_else(|| "not applied yet".into());
+            state.waiting.insert(id, reason);
+        }
+    }
+}
+
+/// One configuration conflict, for the screen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conflict {
+    pub doc: String,
+    pub winner: Rev,
+    pub winner_body: Map<String, Value>,
+    pub winner_is_mine: bool,
+    /// Each losing version, and whether this device wrote it.
+    pub losers: Vec<(Rev, Map<String, Value>, bool)>,
+}
+
+pub fn conflicts(state: &SyncState) -> Vec<Conflict> {
+    state
+        .docs
+        .conflicted()
+        .into_iter()
+        .filter_map(|doc| {
+            let (winner, body) = state.docs.get(&doc).map(|(r, b)| (r, b.clone()))?;
+            let losers = state.docs.conflicts(&doc).into_iter().map(|(r, b)| {
+                let mine = state.mine.contains(&r);
+                (r, b, mine)
+            });
+            Some(Conflict { winner_is_mine: state.mine.contains(&winner), doc, winner, winner_body: body, losers: losers.collect() })
+        })
+        .collect()
+}
+
+/// What a round did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Round {
+    pub local_edits: usize,
+    pub pushed: usize,
+    pub pulled: usize,
+    pub applied: usize,
+    pub waiting: usize,
+    pub conflicts: usize,
+    pub refused: Vec<(String, String)>,
+}
+
+/// Reads the stored sync state.
+pub async fn load_state<S: Store>(driver: &Driver<S>) -> SyncState {
+    driver.setting(SYNC_STATE).await.and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default()
+}
+
+/// One round against `remote`: local edits, push, pull, apply, and the state saved. The driver is
+/// passed through ([`execute`] takes it by value).
+pub async fn round<S: Store, T: Transport>(
+    mut driver: Driver<S>,
+    remote: &HttpDb<T>,
+    device_id: &str,
+    now: DateTime<Utc>,
+) -> (Driver<S>, Result<Round, SyncError>) {
+    let mut state = load_state(&driver).await;
+    if state.docs.uuid.is_empty() {
+        state.docs.uuid = device_id.to_string();
+    }
+    let mut out = Round { local_edits: record_local_edits(driver.world(), &mut state), ..Round::default() };
+    let local = MemoryDb { docs: std::cell::RefCell::new(std::mem::take(&mut state.docs)) };
+    let session = format!("{device_id}-{}", now.timestamp_millis());
+    let options =
+        |direction: &str| Options { replication_id: format!("piket-{device_id}-{direction}"), session_id: session.clone(), batch: 200, wait_ms: None };
+    let result = async {
+        let pushed = replicate(&local, remote, &options("push")).await?;
+        let pulled = replicate(remote, &local, &options("pull")).await?;
+        Ok::<_, SyncError>((pushed, pulled))
+    }
+    .await;
+    state.docs = local.docs.into_inner();
+    match result {
+        Ok((pushed, pulled)) => {
+            out.pushed = pushed.docs_written;
+            out.pulled = pulled.docs_written;
+            out.refused = pushed.refused;
+        }
+        Err(e) => {
+            // Local edits are recorded (their revisions go next time); nothing else changed.
+            let saved = driver.put_setting(SYNC_STATE, &state, now).await;
+            return (driver, Err(saved.err().map_or(e, |s| SyncError::Storage(s.to_string()))));
+        }
+    }
+    let mut why = BTreeMap::new();
+    let mut applied = BTreeSet::new();
+    for change in changes_to_apply(driver.world(), &state) {
+        let (doc, command) = match change {
+            Apply::Save(doc, item) => (doc, Command::Save { item: *item }),
+            Apply::Remove(doc, kind, id) => (doc, Command::Remove { kind, id }),
+            Apply::DefaultPolicy(doc, policy) => (doc, Command::SetDefaultPolicy { policy }),
+            Apply::Unreadable(doc, reason) => {
+                why.insert(doc, reason);
+                continue;
+            }
+        };
+        let (d, reply) = execute(driver, command, now).await;
+        driver = d;
+        match reply {
+            Ok(_) => {
+                out.applied += 1;
+                applied.insert(doc);
+            }
+            Err(refusal) => {
+                why.insert(doc, refusal.message);
+            }
+        }
+    }
+    settle(driver.world(), &mut state, &applied, &why);
+    state.last_sync = Some(now);
+    out.waiting = state.waiting.len();
+    out.conflicts = state.docs.conflicted().len();
+    if let Err(e) = driver.put_setting(SYNC_STATE, &state, now).await {
+        return (driver, Err(SyncError::Storage(e.to_string())));
+    }
+    (driver, Ok(out))
+}
+
+/// "Keep this version" for a conflict: the chosen revision's body wins everywhere once synced.
+pub async fn keep_version<S: Store>(driver: &Driver<S>, doc: &str, keep: &Rev, now: DateTime<Utc>) -> Result<(), String> {
+    let mut state = load_state(driver).await;
+    let kept = state.docs.resolve(doc, keep).ok_or_else(|| format!("{doc} has no version {keep}"))?;
+    state.mine.insert(kept);
+    driver.put_setting(SYNC_STATE, &state, now).await.map_err(|e| e.to_string())
+}
