@@ -580,3 +580,41 @@ mod config {
         assert!(phone.d().world().policies.iter().any(|p| p.id.as_ref() as &str == "night"));
     }
 }
+
+mod connection {
+    use super::*;
+    use piket::runtime::team_sync::{check, create_database, ConnectionProblem, SyncAuth, SyncSettings};
+
+    fn settings(server: &str, database: &str) -> SyncSettings {
+        SyncSettings { enabled: true, server: server.into(), database: database.into(), auth: SyncAuth::None, device: "Desk".into(), ..SyncSettings::default() }
+    }
+
+    fn remote(s: &SyncSettings) -> HttpDb<Socket> {
+        HttpDb::new(Socket::default(), &s.database_url())
+    }
+
+    #[test]
+    fn test_connection_says_what_is_wrong_and_creates_a_missing_database() {
+        let server = start_server();
+        let origin = "http://127.0.0.1:8080";
+        let s = settings(&server.url(), "piket");
+        match block_on(check(&s, &remote(&s), origin)) {
+            Err(ConnectionProblem::MissingDatabase { database }) => assert_eq!(database, "piket"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(block_on(create_database(&s, &remote(&s))).unwrap(), "The database piket is ready.");
+        assert!(block_on(create_database(&s, &remote(&s))).is_ok(), "creating it again is fine");
+        let ok = block_on(check(&s, &remote(&s), origin)).unwrap();
+        assert!(ok.contains("holds 0 documents"), "{ok}");
+
+        let down = settings("http://127.0.0.1:1", "piket");
+        let problem = block_on(check(&down, &remote(&down), origin)).unwrap_err();
+        assert!(matches!(problem, ConnectionProblem::Unreachable { .. }));
+        let words = problem.to_string();
+        assert!(words.contains("enable_cors") && words.contains(origin), "{words}");
+
+        // Something that is not CouchDB: pouchdb-server's own Fauxton page stands in for it.
+        let not_couch = settings(&format!("{}/_utils", server.url()), "piket");
+        assert!(matches!(block_on(check(&not_couch, &remote(&not_couch), origin)), Err(ConnectionProblem::NotCouchDb { .. })), "a web page is not CouchDB");
+    }
+}

@@ -125,6 +125,15 @@ pub enum Command {
         #[serde(default)]
         entropy: Vec<u8>,
     },
+    /// Settings → Team sync: the database, sign-in and this device's name; on or off.
+    SetTeamSync {
+        settings: super::team_sync::SyncSettings,
+    },
+    /// A configuration conflict settled: this version (`rev`) of the record `doc` wins everywhere.
+    KeepVersion {
+        doc: String,
+        rev: String,
+    },
 }
 
 /// Why a command was refused, in words for the screen, with what it concerns as data: the kind of
@@ -267,6 +276,20 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
         Command::SetReplyChannel { enabled, server, new_topic, new_key, entropy } => {
             set_reply_channel(&mut driver, enabled, server, new_topic, new_key, &entropy, now).await
         }
+        Command::SetTeamSync { settings } => {
+            let on = settings.enabled;
+            driver
+                .set_team_sync(settings, now)
+                .await
+                .map(|_| Done { message: if on { "Team sync is on.".into() } else { "Team sync is off: everything stays on this device.".into() }, id: None })
+        }
+        Command::KeepVersion { doc, rev } => match crate::sync::Rev::parse(&rev) {
+            Ok(rev) => super::team_sync::keep_version(&mut driver, &doc, &rev, now)
+                .await
+                .map(|_| Done { message: "Kept. The other devices take it at their next sync.".into(), id: Some(doc) })
+                .map_err(ActionError::NotFound),
+            Err(e) => Err(ActionError::NotFound(e.to_string())),
+        },
         Command::ImportPolicies { file } => driver.import_policies(&file, now).await.map(|n| Done { message: format!("Imported {n} policies."), id: None }),
     };
     (driver, reply.map_err(Refusal::from))

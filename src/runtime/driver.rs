@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::ConfigRecord;
 use super::outbox::{self, DeliverySettings, DueSend, Outcome};
+use super::team_sync::{self, SyncSettings, SyncState, TeamSyncView};
 use super::ActionError;
 use crate::audit::{self, Link};
 use crate::engine::escalation::{Effect, Engine, Input, Rejected};
@@ -87,6 +88,8 @@ pub struct Driver<S: Store> {
     digest_cursor: Option<String>,
     /// Every retrospective, by incident (small: a summary and a few items each).
     retrospectives: BTreeMap<IncidentId, Retrospective>,
+    team_sync: SyncSettings,
+    team_view: TeamSyncView,
 }
 
 /// How long a route claimed by another clock epoch is left alone before this one sends it.
@@ -174,6 +177,8 @@ struct Loaded {
     left_out: Vec<(IncidentId, String)>,
     digests_ready: bool,
     retrospectives: BTreeMap<IncidentId, Retrospective>,
+    team_sync: SyncSettings,
+    team_view: TeamSyncView,
 }
 
 /// What a message from the reply topic did.
@@ -228,6 +233,9 @@ impl<S: Store> Driver<S> {
         let delivery: DeliverySettings = setting(DELIVERY_SETTINGS).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
         let reply: ReplySettings = setting(REPLY_SETTINGS).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
         let reply_state: ReplyState = setting(REPLY_STATE).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
+        let team_sync: SyncSettings = setting(team_sync::SYNC_SETTINGS).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
+        let team_state: SyncState = setting(team_sync::SYNC_STATE).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
+        let team_view = team_sync::view(&team_sync, &team_state);
         let mut world = World {
             people: values(store.list::<Person>().await?),
             teams: values(store.list::<Team>().await?),
@@ -263,7 +271,23 @@ impl<S: Store> Driver<S> {
         let outbox = values(store.list::<OutboxRow>().await?).into_iter().map(|r| (r.key.clone(), r)).collect();
         let digests_ready = setting(DIGESTS_COMPLETE).is_some() || store.count(ArchivedIncident::STORE).await? == 0;
         let retrospectives = values(store.list::<Retrospective>().await?).into_iter().map(|r| (r.incident.clone(), r)).collect();
-        Ok(Loaded { engine, world, stored_timeline, recorded, chains, outbox, settings, delivery, reply, reply_state, left_out, digests_ready, retrospectives })
+        Ok(Loaded {
+            engine,
+            world,
+            stored_timeline,
+            recorded,
+            chains,
+            outbox,
+            settings,
+            delivery,
+            reply,
+            reply_state,
+            left_out,
+            digests_ready,
+            retrospectives,
+            team_sync,
+            team_view,
+        })
     }
 
     /// A driver over `store` holding nothing yet.
@@ -290,6 +314,8 @@ impl<S: Store> Driver<S> {
             digests_ready: l.digests_ready,
             digest_cursor: None,
             retrospectives: l.retrospectives,
+            team_sync: l.team_sync,
+            team_view: l.team_view,
         }
     }
 
@@ -503,6 +529,37 @@ impl<S: Store> Driver<S> {
             self.outbox.insert(row.key.clone(), row.clone());
         }
         Ok(Step { effects, queued })
+    }
+
+    /// Settings → Team sync, with the password (the runtime's eyes only).
+    pub fn team_sync_settings(&self) -> &SyncSettings {
+        &self.team_sync
+    }
+
+    /// Team sync as the screens show it.
+    pub fn team_view(&self) -> &TeamSyncView {
+        &self.team_view
+    }
+
+    pub fn set_team_view(&mut self, view: TeamSyncView) {
+        self.team_view = view;
+    }
+
+    /// Saves Settings → Team sync. A masked password (as the screens were sent it) keeps the
+    /// stored one.
+    pub async fn set_team_sync(&mut self, mut settings: SyncSettings, now: DateTime<Utc>) -> Result<(), ActionError> {
+        settings.server = settings.server.trim().trim_end_matches('/').to_string();
+        settings.database = settings.database.trim().to_string();
+        settings.username = settings.username.trim().to_string();
+        settings.device = settings.device.trim().to_string();
+        if settings.password == SyncSettings::default().masked_password() {
+            settings.password = self.team_sync.password.clone();
+        }
+        team_sync::validate(&settings).map_err(|(field, message)| ActionError::InvalidSetting { field, message })?;
+        self.put_setting(team_sync::SYNC_SETTINGS, &settings, now).await?;
+        self.team_view.settings = settings.masked();
+        self.team_sync = settings;
+        Ok(())
     }
 
     /// A settings row as stored (read afresh), for modules that keep their own (team sync).

@@ -71,7 +71,12 @@ impl SyncSettings {
 
     /// The settings without the password (what the screens are sent).
     pub fn masked(&self) -> SyncSettings {
-        SyncSettings { password: if self.password.is_empty() { String::new() } else { "••••".into() }, ..self.clone() }
+        SyncSettings { password: if self.password.is_empty() { String::new() } else { self.masked_password() }, ..self.clone() }
+    }
+
+    /// What stands for a stored password on the screens; saved back, it keeps the stored one.
+    pub fn masked_password(&self) -> String {
+        "••••••••".into()
     }
 }
 
@@ -119,6 +124,9 @@ pub struct SyncState {
     pub waiting: BTreeMap<String, String>,
     #[serde(default)]
     pub last_sync: Option<DateTime<Utc>>,
+    /// Why the last round failed, when it did.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// The configuration documents a world makes: id → body.
@@ -322,9 +330,11 @@ pub async fn round<S: Store, T: Transport>(
     now: DateTime<Utc>,
 ) -> (Driver<S>, Result<Round, SyncError>) {
     let mut state = load_state(&driver).await;
+    // The first round names this device's store for good (its replication ids).
     if state.docs.uuid.is_empty() {
         state.docs.uuid = device_id.to_string();
     }
+    let device_id = state.docs.uuid.clone();
     let mut out = Round { local_edits: record_local_edits(driver.world(), &mut state), ..Round::default() };
     let local = MemoryDb { docs: std::cell::RefCell::new(std::mem::take(&mut state.docs)) };
     let session = format!("{device_id}-{}", now.timestamp_millis());
@@ -345,6 +355,8 @@ pub async fn round<S: Store, T: Transport>(
         }
         Err(e) => {
             // Local edits are recorded (their revisions go next time); nothing else changed.
+            state.last_error = Some(e.to_string());
+            driver.set_team_view(view(driver.team_sync_settings(), &state));
             let saved = driver.put_setting(SYNC_STATE, &state, now).await;
             return (driver, Err(saved.err().map_or(e, |s| SyncError::Storage(s.to_string()))));
         }
@@ -375,6 +387,8 @@ pub async fn round<S: Store, T: Transport>(
     }
     settle(driver.world(), &mut state, &applied, &why);
     state.last_sync = Some(now);
+    state.last_error = None;
+    driver.set_team_view(view(driver.team_sync_settings(), &state));
     out.waiting = state.waiting.len();
     out.conflicts = state.docs.conflicted().len();
     if let Err(e) = driver.put_setting(SYNC_STATE, &state, now).await {
@@ -384,9 +398,186 @@ pub async fn round<S: Store, T: Transport>(
 }
 
 /// "Keep this version" for a conflict: the chosen revision's body wins everywhere once synced.
-pub async fn keep_version<S: Store>(driver: &Driver<S>, doc: &str, keep: &Rev, now: DateTime<Utc>) -> Result<(), String> {
+pub async fn keep_version<S: Store>(driver: &mut Driver<S>, doc: &str, keep: &Rev, now: DateTime<Utc>) -> Result<(), String> {
     let mut state = load_state(driver).await;
-    let kept = state.docs.resolve(doc, keep).ok_or_else(|| format!("{doc} has no version {keep}"))?;
+    let kept = state.docs.resolve(doc, keep).ok_or_else(|| format!("version {keep} of {doc}"))?;
     state.mine.insert(kept);
-    driver.put_setting(SYNC_STATE, &state, now).await.map_err(|e| e.to_string())
+    driver.put_setting(SYNC_STATE, &state, now).await.map_err(|e| e.to_string())?;
+    driver.set_team_view(view(driver.team_sync_settings(), &state));
+    Ok(())
+}
+
+/// Team sync as the Settings screen shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TeamSyncView {
+    /// Without the password.
+    pub settings: SyncSettings,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    /// Synced documents this device holds.
+    pub documents: usize,
+    /// Changes from other devices that do not apply here yet: (what, why).
+    pub waiting: Vec<(String, String)>,
+    pub conflicts: Vec<ConflictView>,
+}
+
+/// A record two devices changed at once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConflictView {
+    pub doc: String,
+    /// "Person Alice", "Policy quick".
+    pub label: String,
+    /// The winner (applied everywhere) first, then each losing version.
+    pub versions: Vec<VersionView>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionView {
+    pub rev: Rev,
+    /// Written on this device.
+    pub mine: bool,
+    pub winner: bool,
+    /// The record as text (JSON), to compare.
+    pub text: String,
+}
+
+/// "Person Alice" for `config:people:alice`.
+pub fn label(doc: &str, body: Option<&Map<String, Value>>) -> String {
+    let mut parts = doc.splitn(3, ':');
+    let (_, store, id) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(doc));
+    let kind = match store {
+        "people" => "Person",
+        "teams" => "Team",
+        "channels" => "Channel",
+        "schedules" => "Schedule",
+        "policies" => "Policy",
+        "rules" => "Rule",
+        "maintenance" => "Maintenance window",
+        "settings" => return "Default policy".into(),
+        _ => "Record",
+    };
+    let name = body.and_then(|b| b.get("value")).and_then(|v| v.get("name")).and_then(Value::as_str).filter(|n| !n.is_empty()).unwrap_or(id);
+    format!("{kind} {name}")
+}
+
+pub fn view(settings: &SyncSettings, state: &SyncState) -> TeamSyncView {
+    let text = |b: &Map<String, Value>| serde_json::to_string_pretty(b.get("value").unwrap_or(&Value::Null)).unwrap_or_default();
+    TeamSyncView {
+        settings: settings.masked(),
+        last_sync: state.last_sync,
+        error: state.last_error.clone(),
+        documents: state.docs.ids().count(),
+        waiting: state.waiting.iter().map(|(doc, why)| (label(doc, state.docs.get(doc).map(|(_, b)| b)), why.clone())).collect(),
+        conflicts: conflicts(state)
+            .into_iter()
+            .map(|c| {
+                let mut versions = vec![VersionView { rev: c.winner.clone(), mine: c.winner_is_mine, winner: true, text: text(&c.winner_body) }];
+                versions.extend(c.losers.iter().map(|(rev, body, mine)| VersionView { rev: rev.clone(), mine: *mine, winner: false, text: text(body) }));
+                ConflictView { label: label(&c.doc, Some(&c.winner_body)), doc: c.doc, versions }
+            })
+            .collect(),
+    }
+}
+
+/// What "Test connection" found wrong, in words that say what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionProblem {
+    /// No answer at all: down, a wrong address, or (most often) CORS not enabled for this page.
+    Unreachable {
+        server: String,
+        origin: String,
+    },
+    /// Something answered, but not CouchDB.
+    NotCouchDb {
+        server: String,
+    },
+    /// The user name or password was refused.
+    Unauthorized,
+    /// Signed in, but not a member of this database.
+    Forbidden {
+        database: String,
+    },
+    /// The database does not exist (the screen offers to create it).
+    MissingDatabase {
+        database: String,
+    },
+    Other(String),
+}
+
+impl std::fmt::Display for ConnectionProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectionProblem::Unreachable { server, origin } => write!(
+                f,
+                "No answer from {server}. If it is running, it does not allow this page: enable CORS on it, for this page's origin ({origin}). \
+                 On CouchDB 3: [chttpd] enable_cors = true; [cors] origins = {origin}, credentials = true, \
+                 methods = GET, PUT, POST, HEAD, DELETE, headers = accept, authorization, content-type, origin, referer."
+            ),
+            ConnectionProblem::NotCouchDb { server } => {
+                write!(f, "{server} answered, but it is not CouchDB (or a server that speaks its replication protocol). Check the address.")
+            }
+            ConnectionProblem::Unauthorized => write!(f, "The server refused the user name or password (401)."),
+            ConnectionProblem::Forbidden { database } => {
+                write!(f, "Signed in, but this user may not use the database {database} (403): add the user to the database's _security members.")
+            }
+            ConnectionProblem::MissingDatabase { database } => write!(f, "There is no database {database} on this server yet."),
+            ConnectionProblem::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Signs in for a cookie session (`POST /_session`); the browser keeps the cookie.
+pub async fn sign_in<T: Transport>(settings: &SyncSettings, remote: &HttpDb<T>) -> Result<(), SyncError> {
+    let body = serde_json::json!({ "name": settings.username, "password": settings.password });
+    remote.call(crate::sync::Method::Post, format!("{}/_session", settings.server.trim_end_matches('/')), Some(body), 10_000).await.map(|_| ())
+}
+
+/// "Test connection": the server is CouchDB, the sign-in works, the database is there. Returns
+/// what the database holds, in words.
+pub async fn check<T: Transport>(settings: &SyncSettings, remote: &HttpDb<T>, origin: &str) -> Result<String, ConnectionProblem> {
+    let server = settings.server.trim_end_matches('/').to_string();
+    let other = |e: SyncError| ConnectionProblem::Other(e.to_string());
+    match remote.call(crate::sync::Method::Get, format!("{server}/"), None, 10_000).await {
+        Ok(welcome) => {
+            let couch = welcome.get("couchdb").is_some() || welcome.get("express-pouchdb").is_some() || welcome.get("vendor").is_some();
+            if !couch {
+                return Err(ConnectionProblem::NotCouchDb { server });
+            }
+        }
+        Err(SyncError::Network(_)) => return Err(ConnectionProblem::Unreachable { server, origin: origin.to_string() }),
+        Err(SyncError::Http { status: 401, .. }) => return Err(ConnectionProblem::Unauthorized),
+        Err(SyncError::Malformed(_)) | Err(SyncError::Http { .. }) => return Err(ConnectionProblem::NotCouchDb { server }),
+        Err(e) => return Err(other(e)),
+    }
+    if settings.auth == SyncAuth::Cookie {
+        match sign_in(settings, remote).await {
+            Ok(()) => {}
+            Err(SyncError::Http { status: 401, .. }) => return Err(ConnectionProblem::Unauthorized),
+            Err(e) => return Err(other(e)),
+        }
+    }
+    let database = settings.database.clone();
+    match remote.call(crate::sync::Method::Get, remote.url.clone(), None, 10_000).await {
+        Ok(info) => {
+            let docs = info.get("doc_count").and_then(Value::as_u64).unwrap_or(0);
+            Ok(format!("Connected: the database {database} holds {docs} document{}.", if docs == 1 { "" } else { "s" }))
+        }
+        Err(SyncError::Http { status: 401, .. }) => Err(ConnectionProblem::Unauthorized),
+        Err(SyncError::Http { status: 403, .. }) => Err(ConnectionProblem::Forbidden { database }),
+        Err(SyncError::Http { status: 404, .. }) => Err(ConnectionProblem::MissingDatabase { database }),
+        Err(SyncError::Network(_)) => Err(ConnectionProblem::Unreachable { server, origin: origin.to_string() }),
+        Err(e) => Err(other(e)),
+    }
+}
+
+/// "Create the database" (needs a server admin's sign-in on CouchDB).
+pub async fn create_database<T: Transport>(settings: &SyncSettings, remote: &HttpDb<T>) -> Result<String, String> {
+    if settings.auth == SyncAuth::Cookie {
+        sign_in(settings, remote).await.map_err(|e| e.to_string())?;
+    }
+    match remote.call(crate::sync::Method::Put, remote.url.clone(), None, 10_000).await {
+        Ok(_) | Err(SyncError::Http { status: 412, .. }) => Ok(format!("The database {} is ready.", settings.database)),
+        Err(SyncError::Http { status: 401 | 403, .. }) => Err("Only a server admin may create a database: sign in as one, or ask yours to create it.".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
