@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod clock;
+pub mod couch;
 pub mod leader;
 pub mod notify;
 pub mod ntfy;

@@ -70,6 +70,8 @@ pub struct Snapshot {
     pub reply: ReplyView,
     /// Every retrospective (of hot and archived incidents).
     pub retrospectives: Vec<crate::insight::retro::Retrospective>,
+    /// Settings → Team sync: how the last round went, what waits, what conflicts.
+    pub team: super::team_sync::TeamSyncView,
 }
 
 /// A resolved incident read back from the archive, with what its page shows.
@@ -193,6 +195,10 @@ struct Inner {
     /// When the driver last finished a tick here.
     last_tick: Cell<Option<DateTime<Utc>>>,
     leading_since: Cell<Option<DateTime<Utc>>>,
+    /// Bumped whenever this tab starts team sync's rounds, so an older loop stops.
+    team_generation: Cell<u64>,
+    /// Whether a cookie session was opened (team sync signed in with `_session`).
+    team_signed_in: Cell<bool>,
     _pagehide: RefCell<Option<PageHide>>,
 }
 
@@ -238,6 +244,8 @@ impl Live {
             epoch: Cell::new(None),
             last_tick: Cell::new(None),
             leading_since: Cell::new(None),
+            team_generation: Cell::new(0),
+            team_signed_in: Cell::new(false),
             _pagehide: RefCell::new(None),
         }));
         let this = live.clone();
@@ -365,7 +373,85 @@ impl Live {
             // Acknowledgements that arrived while no tab was the clock come first.
             this.sync_reply(true).await;
             this.tick().await;
+            this.start_team_sync();
         });
+    }
+
+    /// Leader only: team sync's rounds, every few seconds while it is on.
+    fn start_team_sync(&self) {
+        let generation = self.0.team_generation.get() + 1;
+        self.0.team_generation.set(generation);
+        let this = self.clone();
+        spawn_local(async move {
+            while this.0.role.get() == Role::Leader && this.0.team_generation.get() == generation {
+                let wait = this.team_round().await;
+                gloo_timers::future::TimeoutFuture::new(wait).await;
+            }
+        });
+    }
+
+    /// One team-sync round; returns how long to wait before the next.
+    async fn team_round(&self) -> u32 {
+        let mut guard = self.0.driver.lock().await;
+        let Some(driver) = guard.take() else { return TEAM_SYNC_RETRY_MS };
+        let settings = driver.team_sync_settings().clone();
+        if !settings.enabled || self.0.role.get() != Role::Leader {
+            *guard = Some(driver);
+            return TEAM_SYNC_IDLE_MS;
+        }
+        let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+        if settings.auth == super::team_sync::SyncAuth::Cookie && !self.0.team_signed_in.get() {
+            self.0.team_signed_in.set(super::team_sync::sign_in(&settings, &remote).await.is_ok());
+        }
+        let before = driver.team_view().clone();
+        let (driver, result) = super::team_sync::round(driver, &remote, &uuid::Uuid::new_v4().to_string(), clock::now()).await;
+        let applied = result.as_ref().is_ok_and(|r| r.applied > 0);
+        if result.as_ref().err().and_then(crate::sync::SyncError::status) == Some(401) {
+            self.0.team_signed_in.set(false);
+        }
+        let view_changed = {
+            let after = driver.team_view();
+            after.error != before.error || after.waiting != before.waiting || after.conflicts != before.conflicts || after.documents != before.documents
+        };
+        if applied || view_changed {
+            (self.0.on_snapshot)(snapshot(&driver));
+        }
+        *guard = Some(driver);
+        drop(guard);
+        if applied {
+            self.post(&Message::Changed { tab: self.0.tab.clone() });
+        }
+        if result.is_ok() {
+            TEAM_SYNC_EVERY_MS
+        } else {
+            TEAM_SYNC_RETRY_MS
+        }
+    }
+
+    /// Settings → Team sync → "Test connection", with the settings as typed (not yet saved). A
+    /// masked password stands for the stored one.
+    pub async fn test_team_sync(&self, mut settings: super::team_sync::SyncSettings) -> Result<String, (String, bool)> {
+        self.fill_password(&mut settings).await;
+        let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+        super::team_sync::check(&settings, &remote, &origin()).await.map_err(|p| {
+            let missing = matches!(p, super::team_sync::ConnectionProblem::MissingDatabase { .. });
+            (p.to_string(), missing)
+        })
+    }
+
+    /// "Create the database".
+    pub async fn create_team_database(&self, mut settings: super::team_sync::SyncSettings) -> Result<String, String> {
+        self.fill_password(&mut settings).await;
+        let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+        super::team_sync::create_database(&settings, &remote).await
+    }
+
+    async fn fill_password(&self, settings: &mut super::team_sync::SyncSettings) {
+        if settings.password == settings.masked_password() {
+            if let Some(d) = self.0.driver.lock().await.as_ref() {
+                settings.password = d.team_sync_settings().password.clone();
+            }
+        }
     }
 
     /// A write was fenced: another tab took the clock while this one was hung or frozen. Stop
@@ -1006,6 +1092,11 @@ impl Live {
     }
 }
 
+/// Team sync's rounds: every few seconds while the database answers, less often while it does not.
+const TEAM_SYNC_EVERY_MS: u32 = 1_500;
+const TEAM_SYNC_RETRY_MS: u32 = 10_000;
+const TEAM_SYNC_IDLE_MS: u32 = 3_000;
+
 fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
     let incidents: Vec<Incident> = driver.engine().incidents().cloned().collect();
     let recorded = incidents.iter().map(|i| (i.id.clone(), driver.recorded_at(&i.id).to_vec())).collect();
@@ -1023,6 +1114,7 @@ fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
             state: driver.reply_state().clone(),
         },
         retrospectives: driver.retrospectives().values().cloned().collect(),
+        team: driver.team_view().clone(),
     }
 }
 

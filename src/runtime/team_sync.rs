@@ -335,6 +335,8 @@ pub async fn round<S: Store, T: Transport>(
         state.docs.uuid = device_id.to_string();
     }
     let device_id = state.docs.uuid.clone();
+    // Written back only when something changed: a quiet round every few seconds writes nothing.
+    let stored = state.clone();
     let mut out = Round { local_edits: record_local_edits(driver.world(), &mut state), ..Round::default() };
     let local = MemoryDb { docs: std::cell::RefCell::new(std::mem::take(&mut state.docs)) };
     let session = format!("{device_id}-{}", now.timestamp_millis());
@@ -357,6 +359,9 @@ pub async fn round<S: Store, T: Transport>(
             // Local edits are recorded (their revisions go next time); nothing else changed.
             state.last_error = Some(e.to_string());
             driver.set_team_view(view(driver.team_sync_settings(), &state));
+            if state == stored {
+                return (driver, Err(e));
+            }
             let saved = driver.put_setting(SYNC_STATE, &state, now).await;
             return (driver, Err(saved.err().map_or(e, |s| SyncError::Storage(s.to_string()))));
         }
@@ -386,14 +391,16 @@ pub async fn round<S: Store, T: Transport>(
         }
     }
     settle(driver.world(), &mut state, &applied, &why);
-    state.last_sync = Some(now);
     state.last_error = None;
-    driver.set_team_view(view(driver.team_sync_settings(), &state));
     out.waiting = state.waiting.len();
     out.conflicts = state.docs.conflicted().len();
-    if let Err(e) = driver.put_setting(SYNC_STATE, &state, now).await {
-        return (driver, Err(SyncError::Storage(e.to_string())));
+    if state != stored {
+        state.last_sync = Some(now);
+        if let Err(e) = driver.put_setting(SYNC_STATE, &state, now).await {
+            return (driver, Err(SyncError::Storage(e.to_string())));
+        }
     }
+    driver.set_team_view(view(driver.team_sync_settings(), &state));
     (driver, Ok(out))
 }
 

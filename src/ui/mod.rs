@@ -23,6 +23,7 @@ mod rules;
 pub(crate) mod schedules;
 mod settings;
 mod state;
+mod team_sync;
 mod teams;
 
 use crate::route::{Route, Screen};

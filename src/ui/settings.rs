@@ -28,6 +28,7 @@ pub fn SettingsScreen() -> impl IntoView {
             <NotificationSettings/>
 
             <super::reply::ReplyChannelSettings/>
+            <super::team_sync::TeamSyncSettings/>
 
             <StorageCard/>
 

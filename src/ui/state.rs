@@ -55,6 +55,8 @@ pub struct AppState {
     pub load_error: RwSignal<Option<String>>,
     /// Every retrospective (of hot and archived incidents).
     pub retrospectives: RwSignal<Vec<Retrospective>>,
+    /// Settings → Team sync.
+    pub team: RwSignal<crate::runtime::team_sync::TeamSyncView>,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
             loaded: RwSignal::new(false),
             load_error: RwSignal::new(None),
             retrospectives: RwSignal::new(Vec::new()),
+            team: RwSignal::new(Default::default()),
         }
     }
 
@@ -105,6 +108,7 @@ impl AppState {
                 self.delivery.set(snap.delivery);
                 self.reply.set(snap.reply);
                 self.retrospectives.set(snap.retrospectives);
+                self.team.set(snap.team);
                 self.loaded.set(true);
             },
             move |status: ClockStatus| {
@@ -200,6 +204,17 @@ impl AppState {
     /// Sends a test message to a channel as it stands in the form.
     pub async fn test_channel(self, channel: crate::engine::world::Channel) -> Result<String, String> {
         self.live.get_value().ok_or("Piket is still starting.")?.test_channel(channel).await
+    }
+
+    /// Settings → Team sync → "Test connection" with the form as it stands: the words, and
+    /// whether the problem is a missing database (the screen then offers to create it).
+    pub async fn test_team_sync(self, settings: crate::runtime::team_sync::SyncSettings) -> Result<String, (String, bool)> {
+        let live = self.live.get_value().ok_or(("Piket is still starting.".to_string(), false))?;
+        live.test_team_sync(settings).await
+    }
+
+    pub async fn create_team_database(self, settings: crate::runtime::team_sync::SyncSettings) -> Result<String, String> {
+        self.live.get_value().ok_or("Piket is still starting.")?.create_team_database(settings).await
     }
 
     /// Shows a test notification on this device.

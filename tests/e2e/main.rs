@@ -8,6 +8,8 @@
 mod a11y;
 mod clock;
 mod config;
+#[path = "../common/couch.rs"]
+mod couch;
 mod delivery;
 mod first_load;
 mod history;
@@ -23,3 +25,4 @@ mod scale;
 mod screens;
 mod shell;
 mod support;
+mod team_sync;
