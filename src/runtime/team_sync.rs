@@ -588,3 +588,23 @@ pub async fn create_database<T: Transport>(settings: &SyncSettings, remote: &Htt
         Err(e) => Err(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_state_reads_back_from_its_stored_text() {
+        let mut state = SyncState::default();
+        state.docs = LocalDocs::new("d1");
+        let r = state.docs.put("config:people:a", json!({"kind": "person", "value": {"id": "a"}}).as_object().unwrap().clone());
+        state.docs.put("config:people:a", json!({"kind": "person", "value": {"id": "a", "name": "A"}}).as_object().unwrap().clone());
+        state.synced.insert("config:people:a".into(), (r.clone(), "h".into()));
+        state.mine.insert(r);
+        state.waiting.insert("config:policies:x".into(), "why".into());
+        let text = serde_json::to_string(&state).unwrap();
+        let back: SyncState = crate::json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(back, state);
+    }
+}

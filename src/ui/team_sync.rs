@@ -199,6 +199,7 @@ fn ConflictCard(conflict: ConflictView) -> impl IntoView {
                     </div>
                 }
             }).collect_view()}
+            <Outcome message=Signal::derive(move || command.words())/>
         </article>
     }
 }

@@ -74,3 +74,87 @@ async fn configuration_made_on_one_device_appears_on_the_other() -> Result {
     desk.quit().await?;
     phone.quit().await
 }
+
+/// Turns the already set-up sync off or on again.
+async fn set_sync(b: &Browser, on: bool) -> Result {
+    b.open("/settings").await?;
+    let toggle = b.wait_for(By::XPath("//label[contains(., 'Sync with the team')]/input")).await?;
+    if toggle.is_selected().await? != on {
+        b.tap(&toggle).await?;
+    }
+    b.click("Save team sync").await?;
+    b.wait_text(".team-sync", |t| t.contains(if on { "Team sync is on." } else { "Team sync is off" })).await?;
+    Ok(())
+}
+
+async fn set_notes(b: &Browser, person: &str, notes: &str) -> Result {
+    b.open("/people").await?;
+    b.click(&format!("Edit {person}")).await?;
+    b.fill("Notes", notes).await?;
+    b.click("Save changes").await?;
+    b.wait_text(".people-list", |t| t.contains(person)).await?;
+    Ok(())
+}
+
+async fn notes_of(b: &Browser, person: &str) -> Result<String> {
+    b.open("/people").await?;
+    b.click(&format!("Edit {person}")).await?;
+    let notes = b.field("Notes").await?.prop("value").await?.unwrap_or_default();
+    Ok(notes)
+}
+
+/// The text of the version marked "(in use)" in the conflict card, once there is one.
+async fn version_in_use(b: &Browser) -> Result<String> {
+    b.open("/settings").await?;
+    b.wait_text_within(".sync-status", Duration::from_secs(20), |t| t.contains("Conflicts") && t.contains("Person Alice Example")).await?;
+    let v = b.wait_for(By::XPath("//article[contains(@class,'conflict')]//div[contains(@class,'version')][.//strong[contains(., '(in use)')]]")).await?;
+    Ok(v.text().await?)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_made_apart_conflict_alike_on_both_devices_and_keep_mine_settles_it() -> Result {
+    let server = start_server();
+    server.allow_origin(base_url());
+    let desk = Browser::start().await?;
+    let phone = Browser::start_phone().await?;
+    join(&desk, &server, "Desk").await?;
+    add_person(&desk, "Alice Example").await?;
+    join(&phone, &server, "Phone").await?;
+    phone.open("/people").await?;
+    phone.wait_text_within(".people-list", Duration::from_secs(20), |t| t.contains("Alice Example")).await?;
+
+    // Both edit Alice while apart, then sync again.
+    set_sync(&desk, false).await?;
+    set_sync(&phone, false).await?;
+    set_notes(&desk, "Alice Example", "desk: call first").await?;
+    set_notes(&phone, "Alice Example", "phone: text first").await?;
+    set_sync(&desk, true).await?;
+    set_sync(&phone, true).await?;
+
+    let (on_desk, on_phone) = (version_in_use(&desk).await?, version_in_use(&phone).await?);
+    let winner_notes = |text: &str| if text.contains("desk: call first") { "desk: call first" } else { "phone: text first" };
+    assert_eq!(winner_notes(&on_desk), winner_notes(&on_phone), "both devices use the same version:\n{on_desk}\n---\n{on_phone}");
+    // Each device calls its own version "Mine".
+    assert_ne!(on_desk.starts_with("Mine"), on_phone.starts_with("Mine"), "{on_desk}\n---\n{on_phone}");
+    let winner = winner_notes(&on_desk);
+    assert_eq!(notes_of(&desk, "Alice Example").await?, winner);
+    assert_eq!(notes_of(&phone, "Alice Example").await?, winner);
+
+    // The device whose version lost keeps it after all.
+    let (loser, other, kept) = if on_desk.starts_with("Mine") { (&phone, &desk, "phone: text first") } else { (&desk, &phone, "desk: call first") };
+    loser.open("/settings").await?;
+    loser.click("Keep mine for Person Alice Example").await?;
+    loser.wait_text(".sync-status", |t| t.contains("Kept.") || !t.contains("Conflicts")).await?;
+    for b in [loser, other] {
+        b.open("/settings").await?;
+        b.wait_text_within(".sync-status", Duration::from_secs(20), |t| t.contains("In sync") && !t.contains("Conflicts")).await?;
+    }
+    let started = Instant::now();
+    while notes_of(other, "Alice Example").await? != kept {
+        assert!(started.elapsed() < Duration::from_secs(20), "the kept version did not reach the other device");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(notes_of(loser, "Alice Example").await?, kept);
+    desk.quit().await?;
+    phone.quit().await
+}
