@@ -63,6 +63,7 @@ impl Device {
             session_id: format!("{}-{}", self.name, self.runs.get()),
             batch: 100,
             wait_ms: None,
+            only_prefix: None,
         }
     }
 
@@ -400,6 +401,32 @@ mod config {
         assert_eq!(other.person("alice").unwrap().notes, wanted);
         assert!(conflicts(&block_on(load_state(other.d()))).is_empty());
         assert!(conflicts(&block_on(load_state(loser_side.d()))).is_empty());
+    }
+
+    #[test]
+    fn a_hostile_database_changes_nothing_it_should_not() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let put = |id: &str, body: Value| assert_eq!(http(&format!("{db}/{id}"), "PUT", Some(&body.to_string()), 5_000).unwrap().status, 201, "{id}");
+        put("_design/evil", json!({"views": {}}));
+        put("junk:1", json!({"anything": true}));
+        // A person whose name is markup: kept as text (the screens never render it as HTML).
+        put("config:people:x", json!({"kind": "person", "value": {"id": "x", "name": "<img src=x onerror=alert(1)>", "time_zone": "UTC"}}));
+        // Configuration this version cannot read, and one whose id and body disagree on the kind.
+        put("config:people:y", json!({"kind": "person", "value": {"id": "y", "name": "Y", "time_zone": "UTC", "shoe_size": 44}}));
+        put("config:policies:z", json!({"kind": "rocket", "value": {}}));
+        let mut phone = Piket::new("phone", &db);
+        let r = phone.sync(1);
+        assert_eq!((r.applied, r.waiting), (1, 2), "{r:?}");
+        assert_eq!(phone.person("x").unwrap().name, "<img src=x onerror=alert(1)>");
+        assert!(phone.person("y").is_none());
+        let state = block_on(load_state(phone.d()));
+        assert!(state.docs.ids().all(|id| id.starts_with("config:")), "only Piket's documents are kept: {:?}", state.docs.ids().collect::<Vec<_>>());
+        assert!(state.waiting["config:people:y"].contains("cannot read"), "{:?}", state.waiting);
+        // Nothing of it is pushed back or deleted on the server.
+        phone.sync(2);
+        assert!(block_on(phone.remote.get_doc("config:people:y")).unwrap().is_some());
+        assert!(block_on(phone.remote.get_doc("junk:1")).unwrap().is_some());
     }
 
     #[test]

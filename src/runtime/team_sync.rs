@@ -24,6 +24,9 @@ use crate::engine::world::World;
 use crate::storage::Store;
 use crate::sync::{replicate, HttpDb, LocalDocs, MemoryDb, Options, Rev, SyncError, Transport};
 
+/// Every synced configuration document's id starts so.
+pub const CONFIG_PREFIX: &str = "config:";
+
 /// Settings rows.
 pub const SYNC_SETTINGS: &str = "team-sync";
 pub const SYNC_STATE: &str = "team-sync-state";
@@ -340,8 +343,14 @@ pub async fn round<S: Store, T: Transport>(
     let mut out = Round { local_edits: record_local_edits(driver.world(), &mut state), ..Round::default() };
     let local = MemoryDb { docs: std::cell::RefCell::new(std::mem::take(&mut state.docs)) };
     let session = format!("{device_id}-{}", now.timestamp_millis());
-    let options =
-        |direction: &str| Options { replication_id: format!("piket-{device_id}-{direction}"), session_id: session.clone(), batch: 200, wait_ms: None };
+    let options = |direction: &str| Options {
+        replication_id: format!("piket-{device_id}-{direction}"),
+        session_id: session.clone(),
+        batch: 200,
+        wait_ms: None,
+        // Only Piket's configuration: not design documents, nor whatever else the database holds.
+        only_prefix: Some(CONFIG_PREFIX),
+    };
     let result = async {
         let pushed = replicate(&local, remote, &options("push")).await?;
         let pulled = replicate(remote, &local, &options("pull")).await?;
@@ -596,8 +605,7 @@ mod tests {
 
     #[test]
     fn the_state_reads_back_from_its_stored_text() {
-        let mut state = SyncState::default();
-        state.docs = LocalDocs::new("d1");
+        let mut state = SyncState { docs: LocalDocs::new("d1"), ..SyncState::default() };
         let r = state.docs.put("config:people:a", json!({"kind": "person", "value": {"id": "a"}}).as_object().unwrap().clone());
         state.docs.put("config:people:a", json!({"kind": "person", "value": {"id": "a", "name": "A"}}).as_object().unwrap().clone());
         state.synced.insert("config:people:a".into(), (r.clone(), "h".into()));

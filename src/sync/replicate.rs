@@ -64,6 +64,8 @@ pub struct Options {
     pub batch: usize,
     /// Wait this long for a first change when there is none (a longpoll on a remote source).
     pub wait_ms: Option<u32>,
+    /// Copy only documents whose id starts so (the feed is still read to its end).
+    pub only_prefix: Option<&'static str>,
 }
 
 /// What a run did.
@@ -99,7 +101,7 @@ pub async fn replicate<S: Db, T: Db>(source: &S, target: &T, options: &Options) 
         }
         outcome.changes_read += changes.results.len();
         let mut wanted = RevMap::new();
-        for change in &changes.results {
+        for change in changes.results.iter().filter(|c| options.only_prefix.is_none_or(|p| c.id.starts_with(p))) {
             wanted.entry(change.id.clone()).or_default().extend(change.revs.iter().cloned());
         }
         let missing = target.revs_diff(&wanted).await?;
@@ -173,7 +175,7 @@ mod tests {
     }
 
     fn opts(session: &str) -> Options {
-        Options { replication_id: "piket-test".into(), session_id: session.into(), batch: 2, wait_ms: None }
+        Options { replication_id: "piket-test".into(), session_id: session.into(), batch: 2, wait_ms: None, only_prefix: None }
     }
 
     #[test]
