@@ -204,6 +204,36 @@ fn offline_devices_keep_working_and_converge_afterwards() {
     assert_eq!(phone.get("team:ops").unwrap()["members"], json!(["ada", "bob"]));
 }
 
+/// The first full sync of a large database: every document arrives, with its history, and the
+/// figure is printed (documents per second, pushing from one device and pulling on another).
+#[test]
+fn a_first_full_sync_of_ten_thousand_documents_arrives_whole() {
+    let server = start_server();
+    let db = server.create_db("team");
+    let (desk, phone) = (Device::new("desk", &db), Device::new("phone", &db));
+    const N: usize = 10_000;
+    for i in 0..N {
+        desk.put(
+            &format!("config:incidents:{i:05}"),
+            json!({"kind": "incident", "value": {"title": format!("disk full on db-{i}"), "severity": "sev2", "status": "resolved"}}),
+        );
+    }
+    let started = Instant::now();
+    let pushed = block_on(replicate(&desk.local, &desk.remote, &desk.options("push"))).unwrap();
+    let push_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let pulled = block_on(replicate(&phone.remote, &phone.local, &phone.options("pull"))).unwrap();
+    let pull_secs = started.elapsed().as_secs_f64();
+    assert_eq!((pushed.docs_written, pulled.docs_written), (N, N));
+    assert_eq!(phone.local.docs.borrow().ids().count(), N);
+    assert_eq!(phone.get("config:incidents:04321").unwrap()["value"]["title"], "disk full on db-4321");
+    println!(
+        "team sync: first full sync of {N} documents through pouchdb-server: push {:.0} docs/s ({push_secs:.1} s), pull {:.0} docs/s ({pull_secs:.1} s)",
+        N as f64 / push_secs,
+        N as f64 / pull_secs
+    );
+}
+
 #[test]
 fn a_server_without_bulk_get_is_read_through_open_revs() {
     let server = start_server();
@@ -485,6 +515,12 @@ mod connection {
         let words = problem.to_string();
         assert!(words.contains("enable_cors") && words.contains(origin), "{words}");
 
+        // Nothing typed yet: said before anything is asked of the network.
+        let empty = settings("", "piket");
+        match block_on(check(&empty, &remote(&empty), origin)) {
+            Err(ConnectionProblem::Other(m)) => assert!(m.contains("server's address"), "{m}"),
+            other => panic!("{other:?}"),
+        }
         // Something that is not CouchDB: pouchdb-server's own Fauxton page stands in for it.
         let not_couch = settings(&format!("{}/_utils", server.url()), "piket");
         assert!(matches!(block_on(check(&not_couch, &remote(&not_couch), origin)), Err(ConnectionProblem::NotCouchDb { .. })), "a web page is not CouchDB");

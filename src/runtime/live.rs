@@ -1094,7 +1094,7 @@ impl Live {
 
 /// Team sync's rounds: every few seconds while the database answers, less often while it does not.
 const TEAM_SYNC_EVERY_MS: u32 = 1_500;
-const TEAM_SYNC_RETRY_MS: u32 = 10_000;
+const TEAM_SYNC_RETRY_MS: u32 = 5_000;
 const TEAM_SYNC_IDLE_MS: u32 = 3_000;
 
 fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {

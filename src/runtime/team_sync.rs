@@ -553,6 +553,9 @@ pub async fn sign_in<T: Transport>(settings: &SyncSettings, remote: &HttpDb<T>) 
 pub async fn check<T: Transport>(settings: &SyncSettings, remote: &HttpDb<T>, origin: &str) -> Result<String, ConnectionProblem> {
     let server = settings.server.trim_end_matches('/').to_string();
     let other = |e: SyncError| ConnectionProblem::Other(e.to_string());
+    if let Err((_, message)) = validate(&SyncSettings { enabled: true, ..settings.clone() }) {
+        return Err(ConnectionProblem::Other(message));
+    }
     match remote.call(crate::sync::Method::Get, format!("{server}/"), None, 10_000).await {
         Ok(welcome) => {
             let couch = welcome.get("couchdb").is_some() || welcome.get("express-pouchdb").is_some() || welcome.get("vendor").is_some();

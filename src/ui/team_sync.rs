@@ -21,9 +21,11 @@ pub fn TeamSyncSettings() -> impl IntoView {
     let device = RwSignal::new(String::new());
     let message = RwSignal::new(None::<Result<String, String>>);
     let missing_db = RwSignal::new(false);
-    // The form follows what is stored (after a save, a restore, or another tab's change).
+    // The form follows what is stored (after a save, a restore, or another tab's change) — only
+    // when that changes, not on every snapshot, so a sync round never wipes what is being typed.
+    let stored = Memo::new(move |_| state.team.get().settings);
     Effect::new(move |_| {
-        let s = state.team.get().settings;
+        let s = stored.get();
         enabled.set(s.enabled);
         server.set(s.server);
         database.set(if s.database.is_empty() { "piket".into() } else { s.database });

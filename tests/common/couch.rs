@@ -187,3 +187,65 @@ impl Server {
         }
     }
 }
+
+/// A TCP relay in front of a server that can be taken down and brought back, to play a network
+/// outage without losing the in-memory server's data.
+pub struct Outage {
+    pub port: u16,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Outage {
+    pub fn start(upstream: u16) -> Outage {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = down.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if flag.load(Ordering::SeqCst) {
+                    // Down: the connection is dropped unanswered, as an unreachable server's is.
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let flag = flag.clone();
+                std::thread::spawn(move || relay(client, server, flag));
+            }
+        });
+        Outage { port, down }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn relay(client: TcpStream, server: TcpStream, down: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let (mut c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let upstream = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c_read, &mut s_write);
+        let _ = s_write.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut s_read, mut c_write) = (server, client);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match s_read.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                // Going down cuts open connections too (a longpoll, a request in flight).
+                if down.load(std::sync::atomic::Ordering::SeqCst) || c_write.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = c_write.shutdown(std::net::Shutdown::Both);
+    let _ = upstream.join();
+}

@@ -5,13 +5,17 @@ use std::time::{Duration, Instant};
 
 use thirtyfour::prelude::*;
 
-use crate::couch::{start_server, Server};
+use crate::couch::{start_server, Outage, Server};
 use crate::support::{base_url, Browser, Result};
 
 /// Turns team sync on in Settings with this device name; creates the database when asked.
 async fn join(b: &Browser, server: &Server, device: &str) -> Result {
+    join_at(b, &server.url(), device).await
+}
+
+async fn join_at(b: &Browser, server: &str, device: &str) -> Result {
     b.open("/settings").await?;
-    b.fill("Server", &server.url()).await?;
+    b.fill("Server", server).await?;
     b.fill("Database", "team").await?;
     b.fill("This device's name", device).await?;
     b.click("Test connection").await?;
@@ -155,6 +159,46 @@ async fn edits_made_apart_conflict_alike_on_both_devices_and_keep_mine_settles_i
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(notes_of(loser, "Alice Example").await?, kept);
+    desk.quit().await?;
+    phone.quit().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_server_down_both_keep_working_and_converge_afterwards() -> Result {
+    let server = start_server();
+    server.allow_origin(base_url());
+    let relay = Outage::start(server.port);
+    let desk = Browser::start().await?;
+    let phone = Browser::start_phone().await?;
+    join_at(&desk, &relay.url(), "Desk").await?;
+    join_at(&phone, &relay.url(), "Phone").await?;
+    add_person(&desk, "Alice Example").await?;
+    phone.open("/people").await?;
+    phone.wait_text_within(".people-list", Duration::from_secs(20), |t| t.contains("Alice Example")).await?;
+
+    relay.set_down(true);
+    // Both go on working: edits are kept and shown locally.
+    add_person(&desk, "Bob Example").await?;
+    add_person(&phone, "Carol Example").await?;
+    desk.open("/settings").await?;
+    desk.wait_text_within(".sync-status", Duration::from_secs(20), |t| t.contains("Not synced")).await?;
+    // The outage lasts until both have failed several rounds.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    phone.open("/people").await?;
+    phone.wait_text(".people-list", |t| t.contains("Carol Example") && !t.contains("Bob Example")).await?;
+
+    relay.set_down(false);
+    let back = Instant::now();
+    for b in [&desk, &phone] {
+        b.open("/people").await?;
+        b.wait_text_within(".people-list", Duration::from_secs(30), |t| {
+            t.contains("Alice Example") && t.contains("Bob Example") && t.contains("Carol Example")
+        })
+        .await?;
+    }
+    println!("team sync: both devices converged {:.1} s after the server came back", back.elapsed().as_secs_f32());
+    desk.open("/settings").await?;
+    desk.wait_text_within(".sync-status", Duration::from_secs(20), |t| t.contains("In sync")).await?;
     desk.quit().await?;
     phone.quit().await
 }
