@@ -20,6 +20,8 @@ struct Socket {
     offline: Cell<bool>,
     /// Answer 404 to `_bulk_get`, as CouchDB 1.x does.
     no_bulk_get: bool,
+    /// Sent as `Authorization` on every request.
+    authorization: Option<String>,
     asked: RefCell<Vec<String>>,
 }
 
@@ -33,7 +35,7 @@ impl Transport for Socket {
         if self.no_bulk_get && path.contains("/_bulk_get") {
             return Ok(HttpResponse { status: 404, body: r#"{"error":"not_found","reason":"missing"}"#.into() });
         }
-        http(&r.url, r.method.as_str(), r.body.as_deref(), r.timeout_ms)
+        couch::http_with(&r.url, r.method.as_str(), r.body.as_deref(), r.timeout_ms, self.authorization.as_deref())
     }
 }
 
@@ -492,7 +494,7 @@ mod connection {
     }
 
     fn remote(s: &SyncSettings) -> HttpDb<Socket> {
-        HttpDb::new(Socket::default(), &s.database_url())
+        HttpDb::new(Socket { authorization: piket::runtime::team_sync::authorization(s), ..Socket::default() }, &s.database_url())
     }
 
     #[test]
@@ -524,5 +526,24 @@ mod connection {
         // Something that is not CouchDB: pouchdb-server's own Fauxton page stands in for it.
         let not_couch = settings(&format!("{}/_utils", server.url()), "piket");
         assert!(matches!(block_on(check(&not_couch, &remote(&not_couch), origin)), Err(ConnectionProblem::NotCouchDb { .. })), "a web page is not CouchDB");
+    }
+
+    #[test]
+    fn sign_in_is_refused_with_a_wrong_password_and_accepted_with_the_right_one() {
+        let server = start_server();
+        let user = json!({"name": "ops", "password": "s3cret", "roles": ["piket"], "type": "user"});
+        let r = http(&format!("{}/_users/org.couchdb.user:ops", server.url()), "PUT", Some(&user.to_string()), 5_000).unwrap();
+        assert!(r.status == 201 || r.status == 202, "{}", r.body);
+        server.create_db("piket");
+        let mut s = SyncSettings { auth: SyncAuth::Cookie, username: "ops".into(), password: "wrong".into(), ..settings(&server.url(), "piket") };
+        assert_eq!(block_on(check(&s, &remote(&s), "http://127.0.0.1:8080")), Err(ConnectionProblem::Unauthorized));
+        s.password = "s3cret".into();
+        let ok = block_on(check(&s, &remote(&s), "http://127.0.0.1:8080")).unwrap();
+        assert!(ok.starts_with("Connected"), "{ok}");
+        // Basic sign-in: the header Piket sends is refused with the wrong password, taken with the right one.
+        let mut b = SyncSettings { auth: SyncAuth::Basic, password: "wrong".into(), ..s.clone() };
+        assert_eq!(block_on(check(&b, &remote(&b), "http://127.0.0.1:8080")), Err(ConnectionProblem::Unauthorized));
+        b.password = "s3cret".into();
+        assert!(block_on(check(&b, &remote(&b), "http://127.0.0.1:8080")).unwrap().starts_with("Connected"));
     }
 }

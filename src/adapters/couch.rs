@@ -2,7 +2,6 @@
 //! with the credentials the settings name, and gives up after the request's timeout. Decides
 //! nothing: what an answer means is `crate::sync`'s and `runtime::team_sync`'s business.
 
-use base64::Engine as _;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -52,11 +51,7 @@ pub struct Fetch {
 
 impl Fetch {
     pub fn new(settings: &SyncSettings) -> Fetch {
-        let authorization = (settings.auth == SyncAuth::Basic).then(|| {
-            let pair = format!("{}:{}", settings.username, settings.password);
-            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
-        });
-        Fetch { authorization, cookies: settings.auth == SyncAuth::Cookie }
+        Fetch { authorization: crate::runtime::team_sync::authorization(settings), cookies: settings.auth == SyncAuth::Cookie }
     }
 }
 

@@ -83,6 +83,15 @@ impl SyncSettings {
     }
 }
 
+/// The `Authorization` header basic sign-in sends (none for the other kinds).
+pub fn authorization(settings: &SyncSettings) -> Option<String> {
+    use base64::Engine as _;
+    (settings.auth == SyncAuth::Basic).then(|| {
+        let pair = format!("{}:{}", settings.username, settings.password);
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    })
+}
+
 /// Checks settings before they are saved: `Err((field, message))`.
 pub fn validate(s: &SyncSettings) -> Result<(), (String, String)> {
     let field = |f: &str, m: &str| Err((f.to_string(), m.to_string()));

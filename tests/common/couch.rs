@@ -83,6 +83,11 @@ impl Server {
 // A plain HTTP/1.1 client (one connection a request)
 
 pub fn http(url: &str, method: &str, body: Option<&str>, timeout_ms: u32) -> Result<HttpResponse, SyncError> {
+    http_with(url, method, body, timeout_ms, None)
+}
+
+/// [`http`] with an `Authorization` header.
+pub fn http_with(url: &str, method: &str, body: Option<&str>, timeout_ms: u32, authorization: Option<&str>) -> Result<HttpResponse, SyncError> {
     let net = |e: std::io::Error| {
         if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
             SyncError::Network("timed out".into())
@@ -97,8 +102,9 @@ pub fn http(url: &str, method: &str, body: Option<&str>, timeout_ms: u32) -> Res
     let mut stream = Deadline { stream, deadline };
     let body = body.unwrap_or("");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n{body}",
+        body.len(),
+        authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default()
     );
     stream.write_all(request.as_bytes()).map_err(net)?;
     let mut reader = BufReader::new(stream);
