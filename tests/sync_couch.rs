@@ -436,6 +436,31 @@ mod config {
     }
 
     #[test]
+    fn a_backup_keeps_the_sync_password_out_and_never_carries_the_sync_state() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let mut desk = Piket::new("desk", &db);
+        let settings = team_sync::SyncSettings {
+            enabled: true,
+            server: server.url(),
+            database: "team".into(),
+            auth: team_sync::SyncAuth::Basic,
+            username: "ops".into(),
+            password: "hunter2-secret".into(),
+            device: "Desk".into(),
+        };
+        block_on(desk.d().set_team_sync(settings, t(0))).unwrap();
+        block_on(desk.d().save(parse_world(WORLD).unwrap().people[0].clone(), t(0))).unwrap();
+        desk.sync(1);
+        let without = block_on(desk.d().export(t(2), false)).unwrap();
+        assert!(!without.contains("hunter2-secret"), "the password is a secret");
+        assert!(without.contains("\"username\": \"ops\""), "the rest of the settings is kept");
+        assert!(!without.contains("team-sync-state"), "the sync state is this device's own");
+        let with = block_on(desk.d().export(t(2), true)).unwrap();
+        assert!(with.contains("hunter2-secret") && !with.contains("team-sync-state"));
+    }
+
+    #[test]
     fn a_hostile_database_changes_nothing_it_should_not() {
         let server = start_server();
         let db = server.create_db("team");

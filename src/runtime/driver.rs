@@ -89,6 +89,8 @@ pub struct Driver<S: Store> {
     /// Every retrospective, by incident (small: a summary and a few items each).
     retrospectives: BTreeMap<IncidentId, Retrospective>,
     team_sync: SyncSettings,
+    /// Team sync's documents and bookkeeping, read once at load and kept equal to what is stored.
+    team_state: SyncState,
     team_view: TeamSyncView,
 }
 
@@ -178,6 +180,8 @@ struct Loaded {
     digests_ready: bool,
     retrospectives: BTreeMap<IncidentId, Retrospective>,
     team_sync: SyncSettings,
+    /// Team sync's documents and bookkeeping, read once at load and kept equal to what is stored.
+    team_state: SyncState,
     team_view: TeamSyncView,
 }
 
@@ -286,6 +290,7 @@ impl<S: Store> Driver<S> {
             digests_ready,
             retrospectives,
             team_sync,
+            team_state,
             team_view,
         })
     }
@@ -315,6 +320,7 @@ impl<S: Store> Driver<S> {
             digest_cursor: None,
             retrospectives: l.retrospectives,
             team_sync: l.team_sync,
+            team_state: l.team_state,
             team_view: l.team_view,
         }
     }
@@ -541,8 +547,18 @@ impl<S: Store> Driver<S> {
         &self.team_view
     }
 
-    pub fn set_team_view(&mut self, view: TeamSyncView) {
-        self.team_view = view;
+    pub fn team_state(&self) -> &SyncState {
+        &self.team_state
+    }
+
+    /// Stores team sync's state when it changed (a quiet round writes nothing) and keeps it.
+    pub async fn save_team_state(&mut self, state: SyncState, now: DateTime<Utc>) -> Result<(), ActionError> {
+        if state != self.team_state {
+            self.put_setting(team_sync::SYNC_STATE, &state, now).await?;
+        }
+        self.team_view = team_sync::view(&self.team_sync, &state);
+        self.team_state = state;
+        Ok(())
     }
 
     /// Saves Settings → Team sync. A masked password (as the screens were sent it) keeps the

@@ -27,9 +27,9 @@ use crate::sync::{replicate, HttpDb, LocalDocs, MemoryDb, Options, Rev, SyncErro
 /// Every synced configuration document's id starts so.
 pub const CONFIG_PREFIX: &str = "config:";
 
-/// Settings rows.
-pub const SYNC_SETTINGS: &str = "team-sync";
-pub const SYNC_STATE: &str = "team-sync-state";
+/// Settings rows (storage names them: the password is a backup secret, the state never exported).
+pub const SYNC_SETTINGS: &str = crate::storage::TEAM_SYNC_SETTINGS;
+pub const SYNC_STATE: &str = crate::storage::TEAM_SYNC_STATE;
 
 /// How a device signs in to the database.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,7 +328,7 @@ pub struct Round {
     pub refused: Vec<(String, String)>,
 }
 
-/// Reads the stored sync state.
+/// Reads the sync state as stored (the driver keeps its own copy from load: [`Driver::team_state`]).
 pub async fn load_state<S: Store>(driver: &Driver<S>) -> SyncState {
     driver.setting(SYNC_STATE).await.and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default()
 }
@@ -341,14 +341,12 @@ pub async fn round<S: Store, T: Transport>(
     device_id: &str,
     now: DateTime<Utc>,
 ) -> (Driver<S>, Result<Round, SyncError>) {
-    let mut state = load_state(&driver).await;
+    let mut state = driver.team_state().clone();
     // The first round names this device's store for good (its replication ids).
     if state.docs.uuid.is_empty() {
         state.docs.uuid = device_id.to_string();
     }
     let device_id = state.docs.uuid.clone();
-    // Written back only when something changed: a quiet round every few seconds writes nothing.
-    let stored = state.clone();
     let mut out = Round { local_edits: record_local_edits(driver.world(), &mut state), ..Round::default() };
     let local = MemoryDb { docs: std::cell::RefCell::new(std::mem::take(&mut state.docs)) };
     let session = format!("{device_id}-{}", now.timestamp_millis());
@@ -376,11 +374,7 @@ pub async fn round<S: Store, T: Transport>(
         Err(e) => {
             // Local edits are recorded (their revisions go next time); nothing else changed.
             state.last_error = Some(e.to_string());
-            driver.set_team_view(view(driver.team_sync_settings(), &state));
-            if state == stored {
-                return (driver, Err(e));
-            }
-            let saved = driver.put_setting(SYNC_STATE, &state, now).await;
+            let saved = driver.save_team_state(state, now).await;
             return (driver, Err(saved.err().map_or(e, |s| SyncError::Storage(s.to_string()))));
         }
     }
@@ -412,24 +406,21 @@ pub async fn round<S: Store, T: Transport>(
     state.last_error = None;
     out.waiting = state.waiting.len();
     out.conflicts = state.docs.conflicted().len();
-    if state != stored {
+    if state != *driver.team_state() {
         state.last_sync = Some(now);
-        if let Err(e) = driver.put_setting(SYNC_STATE, &state, now).await {
-            return (driver, Err(SyncError::Storage(e.to_string())));
-        }
     }
-    driver.set_team_view(view(driver.team_sync_settings(), &state));
+    if let Err(e) = driver.save_team_state(state, now).await {
+        return (driver, Err(SyncError::Storage(e.to_string())));
+    }
     (driver, Ok(out))
 }
 
 /// "Keep this version" for a conflict: the chosen revision's body wins everywhere once synced.
 pub async fn keep_version<S: Store>(driver: &mut Driver<S>, doc: &str, keep: &Rev, now: DateTime<Utc>) -> Result<(), String> {
-    let mut state = load_state(driver).await;
+    let mut state = driver.team_state().clone();
     let kept = state.docs.resolve(doc, keep).ok_or_else(|| format!("version {keep} of {doc}"))?;
     state.mine.insert(kept);
-    driver.put_setting(SYNC_STATE, &state, now).await.map_err(|e| e.to_string())?;
-    driver.set_team_view(view(driver.team_sync_settings(), &state));
-    Ok(())
+    driver.save_team_state(state, now).await.map_err(|e| e.to_string())
 }
 
 /// Team sync as the Settings screen shows it.

@@ -75,10 +75,6 @@ pub struct Restore {
 
 /// Secrets are webhook URLs (a person's personal webhook, a channel's address) and the reply
 /// channel's signing key.
-/// Team sync's settings row (its password is a secret) and its per-device state (never exported).
-const TEAM_SYNC: &str = "team-sync";
-const TEAM_SYNC_STATE: &str = "team-sync-state";
-
 fn strip_secrets(store: &str, value: &mut serde_json::Value) {
     if store == "archive" {
         if let Some(rows) = value.get_mut("outbox").and_then(|r| r.as_array_mut()) {
@@ -105,7 +101,7 @@ fn strip_secrets(store: &str, value: &mut serde_json::Value) {
         // The reply channel's team key signs phones' acknowledgements.
         "settings" if value.get("key").and_then(|k| k.as_str()) == Some("reply") => value.pointer_mut("/value/key"),
         // Team sync's database password.
-        "settings" if value.get("key").and_then(|k| k.as_str()) == Some(TEAM_SYNC) => value.pointer_mut("/value/password"),
+        "settings" if value.get("key").and_then(|k| k.as_str()) == Some(super::TEAM_SYNC_SETTINGS) => value.pointer_mut("/value/password"),
         "channels" => value.get_mut("address"),
         _ => None,
     };
@@ -123,7 +119,7 @@ pub fn export(stores: Vec<(&'static str, Vec<Envelope<serde_json::Value>>)>, now
         .map(|(name, mut rows)| {
             // The clock's leadership epoch belongs to this browser, not to the data.
             // Nor does team sync's copy of the shared documents: a restore syncs afresh.
-            rows.retain(|row| !(name == "settings" && (row.id == super::CLOCK_EPOCH || row.id == TEAM_SYNC_STATE)));
+            rows.retain(|row| !(name == "settings" && (row.id == super::CLOCK_EPOCH || row.id == super::TEAM_SYNC_STATE)));
             if !include_secrets {
                 for row in &mut rows {
                     strip_secrets(name, &mut row.value);
@@ -291,7 +287,7 @@ pub fn parse_backup(text: &str) -> Result<Restore, ImportError> {
         let rows = rows(name);
         counts.insert(name.to_string(), rows.len());
         for row in rows {
-            if name == "settings" && (row.id == super::CLOCK_EPOCH || row.id == TEAM_SYNC_STATE) {
+            if name == "settings" && (row.id == super::CLOCK_EPOCH || row.id == super::TEAM_SYNC_STATE) {
                 continue; // never taken from a file: the restoring tab keeps its own
             }
             if name == "settings" && (row.id == DIGESTS_COMPLETE || row.id == chain::AUDIT_CHAIN_PENDING) {

@@ -450,6 +450,12 @@ pub struct Batch {
 /// clock raises it. Storage's own: never exported, never restored.
 pub const CLOCK_EPOCH: &str = "clock-epoch";
 
+/// Team sync's settings row: exported, but its password is a secret like webhook URLs.
+pub const TEAM_SYNC_SETTINGS: &str = "team-sync";
+/// Team sync's per-device state (the synced documents, checkpoints): never exported or restored;
+/// a restored device syncs afresh.
+pub const TEAM_SYNC_STATE: &str = "team-sync-state";
+
 /// The epoch in a settings row's value.
 pub fn epoch_of(value: &serde_json::Value) -> u64 {
     value.get("value").and_then(|v| v.get("epoch")).and_then(|e| e.as_u64()).unwrap_or(0)
