@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::command::{use_command_then, use_task, Outcome};
+use super::command::{use_command_then, use_task, CommandHook, Outcome};
 use super::state::AppState;
 use crate::runtime::command::Command;
 use crate::runtime::team_sync::{ConflictView, SyncAuth, SyncSettings};
@@ -140,6 +140,17 @@ pub fn TeamSyncSettings() -> impl IntoView {
 fn SyncStatus() -> impl IntoView {
     let state = expect_context::<AppState>();
     let team = state.team;
+    // Made once for the screen, not per card: a card rebuilt by a snapshot must not drop the
+    // command its button started.
+    let keep = use_command_then(|_| {});
+    let conflicts = Memo::new(move |_| {
+        let t = team.get();
+        if t.settings.enabled {
+            t.conflicts
+        } else {
+            Vec::new()
+        }
+    });
     view! {
         <div class="sync-status" aria-live="polite">
             {move || {
@@ -167,20 +178,24 @@ fn SyncStatus() -> impl IntoView {
                 })
             }}
             {move || {
-                let conflicts = team.get().conflicts;
-                (!conflicts.is_empty()).then(|| view! {
+                (!conflicts.get().is_empty()).then(|| view! {
                     <h3>"Conflicts"</h3>
                     <p class="muted">"Two devices changed these at once. The version marked “in use” applies on every device; keep the other one instead if it is right."</p>
-                    {conflicts.into_iter().map(|c| view! { <ConflictCard conflict=c/> }).collect_view()}
                 })
             }}
+            // Keyed by document and versions: a snapshot that changes nothing else leaves each card
+            // (and the button being pressed) in place.
+            <For each=move || conflicts.get() key=|c| (c.doc.clone(), c.versions.iter().map(|v| v.rev.to_string()).collect::<Vec<_>>()) let:c>
+                <ConflictCard conflict=c keep=keep/>
+            </For>
+            // Outside the cards: "Kept." stays once its card is gone.
+            <Outcome message=Signal::derive(move || keep.words())/>
         </div>
     }
 }
 
 #[component]
-fn ConflictCard(conflict: ConflictView) -> impl IntoView {
-    let command = use_command_then(|_| {});
+fn ConflictCard(conflict: ConflictView, keep: CommandHook) -> impl IntoView {
     let doc = conflict.doc.clone();
     let label = conflict.label.clone();
     view! {
@@ -189,19 +204,19 @@ fn ConflictCard(conflict: ConflictView) -> impl IntoView {
             {conflict.versions.into_iter().map(|v| {
                 let whose = if v.mine { "Mine" } else { "Theirs" };
                 let title = format!("{whose}{}", if v.winner { " (in use)" } else { "" });
-                let keep = Command::KeepVersion { doc: doc.clone(), rev: v.rev.to_string() };
+                let command = Command::KeepVersion { doc: doc.clone(), rev: v.rev.to_string() };
+                let keep_cmd = keep;
                 let name = format!("Keep {} for {label}", whose.to_lowercase());
                 view! {
                     <div class="version">
                         <p><strong>{title}</strong></p>
                         <pre class="version-text">{v.text}</pre>
-                        <button type="button" aria-label=name on:click=move |_| command.dispatch(keep.clone()) disabled=move || command.pending()>
+                        <button type="button" aria-label=name on:click=move |_| keep_cmd.dispatch(command.clone()) disabled=move || keep_cmd.pending()>
                             {format!("Keep {}", whose.to_lowercase())}
                         </button>
                     </div>
                 }
             }).collect_view()}
-            <Outcome message=Signal::derive(move || command.words())/>
         </article>
     }
 }

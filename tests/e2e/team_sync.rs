@@ -136,6 +136,11 @@ async fn edits_made_apart_conflict_alike_on_both_devices_and_keep_mine_settles_i
     set_sync(&phone, true).await?;
 
     let (on_desk, on_phone) = (version_in_use(&desk).await?, version_in_use(&phone).await?);
+    // The versions' text wraps: the phone's page does not grow sideways (a wider page would be
+    // zoomed out, and a tap would land beside the button).
+    let widths: Vec<i64> =
+        phone.driver.execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]", vec![]).await?.convert()?;
+    assert!(widths[0] <= widths[1], "the phone's settings scroll sideways with a conflict shown: {widths:?}");
     let winner_notes = |text: &str| if text.contains("desk: call first") { "desk: call first" } else { "phone: text first" };
     assert_eq!(winner_notes(&on_desk), winner_notes(&on_phone), "both devices use the same version:\n{on_desk}\n---\n{on_phone}");
     // Each device calls its own version "Mine".
