@@ -572,3 +572,86 @@ mod connection {
         assert!(block_on(check(&b, &remote(&b), "http://127.0.0.1:8080")).unwrap().starts_with("Connected"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The team clock's lease
+
+mod lease {
+    use super::*;
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use piket::sync::lease::{hold, parse, Standing, LEASE_DOC, LEASE_MS};
+
+    fn t(ms: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap() + Duration::milliseconds(ms)
+    }
+
+    fn lease_doc(db: &str) -> Value {
+        let r = http(&format!("{db}/{}?conflicts=true", piket::sync::encode(LEASE_DOC)), "GET", None, 5_000).unwrap();
+        serde_json::from_str(&r.body).unwrap()
+    }
+
+    #[test]
+    fn two_desks_racing_get_one_clock_and_the_other_takes_over_only_after_it_expires() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let (desk, other) = (HttpDb::new(Socket::default(), &db), HttpDb::new(Socket::default(), &db));
+        // Nobody has held it: the first to ask takes it; the second, a moment later, is told who.
+        assert_eq!(block_on(hold(&desk, "desk-id", "Desk", t(0))).unwrap(), Standing::Mine);
+        assert_eq!(block_on(hold(&other, "other-id", "Other desk", t(10))).unwrap(), Standing::Other { device: "Desk".into() });
+        // Renewing is a write only when a third of the lease is left: a quiet round asks, writes nothing.
+        let rev = lease_doc(&db)["_rev"].as_str().unwrap().to_string();
+        assert_eq!(block_on(hold(&desk, "desk-id", "Desk", t(1_000))).unwrap(), Standing::Mine);
+        assert_eq!(lease_doc(&db)["_rev"], rev.as_str());
+        assert_eq!(block_on(hold(&desk, "desk-id", "Desk", t(LEASE_MS - 9_000))).unwrap(), Standing::Mine);
+        assert_ne!(lease_doc(&db)["_rev"], rev.as_str(), "renewed");
+        // The desk closes. Until its lease runs out the other device waits; then it takes over.
+        let expires = t(LEASE_MS - 9_000 + LEASE_MS);
+        assert_eq!(block_on(hold(&other, "other-id", "Other desk", expires - Duration::milliseconds(1))).unwrap(), Standing::Other { device: "Desk".into() });
+        assert_eq!(block_on(hold(&other, "other-id", "Other desk", expires)).unwrap(), Standing::Mine);
+        // The desk comes back while the other holds it: it does not take it back.
+        assert_eq!(block_on(hold(&desk, "desk-id", "Desk", expires + Duration::milliseconds(100))).unwrap(), Standing::Other { device: "Other desk".into() });
+        assert_eq!(lease_doc(&db)["holder"], "other-id");
+    }
+
+    #[test]
+    fn a_stale_rev_is_refused_with_409_and_the_writer_learns_who_holds_it() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let desk = HttpDb::new(Socket::default(), &db);
+        assert_eq!(block_on(hold(&desk, "desk-id", "Desk", t(0))).unwrap(), Standing::Mine);
+        let stale = lease_doc(&db)["_rev"].as_str().unwrap().to_string();
+        // Both read the expired lease; the desk writes first, the other then PUTs on the old _rev.
+        assert_eq!(block_on(hold(&desk, "desk-id", "Desk", t(LEASE_MS + 1))).unwrap(), Standing::Mine);
+        let late = json!({"holder": "other-id", "device": "Other desk", "expires": t(2 * LEASE_MS), "_rev": stale});
+        let r = http(&format!("{db}/{}", piket::sync::encode(LEASE_DOC)), "PUT", Some(&late.to_string()), 5_000).unwrap();
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert_eq!(lease_doc(&db)["holder"], "desk-id");
+    }
+
+    #[test]
+    fn when_two_writes_both_win_on_a_cluster_the_winning_revision_keeps_the_clock_alone() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let (a, b) = (HttpDb::new(Socket::default(), &db), HttpDb::new(Socket::default(), &db));
+        // What a cluster with w=2 can leave: two children of the same lease revision.
+        let base = parse(&json!({"_rev": "1-aaaa", "holder": "gone", "device": "Old desk", "expires": t(0)})).unwrap();
+        let bulk = json!({"new_edits": false, "docs": [
+            {"_id": LEASE_DOC, "_rev": base.rev.to_string(), "holder": "gone", "device": "Old desk", "expires": t(0)},
+            {"_id": LEASE_DOC, "_rev": "2-1111", "_revisions": {"start": 2, "ids": ["1111", "aaaa"]}, "holder": "a-id", "device": "Desk A", "expires": t(LEASE_MS)},
+            {"_id": LEASE_DOC, "_rev": "2-9999", "_revisions": {"start": 2, "ids": ["9999", "aaaa"]}, "holder": "b-id", "device": "Desk B", "expires": t(LEASE_MS)}
+        ]});
+        let r = http(&format!("{db}/_bulk_docs"), "POST", Some(&bulk.to_string()), 5_000).unwrap();
+        assert!(r.status < 300, "{}", r.body);
+        assert_eq!(lease_doc(&db)["_conflicts"], json!(["2-1111"]));
+        // Each reads it back: the higher hash wins, as CouchDB picks it, and only its holder runs.
+        let seen_by_a = block_on(hold(&a, "a-id", "Desk A", t(100))).unwrap();
+        let seen_by_b = block_on(hold(&b, "b-id", "Desk B", t(100))).unwrap();
+        assert_eq!(seen_by_a, Standing::Other { device: "Desk B".into() });
+        assert_eq!(seen_by_b, Standing::Mine);
+        // The winner closed the losing branch: the next reader sees one lease, no conflict.
+        let doc = lease_doc(&db);
+        assert_eq!(doc["holder"], "b-id");
+        assert!(doc.get("_conflicts").is_none(), "{doc}");
+        assert_eq!(block_on(hold(&a, "a-id", "Desk A", t(200))).unwrap(), Standing::Other { device: "Desk B".into() });
+    }
+}

@@ -92,6 +92,8 @@ pub struct Driver<S: Store> {
     /// Team sync's documents and bookkeeping, read once at load and kept equal to what is stored.
     team_state: SyncState,
     team_view: TeamSyncView,
+    /// The team clock's lease as the last round found it (not stored: a round finds it again).
+    team_clock: Option<crate::sync::lease::Standing>,
 }
 
 /// How long a route claimed by another clock epoch is left alone before this one sends it.
@@ -322,6 +324,7 @@ impl<S: Store> Driver<S> {
             team_sync: l.team_sync,
             team_state: l.team_state,
             team_view: l.team_view,
+            team_clock: None,
         }
     }
 
@@ -557,8 +560,15 @@ impl<S: Store> Driver<S> {
             self.put_setting(team_sync::SYNC_STATE, &state, now).await?;
         }
         self.team_view = team_sync::view(&self.team_sync, &state);
+        self.team_view.clock = self.team_clock.clone();
         self.team_state = state;
         Ok(())
+    }
+
+    /// What the last team-sync round found of the team clock's lease.
+    pub fn set_team_clock(&mut self, clock: Option<crate::sync::lease::Standing>) {
+        self.team_view.clock = clock.clone();
+        self.team_clock = clock;
     }
 
     /// Saves Settings → Team sync. A masked password (as the screens were sent it) keeps the
@@ -574,6 +584,9 @@ impl<S: Store> Driver<S> {
         team_sync::validate(&settings).map_err(|(field, message)| ActionError::InvalidSetting { field, message })?;
         self.put_setting(team_sync::SYNC_SETTINGS, &settings, now).await?;
         self.team_view.settings = settings.masked();
+        if !settings.enabled {
+            self.set_team_clock(None);
+        }
         self.team_sync = settings;
         Ok(())
     }

@@ -411,7 +411,11 @@ impl Live {
         }
         let view_changed = {
             let after = driver.team_view();
-            after.error != before.error || after.waiting != before.waiting || after.conflicts != before.conflicts || after.documents != before.documents
+            after.error != before.error
+                || after.waiting != before.waiting
+                || after.conflicts != before.conflicts
+                || after.documents != before.documents
+                || after.clock != before.clock
         };
         if applied || view_changed {
             (self.0.on_snapshot)(snapshot(&driver));

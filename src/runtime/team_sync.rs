@@ -347,6 +347,7 @@ pub async fn round<S: Store, T: Transport>(
         state.docs.uuid = device_id.to_string();
     }
     let device_id = state.docs.uuid.clone();
+    let device_name = driver.team_sync_settings().device.clone();
     let mut out = Round { local_edits: record_local_edits(driver.world(), &mut state), ..Round::default() };
     let local = MemoryDb { docs: std::cell::RefCell::new(std::mem::take(&mut state.docs)) };
     let session = format!("{device_id}-{}", now.timestamp_millis());
@@ -361,12 +362,15 @@ pub async fn round<S: Store, T: Transport>(
     let result = async {
         let pushed = replicate(&local, remote, &options("push")).await?;
         let pulled = replicate(remote, &local, &options("pull")).await?;
-        Ok::<_, SyncError>((pushed, pulled))
+        // The team clock's lease: taken when free, renewed when due, else who holds it.
+        let clock = crate::sync::lease::hold(remote, &device_id, &device_name, now).await?;
+        Ok::<_, SyncError>((pushed, pulled, clock))
     }
     .await;
     state.docs = local.docs.into_inner();
     match result {
-        Ok((pushed, pulled)) => {
+        Ok((pushed, pulled, clock)) => {
+            driver.set_team_clock(Some(clock));
             out.pushed = pushed.docs_written;
             out.pulled = pulled.docs_written;
             out.refused = pushed.refused;
@@ -374,6 +378,7 @@ pub async fn round<S: Store, T: Transport>(
         Err(e) => {
             // Local edits are recorded (their revisions go next time); nothing else changed.
             state.last_error = Some(e.to_string());
+            driver.set_team_clock(None);
             let saved = driver.save_team_state(state, now).await;
             return (driver, Err(saved.err().map_or(e, |s| SyncError::Storage(s.to_string()))));
         }
@@ -435,6 +440,8 @@ pub struct TeamSyncView {
     /// Changes from other devices that do not apply here yet: (what, why).
     pub waiting: Vec<(String, String)>,
     pub conflicts: Vec<ConflictView>,
+    /// Who runs the team's clock, as the last round found it (`None`: sync off or not reached).
+    pub clock: Option<crate::sync::lease::Standing>,
 }
 
 /// A record two devices changed at once.
@@ -492,6 +499,7 @@ pub fn view(settings: &SyncSettings, state: &SyncState) -> TeamSyncView {
                 ConflictView { label: label(&c.doc, Some(&c.winner_body)), doc: c.doc, versions }
             })
             .collect(),
+        clock: None,
     }
 }
 

@@ -14,8 +14,10 @@
 //! - `local.rs` — the local document store: trees, leaf bodies, a sequence of changes.
 //! - `http.rs` — the protocol's requests and answers, over a [`Transport`].
 //! - `replicate.rs` — one-way replication and its checkpoints.
+//! - `lease.rs` — the team clock's lease: which device runs the clock, taken and renewed by PUT.
 
 mod http;
+pub mod lease;
 mod local;
 mod replicate;
 pub mod rev;

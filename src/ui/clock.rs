@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::state::AppState;
 use crate::runtime::live::Role;
+use crate::sync::lease::Standing;
 
 /// Human words for a duration ("14 min", "2 h 5 min", "40 s").
 pub use crate::runtime::view::span_words as span;
@@ -53,15 +54,36 @@ pub fn ClockBadge() -> impl IntoView {
             },
         }
     };
+    // With team sync: which device runs the team's clock (its lease, renewed every few seconds).
+    let team_clock = move || {
+        let team = state.team.get();
+        let now = state.clock.with(|c| c.as_ref().map(|s| s.now)).unwrap_or_else(chrono::Utc::now);
+        team.clock.map(|c| team_clock_words(&c, &team.settings.device, now))
+    };
     view! {
         <div class="clock-status" role="status" aria-live="polite" data-state=move || view_state().0>
             <span class="dot" aria-hidden="true"></span>
             <span class="clock-text">{move || view_state().1}</span>
             // Only what is true on this device, and only when it matters: a phone keeping the
             // clock keeps it only while Piket stays open on screen.
+            {move || team_clock().map(|t| view! { <span class="clock-team">{t}</span> })}
             <Show when=move || phone && state.clock.with(|c| c.as_ref().is_some_and(|s| s.role == Role::Leader))>
                 <span class="clock-hint">"This phone is the clock only while Piket stays open here; keep it open on a desk machine."</span>
             </Show>
         </div>
+    }
+}
+
+/// The header's words for the team clock's lease.
+pub fn team_clock_words(standing: &Standing, this_device: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    match standing {
+        Standing::Mine => format!("Team clock running on this device ({this_device})"),
+        Standing::Other { device } => format!("Team clock running on {device}"),
+        Standing::Free { since: Some(t), device } => format!(
+            "No team clock has run for {}{}",
+            span((now - *t).max(chrono::Duration::zero())),
+            device.as_ref().map(|d| format!(" (last: {d})")).unwrap_or_default()
+        ),
+        Standing::Free { since: None, .. } => "No team clock has run yet".to_string(),
     }
 }

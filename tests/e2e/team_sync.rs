@@ -207,3 +207,32 @@ async fn with_the_server_down_both_keep_working_and_converge_afterwards() -> Res
     desk.quit().await?;
     phone.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_device_runs_the_team_clock_and_another_takes_over_after_it_closes() -> Result {
+    let server = start_server();
+    server.allow_origin(base_url());
+    let desk = Browser::start().await?;
+    let phone = Browser::start_phone().await?;
+    join(&desk, &server, "Desk").await?;
+    desk.wait_text_within(".clock-status", Duration::from_secs(10), |t| t.contains("Team clock running on this device (Desk)")).await?;
+    join(&phone, &server, "Ada's phone").await?;
+    // The desk holds the lease; the phone, arriving second, is told so and does not take it.
+    phone.wait_text_within(".clock-status", Duration::from_secs(10), |t| t.contains("Team clock running on Desk")).await?;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    phone.wait_text(".clock-status", |t| t.contains("Team clock running on Desk")).await?;
+    desk.wait_text(".clock-status", |t| t.contains("Team clock running on this device (Desk)")).await?;
+
+    // The desk closes: its lease runs out (15 s after its last renewal) and the phone takes over.
+    let closed = Instant::now();
+    desk.quit().await?;
+    phone.wait_text_within(".clock-status", Duration::from_secs(30), |t| t.contains("Team clock running on this device (Ada's phone)")).await?;
+    let took = closed.elapsed();
+    println!("team sync: the phone took the team clock {:.1} s after the desk closed (lease 15 s)", took.as_secs_f32());
+    assert!(took > Duration::from_secs(4), "took over before the desk's lease could have run out ({took:?})");
+    let lease: serde_json::Value =
+        serde_json::from_str(&crate::couch::http(&format!("{}/team/lease%3Aclock?conflicts=true", server.url()), "GET", None, 5_000)?.body)?;
+    assert_eq!(lease["device"], "Ada's phone", "{lease}");
+    assert!(lease.get("_conflicts").is_none(), "{lease}");
+    phone.quit().await
+}
