@@ -472,9 +472,14 @@ mod config {
         // Configuration this version cannot read, and one whose id and body disagree on the kind.
         put("config:people:y", json!({"kind": "person", "value": {"id": "y", "name": "Y", "time_zone": "UTC", "shoe_size": 44}}));
         put("config:policies:z", json!({"kind": "rocket", "value": {}}));
+        // A document whose body is another record than its id names: it would overwrite Bob.
+        put("config:people:w", json!({"kind": "person", "value": {"id": "bob", "name": "Not Bob", "time_zone": "UTC"}}));
+        put("config:teams:v", json!({"kind": "person", "value": {"id": "v", "name": "V", "time_zone": "UTC"}}));
         let mut phone = Piket::new("phone", &db);
         let r = phone.sync(1);
-        assert_eq!((r.applied, r.waiting), (1, 2), "{r:?}");
+        assert_eq!((r.applied, r.waiting), (1, 4), "{r:?}");
+        assert!(phone.person("bob").is_none() && phone.person("v").is_none());
+        assert!(block_on(load_state(phone.d())).waiting["config:people:w"].contains("not the record its id names"));
         assert_eq!(phone.person("x").unwrap().name, "<img src=x onerror=alert(1)>");
         assert!(phone.person("y").is_none());
         let state = block_on(load_state(phone.d()));

@@ -44,6 +44,19 @@ impl ConfigItem {
             ConfigItem::Maintenance(_) => "maintenance",
         }
     }
+
+    /// The record's id.
+    pub fn id(&self) -> String {
+        match self {
+            ConfigItem::Person(x) => x.id.to_string(),
+            ConfigItem::Team(x) => x.id.to_string(),
+            ConfigItem::Channel(x) => x.id.to_string(),
+            ConfigItem::Schedule(x) => x.id.to_string(),
+            ConfigItem::Policy(x) => x.id.to_string(),
+            ConfigItem::Rule(x) => x.id.to_string(),
+            ConfigItem::Maintenance(x) => x.id.clone(),
+        }
+    }
 }
 
 macro_rules! config_items {

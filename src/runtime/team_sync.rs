@@ -257,6 +257,11 @@ pub fn changes_to_apply(world: &World, state: &SyncState) -> Vec<Apply> {
         }
         match body {
             Some(b) => match crate::json::from_value::<ConfigItem>(Value::Object(b)) {
+                // A document must hold the record its id names: else applying it would overwrite
+                // another record (a hand edit, or a hostile writer).
+                Ok(item) if item.store() != store || item.id() != record => {
+                    saves.push((order, Apply::Unreadable(id.clone(), format!("It holds {} {:?}, not the record its id names.", item.store(), item.id()))))
+                }
                 Ok(item) => saves.push((order, Apply::Save(id.clone(), Box::new(item)))),
                 // Unreadable (a newer version's field, a hand edit): left waiting, with why.
                 Err(e) => saves.push((order, Apply::Unreadable(id.clone(), format!("This version cannot read it: {e}")))),
