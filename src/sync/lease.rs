@@ -9,7 +9,6 @@
 //! which [`LEASE_MS`] leaves room for.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{HttpDb, Method, Rev, SyncError, Transport};
@@ -21,13 +20,14 @@ pub const LEASE_MS: i64 = 15_000;
 /// A holder renews once less than this is left (so about every 5 s), not on every round.
 pub const RENEW_BELOW_MS: i64 = 10_000;
 
-/// The lease's body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The lease's body (read and written by hand: no serde code for three fields in the bundle).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Lease {
     /// The holding device's replication id (stable per device).
     pub holder: String,
     /// Its name, as its owner typed it.
     pub device: String,
+    /// Stored as RFC 3339 text.
     pub expires: DateTime<Utc>,
 }
 
@@ -86,7 +86,12 @@ pub fn parse(doc: &Value) -> Result<Read, SyncError> {
         .map(|list| list.iter().filter_map(Value::as_str).filter_map(|r| Rev::parse(r).ok()).collect())
         .unwrap_or_default();
     // A lease someone wrote by hand that does not read is nobody's: it may be taken.
-    let lease = serde_json::from_value(doc.clone()).ok();
+    let text = |k: &str| doc.get(k).and_then(Value::as_str);
+    let expires = text("expires").and_then(|e| DateTime::parse_from_rfc3339(e).ok()).map(|e| e.with_timezone(&Utc));
+    let lease = match (text("holder"), text("device"), expires) {
+        (Some(holder), Some(device), Some(expires)) => Some(Lease { holder: holder.to_string(), device: device.to_string(), expires }),
+        _ => None,
+    };
     Ok(Read { rev, lease, conflicts })
 }
 
@@ -101,7 +106,7 @@ pub async fn hold<T: Transport>(db: &HttpDb<T>, me: &str, device: &str, now: Dat
     let mut current = read(db).await?;
     if due(current.as_ref(), me, now) {
         let lease = Lease { holder: me.to_string(), device: device.to_string(), expires: now + Duration::milliseconds(LEASE_MS) };
-        let mut body = serde_json::to_value(&lease).expect("a lease is JSON");
+        let mut body = json!({"holder": lease.holder, "device": lease.device, "expires": lease.expires.to_rfc3339()});
         if let Some(r) = &current {
             body["_rev"] = json!(r.rev.to_string());
         }

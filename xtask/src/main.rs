@@ -367,8 +367,9 @@ fn serve(root: &Path, args: &[String]) -> Result {
 /// The first screen's budget: index.html and every wasm, JS and CSS file it names, brotli. A
 /// ratchet: lower it whenever the bundle shrinks, so that nothing grows it back unnoticed. (The
 /// goal is 450 KB; see README, Size.) Raised from 880 for Team sync's replication, settings and
-/// conflict screen (+64 KB); lower it again as that is slimmed.
-const FIRST_LOAD_BUDGET_KB: f64 = 945.0;
+/// conflict screen (+64 KB), then to 947 for the team clock's lease and its header line
+/// (+4.2 KB, its body read by hand rather than through serde); lower it again as that is slimmed.
+const FIRST_LOAD_BUDGET_KB: f64 = 947.0;
 /// Everything the phone's acknowledgement page loads, brotli.
 const ACK_BUDGET_KB: f64 = 60.0;
 
