@@ -144,19 +144,19 @@ pub struct SyncState {
 /// The configuration documents a world makes: id → body.
 pub fn config_docs(world: &World) -> BTreeMap<String, Map<String, Value>> {
     let mut out = BTreeMap::new();
-    let mut add = |item: ConfigItem, id: String| {
-        let doc = format!("config:{}:{id}", item.store());
+    let mut add = |item: ConfigItem| {
+        let doc = format!("config:{}:{}", item.store(), item.id());
         if let Value::Object(body) = serde_json::to_value(&item).expect("records serialize") {
             out.insert(doc, body);
         }
     };
-    world.people.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
-    world.teams.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
-    world.channels.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
-    world.schedules.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
-    world.policies.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
-    world.rules.iter().for_each(|x| add(x.clone().into(), x.id.to_string()));
-    world.maintenance.iter().for_each(|x| add(x.clone().into(), x.id.clone()));
+    world.people.iter().for_each(|x| add(x.clone().into()));
+    world.teams.iter().for_each(|x| add(x.clone().into()));
+    world.channels.iter().for_each(|x| add(x.clone().into()));
+    world.schedules.iter().for_each(|x| add(x.clone().into()));
+    world.policies.iter().for_each(|x| add(x.clone().into()));
+    world.rules.iter().for_each(|x| add(x.clone().into()));
+    world.maintenance.iter().for_each(|x| add(x.clone().into()));
     if let Some(p) = &world.default_policy {
         let mut body = Map::new();
         body.insert("kind".into(), Value::from("default_policy"));

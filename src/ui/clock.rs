@@ -64,9 +64,9 @@ pub fn ClockBadge() -> impl IntoView {
         <div class="clock-status" role="status" aria-live="polite" data-state=move || view_state().0>
             <span class="dot" aria-hidden="true"></span>
             <span class="clock-text">{move || view_state().1}</span>
+            {move || team_clock().map(|t| view! { <span class="clock-team">{t}</span> })}
             // Only what is true on this device, and only when it matters: a phone keeping the
             // clock keeps it only while Piket stays open on screen.
-            {move || team_clock().map(|t| view! { <span class="clock-team">{t}</span> })}
             <Show when=move || phone && state.clock.with(|c| c.as_ref().is_some_and(|s| s.role == Role::Leader))>
                 <span class="clock-hint">"This phone is the clock only while Piket stays open here; keep it open on a desk machine."</span>
             </Show>

@@ -205,13 +205,12 @@ fn ConflictCard(conflict: ConflictView, keep: CommandHook) -> impl IntoView {
                 let whose = if v.mine { "Mine" } else { "Theirs" };
                 let title = format!("{whose}{}", if v.winner { " (in use)" } else { "" });
                 let command = Command::KeepVersion { doc: doc.clone(), rev: v.rev.to_string() };
-                let keep_cmd = keep;
                 let name = format!("Keep {} for {label}", whose.to_lowercase());
                 view! {
                     <div class="version">
                         <p><strong>{title}</strong></p>
                         <pre class="version-text">{v.text}</pre>
-                        <button type="button" aria-label=name on:click=move |_| keep_cmd.dispatch(command.clone()) disabled=move || keep_cmd.pending()>
+                        <button type="button" aria-label=name on:click=move |_| keep.dispatch(command.clone()) disabled=move || keep.pending()>
                             {format!("Keep {}", whose.to_lowercase())}
                         </button>
                     </div>

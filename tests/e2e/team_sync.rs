@@ -8,6 +8,14 @@ use thirtyfour::prelude::*;
 use crate::couch::{start_server, Outage, Server};
 use crate::support::{base_url, Browser, Result};
 
+/// A server that admits the app's origin, a desk (1280 px) and a phone (360 px), each with its
+/// own browser profile.
+async fn desk_and_phone() -> Result<(Server, Browser, Browser)> {
+    let server = start_server();
+    server.allow_origin(base_url());
+    Ok((server, Browser::start().await?, Browser::start_phone().await?))
+}
+
 /// Turns team sync on in Settings with this device name; creates the database when asked.
 async fn join(b: &Browser, server: &Server, device: &str) -> Result {
     join_at(b, &server.url(), device).await
@@ -44,10 +52,7 @@ async fn add_person(b: &Browser, name: &str) -> Result {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn configuration_made_on_one_device_appears_on_the_other() -> Result {
-    let server = start_server();
-    server.allow_origin(base_url());
-    let desk = Browser::start().await?;
-    let phone = Browser::start_phone().await?;
+    let (server, desk, phone) = desk_and_phone().await?;
 
     // Test connection explains a server that is not there.
     desk.open("/settings").await?;
@@ -117,10 +122,7 @@ async fn version_in_use(b: &Browser) -> Result<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn edits_made_apart_conflict_alike_on_both_devices_and_keep_mine_settles_it() -> Result {
-    let server = start_server();
-    server.allow_origin(base_url());
-    let desk = Browser::start().await?;
-    let phone = Browser::start_phone().await?;
+    let (server, desk, phone) = desk_and_phone().await?;
     join(&desk, &server, "Desk").await?;
     add_person(&desk, "Alice Example").await?;
     join(&phone, &server, "Phone").await?;
@@ -170,11 +172,8 @@ async fn edits_made_apart_conflict_alike_on_both_devices_and_keep_mine_settles_i
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_server_down_both_keep_working_and_converge_afterwards() -> Result {
-    let server = start_server();
-    server.allow_origin(base_url());
+    let (server, desk, phone) = desk_and_phone().await?;
     let relay = Outage::start(server.port);
-    let desk = Browser::start().await?;
-    let phone = Browser::start_phone().await?;
     join_at(&desk, &relay.url(), "Desk").await?;
     join_at(&phone, &relay.url(), "Phone").await?;
     add_person(&desk, "Alice Example").await?;
@@ -212,10 +211,7 @@ async fn with_the_server_down_both_keep_working_and_converge_afterwards() -> Res
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_device_runs_the_team_clock_and_another_takes_over_after_it_closes() -> Result {
-    let server = start_server();
-    server.allow_origin(base_url());
-    let desk = Browser::start().await?;
-    let phone = Browser::start_phone().await?;
+    let (server, desk, phone) = desk_and_phone().await?;
     join(&desk, &server, "Desk").await?;
     desk.wait_text_within(".clock-status", Duration::from_secs(10), |t| t.contains("Team clock running on this device (Desk)")).await?;
     join(&phone, &server, "Ada's phone").await?;
