@@ -660,3 +660,221 @@ mod lease {
         assert_eq!(block_on(hold(&a, "a-id", "Desk A", t(200))).unwrap(), Standing::Other { device: "Desk B".into() });
     }
 }
+
+mod team_clock {
+    //! The team's incidents: one clock publishes them, the others take them in and send their
+    //! actions as commands, and a page is sent once across devices and takeovers.
+    use super::*;
+    use chrono::{DateTime, TimeZone, Utc};
+    use piket::engine::escalation::Input;
+    use piket::engine::format::parse_world;
+    use piket::engine::incident::{Actor, Status as IncidentStatus};
+    use piket::runtime::driver::Driver;
+    use piket::runtime::team_clock::{claim_sends, command_doc, read_answer, Claim, TeamRole};
+    use piket::runtime::team_sync::{round, Round, SyncSettings};
+    use piket::storage::MemoryStore;
+    use piket::sync::lease::LEASE_MS;
+
+    const WORLD: &str = r##"{
+      "people": [
+        {"id": "alice", "name": "Alice", "time_zone": "UTC", "contact": {"ntfy_topic": "piket-alice"}},
+        {"id": "bob", "name": "Bob", "time_zone": "UTC", "contact": {"ntfy_topic": "piket-bob"}}
+      ],
+      "policies": [{"id": "quick", "name": "Quick", "levels": [
+          {"targets": [{"person": "alice"}], "ack_timeout": "30s"},
+          {"targets": [{"person": "bob"}]}
+      ]}],
+      "default_policy": "quick"
+    }"##;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 3, 3, 0, 0).unwrap() + chrono::Duration::seconds(s)
+    }
+
+    struct Piket {
+        id: &'static str,
+        driver: Option<Driver<MemoryStore>>,
+        remote: HttpDb<Socket>,
+        /// Every route this device sent: (key, route).
+        sent: Vec<(String, usize)>,
+    }
+
+    /// The pages (keys) among sent routes, each once.
+    fn pages(sent: &[(String, usize)]) -> Vec<String> {
+        let mut keys: Vec<String> = sent.iter().map(|(k, _)| k.clone()).collect();
+        keys.dedup();
+        keys
+    }
+
+    impl Piket {
+        fn new(id: &'static str, name: &str, db: &str) -> Piket {
+            let mut driver = block_on(Driver::load(MemoryStore::new())).unwrap();
+            let settings =
+                SyncSettings { enabled: true, server: "http://127.0.0.1:5984".into(), database: "team".into(), device: name.into(), ..SyncSettings::default() };
+            block_on(driver.set_team_sync(settings, t(0))).unwrap();
+            Piket { id, driver: Some(driver), remote: HttpDb::new(Socket::default(), db), sent: Vec::new() }
+        }
+        fn d(&mut self) -> &mut Driver<MemoryStore> {
+            self.driver.as_mut().unwrap()
+        }
+        fn sync(&mut self, at: i64) -> Round {
+            let (d, r) = block_on(round(self.driver.take().unwrap(), &self.remote, self.id, t(at)));
+            self.driver = Some(d);
+            r.unwrap_or_else(|e| panic!("{}: {e}", self.id))
+        }
+        /// What the app's clock does when it wakes: fire what is due, then claim and send.
+        fn run_clock(&mut self, at: i64) {
+            if !self.d().team_role().runs_clock() {
+                return;
+            }
+            block_on(self.d().tick(t(at))).unwrap();
+            let sends = self.d().due_sends("https://piket.example", t(at));
+            let routes: Vec<(String, usize)> = sends.iter().map(|s| (s.key.clone(), s.route)).collect();
+            let claims = block_on(claim_sends(&self.remote, self.id, self.id, &routes, t(at)));
+            for (route, claim) in routes.into_iter().zip(claims) {
+                let outcome = match claim {
+                    Claim::Mine | Claim::Unknown => {
+                        self.sent.push(route.clone());
+                        piket::runtime::outbox::Outcome::Shown
+                    }
+                    Claim::Elsewhere(device) => piket::runtime::outbox::Outcome::Elsewhere(device),
+                };
+                block_on(self.d().record_attempt(&route.0, route.1, &outcome, 5, t(at))).unwrap();
+            }
+        }
+        fn status(&mut self, incident: &str) -> IncidentStatus {
+            let id = self.id;
+            self.d().engine().incident(incident).unwrap_or_else(|| panic!("{id} has no {incident}")).status
+        }
+    }
+
+    fn open(id: &str) -> Input {
+        let details = json!({"title": "Disk full on db-1", "dedup_key": "db-1/disk"});
+        Input::Open { id: id.into(), by: Actor::Automation, details: serde_json::from_value(details).unwrap() }
+    }
+
+    /// The desk holds the clock, with the team's configuration; the phone has synced it.
+    fn desk_and_phone(db: &str) -> (Piket, Piket) {
+        let mut desk = Piket::new("desk-id", "Desk", db);
+        let world = parse_world(WORLD).unwrap();
+        for p in world.people {
+            block_on(desk.d().save(p, t(0))).unwrap();
+        }
+        block_on(desk.d().save(world.policies[0].clone(), t(0))).unwrap();
+        block_on(desk.d().set_default_policy(Some("quick".into()), t(0))).unwrap();
+        desk.sync(0);
+        let mut phone = Piket::new("phone-id", "Ada's phone", db);
+        phone.sync(1);
+        assert_eq!((desk.d().team_role(), phone.d().team_role()), (TeamRole::Holder, TeamRole::Follower));
+        (desk, phone)
+    }
+
+    #[test]
+    fn the_clock_publishes_incidents_and_answers_a_phones_acknowledgement() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let (mut desk, mut phone) = desk_and_phone(&db);
+        block_on(desk.d().dispatch(t(2), open("i-1"))).unwrap();
+        desk.run_clock(2);
+        assert_eq!(desk.sync(2).published, 1);
+        assert_eq!(phone.sync(3).adopted, 1);
+        assert_eq!(phone.d().engine().incident("i-1"), desk.d().engine().incident("i-1"), "the phone shows the incident as the clock runs it");
+        assert!(phone.d().outbox().is_empty(), "and queues nothing to send");
+        // The phone's deadlines are the clock's, but nothing fires there.
+        phone.run_clock(40);
+        assert!(phone.sent.is_empty());
+
+        // Ada acknowledges on the phone: a command document, answered by the clock.
+        let ack = Input::Acknowledge { incident: "i-1".into(), by: "alice".into() };
+        block_on(phone.remote.put_doc("command:c-1", &command_doc(&ack, "phone-id", "Ada's phone", t(4)))).unwrap();
+        let r = desk.sync(5);
+        assert_eq!((r.answered, r.published), (1, 1), "{r:?}");
+        assert_eq!(desk.status("i-1"), IncidentStatus::Acknowledged);
+        let answered = block_on(phone.remote.get_doc("command:c-1")).unwrap().unwrap();
+        assert!(read_answer(&answered).unwrap().is_ok(), "{answered}");
+        phone.sync(6);
+        assert_eq!(phone.status("i-1"), IncidentStatus::Acknowledged);
+        // Answered once: later rounds apply nothing again.
+        assert_eq!(desk.sync(7).answered, 0);
+        // A command the clock refuses is answered with why, and changes nothing.
+        let bad = Input::Acknowledge { incident: "nope".into(), by: "alice".into() };
+        block_on(phone.remote.put_doc("command:c-2", &command_doc(&bad, "phone-id", "Ada's phone", t(8)))).unwrap();
+        desk.sync(9);
+        let refused = block_on(phone.remote.get_doc("command:c-2")).unwrap().unwrap();
+        assert!(read_answer(&refused).unwrap().is_err(), "{refused}");
+        // Alice's first page (notification and ntfy), and nothing since the ack.
+        assert_eq!(pages(&desk.sent), ["i-1/L1/loop0/person:alice/alice"], "{:?}", desk.sent);
+    }
+
+    #[test]
+    fn two_desks_racing_give_one_clock_and_every_page_is_sent_once() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let (mut desk, _phone) = desk_and_phone(&db);
+        let mut other = Piket::new("other-id", "Other desk", &db);
+        other.sync(1);
+        // Both desks get the same alert: the clock opens it, the other sends it as a command,
+        // and the clock folds it into the open incident by its dedup key.
+        block_on(desk.d().dispatch(t(2), open("i-2"))).unwrap();
+        assert_eq!(other.d().team_role(), TeamRole::Follower);
+        block_on(other.remote.put_doc("command:alert", &command_doc(&open("i-2b"), "other-id", "Other desk", t(2)))).unwrap();
+        for s in 2..40 {
+            desk.run_clock(s);
+            other.run_clock(s);
+            if s % 2 == 0 {
+                desk.sync(s);
+                other.sync(s);
+            }
+        }
+        let mut routes: Vec<(String, usize)> = desk.sent.iter().chain(&other.sent).cloned().collect();
+        assert_eq!(pages(&routes), ["i-2/L1/loop0/person:alice/alice", "i-2/L2/loop0/person:bob/bob"], "alice, then bob after 30 s");
+        let sent = routes.len();
+        routes.sort();
+        routes.dedup();
+        assert_eq!(routes.len(), sent, "no route sent twice: {routes:?}");
+        assert!(other.sent.is_empty(), "the device without the lease sends nothing");
+        assert_eq!(other.d().engine().incident("i-2"), desk.d().engine().incident("i-2"));
+        assert_eq!(desk.d().engine().incident("i-2").unwrap().alert_count, 2, "the second alert folded in");
+        assert!(desk.d().engine().incident("i-2b").is_none());
+
+        // A claim is accepted once: a second device's claim on a sent route is refused.
+        let claims = block_on(claim_sends(&other.remote, "other-id", "Other desk", &desk.sent, t(41)));
+        assert_eq!(claims, vec![Claim::Elsewhere("desk-id".into()); desk.sent.len()]);
+        assert_eq!(block_on(claim_sends(&desk.remote, "desk-id", "desk-id", &desk.sent[..1], t(41))), vec![Claim::Mine], "a retry of its own");
+    }
+
+    #[test]
+    fn when_the_clock_closes_the_other_device_takes_over_and_catches_up_without_paging_twice() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let (mut desk, mut phone) = desk_and_phone(&db);
+        block_on(desk.d().dispatch(t(2), open("i-3"))).unwrap();
+        for s in (2..=30).step_by(2) {
+            desk.run_clock(s);
+            desk.sync(s);
+            phone.sync(s + 1);
+        }
+        // At 32 s the desk escalates to Bob and pages him, then closes before its next round:
+        // the team's documents still say "Alice paged".
+        desk.run_clock(32);
+        assert_eq!(pages(&desk.sent).len(), 2, "alice, then bob");
+        // The phone waits for the lease to run out, then runs the clock from what it took in.
+        let mut s = 32;
+        while phone.d().team_role() != TeamRole::Holder {
+            assert!(s < 32 + LEASE_MS / 1000 + 4, "the phone never took over");
+            assert!(phone.sent.is_empty(), "no clock of its own while the desk's lease lives ({s} s)");
+            phone.run_clock(s);
+            s += 1;
+            phone.sync(s);
+        }
+        assert!(s >= 30 + LEASE_MS / 1000, "not before the desk's lease ran out ({s} s)");
+        phone.run_clock(s);
+        assert!(phone.sent.is_empty(), "Bob's page was claimed by the desk: not sent again: {:?}", phone.sent);
+        let bob = phone.d().outbox().values().find(|r| r.key.contains("bob")).expect("the escalation fired on the phone too");
+        assert!(format!("{:?}", bob.routes).contains("Desk") || format!("{:?}", bob.routes).contains("desk-id"), "{:?}", bob.routes);
+        // And it publishes from now on: the incident document shows the escalation.
+        phone.sync(s + 1);
+        let doc = block_on(phone.remote.get_doc("incident:i-3")).unwrap().unwrap();
+        assert_eq!(doc["value"]["escalation"]["level"], 1, "{doc}");
+    }
+}

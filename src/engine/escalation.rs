@@ -655,6 +655,29 @@ impl Engine {
         archived
     }
 
+    /// Takes in an incident as another device's clock wrote it (team sync), in place of this
+    /// engine's version of it, with its deadline and dedup key indexed as a step would. Nothing
+    /// fires: only the device that runs the clock fires deadlines. One that does not hold together
+    /// is refused and changes nothing.
+    pub fn adopt(&mut self, incident: Incident) -> Result<(), Inconsistent> {
+        check_incident(&incident)?;
+        // Kept whole: the adopted timeline may be another than this one's grown.
+        if let (Some(undo), Some(current)) = (self.undo.as_mut(), self.incidents.get(&incident.id)) {
+            undo.keep_leaving(current);
+        }
+        if let Some(mine) = self.take(&incident.id) {
+            // Its dedup key goes with it when the new version has another (or none).
+            if let Some(key) = mine.details.dedup_key.as_ref().filter(|k| incident.details.dedup_key.as_ref() != Some(*k)) {
+                if self.open_by_key.get(key) == Some(&mine.id) {
+                    self.open_by_key.remove(key);
+                    self.noted(IndexChange::Key(key.clone(), Some(mine.id.clone())));
+                }
+            }
+        }
+        self.put_back(Box::new(incident));
+        Ok(())
+    }
+
     /// Takes one resolved incident out of the engine (it moved to the archive). An open incident
     /// stays: only what can no longer change leaves.
     pub fn remove_resolved(&mut self, id: &str) -> Option<Incident> {
@@ -1761,6 +1784,39 @@ mod tests {
                 Call::Archive(m) => assert!(!e.archive_resolved(t(*m)).is_empty(), "something to archive"),
             }
         }
+    }
+
+    #[test]
+    fn an_adopted_incident_replaces_this_engines_version_with_its_indexes_and_fires_nothing() {
+        let world = world();
+        let mut desk = base();
+        let mut phone = base();
+        // The desk's clock moves inc-1 on (an escalation) and resolves it; the phone adopts each.
+        drop(desk.handle_timeout(&world, t(6)));
+        let escalated = desk.incident("inc-1").unwrap().clone();
+        phone.begin();
+        phone.adopt(escalated.clone()).unwrap();
+        phone.commit();
+        assert_eq!(phone.incident("inc-1"), Some(&escalated));
+        assert_eq!(state(&phone).1, rebuilt(&phone).1, "the deadline index follows the adopted version");
+        assert_eq!(phone.poll_timeout(), desk.poll_timeout());
+        drop(desk.handle(&world, t(7), Input::Resolve { incident: "inc-1".into(), by: Actor::Automation }));
+        phone.begin();
+        phone.adopt(desk.incident("inc-1").unwrap().clone()).unwrap();
+        phone.commit();
+        assert_eq!(state(&phone), rebuilt(&phone), "resolved: its dedup key is free again");
+        assert!(!phone.open_by_key.contains_key("disk"));
+        // Undone whole, like any step.
+        let before = state(&phone);
+        phone.begin();
+        phone.adopt(base().incident("inc-1").unwrap().clone()).unwrap();
+        phone.rollback();
+        assert_eq!(state(&phone), before);
+        // One that does not hold together is refused and changes nothing.
+        let mut broken = escalated;
+        broken.resolved_at = Some(t(8));
+        assert!(phone.adopt(broken).is_err());
+        assert_eq!(state(&phone), before);
     }
 
     #[test]

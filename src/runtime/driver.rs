@@ -94,6 +94,8 @@ pub struct Driver<S: Store> {
     team_view: TeamSyncView,
     /// The team clock's lease as the last round found it (not stored: a round finds it again).
     team_clock: Option<crate::sync::lease::Standing>,
+    /// Incidents changed here since team sync last published them (all of them after a load).
+    team_dirty: BTreeSet<IncidentId>,
 }
 
 /// How long a route claimed by another clock epoch is left alone before this one sends it.
@@ -304,6 +306,7 @@ impl<S: Store> Driver<S> {
 
     /// A driver over `store` with what was read from it (not yet the clock: no fence).
     fn assemble(store: S, l: Loaded) -> Driver<S> {
+        let team_dirty = l.engine.incidents().map(|i| i.id.clone()).collect();
         Driver {
             store,
             engine: l.engine,
@@ -325,6 +328,7 @@ impl<S: Store> Driver<S> {
             team_state: l.team_state,
             team_view: l.team_view,
             team_clock: None,
+            team_dirty,
         }
     }
 
@@ -457,6 +461,19 @@ impl<S: Store> Driver<S> {
 
     /// [`Driver::persist`], queuing the pages keyed in `folded` as folded (never sent).
     async fn persist_folding(&mut self, now: DateTime<Utc>, effects: Vec<Effect>, extra: Vec<Setting>, folded: &BTreeSet<String>) -> Result<Step, ActionError> {
+        self.persist_step(now, effects, extra, folded, true).await
+    }
+
+    /// Writes a step; with `queue` false (incidents adopted from the team clock) nothing is
+    /// queued to send, not even a phase's post.
+    async fn persist_step(
+        &mut self,
+        now: DateTime<Utc>,
+        effects: Vec<Effect>,
+        extra: Vec<Setting>,
+        folded: &BTreeSet<String>,
+        queue: bool,
+    ) -> Result<Step, ActionError> {
         let engine = &self.engine;
         let touched: BTreeSet<&IncidentId> = effects.iter().map(|e| &e.incident).collect();
         let mut batch = Batch::new();
@@ -486,7 +503,7 @@ impl<S: Store> Driver<S> {
             new_counts.push(((*id).clone(), from, incident.timeline.len() as u32, hashes));
         }
         let mut queued = Vec::new();
-        for effect in &effects {
+        for effect in effects.iter().filter(|_| queue) {
             let (Some(delivery), Some(key)) = (&effect.delivery, effect.key()) else { continue };
             if self.outbox.contains_key(key) || queued.iter().any(|q: &OutboxRow| q.key == key) {
                 continue; // idempotent: a key is queued once, ever
@@ -508,7 +525,7 @@ impl<S: Store> Driver<S> {
             }
             queued.push(row);
         }
-        for row in outbox::phase_posts(&effects, engine, &self.world, now) {
+        for row in outbox::phase_posts(&effects, engine, &self.world, now).into_iter().filter(|_| queue) {
             if !self.outbox.contains_key(&row.key) && !queued.iter().any(|q| q.key == row.key) {
                 queued.push(row);
             }
@@ -525,6 +542,7 @@ impl<S: Store> Driver<S> {
         }
 
         self.engine.commit();
+        self.team_dirty.extend(touched.into_iter().cloned());
         for (id, from, to, hashes) in new_counts {
             self.stored_timeline.insert(id.clone(), to);
             let chain = self.chains.entry(id.clone()).or_default();
@@ -567,8 +585,76 @@ impl<S: Store> Driver<S> {
 
     /// What the last team-sync round found of the team clock's lease.
     pub fn set_team_clock(&mut self, clock: Option<crate::sync::lease::Standing>) {
+        if clock == Some(crate::sync::lease::Standing::Mine) && self.team_clock != clock {
+            // Taking the clock over: every incident is published again where it differs.
+            self.team_dirty = self.engine.incidents().map(|i| i.id.clone()).collect();
+        }
         self.team_view.clock = clock.clone();
         self.team_clock = clock;
+    }
+
+    /// A round could not reach the database: a device that held the team clock keeps running it
+    /// (pages must not stop because the database is away); any other does not start.
+    pub fn team_unreachable(&mut self) {
+        let kept = self.team_clock.clone().filter(|c| *c == crate::sync::lease::Standing::Mine);
+        self.set_team_clock(kept);
+    }
+
+    /// Whether this device runs the escalation clock: always without team sync; with it, only
+    /// while it holds the team clock's lease.
+    pub fn team_role(&self) -> super::team_clock::TeamRole {
+        use super::team_clock::TeamRole;
+        match (self.team_sync.enabled, &self.team_clock) {
+            (false, _) => TeamRole::Solo,
+            (true, Some(crate::sync::lease::Standing::Mine)) => TeamRole::Holder,
+            (true, _) => TeamRole::Follower,
+        }
+    }
+
+    /// The incidents changed since the last call (for team sync to publish).
+    pub fn take_team_dirty(&mut self) -> BTreeSet<IncidentId> {
+        std::mem::take(&mut self.team_dirty)
+    }
+
+    /// Marks incidents to publish again (a write the database refused).
+    pub fn mark_team_dirty(&mut self, ids: impl IntoIterator<Item = IncidentId>) {
+        self.team_dirty.extend(ids);
+    }
+
+    /// Takes in incidents as the team clock's device wrote them, in one transaction: each
+    /// replaces this device's version whole (its timeline rows and audit links are stored as a
+    /// step's are). One that does not hold together is left out, with why. Nothing fires and
+    /// nothing is queued: the device holding the clock pages.
+    pub async fn adopt_incidents(&mut self, incidents: Vec<Incident>, now: DateTime<Utc>) -> Result<(usize, Vec<(IncidentId, String)>), ActionError> {
+        self.engine.begin();
+        let mut adopted = BTreeSet::new();
+        let mut refused = Vec::new();
+        for incident in incidents {
+            let id = incident.id.clone();
+            // The audit trail only grows: a copy must extend this device's timeline as stored.
+            if let Some(mine) = self.engine.incident(&id) {
+                if !incident.timeline.starts_with(&mine.timeline) {
+                    refused.push((id, "its timeline does not extend this device's copy (the audit trail only grows)".into()));
+                    continue;
+                }
+            }
+            match self.engine.adopt(incident) {
+                Ok(()) => {
+                    adopted.insert(id);
+                }
+                Err(why) => refused.push((id, why.to_string())),
+            }
+        }
+        let effects = adopted
+            .iter()
+            .filter_map(|id| self.engine.incident(id))
+            .filter_map(|i| i.timeline.last().map(|entry| Effect { incident: i.id.clone(), entry: entry.clone(), delivery: None }))
+            .collect();
+        let count = adopted.len();
+        self.persist_step(now, effects, Vec::new(), &BTreeSet::new(), false).await?;
+        // They came from the team: nothing to publish back.
+        self.team_dirty.retain(|id| !adopted.contains(id));
+        Ok((count, refused))
     }
 
     /// Saves Settings → Team sync. A masked password (as the screens were sent it) keeps the

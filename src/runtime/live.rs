@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::command::{execute, Cause, Command, Refusal, Reply};
+use super::command::{execute, Cause, Command, Done, Refusal, Reply};
 use super::driver::Driver;
 use super::outbox::{self, Outcome, Send};
+use super::team_clock::TeamRole;
 use crate::adapters::bus::Bus;
 use crate::adapters::clock::{self, Clock, Wake};
 use crate::adapters::leader::Leadership;
@@ -404,8 +405,11 @@ impl Live {
             self.0.team_signed_in.set(super::team_sync::sign_in(&settings, &remote).await.is_ok());
         }
         let before = driver.team_view().clone();
+        let ran_clock = driver.team_role().runs_clock();
         let (driver, result) = super::team_sync::round(driver, &remote, &uuid::Uuid::new_v4().to_string(), clock::now()).await;
-        let applied = result.as_ref().is_ok_and(|r| r.applied > 0);
+        let runs_clock = driver.team_role().runs_clock();
+        let applied = result.as_ref().is_ok_and(|r| r.applied + r.adopted + r.answered > 0);
+        let answered = result.as_ref().is_ok_and(|r| r.answered > 0);
         if result.as_ref().err().and_then(crate::sync::SyncError::status) == Some(401) {
             self.0.team_signed_in.set(false);
         }
@@ -420,10 +424,26 @@ impl Live {
         if applied || view_changed {
             (self.0.on_snapshot)(snapshot(&driver));
         }
+        if !runs_clock {
+            // Another device runs the team's clock: nothing is due here.
+            self.sleep_until(None);
+        }
         *guard = Some(driver);
         drop(guard);
         if applied {
             self.post(&Message::Changed { tab: self.0.tab.clone() });
+        }
+        if runs_clock != ran_clock {
+            // Took the team's clock over (catch up from what the last holder published), or
+            // handed it on (stop reading the reply topic).
+            let this = self.clone();
+            spawn_local(async move {
+                this.sync_reply(false).await;
+                this.tick().await;
+            });
+        } else if answered {
+            let this = self.clone();
+            spawn_local(async move { this.deliver().await });
         }
         if result.is_ok() {
             TEAM_SYNC_EVERY_MS
@@ -519,6 +539,14 @@ impl Live {
         let Some(driver) = guard.take() else {
             return Err(Refusal::new(Cause::Starting, "Storage is still opening; try again in a moment."));
         };
+        if let (Command::Dispatch { input }, TeamRole::Follower) = (&command, driver.team_role()) {
+            // Another device runs the team's clock: the action goes to it as a command.
+            let settings = driver.team_sync_settings().clone();
+            let from = driver.team_state().docs.uuid.clone();
+            *guard = Some(driver);
+            drop(guard);
+            return self.forward(input.clone(), settings, from).await;
+        }
         let (driver, reply) = execute(driver, command, clock::now()).await;
         if reply.as_ref().is_err_and(Refusal::fenced) {
             *guard = Some(driver);
@@ -539,6 +567,31 @@ impl Live {
         reply
     }
 
+    /// Sends an action to the device running the team's clock as a command document, and waits
+    /// a few seconds for its answer (then takes its change in at once).
+    async fn forward(&self, input: Input, settings: super::team_sync::SyncSettings, from: String) -> Reply {
+        let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+        let id = format!("{}{}", super::team_clock::COMMAND_PREFIX, uuid::Uuid::new_v4());
+        let doc = super::team_clock::command_doc(&input, &from, &settings.device, clock::now());
+        if let Err(e) = remote.put_doc(&id, &doc).await {
+            return Err(Refusal::new(Cause::NoAnswer, format!("The team's database did not take it ({e}); nothing was changed. Try again.")));
+        }
+        let started = js_sys::Date::now();
+        while js_sys::Date::now() - started < FORWARD_WAIT_MS {
+            gloo_timers::future::TimeoutFuture::new(FORWARD_POLL_MS).await;
+            let Ok(Some(doc)) = remote.get_doc(&id).await else { continue };
+            if let Some(answer) = super::team_clock::read_answer(&doc) {
+                // The clock's change, here now rather than at the next round.
+                self.team_round().await;
+                return answer.map_err(|message| Refusal::new(Cause::Refused, message));
+            }
+        }
+        Ok(Done {
+            message: "Sent to the team's clock. It has not answered yet; it applies it when it next syncs.".into(),
+            id: input.incident_id().map(IncidentId::to_string),
+        })
+    }
+
     /// The Acknowledge action of a notification: acknowledge as the paged person, and say where
     /// it came from on the timeline.
     pub async fn acknowledge_from_notification(&self, incident: IncidentId, person: PersonId) -> Reply {
@@ -557,12 +610,17 @@ impl Live {
             return;
         }
         let now = clock::now();
-        let sends = {
+        let (sends, team) = {
             let mut guard = self.0.driver.lock().await;
             let Some(driver) = guard.as_mut() else {
                 self.0.delivering.set(false);
                 return;
             };
+            if !driver.team_role().runs_clock() {
+                // Another device runs the team's clock and sends its pages.
+                self.0.delivering.set(false);
+                return;
+            }
             let sends = driver.due_sends(&origin(), now);
             // Claim them in one fenced transaction first: if another tab has taken the clock
             // meanwhile (this one was hung), nothing is sent twice.
@@ -577,8 +635,36 @@ impl Live {
                     // Any other failure (a full disk): sending at least once beats not at all.
                 }
             }
-            sends
+            let team = (driver.team_role() == TeamRole::Holder).then(|| (driver.team_sync_settings().clone(), driver.team_state().docs.uuid.clone()));
+            (sends, team)
         };
+        // Holding the team's clock: each route is claimed in the team's database too, so one a
+        // device before this one sent (it closed before publishing) is not sent again.
+        let (sends, elsewhere) = match team {
+            Some((settings, me)) if !sends.is_empty() => {
+                let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+                let routes: Vec<(String, usize)> = sends.iter().map(|d| (d.key.clone(), d.route)).collect();
+                let claims = super::team_clock::claim_sends(&remote, &me, &settings.device, &routes, now).await;
+                let mut send = Vec::new();
+                let mut skip = Vec::new();
+                for (due, claim) in sends.into_iter().zip(claims) {
+                    match claim {
+                        super::team_clock::Claim::Elsewhere(device) => skip.push((due, device)),
+                        _ => send.push(due),
+                    }
+                }
+                (send, skip)
+            }
+            _ => (sends, Vec::new()),
+        };
+        if !elsewhere.is_empty() {
+            let mut guard = self.0.driver.lock().await;
+            if let Some(driver) = guard.as_mut() {
+                for (due, device) in &elsewhere {
+                    let _ = driver.record_attempt(&due.key, due.route, &Outcome::Elsewhere(device.clone()), 0, now).await;
+                }
+            }
+        }
         if !sends.is_empty() {
             let attempts = sends.into_iter().map(|due| async move {
                 let started = js_sys::Date::now();
@@ -830,7 +916,8 @@ impl Live {
         self.post(&Message::Heartbeat { tab: self.0.tab.clone() });
         let mut guard = self.0.driver.lock().await;
         if let Some(driver) = guard.as_mut() {
-            let due = driver.next_deadline().filter(|t| *t <= now);
+            // With team sync, deadlines fire only on the device holding the team's clock.
+            let due = driver.next_deadline().filter(|t| *t <= now && driver.team_role().runs_clock());
             if let Some(first_due) = due {
                 let stepped = driver.tick(now).await.map(|step| {
                     let late = now - first_due;
@@ -868,7 +955,7 @@ impl Live {
                 self.0.ticking.set(false);
                 return self.lost_clock();
             }
-            self.sleep_until(driver.next_deadline());
+            self.sleep_until(driver.next_deadline().filter(|_| driver.team_role().runs_clock()));
             self.0.last_tick.set(Some(clock::now()));
         }
         drop(guard);
@@ -917,7 +1004,8 @@ impl Live {
         }
         let listen = {
             let guard = self.0.driver.lock().await;
-            guard.as_ref().and_then(|d| d.reply_listen())
+            // Acknowledgements go to the device running the team's clock.
+            guard.as_ref().filter(|d| d.team_role().runs_clock()).and_then(|d| d.reply_listen())
         };
         let Some((server, topic, _)) = listen else { return self.stop_reply() };
         let current = self.0.reply_sub.borrow().as_ref().map(|(s, t, _)| (s.clone(), t.clone()));
@@ -1097,7 +1185,10 @@ impl Live {
 }
 
 /// Team sync's rounds: every few seconds while the database answers, less often while it does not.
-const TEAM_SYNC_EVERY_MS: u32 = 1_500;
+const TEAM_SYNC_EVERY_MS: u32 = 1_000;
+/// How long an action sent to the team's clock waits for its answer, and how often it looks.
+const FORWARD_WAIT_MS: f64 = 8_000.0;
+const FORWARD_POLL_MS: u32 = 200;
 const TEAM_SYNC_RETRY_MS: u32 = 5_000;
 const TEAM_SYNC_IDLE_MS: u32 = 3_000;
 

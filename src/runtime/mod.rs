@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod people;
 pub mod replay;
 pub mod reports;
+pub mod team_clock;
 pub mod team_sync;
 pub mod view;
 

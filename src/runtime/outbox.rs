@@ -295,6 +295,8 @@ pub enum Outcome {
     /// Notifications are not allowed in this browser.
     NotAllowed(String),
     Impossible(String),
+    /// Another device running the team clock has sent it already (its claim names the device).
+    Elsewhere(String),
 }
 
 fn route_label(route: &Route) -> String {
@@ -318,6 +320,7 @@ pub fn record(row: &mut OutboxRow, route: usize, outcome: &Outcome, latency_ms: 
         Outcome::Shown => (RouteStatus::Delivered, "notification shown".to_string()),
         Outcome::NotAllowed(why) => (RouteStatus::Skipped, why.clone()),
         Outcome::Impossible(why) => (RouteStatus::Failed, why.clone()),
+        Outcome::Elsewhere(device) => (RouteStatus::Skipped, format!("already sent by the team clock on {device}")),
         Outcome::Http(http) => {
             // Bounded: a restored setting of i64::MAX seconds means "a long time", not a panic.
             let limit = chrono::TimeDelta::try_seconds(settings.retry_limit_secs.clamp(0, 30 * 86_400)).unwrap_or(chrono::TimeDelta::days(1));

@@ -139,6 +139,17 @@ pub struct SyncState {
     /// Why the last round failed, when it did.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The team's incidents as the database holds them: per `incident:` document, its revision
+    /// and the hash of its body (empty when this device's version differs and is to be written).
+    #[serde(default)]
+    pub incidents: BTreeMap<String, (Rev, String)>,
+    /// How far this device has read the database's change feed for incidents and commands.
+    #[serde(default)]
+    pub feed: Option<Value>,
+    /// Commands from other devices not answered yet (the document as read, with its `_rev`):
+    /// kept so a device that takes the clock over still answers them.
+    #[serde(default)]
+    pub commands: BTreeMap<String, Value>,
 }
 
 /// The configuration documents a world makes: id → body.
@@ -168,7 +179,7 @@ pub fn config_docs(world: &World) -> BTreeMap<String, Map<String, Value>> {
 
 const DEFAULT_POLICY_DOC: &str = "config:settings:default-policy";
 
-fn hash(body: Option<&Map<String, Value>>) -> String {
+pub(crate) fn hash(body: Option<&Map<String, Value>>) -> String {
     let Some(body) = body else { return String::new() };
     let digest = Sha256::digest(Value::Object(body.clone()).to_string().as_bytes());
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
@@ -331,6 +342,12 @@ pub struct Round {
     pub waiting: usize,
     pub conflicts: usize,
     pub refused: Vec<(String, String)>,
+    /// Incidents taken in from the team clock's documents.
+    pub adopted: usize,
+    /// Commands from other devices answered (holding the clock).
+    pub answered: usize,
+    /// Incident documents written (holding the clock).
+    pub published: usize,
 }
 
 /// Reads the sync state as stored (the driver keeps its own copy from load: [`Driver::team_state`]).
@@ -383,7 +400,7 @@ pub async fn round<S: Store, T: Transport>(
         Err(e) => {
             // Local edits are recorded (their revisions go next time); nothing else changed.
             state.last_error = Some(e.to_string());
-            driver.set_team_clock(None);
+            driver.team_unreachable();
             let saved = driver.save_team_state(state, now).await;
             return (driver, Err(saved.err().map_or(e, |s| SyncError::Storage(s.to_string()))));
         }
@@ -413,6 +430,23 @@ pub async fn round<S: Store, T: Transport>(
         }
     }
     settle(driver.world(), &mut state, &applied, &why);
+    // The team's incidents: taken in from the clock, or (holding it) commands answered and
+    // incidents published.
+    let (d, exchanged) = super::team_clock::exchange(driver, remote, &mut state, now).await;
+    driver = d;
+    match exchanged {
+        Ok(x) => {
+            out.adopted = x.adopted;
+            out.answered = x.answered;
+            out.published = x.published;
+            out.refused.extend(x.refused);
+        }
+        Err(e) => {
+            state.last_error = Some(e.to_string());
+            let saved = driver.save_team_state(state, now).await;
+            return (driver, Err(saved.err().map_or(e, |s| SyncError::Storage(s.to_string()))));
+        }
+    }
     state.last_error = None;
     out.waiting = state.waiting.len();
     out.conflicts = state.docs.conflicted().len();

@@ -127,6 +127,50 @@ impl<T: Transport> HttpDb<T> {
         Rev::parse(rev).map_err(|e| SyncError::Malformed(e.to_string()))
     }
 
+    /// Documents changed after `since` whose ids start with one of `prefixes`, with their winning
+    /// revision's body (`None` when deleted), and the feed's position after them. Reads at most
+    /// `limit` changes (the filtering is done here: CouchDB 1.x and PouchDB have no `_selector`).
+    pub async fn changed_docs(&self, since: &Seq, limit: usize, prefixes: &[&str]) -> Result<(Vec<(String, Option<Value>)>, Seq, usize), SyncError> {
+        let url = format!("{}/_changes?include_docs=true&since={}&limit={limit}", self.url, seq_param(since));
+        let answer = self.call(Method::Get, url, None, REQUEST_TIMEOUT_MS).await?;
+        let results = answer.get("results").and_then(Value::as_array).ok_or_else(|| malformed("_changes without results"))?;
+        let mut out = Vec::new();
+        for row in results {
+            let Some(id) = row.get("id").and_then(Value::as_str) else { return Err(malformed("a change without an id")) };
+            if !prefixes.iter().any(|p| id.starts_with(p)) {
+                continue;
+            }
+            let deleted = row.get("deleted").and_then(Value::as_bool).unwrap_or(false);
+            let doc = row.get("doc").filter(|d| d.is_object() && !deleted).cloned();
+            out.push((id.to_string(), doc));
+        }
+        let last = answer.get("last_seq").cloned().or_else(|| results.last().and_then(|r| r.get("seq").cloned())).unwrap_or_else(|| since.clone());
+        Ok((out, last, results.len()))
+    }
+
+    /// Writes documents as new edits (`POST _bulk_docs`, each with the `_rev` it replaces when it
+    /// has one): per document, its new revision or the error it met (`conflict` when another
+    /// writer got there first).
+    pub async fn write_docs(&self, docs: Vec<Value>) -> Result<Vec<(String, Result<Rev, String>)>, SyncError> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let answer = self.call(Method::Post, format!("{}/_bulk_docs", self.url), Some(json!({ "docs": docs })), REQUEST_TIMEOUT_MS).await?;
+        let rows = answer.as_array().ok_or_else(|| malformed("_bulk_docs without a list"))?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let id = row.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+                let result = match (row.get("rev").and_then(Value::as_str), row.get("error").and_then(Value::as_str)) {
+                    (_, Some(error)) => Err(error.to_string()),
+                    (Some(rev), None) => Rev::parse(rev).map_err(|e| e.to_string()),
+                    (None, None) => Err("no revision in the answer".to_string()),
+                };
+                (id, result)
+            })
+            .collect())
+    }
+
     async fn open_revs(&self, id: &str, revs: &[Rev]) -> Result<Vec<RevDoc>, SyncError> {
         let list: Vec<String> = revs.iter().map(Rev::to_string).collect();
         let url = format!("{}?revs=true&latest=true&open_revs={}", self.doc_url(id), encode(&serde_json::to_string(&list).expect("strings")));
