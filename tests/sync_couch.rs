@@ -877,4 +877,47 @@ mod team_clock {
         let doc = block_on(phone.remote.get_doc("incident:i-3")).unwrap().unwrap();
         assert_eq!(doc["value"]["escalation"]["level"], 1, "{doc}");
     }
+
+    #[test]
+    fn hostile_incident_and_command_documents_change_nothing_they_should_not() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let (mut desk, mut phone) = desk_and_phone(&db);
+        block_on(desk.d().dispatch(t(2), open("i-4"))).unwrap();
+        desk.sync(2);
+        phone.sync(3);
+        let put = |id: &str, body: Value| assert_eq!(http(&format!("{db}/{id}"), "PUT", Some(&body.to_string()), 5_000).unwrap().status, 201, "{id}");
+        let mut real = block_on(desk.remote.get_doc("incident:i-4")).unwrap().unwrap();
+        // An incident under another's id, one that does not read, one that does not hold together.
+        let mut other = real.clone();
+        other.as_object_mut().unwrap().retain(|k, _| !k.starts_with('_'));
+        put("incident:i-5", other.clone());
+        put("incident:i-6", json!({"kind": "incident", "value": {"id": "i-6", "status": "<script>"}}));
+        let mut broken = other.clone();
+        broken["value"]["id"] = json!("i-7");
+        broken["value"]["resolved_at"] = json!("2020-01-01T00:00:00Z");
+        put("incident:i-7", broken);
+        // A rewritten history of the real one: its timeline no longer extends the phone's copy.
+        real["value"]["timeline"][0]["detail"] = json!("nothing happened");
+        assert_eq!(http(&format!("{db}/incident:i-4"), "PUT", Some(&real.to_string()), 5_000).unwrap().status, 201);
+        // A command that is no action at all.
+        put("command:junk", json!({"kind": "command", "input": {"type": "rm -rf"}, "at": "2026-12-03T03:00:05Z"}));
+        let r = phone.sync(5);
+        assert_eq!(r.adopted, 0, "{r:?}");
+        let why: Vec<String> = r.refused.iter().map(|(id, why)| format!("{id}: {why}")).collect();
+        assert_eq!(why.len(), 4, "{why:#?}");
+        assert!(why.iter().any(|w| w.starts_with("incident:i-5") && w.contains("not the one its id names")), "{why:#?}");
+        assert!(why.iter().any(|w| w.starts_with("incident:i-6") && w.contains("cannot read")), "{why:#?}");
+        assert!(why.iter().any(|w| w.starts_with("incident:i-4") && w.contains("audit trail only grows")), "{why:#?}");
+        assert_eq!(phone.d().engine().incidents().count(), 1);
+        assert_eq!(phone.d().engine().incident("i-4"), desk.d().engine().incident("i-4"), "the phone's copy is kept");
+        // The clock answers the junk command with why, and writes its own incident back.
+        let r = desk.sync(6);
+        assert_eq!(r.answered, 1, "{r:?}");
+        assert!(read_answer(&block_on(desk.remote.get_doc("command:junk")).unwrap().unwrap()).unwrap().unwrap_err().contains("cannot read"));
+        desk.sync(7);
+        let back = block_on(desk.remote.get_doc("incident:i-4")).unwrap().unwrap();
+        assert_ne!(back["value"]["timeline"][0]["detail"], "nothing happened", "the clock's own version is written again");
+        assert!(desk.d().engine().incident("i-5").is_none() && desk.d().engine().incident("i-7").is_none());
+    }
 }

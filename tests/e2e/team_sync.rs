@@ -234,3 +234,42 @@ async fn one_device_runs_the_team_clock_and_another_takes_over_after_it_closes()
     assert!(lease.get("_conflicts").is_none(), "{lease}");
     phone.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incident_on_the_desks_clock_shows_on_the_phone_and_the_phones_ack_reaches_the_clock() -> Result {
+    let (server, desk, phone) = desk_and_phone().await?;
+    join(&desk, &server, "Desk").await?;
+    desk.wait_text_within(".clock-status", Duration::from_secs(10), |t| t.contains("Team clock running on this device (Desk)")).await?;
+    add_person(&desk, "Alice Example").await?;
+    join(&phone, &server, "Ada's phone").await?;
+    phone.wait_text_within(".clock-status", Duration::from_secs(10), |t| t.contains("Team clock running on Desk")).await?;
+    phone.open("/people").await?;
+    phone.wait_text_within(".people-list", Duration::from_secs(10), |t| t.contains("Alice Example")).await?;
+
+    // The desk's clock opens an incident; the phone lists it within seconds.
+    desk.open("/new?title=Disk%20full%20on%20db-1&severity=sev2").await?;
+    desk.click("Open incident").await?;
+    desk.wait_text("main h1", |t| t == "Disk full on db-1").await?;
+    let opened = Instant::now();
+    phone.open("/incidents").await?;
+    phone.wait_text_within("ul.incident-list", Duration::from_secs(10), |t| t.contains("Disk full on db-1")).await?;
+    println!("team sync: an incident opened on the desk was listed on the phone after {:.1} s", opened.elapsed().as_secs_f32());
+
+    // Ada acknowledges on the phone: a command document, applied by the desk's clock.
+    phone.tap(&phone.driver.find(By::Css("ul.incident-list a")).await?).await?;
+    phone.wait_text("main h1", |t| t == "Disk full on db-1").await?;
+    phone.click("Acknowledge").await?;
+    phone.wait_text(".who-am-i", |t| t.contains("Who are you?")).await?;
+    let tapped = Instant::now();
+    phone.click("I am Alice Example").await?;
+    desk.wait_text_within(".ack-state", Duration::from_secs(10), |t| t.contains("Acknowledged by Alice Example")).await?;
+    let reached = tapped.elapsed();
+    println!("team sync: the phone's acknowledgement reached the desk's clock after {:.2} s", reached.as_secs_f32());
+    // The phone shows it as the clock has it.
+    phone.wait_text_within(".ack-state", Duration::from_secs(10), |t| t.contains("Acknowledged by Alice Example")).await?;
+    let timeline = desk.wait_text("ol.timeline", |t| t.contains("Acknowledged")).await?;
+    assert_eq!(timeline.matches("Acknowledged").count(), 1, "applied once: {timeline}");
+    assert!(reached < Duration::from_secs(3), "the acknowledgement took {reached:?} to reach the clock");
+    desk.quit().await?;
+    phone.quit().await
+}
