@@ -920,4 +920,39 @@ mod team_clock {
         assert_ne!(back["value"]["timeline"][0]["detail"], "nothing happened", "the clock's own version is written again");
         assert!(desk.d().engine().incident("i-5").is_none() && desk.d().engine().incident("i-7").is_none());
     }
+
+    /// README's `validate_doc_update`, as written there.
+    fn readme_validation() -> String {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let start = readme.find("function (newDoc, oldDoc, userCtx, secObj) {").expect("README shows the function");
+        let end = start + readme[start..].find("\n```").unwrap();
+        readme[start..end].to_string()
+    }
+
+    #[test]
+    fn the_readmes_validate_doc_update_admits_what_piket_writes_and_refuses_the_rest() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let design = json!({"validate_doc_update": readme_validation()});
+        assert_eq!(http(&format!("{db}/_design/piket"), "PUT", Some(&design.to_string()), 5_000).unwrap().status, 201);
+        // Everything Piket writes goes through: configuration, the lease, incidents, commands, claims.
+        let (mut desk, mut phone) = desk_and_phone(&db);
+        block_on(desk.d().dispatch(t(2), open("i-8"))).unwrap();
+        desk.run_clock(2);
+        assert_eq!(desk.sync(2).published, 1);
+        let ack = Input::Acknowledge { incident: "i-8".into(), by: "alice".into() };
+        block_on(phone.remote.put_doc("command:c-8", &command_doc(&ack, "phone-id", "Ada's phone", t(3)))).unwrap();
+        assert_eq!(desk.sync(4).answered, 1);
+        phone.sync(5);
+        assert_eq!(phone.status("i-8"), IncidentStatus::Acknowledged);
+        assert_eq!(desk.sent.len(), 2, "both routes claimed and sent: {:?}", desk.sent);
+        // A claim cannot be rewritten (to send a page again), nor can anything else be stored.
+        let claim = block_on(desk.remote.get_doc(&piket::runtime::team_clock::claim_doc_id(&desk.sent[0].0, 0))).unwrap().unwrap();
+        let mut stolen = claim.clone();
+        stolen["holder"] = json!("thief");
+        let id = claim["_id"].as_str().unwrap();
+        assert_eq!(http(&format!("{db}/{}", piket::sync::encode(id)), "PUT", Some(&stolen.to_string()), 5_000).unwrap().status, 403);
+        assert_eq!(http(&format!("{db}/junk:1"), "PUT", Some(r#"{"anything": true}"#), 5_000).unwrap().status, 403);
+        assert_eq!(http(&format!("{db}/incident:x"), "PUT", Some(r#"{"kind": "incident", "value": 3}"#), 5_000).unwrap().status, 403);
+    }
 }
