@@ -273,3 +273,37 @@ async fn an_incident_on_the_desks_clock_shows_on_the_phone_and_the_phones_ack_re
     desk.quit().await?;
     phone.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_clocks_device_closes_the_phone_pages_the_next_level_and_nobody_is_paged_twice() -> Result {
+    let (server, desk, phone) = desk_and_phone().await?;
+    let receiver = crate::delivery::Receiver::start();
+    let hook = |id: &str, name: &str| serde_json::json!({"id": id, "name": name, "time_zone": "UTC", "contact": {"webhook_url": format!("{}/{id}", receiver.url)}});
+    // Alice is paged at once, Bob 25 s later if nobody acknowledges.
+    crate::clock::restore(&desk, &crate::clock::backup_with(vec![hook("alice", "Alice Hook"), hook("bob", "Bob Hook")], 25)).await?;
+    join(&desk, &server, "Desk").await?;
+    desk.wait_text_within(".clock-status", Duration::from_secs(10), |t| t.contains("Team clock running on this device (Desk)")).await?;
+    join(&phone, &server, "Ada's phone").await?;
+    phone.wait_text_within(".clock-status", Duration::from_secs(10), |t| t.contains("Team clock running on Desk")).await?;
+    phone.open("/people").await?;
+    phone.wait_text_within(".people-list", Duration::from_secs(10), |t| t.contains("Bob Hook")).await?;
+
+    crate::clock::open_incident(&desk, "Disk full on db-1").await?;
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/alice"], "the desk's clock pages Alice");
+    phone.open("/incidents").await?;
+    phone.wait_text_within("ul.incident-list", Duration::from_secs(10), |t| t.contains("Disk full on db-1")).await?;
+
+    // The desk closes. The phone takes the clock once the lease runs out, and pages Bob when his
+    // turn comes, from the incident as the desk last published it; Alice is not paged again.
+    desk.quit().await?;
+    phone.wait_text_within(".clock-status", Duration::from_secs(30), |t| t.contains("Team clock running on this device (Ada's phone)")).await?;
+    let got = receiver.wait_for(2, Duration::from_secs(40)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let paths: Vec<String> = receiver.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/alice", "/bob"], "each level paged once ({} before the wait ended)", got.len());
+    phone.open("/incidents").await?;
+    phone.tap(&phone.driver.find(By::Css("ul.incident-list a")).await?).await?;
+    phone.wait_text("ol.timeline", |t| t.contains("Bob Hook")).await?;
+    phone.quit().await
+}
