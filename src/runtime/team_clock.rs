@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::command::{execute, Command, Done, Reply};
+use super::command::{Done, Reply};
 use super::driver::Driver;
 use super::team_sync::SyncState;
 use crate::engine::escalation::Input;
@@ -218,10 +218,11 @@ pub async fn exchange<S: Store, T: Transport>(
     for (id, mut doc) in pending {
         if read_answer(&doc).is_none() {
             let reply = match doc.get("input").cloned().map(crate::json::from_value::<Input>) {
+                // As `command::execute` runs a dispatch (called directly: the whole of
+                // `execute` would be a second time in the bundle, inside the sync round).
                 Some(Ok(input)) => {
-                    let (d, reply) = execute(driver, Command::Dispatch { input }, now).await;
-                    driver = d;
-                    reply
+                    let id = input.incident_id().map(IncidentId::to_string);
+                    driver.dispatch(now, input).await.map(|_| Done { message: "Done.".into(), id }).map_err(super::command::Refusal::from)
                 }
                 Some(Err(e)) => Err(super::command::Refusal::new(super::command::Cause::Refused, format!("The team clock cannot read this command: {e}"))),
                 None => Err(super::command::Refusal::new(super::command::Cause::Refused, "The command names no action.")),

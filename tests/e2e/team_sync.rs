@@ -278,7 +278,8 @@ async fn an_incident_on_the_desks_clock_shows_on_the_phone_and_the_phones_ack_re
 async fn after_the_clocks_device_closes_the_phone_pages_the_next_level_and_nobody_is_paged_twice() -> Result {
     let (server, desk, phone) = desk_and_phone().await?;
     let receiver = crate::delivery::Receiver::start();
-    let hook = |id: &str, name: &str| serde_json::json!({"id": id, "name": name, "time_zone": "UTC", "contact": {"webhook_url": format!("{}/{id}", receiver.url)}});
+    let hook =
+        |id: &str, name: &str| serde_json::json!({"id": id, "name": name, "time_zone": "UTC", "contact": {"webhook_url": format!("{}/{id}", receiver.url)}});
     // Alice is paged at once, Bob 25 s later if nobody acknowledges.
     crate::clock::restore(&desk, &crate::clock::backup_with(vec![hook("alice", "Alice Hook"), hook("bob", "Bob Hook")], 25)).await?;
     join(&desk, &server, "Desk").await?;
