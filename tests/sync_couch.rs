@@ -995,4 +995,37 @@ mod team_clock {
             N as f64 / pull_secs
         );
     }
+
+    #[test]
+    fn a_device_that_joins_hands_its_open_incidents_to_the_clock() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let (mut desk, _phone) = desk_and_phone(&db);
+        // A laptop with the team's configuration runs alone for a while (sync off), opens an
+        // incident, then joins the team.
+        let mut laptop = Piket::new("laptop-id", "Laptop", &db);
+        laptop.sync(1);
+        let mut settings = laptop.d().team_sync_settings().clone();
+        settings.enabled = false;
+        block_on(laptop.d().set_team_sync(settings.clone(), t(1))).unwrap();
+        assert_eq!(laptop.d().team_role(), TeamRole::Solo);
+        block_on(laptop.d().dispatch(t(2), open("from-laptop"))).unwrap();
+        settings.enabled = true;
+        block_on(laptop.d().set_team_sync(settings, t(2))).unwrap();
+        let r = laptop.sync(3);
+        assert_eq!(r.published, 1, "handed over: {r:?}");
+        assert_eq!(laptop.sync(4).published, 0, "once");
+        assert_eq!(desk.sync(5).adopted, 1);
+        // The desk's clock runs it from there: Bob is paged when Alice's 30 s are up.
+        desk.run_clock(33);
+        assert_eq!(pages(&desk.sent), ["from-laptop/L2/loop0/person:bob/bob"]);
+        assert!(laptop.sent.is_empty());
+        // The state keeps only hot incidents' revisions: once archived, they are forgotten.
+        block_on(desk.d().dispatch(t(40), Input::Resolve { incident: "from-laptop".into(), by: Actor::Automation })).unwrap();
+        desk.sync(41);
+        assert!(desk.d().team_state().incidents.contains_key("incident:from-laptop"));
+        block_on(desk.d().archive(t(41) + chrono::Duration::days(2))).unwrap();
+        desk.sync(42);
+        assert!(!desk.d().team_state().incidents.contains_key("incident:from-laptop"), "{:?}", desk.d().team_state().incidents.keys().collect::<Vec<_>>());
+    }
 }

@@ -207,6 +207,32 @@ pub async fn exchange<S: Store, T: Transport>(
     }
     state.feed = Some(since);
     if !holder {
+        // Open incidents this device ran before it joined (the team has never seen them) are
+        // handed to the clock: created once, never updated from here.
+        let docs: Vec<Value> = driver
+            .engine()
+            .incidents()
+            .filter(|i| i.is_open() && !state.incidents.contains_key(&incident_doc_id(&i.id)))
+            .map(|i| {
+                let mut doc = incident_body(i);
+                doc.insert("_id".into(), Value::from(incident_doc_id(&i.id)));
+                Value::Object(doc)
+            })
+            .collect();
+        for batch in docs.chunks(WRITE_BATCH) {
+            match remote.write_docs(batch.to_vec()).await {
+                Ok(results) => {
+                    for (doc_id, result) in results {
+                        if let (Ok(rev), Some(doc)) = (result, batch.iter().find(|d| d.get("_id").and_then(Value::as_str) == Some(&doc_id))) {
+                            state.incidents.insert(doc_id, (rev, super::team_sync::hash(Some(&own_fields(doc)))));
+                            out.published += 1;
+                        }
+                    }
+                }
+                Err(e) => return (driver, Err(e)),
+            }
+        }
+        forget_archived(&driver, state);
         return (driver, Ok(out));
     }
 
@@ -298,10 +324,17 @@ pub async fn exchange<S: Store, T: Transport>(
         }
     }
     driver.mark_team_dirty(again);
+    forget_archived(&driver, state);
     match failed {
         Some(e) => (driver, Err(e)),
         None => (driver, Ok(out)),
     }
+}
+
+/// Forgets the revisions of incidents no longer hot here (archived: they do not change again),
+/// so the state stays the size of the hot incidents, not of all history.
+fn forget_archived<S: Store>(driver: &Driver<S>, state: &mut SyncState) {
+    state.incidents.retain(|doc_id, _| doc_id.strip_prefix(INCIDENT_PREFIX).is_some_and(|id| driver.engine().incident(id).is_some()));
 }
 
 /// Whether the clock may send a route: its claim was created here now or before (`Mine`), or
