@@ -308,3 +308,42 @@ async fn after_the_clocks_device_closes_the_phone_pages_the_next_level_and_nobod
     phone.wait_text("ol.timeline", |t| t.contains("Bob Hook")).await?;
     phone.quit().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_desks_joining_at_once_get_one_team_clock_and_every_page_is_sent_once() -> Result {
+    let server = start_server();
+    server.allow_origin(base_url());
+    let (a, b) = (Browser::start().await?, Browser::start().await?);
+    let receiver = crate::delivery::Receiver::start();
+    let hook =
+        |id: &str, name: &str| serde_json::json!({"id": id, "name": name, "time_zone": "UTC", "contact": {"webhook_url": format!("{}/{id}", receiver.url)}});
+    let backup = crate::clock::backup_with(vec![hook("alice", "Alice Hook"), hook("bob", "Bob Hook")], 300);
+    crate::clock::restore(&a, &backup).await?;
+    crate::clock::restore(&b, &backup).await?;
+    // Both join at the same moment and race for the lease.
+    let (ja, jb) = tokio::join!(join(&a, &server, "Desk A"), join(&b, &server, "Desk B"));
+    ja?;
+    jb?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let running = |t: &str| t.contains("Team clock running on");
+    let la = a.wait_text_within(".clock-team", Duration::from_secs(15), running).await?;
+    let lb = b.wait_text_within(".clock-team", Duration::from_secs(15), running).await?;
+    let holders = [&la, &lb].iter().filter(|l| l.contains("this device")).count();
+    assert_eq!(holders, 1, "exactly one clock: {la:?} / {lb:?}");
+    let (holder, other) = if la.contains("this device") { (&a, &b) } else { (&b, &a) };
+    other.wait_text(".clock-team", |t| t.contains(if la.contains("this device") { "Desk A" } else { "Desk B" })).await?;
+
+    // An alert opened on the desk without the clock goes to the clock as a command: Alice is
+    // paged once, by the clock, and both desks show the incident.
+    crate::clock::open_incident(other, "Disk full on db-1").await?;
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let paths: Vec<String> = receiver.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/alice"], "paged once ({} at first)", got.len());
+    for b in [holder, other] {
+        b.open("/incidents").await?;
+        b.wait_text_within("ul.incident-list", Duration::from_secs(10), |t| t.contains("Disk full on db-1")).await?;
+    }
+    a.quit().await?;
+    b.quit().await
+}
