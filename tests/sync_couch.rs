@@ -888,37 +888,50 @@ mod team_clock {
         phone.sync(3);
         let put = |id: &str, body: Value| assert_eq!(http(&format!("{db}/{id}"), "PUT", Some(&body.to_string()), 5_000).unwrap().status, 201, "{id}");
         let mut real = block_on(desk.remote.get_doc("incident:i-4")).unwrap().unwrap();
+        let entries = real["timeline"].as_u64().unwrap();
+        assert!(entries >= 2, "{real}");
         // An incident under another's id, one that does not read, one that does not hold together.
         let mut other = real.clone();
         other.as_object_mut().unwrap().retain(|k, _| !k.starts_with('_'));
         put("incident:i-5", other.clone());
-        put("incident:i-6", json!({"kind": "incident", "value": {"id": "i-6", "status": "<script>"}}));
+        put("incident:i-6", json!({"kind": "incident", "timeline": 0, "value": {"id": "i-6", "status": "<script>"}}));
         let mut broken = other.clone();
         broken["value"]["id"] = json!("i-7");
+        broken["timeline"] = json!(0);
         broken["value"]["resolved_at"] = json!("2020-01-01T00:00:00Z");
         put("incident:i-7", broken);
-        // A rewritten history of the real one: its timeline no longer extends the phone's copy.
-        real["value"]["timeline"][0]["detail"] = json!("nothing happened");
+        // One that counts entries nobody wrote.
+        let mut longer = other.clone();
+        longer["value"]["id"] = json!("i-9");
+        longer["timeline"] = json!(5);
+        put("incident:i-9", longer);
+        // A rewritten history of the real one: a shorter timeline, and its first entry changed.
+        real["timeline"] = json!(1);
         assert_eq!(http(&format!("{db}/incident:i-4"), "PUT", Some(&real.to_string()), 5_000).unwrap().status, 201);
+        let entry_url = format!("{db}/{}", piket::sync::encode("timeline:i-4:000000"));
+        let mut first: Value = serde_json::from_str(&http(&entry_url, "GET", None, 5_000).unwrap().body).unwrap();
+        first["entry"]["detail"] = json!("nothing happened");
+        assert_eq!(http(&entry_url, "PUT", Some(&first.to_string()), 5_000).unwrap().status, 201);
         // A command that is no action at all.
         put("command:junk", json!({"kind": "command", "input": {"type": "rm -rf"}, "at": "2026-12-03T03:00:05Z"}));
         let r = phone.sync(5);
         assert_eq!(r.adopted, 0, "{r:?}");
         let why: Vec<String> = r.refused.iter().map(|(id, why)| format!("{id}: {why}")).collect();
-        assert_eq!(why.len(), 4, "{why:#?}");
+        assert_eq!(why.len(), 5, "{why:#?}");
         assert!(why.iter().any(|w| w.starts_with("incident:i-5") && w.contains("not the one its id names")), "{why:#?}");
         assert!(why.iter().any(|w| w.starts_with("incident:i-6") && w.contains("cannot read")), "{why:#?}");
+        assert!(why.iter().any(|w| w.starts_with("incident:i-9") && w.contains("not in the database")), "{why:#?}");
         assert!(why.iter().any(|w| w.starts_with("incident:i-4") && w.contains("audit trail only grows")), "{why:#?}");
         assert_eq!(phone.d().engine().incidents().count(), 1);
-        assert_eq!(phone.d().engine().incident("i-4"), desk.d().engine().incident("i-4"), "the phone's copy is kept");
+        assert_eq!(phone.d().engine().incident("i-4"), desk.d().engine().incident("i-4"), "the phone's copy is kept, its first entry too");
         // The clock answers the junk command with why, and writes its own incident back.
         let r = desk.sync(6);
         assert_eq!(r.answered, 1, "{r:?}");
         assert!(read_answer(&block_on(desk.remote.get_doc("command:junk")).unwrap().unwrap()).unwrap().unwrap_err().contains("cannot read"));
         desk.sync(7);
         let back = block_on(desk.remote.get_doc("incident:i-4")).unwrap().unwrap();
-        assert_ne!(back["value"]["timeline"][0]["detail"], "nothing happened", "the clock's own version is written again");
-        assert!(desk.d().engine().incident("i-5").is_none() && desk.d().engine().incident("i-7").is_none());
+        assert_eq!(back["timeline"], entries, "the clock's own version is written again");
+        assert!(["i-5", "i-7", "i-9"].iter().all(|id| desk.d().engine().incident(id).is_none()));
     }
 
     /// README's `validate_doc_update`, as written there.
@@ -954,6 +967,12 @@ mod team_clock {
         assert_eq!(http(&format!("{db}/{}", piket::sync::encode(id)), "PUT", Some(&stolen.to_string()), 5_000).unwrap().status, 403);
         assert_eq!(http(&format!("{db}/junk:1"), "PUT", Some(r#"{"anything": true}"#), 5_000).unwrap().status, 403);
         assert_eq!(http(&format!("{db}/incident:x"), "PUT", Some(r#"{"kind": "incident", "value": 3}"#), 5_000).unwrap().status, 403);
+        // Nor can a timeline entry be rewritten: the audit trail on the server only grows.
+        let entry_url = format!("{db}/{}", piket::sync::encode("timeline:i-8:000000"));
+        let mut first: Value = serde_json::from_str(&http(&entry_url, "GET", None, 5_000).unwrap().body).unwrap();
+        assert_eq!(first["kind"], "timeline", "{first}");
+        first["entry"]["detail"] = json!("nothing happened");
+        assert_eq!(http(&entry_url, "PUT", Some(&first.to_string()), 5_000).unwrap().status, 403);
     }
 
     #[test]
@@ -980,7 +999,7 @@ mod team_clock {
         let started = Instant::now();
         let r = desk.sync(3);
         let publish_secs = started.elapsed().as_secs_f64();
-        assert_eq!(r.published, N + 1, "{r:?}");
+        assert_eq!(r.published, N + 1, "{:?}", (r.published, r.refused.len()));
         let started = Instant::now();
         let r = phone.sync(4);
         let pull_secs = started.elapsed().as_secs_f64();
@@ -989,10 +1008,13 @@ mod team_clock {
         assert_eq!(phone.d().engine().incidents().count(), N + 1);
         // A second round reads only what is new: nothing.
         assert_eq!(phone.sync(5).adopted, 0);
+        // Each incident is its document and one per timeline entry.
+        let docs = (N + 1) * (1 + seed.timeline.len());
         println!(
-            "team sync: first full sync of {N} incidents through pouchdb-server: the clock published {:.0} docs/s ({publish_secs:.1} s), the phone took them in at {:.0} docs/s ({pull_secs:.1} s)",
-            N as f64 / publish_secs,
-            N as f64 / pull_secs
+            "team sync: first full sync of {N} incidents ({docs} documents) through pouchdb-server: the clock published {:.0} docs/s ({publish_secs:.1} s), \
+             the phone took them in at {:.0} docs/s ({pull_secs:.1} s)",
+            docs as f64 / publish_secs,
+            docs as f64 / pull_secs
         );
     }
 

@@ -1,8 +1,11 @@
 //! The team's incidents over team sync (`team_sync` shares the configuration).
 //!
 //! One device runs the escalation clock: the one holding the lease ([`crate::sync::lease`]).
-//! - It publishes every incident it runs as the document `incident:<id>` (the incident with its
-//!   timeline). Only the clock's device writes these, so they do not conflict.
+//! - It publishes every incident it runs as the document `incident:<id>` (the incident without
+//!   its timeline, and how many entries the timeline has), and each timeline entry as an
+//!   immutable document `timeline:<id>:<seq>`, created once and never changed (the audit trail
+//!   on the server is append-only too). Only the clock's device writes these, so they do not
+//!   conflict; the entries are written before the incident document that counts them.
 //! - Every other device takes those documents in ([`Driver::adopt_incidents`]), fires no deadline
 //!   and sends nothing: its screens show the team's incidents as the clock runs them.
 //! - An action taken on another device (acknowledge, note, resolve, escalate now, a new incident)
@@ -22,11 +25,12 @@ use super::command::{Done, Reply};
 use super::driver::Driver;
 use super::team_sync::SyncState;
 use crate::engine::escalation::Input;
-use crate::engine::incident::{Incident, IncidentId};
+use crate::engine::incident::{Incident, IncidentId, TimelineEntry};
 use crate::storage::Store;
 use crate::sync::{seq_zero, HttpDb, Rev, SyncError, Transport};
 
 pub const INCIDENT_PREFIX: &str = "incident:";
+pub const TIMELINE_PREFIX: &str = "timeline:";
 pub const COMMAND_PREFIX: &str = "command:";
 pub const CLAIM_PREFIX: &str = "sent:";
 
@@ -52,12 +56,43 @@ pub fn incident_doc_id(id: &str) -> String {
     format!("{INCIDENT_PREFIX}{id}")
 }
 
-/// The body of an incident's document.
+/// The body of an incident's document: the incident without its timeline's entries, and their
+/// number (`timeline`).
 pub fn incident_body(incident: &Incident) -> Map<String, Value> {
+    let mut value = serde_json::to_value(incident).expect("incidents serialize");
+    value["timeline"] = Value::Array(Vec::new());
     let mut body = Map::new();
     body.insert("kind".into(), Value::from("incident"));
-    body.insert("value".into(), serde_json::to_value(incident).expect("incidents serialize"));
+    body.insert("timeline".into(), Value::from(incident.timeline.len()));
+    body.insert("value".into(), value);
     body
+}
+
+/// `timeline:<incident>:<seq>`, the sequence number zero-padded so the ids sort in order.
+pub fn timeline_doc_id(incident: &str, seq: usize) -> String {
+    format!("{TIMELINE_PREFIX}{incident}:{seq:06}")
+}
+
+/// The body of one timeline entry's document.
+pub fn timeline_body(incident: &Incident, seq: usize) -> Option<Map<String, Value>> {
+    let entry = incident.timeline.get(seq)?;
+    let mut body = Map::new();
+    body.insert("kind".into(), Value::from("timeline"));
+    body.insert("incident".into(), Value::from(incident.id.to_string()));
+    body.insert("seq".into(), Value::from(seq));
+    body.insert("entry".into(), serde_json::to_value(entry).expect("entries serialize"));
+    Some(body)
+}
+
+/// Reads a timeline entry's document; it must be the entry its id names.
+pub fn read_entry(doc_id: &str, body: &Map<String, Value>) -> Result<TimelineEntry, String> {
+    let incident = body.get("incident").and_then(Value::as_str).ok_or("it names no incident")?;
+    let seq = body.get("seq").and_then(Value::as_u64).ok_or("it has no sequence number")?;
+    if timeline_doc_id(incident, seq as usize) != doc_id {
+        return Err("it is not the entry its id names".into());
+    }
+    let entry = body.get("entry").ok_or("it holds no entry")?;
+    crate::json::from_value(entry.clone()).map_err(|e| format!("this version cannot read it: {e}"))
 }
 
 /// A document's own fields (without `_id`, `_rev`, `_conflicts`…).
@@ -65,14 +100,19 @@ fn own_fields(doc: &Value) -> Map<String, Value> {
     doc.as_object().map(|o| o.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
 }
 
-/// Reads an incident document; it must hold the incident its id names.
-pub fn read_incident(doc_id: &str, body: &Map<String, Value>) -> Result<Incident, String> {
+/// Reads an incident document (it must hold the incident its id names): the incident with no
+/// timeline entries, and how many its timeline has.
+pub fn read_incident(doc_id: &str, body: &Map<String, Value>) -> Result<(Incident, usize), String> {
     let value = body.get("value").ok_or("it holds no incident")?;
     let incident: Incident = crate::json::from_value(value.clone()).map_err(|e| format!("this version cannot read it: {e}"))?;
     if incident_doc_id(&incident.id) != doc_id {
         return Err(format!("it holds incident {:?}, not the one its id names", incident.id.to_string()));
     }
-    Ok(incident)
+    let entries = body.get("timeline").and_then(Value::as_u64).ok_or("it does not say how long its timeline is")?;
+    if !incident.timeline.is_empty() {
+        return Err("its timeline entries are in the document itself, not in timeline documents".into());
+    }
+    Ok((incident, entries as usize))
 }
 
 /// A command document: `input` as another device asked for it.
@@ -112,12 +152,13 @@ pub struct Exchanged {
 }
 
 const FEED_PAGE: usize = 500;
-/// At most this many feed pages a round, so a first sync of a large team does not hold the clock.
-const FEED_PAGES_PER_ROUND: usize = 40;
+/// At most this many feed pages a round (100 000 changes): a first sync of a large team
+/// finishes in one round, and a feed that never ends cannot hold the clock for ever.
+const FEED_PAGES_PER_ROUND: usize = 200;
 const WRITE_BATCH: usize = 200;
 
-/// After the lease: reads the change feed (incidents, commands), takes in the clock's incidents,
-/// and, holding the clock, answers commands and publishes what changed here.
+/// After the lease: reads the change feed (incidents, their entries, commands), takes in the
+/// clock's incidents, and, holding the clock, answers commands and publishes what changed here.
 pub async fn exchange<S: Store, T: Transport>(
     mut driver: Driver<S>,
     remote: &HttpDb<T>,
@@ -131,7 +172,7 @@ pub async fn exchange<S: Store, T: Transport>(
     let mut since = state.feed.clone().unwrap_or_else(seq_zero);
     let mut incoming: BTreeMap<String, (Rev, Map<String, Value>)> = BTreeMap::new();
     for _ in 0..FEED_PAGES_PER_ROUND {
-        let (docs, last, read) = match remote.changed_docs(&since, FEED_PAGE, &[INCIDENT_PREFIX, COMMAND_PREFIX]).await {
+        let (docs, last, read) = match remote.changed_docs(&since, FEED_PAGE, &[INCIDENT_PREFIX, TIMELINE_PREFIX, COMMAND_PREFIX]).await {
             Ok(page) => page,
             Err(e) => return (driver, Err(e)),
         };
@@ -140,6 +181,10 @@ pub async fn exchange<S: Store, T: Transport>(
                 state.commands.remove(&id);
                 continue;
             };
+            if id.starts_with(TIMELINE_PREFIX) {
+                state.entries.insert(id, own_fields(&doc));
+                continue;
+            }
             let Some(rev) = doc.get("_rev").and_then(Value::as_str).and_then(|r| Rev::parse(r).ok()) else { continue };
             if id.starts_with(COMMAND_PREFIX) {
                 if read_answer(&doc).is_some() {
@@ -157,47 +202,84 @@ pub async fn exchange<S: Store, T: Transport>(
         }
     }
 
-    // 2. The clock's incidents.
+    // 2. The clock's incidents, each with the entries it counts.
     let mut adopt = Vec::new();
-    let mut meta: BTreeMap<IncidentId, (String, Rev, String)> = BTreeMap::new();
+    let mut meta: BTreeMap<IncidentId, (String, Rev, String, usize)> = BTreeMap::new();
     for (doc_id, (rev, body)) in incoming {
         if state.incidents.get(&doc_id).is_some_and(|(r, _)| *r == rev) {
             continue; // written here, or taken in already
         }
         let h = super::team_sync::hash(Some(&body));
-        match read_incident(&doc_id, &body) {
-            Ok(incident) => {
-                let take = match driver.engine().incident(&incident.id) {
-                    None => true,
-                    // The clock keeps its own unless the other knew more (a device that ran
-                    // the clock while this one could not reach the database).
-                    Some(mine) if holder => incident.timeline.len() > mine.timeline.len(),
-                    Some(mine) => *mine != incident,
-                };
-                if take {
-                    meta.insert(incident.id.clone(), (doc_id, rev, h));
-                    adopt.push(incident);
-                } else if holder {
-                    // Ours differs from what the database holds: written again, on its revision.
-                    state.incidents.insert(doc_id, (rev, String::new()));
-                    driver.mark_team_dirty([incident.id]);
-                } else {
-                    state.incidents.insert(doc_id, (rev, h));
-                }
-            }
+        let (mut incident, entries) = match read_incident(&doc_id, &body) {
+            Ok(read) => read,
             Err(why) => {
                 out.refused.push((doc_id.clone(), why));
                 state.incidents.insert(doc_id, (rev, String::new()));
+                continue;
+            }
+        };
+        let mine = driver.engine().incident(&incident.id);
+        let have = mine.map_or(0, |m| m.timeline.len());
+        let same = || mine.is_some_and(|m| super::team_sync::hash(Some(&incident_body(m))) == h);
+        let take = match mine {
+            None => true,
+            // The clock keeps its own unless the other knew more (a device that ran the clock
+            // while this one could not reach the database).
+            Some(_) if holder => entries > have,
+            Some(_) => entries > have || (entries == have && !same()),
+        };
+        if !take {
+            if holder && !same() {
+                // Ours differs from what the database holds: written again, on its revision.
+                state.incidents.insert(doc_id, (rev, String::new()));
+                driver.mark_team_dirty([incident.id]);
+            } else if !holder && entries < have {
+                out.refused.push((doc_id.clone(), "its timeline is shorter than this device's copy (the audit trail only grows)".into()));
+                state.incidents.insert(doc_id, (rev, String::new()));
+            } else {
+                state.incidents.insert(doc_id, (rev, h));
+            }
+            continue;
+        }
+        // This device's entries stand; the new ones come from their documents (read from the
+        // feed, or fetched when the feed brought them in an earlier round).
+        let missing = (have..entries).any(|seq| !state.entries.contains_key(&timeline_doc_id(&incident.id, seq)));
+        if missing {
+            match remote.docs_between(&timeline_doc_id(&incident.id, have), &timeline_doc_id(&incident.id, entries.saturating_sub(1))).await {
+                Ok(docs) => state.entries.extend(docs.into_iter().map(|(id, doc)| (id, own_fields(&doc)))),
+                Err(e) => return (driver, Err(e)),
             }
         }
+        let mut timeline = mine.map(|m| m.timeline.clone()).unwrap_or_default();
+        let mut broken = None;
+        for seq in have..entries {
+            let entry_id = timeline_doc_id(&incident.id, seq);
+            match state.entries.get(&entry_id).map(|body| read_entry(&entry_id, body)) {
+                Some(Ok(entry)) => timeline.push(entry),
+                Some(Err(why)) => broken = Some(format!("timeline entry {seq}: {why}")),
+                None => broken = Some(format!("timeline entry {seq} is not in the database")),
+            }
+            if broken.is_some() {
+                break;
+            }
+        }
+        if let Some(why) = broken {
+            out.refused.push((doc_id.clone(), why));
+            state.incidents.insert(doc_id, (rev, String::new()));
+            continue;
+        }
+        incident.timeline = timeline;
+        meta.insert(incident.id.clone(), (doc_id, rev, h, entries));
+        adopt.push(incident);
     }
     if !adopt.is_empty() {
         match driver.adopt_incidents(adopt, now).await {
             Ok((count, refused)) => {
                 out.adopted = count;
                 let refused_ids: BTreeSet<IncidentId> = refused.iter().map(|(id, _)| id.clone()).collect();
-                for (id, (doc_id, rev, h)) in meta {
+                for (id, (doc_id, rev, h, entries)) in meta {
                     let h = if refused_ids.contains(&id) { String::new() } else { h };
+                    state.timelines.insert(doc_id.clone(), entries);
                     state.incidents.insert(doc_id, (rev, h));
                 }
                 out.refused.extend(refused.into_iter().map(|(id, why)| (incident_doc_id(&id), why)));
@@ -205,35 +287,21 @@ pub async fn exchange<S: Store, T: Transport>(
             Err(e) => return (driver, Err(SyncError::Storage(e.to_string()))),
         }
     }
+    // Entries this device holds now need not be kept.
+    state.entries.retain(|_, body| {
+        let (Some(incident), Some(seq)) = (body.get("incident").and_then(Value::as_str), body.get("seq").and_then(Value::as_u64)) else { return false };
+        driver.engine().incident(incident).is_none_or(|i| i.timeline.len() as u64 <= seq)
+    });
     state.feed = Some(since);
+
     if !holder {
         // Open incidents this device ran before it joined (the team has never seen them) are
         // handed to the clock: created once, never updated from here.
-        let docs: Vec<Value> = driver
-            .engine()
-            .incidents()
-            .filter(|i| i.is_open() && !state.incidents.contains_key(&incident_doc_id(&i.id)))
-            .map(|i| {
-                let mut doc = incident_body(i);
-                doc.insert("_id".into(), Value::from(incident_doc_id(&i.id)));
-                Value::Object(doc)
-            })
-            .collect();
-        for batch in docs.chunks(WRITE_BATCH) {
-            match remote.write_docs(batch.to_vec()).await {
-                Ok(results) => {
-                    for (doc_id, result) in results {
-                        if let (Ok(rev), Some(doc)) = (result, batch.iter().find(|d| d.get("_id").and_then(Value::as_str) == Some(&doc_id))) {
-                            state.incidents.insert(doc_id, (rev, super::team_sync::hash(Some(&own_fields(doc)))));
-                            out.published += 1;
-                        }
-                    }
-                }
-                Err(e) => return (driver, Err(e)),
-            }
-        }
+        let handover: Vec<IncidentId> =
+            driver.engine().incidents().filter(|i| i.is_open() && !state.incidents.contains_key(&incident_doc_id(&i.id))).map(|i| i.id.clone()).collect();
+        let (_, failed) = publish(&driver, remote, state, &handover, &mut out).await;
         forget_archived(&driver, state);
-        return (driver, Ok(out));
+        return (driver, failed.map_or(Ok(out), Err));
     }
 
     // 3. Commands from other devices, oldest first. The answer is kept before it is written, so
@@ -270,36 +338,84 @@ pub async fn exchange<S: Store, T: Transport>(
     }
 
     // 4. Publish every incident that changed here.
-    let dirty = driver.take_team_dirty();
-    let mut docs = Vec::new();
-    let mut hashes = BTreeMap::new();
-    for id in &dirty {
+    let dirty: Vec<IncidentId> = driver.take_team_dirty().into_iter().collect();
+    let (again, failed) = publish(&driver, remote, state, &dirty, &mut out).await;
+    driver.mark_team_dirty(again);
+    forget_archived(&driver, state);
+    match failed {
+        Some(e) => (driver, Err(e)),
+        None => (driver, Ok(out)),
+    }
+}
+
+/// Writes these incidents where they differ from what the database holds: first each new
+/// timeline entry (created once; one already there is fine), then the incident's document on the
+/// revision this device knows (none: a create). Returns the incidents to try again, and the
+/// first request that failed.
+async fn publish<S: Store, T: Transport>(
+    driver: &Driver<S>,
+    remote: &HttpDb<T>,
+    state: &mut SyncState,
+    ids: &[IncidentId],
+    out: &mut Exchanged,
+) -> (Vec<IncidentId>, Option<SyncError>) {
+    struct Write {
+        id: IncidentId,
+        hash: String,
+        entries: usize,
+        doc: Value,
+    }
+    let mut writes = Vec::new();
+    let mut entry_docs = Vec::new();
+    for id in ids {
         let Some(incident) = driver.engine().incident(id) else { continue };
         let body = incident_body(incident);
-        let h = super::team_sync::hash(Some(&body));
+        let hash = super::team_sync::hash(Some(&body));
         let doc_id = incident_doc_id(id);
         let known = state.incidents.get(&doc_id);
-        if known.is_some_and(|(_, kh)| *kh == h) {
+        if known.is_some_and(|(_, kh)| *kh == hash) {
             continue;
         }
+        let written = state.timelines.get(&doc_id).copied().unwrap_or(0).min(incident.timeline.len());
+        for seq in written..incident.timeline.len() {
+            let mut entry = timeline_body(incident, seq).expect("in range");
+            entry.insert("_id".into(), Value::from(timeline_doc_id(id, seq)));
+            entry_docs.push((id.clone(), Value::Object(entry)));
+        }
         let mut doc = body;
-        doc.insert("_id".into(), Value::from(doc_id.clone()));
+        doc.insert("_id".into(), Value::from(doc_id));
         if let Some((rev, _)) = known {
             doc.insert("_rev".into(), Value::from(rev.to_string()));
         }
-        hashes.insert(doc_id, (id.clone(), h));
-        docs.push(Value::Object(doc));
+        writes.push(Write { id: id.clone(), hash, entries: incident.timeline.len(), doc: Value::Object(doc) });
     }
-    let mut again = Vec::new();
+    let mut again = BTreeSet::new();
     let mut failed = None;
-    for batch in docs.chunks(WRITE_BATCH) {
-        match remote.write_docs(batch.to_vec()).await {
+    // The entries first: an incident document never counts an entry the database lacks.
+    for batch in entry_docs.chunks(WRITE_BATCH) {
+        match remote.write_docs(batch.iter().map(|(_, d)| d.clone()).collect()).await {
             Ok(results) => {
-                for (doc_id, result) in results {
-                    let Some((id, h)) = hashes.get(&doc_id).cloned() else { continue };
+                for ((id, _), (_, result)) in batch.iter().zip(results) {
+                    if result.as_ref().is_err_and(|e| e != "conflict") {
+                        again.insert(id.clone());
+                    }
+                }
+            }
+            Err(e) => {
+                again.extend(batch.iter().map(|(id, _)| id.clone()));
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    let writes: Vec<Write> = writes.into_iter().filter(|w| !again.contains(&w.id)).collect();
+    for batch in writes.chunks(WRITE_BATCH) {
+        match remote.write_docs(batch.iter().map(|w| w.doc.clone()).collect()).await {
+            Ok(results) => {
+                for (w, (doc_id, result)) in batch.iter().zip(results) {
                     match result {
                         Ok(rev) => {
-                            state.incidents.insert(doc_id, (rev, h));
+                            state.timelines.insert(doc_id.clone(), w.entries);
+                            state.incidents.insert(doc_id, (rev, w.hash.clone()));
                             out.published += 1;
                         }
                         Err(error) => {
@@ -312,29 +428,26 @@ pub async fn exchange<S: Store, T: Transport>(
                                     }
                                 }
                             }
-                            again.push(id);
+                            again.insert(w.id.clone());
                         }
                     }
                 }
             }
             Err(e) => {
-                again.extend(batch.iter().filter_map(|d| d.get("_id").and_then(Value::as_str)).filter_map(|d| hashes.get(d)).map(|(id, _)| id.clone()));
-                failed = Some(e);
+                again.extend(batch.iter().map(|w| w.id.clone()));
+                failed.get_or_insert(e);
             }
         }
     }
-    driver.mark_team_dirty(again);
-    forget_archived(&driver, state);
-    match failed {
-        Some(e) => (driver, Err(e)),
-        None => (driver, Ok(out)),
-    }
+    (again.into_iter().collect(), failed)
 }
 
 /// Forgets the revisions of incidents no longer hot here (archived: they do not change again),
 /// so the state stays the size of the hot incidents, not of all history.
 fn forget_archived<S: Store>(driver: &Driver<S>, state: &mut SyncState) {
-    state.incidents.retain(|doc_id, _| doc_id.strip_prefix(INCIDENT_PREFIX).is_some_and(|id| driver.engine().incident(id).is_some()));
+    let hot = |doc_id: &String| doc_id.strip_prefix(INCIDENT_PREFIX).is_some_and(|id| driver.engine().incident(id).is_some());
+    state.incidents.retain(|doc_id, _| hot(doc_id));
+    state.timelines.retain(|doc_id, _| hot(doc_id));
 }
 
 /// Whether the clock may send a route: its claim was created here now or before (`Mine`), or
@@ -385,7 +498,13 @@ mod tests {
         assert_eq!(engine.handle(&crate::engine::world::World::default(), DateTime::from_timestamp(1_800_000_000, 0).unwrap(), open).rejected, None);
         let incident = engine.incident("i-1").unwrap().clone();
         let body = incident_body(&incident);
-        assert_eq!(read_incident("incident:i-1", &body).unwrap(), incident);
+        let (bare, entries) = read_incident("incident:i-1", &body).unwrap();
+        assert_eq!(entries, incident.timeline.len());
+        assert_eq!(bare, Incident { timeline: Vec::new(), ..incident.clone() });
+        let entry = timeline_body(&incident, 0).unwrap();
+        assert_eq!(read_entry(&timeline_doc_id("i-1", 0), &entry).unwrap(), incident.timeline[0]);
+        assert!(read_entry(&timeline_doc_id("i-1", 1), &entry).unwrap_err().contains("not the entry its id names"));
+        assert_eq!(timeline_doc_id("i-1", 7), "timeline:i-1:000007");
         assert!(read_incident("incident:i-2", &body).unwrap_err().contains("not the one its id names"));
         let mut broken = body.clone();
         broken.insert("value".into(), json!({"id": "i-1", "status": 7}));

@@ -150,6 +150,13 @@ pub struct SyncState {
     /// kept so a device that takes the clock over still answers them.
     #[serde(default)]
     pub commands: BTreeMap<String, Value>,
+    /// Per incident document: how many of its timeline entries the database holds.
+    #[serde(default)]
+    pub timelines: BTreeMap<String, usize>,
+    /// Timeline entries read from the feed for incidents not yet taken in (kept in memory only;
+    /// fetched again when missing).
+    #[serde(skip)]
+    pub entries: BTreeMap<String, Map<String, Value>>,
 }
 
 /// The configuration documents a world makes: id → body.

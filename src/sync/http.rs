@@ -148,6 +148,15 @@ impl<T: Transport> HttpDb<T> {
         Ok((out, last, results.len()))
     }
 
+    /// Every document whose id lies between `first` and `last` (inclusive), with its body.
+    pub async fn docs_between(&self, first: &str, last: &str) -> Result<Vec<(String, Value)>, SyncError> {
+        let key = |k: &str| encode(&Value::from(k).to_string());
+        let url = format!("{}/_all_docs?include_docs=true&startkey={}&endkey={}", self.url, key(first), key(last));
+        let answer = self.call(Method::Get, url, None, REQUEST_TIMEOUT_MS).await?;
+        let rows = answer.get("rows").and_then(Value::as_array).ok_or_else(|| malformed("_all_docs without rows"))?;
+        Ok(rows.iter().filter_map(|row| Some((row.get("id")?.as_str()?.to_string(), row.get("doc").filter(|d| d.is_object())?.clone()))).collect())
+    }
+
     /// Writes documents as new edits (`POST _bulk_docs`, each with the `_rev` it replaces when it
     /// has one): per document, its new revision or the error it met (`conflict` when another
     /// writer got there first).
