@@ -368,10 +368,11 @@ fn serve(root: &Path, args: &[String]) -> Result {
 /// ratchet: lower it whenever the bundle shrinks, so that nothing grows it back unnoticed. (The
 /// goal is 450 KB; see README, Size.) Raised from 880 for Team sync's replication, settings and
 /// conflict screen (+64 KB), then to 947 for the team clock's lease and its header line
-/// (+4.2 KB, its body read by hand rather than through serde), then to 966 for the team's
-/// incidents (+18.4 KB: publishing and adopting incidents, command documents and their answers,
-/// page claims; mostly the sync round's async state machine); lower it again as that is slimmed.
-const FIRST_LOAD_BUDGET_KB: f64 = 966.0;
+/// (+4.2 KB, its body read by hand rather than through serde), then to 969 for the team's
+/// incidents (+21.8 KB: publishing and adopting incidents and their timeline entries, command
+/// documents and their answers, page claims; mostly the sync round's async state machine);
+/// lower it again as that is slimmed.
+const FIRST_LOAD_BUDGET_KB: f64 = 969.0;
 /// Everything the phone's acknowledgement page loads, brotli.
 const ACK_BUDGET_KB: f64 = 60.0;
 
