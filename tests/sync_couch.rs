@@ -492,6 +492,31 @@ mod config {
     }
 
     #[test]
+    fn the_order_rules_run_in_reaches_every_device() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let mut desk = Piket::new("desk", &db);
+        for (id, why) in [("flapping", "known flapping check"), ("noise", "noisy probe")] {
+            let rule: piket::engine::rules::Rule = serde_json::from_value(json!({"id": id, "then": [{"suppress": why}]})).unwrap();
+            block_on(desk.d().save(rule, t(0))).unwrap();
+        }
+        block_on(desk.d().move_rule("noise", true, t(1))).unwrap();
+        desk.sync(2);
+        let mut phone = Piket::new("phone", &db);
+        phone.sync(3);
+        let order = |p: &mut Piket| p.d().world().rules.iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(order(&mut phone), ["noise", "flapping"]);
+        // Moved back on the phone: the desk follows, and a reload keeps it.
+        block_on(phone.d().move_rule("flapping", true, t(4))).unwrap();
+        assert_eq!(phone.sync(5).local_edits, 1);
+        desk.sync(6);
+        assert_eq!(order(&mut desk), ["flapping", "noise"]);
+        let reloaded = block_on(Driver::load(desk.driver.take().unwrap().into_store())).unwrap();
+        assert_eq!(reloaded.world().rules.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(), ["flapping", "noise"]);
+        assert_eq!(team_sync::label("config:settings:rule-order", None), "Rule order");
+    }
+
+    #[test]
     fn a_record_that_cannot_apply_yet_waits_and_is_not_pushed_back_deleted() {
         let server = start_server();
         let db = server.create_db("team");

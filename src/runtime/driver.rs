@@ -917,6 +917,20 @@ impl<S: Store> Driver<S> {
         Ok(())
     }
 
+    /// Sets the order rules run in (team sync: the order another device chose). Rules it does not
+    /// name keep their place after those it does.
+    pub async fn set_rule_order(&mut self, order: Vec<RuleId>, now: DateTime<Utc>) -> Result<(), ActionError> {
+        let mut rules = self.world.rules.clone();
+        order_rules(&mut rules, &order);
+        let settings = WorldSettings { rule_order: rules.iter().map(|r| r.id.clone()).collect(), ..self.settings.clone() };
+        let mut batch = Batch::new();
+        batch.put(&settings_record(&settings));
+        self.commit(batch, now).await?;
+        self.world.rules = rules;
+        self.settings = settings;
+        Ok(())
+    }
+
     /// Every retrospective, by incident.
     pub fn retrospectives(&self) -> &BTreeMap<IncidentId, Retrospective> {
         &self.retrospectives

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::command::{execute, Command, ConfigItem, ConfigKind};
 use super::driver::Driver;
-use crate::engine::id::PolicyId;
+use crate::engine::id::{PolicyId, RuleId};
 use crate::engine::world::World;
 use crate::storage::Store;
 use crate::sync::{replicate, HttpDb, LocalDocs, MemoryDb, Options, Rev, SyncError, Transport};
@@ -181,10 +181,18 @@ pub fn config_docs(world: &World) -> BTreeMap<String, Map<String, Value>> {
         body.insert("value".into(), Value::from(p.to_string()));
         out.insert(DEFAULT_POLICY_DOC.into(), body);
     }
+    // The order rules run in (it matters: a rule can stop the ones after it).
+    if world.rules.len() > 1 {
+        let mut body = Map::new();
+        body.insert("kind".into(), Value::from("rule_order"));
+        body.insert("value".into(), Value::from(world.rules.iter().map(|r| Value::from(r.id.to_string())).collect::<Vec<_>>()));
+        out.insert(RULE_ORDER_DOC.into(), body);
+    }
     out
 }
 
 const DEFAULT_POLICY_DOC: &str = "config:settings:default-policy";
+const RULE_ORDER_DOC: &str = "config:settings:rule-order";
 
 pub(crate) fn hash(body: Option<&Map<String, Value>>) -> String {
     let Some(body) = body else { return String::new() };
@@ -231,6 +239,8 @@ pub enum Apply {
     Save(String, Box<ConfigItem>),
     Remove(String, ConfigKind, String),
     DefaultPolicy(String, Option<PolicyId>),
+    /// The order rules run in (after every rule is saved).
+    RuleOrder(String, Vec<RuleId>),
     /// A winner this version cannot read (a newer version's field, a hand edit): it waits.
     Unreadable(String, String),
 }
@@ -247,6 +257,11 @@ fn kind_of(store: &str) -> Option<(ConfigKind, usize)> {
         "settings" => (ConfigKind::Policy, 7),
         _ => return None,
     })
+}
+
+/// The rule order applies once every rule it names is saved.
+fn order_after_saves() -> usize {
+    8
 }
 
 /// What to apply, in an order that lets references resolve: saves from people to rules, then the
@@ -268,6 +283,12 @@ pub fn changes_to_apply(world: &World, state: &SyncState) -> Vec<Apply> {
         let mut parts = id.splitn(3, ':');
         let (_, store, record) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let Some((kind, order)) = kind_of(store) else { continue };
+        if id == RULE_ORDER_DOC {
+            let order = body.as_ref().and_then(|b| b.get("value")).and_then(Value::as_array);
+            let order = order.map(|ids| ids.iter().filter_map(Value::as_str).map(RuleId::from).collect()).unwrap_or_default();
+            saves.push((order_after_saves(), Apply::RuleOrder(id.clone(), order)));
+            continue;
+        }
         if id == DEFAULT_POLICY_DOC {
             let policy = body.as_ref().and_then(|b| b.get("value")).and_then(Value::as_str).map(PolicyId::from);
             saves.push((order, Apply::DefaultPolicy(id.clone(), policy)));
@@ -419,6 +440,18 @@ pub async fn round<S: Store, T: Transport>(
             Apply::Save(doc, item) => (doc, Command::Save { item: *item }),
             Apply::Remove(doc, kind, id) => (doc, Command::Remove { kind, id }),
             Apply::DefaultPolicy(doc, policy) => (doc, Command::SetDefaultPolicy { policy }),
+            Apply::RuleOrder(doc, order) => {
+                match driver.set_rule_order(order, now).await {
+                    Ok(()) => {
+                        out.applied += 1;
+                        applied.insert(doc);
+                    }
+                    Err(e) => {
+                        why.insert(doc, e.to_string());
+                    }
+                }
+                continue;
+            }
             Apply::Unreadable(doc, reason) => {
                 why.insert(doc, reason);
                 continue;
@@ -522,6 +555,7 @@ pub fn label(doc: &str, body: Option<&Map<String, Value>>) -> String {
         "policies" => "Policy",
         "rules" => "Rule",
         "maintenance" => "Maintenance window",
+        "settings" if id == "rule-order" => return "Rule order".into(),
         "settings" => return "Default policy".into(),
         _ => "Record",
     };

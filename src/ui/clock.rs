@@ -18,6 +18,7 @@ fn is_phone() -> bool {
 pub fn ClockBadge() -> impl IntoView {
     let state = expect_context::<AppState>();
     let phone = is_phone();
+    let team_follows = move || state.team.with(|t| t.settings.enabled && t.clock.as_ref().is_some_and(|c| *c != Standing::Mine));
     let view_state = move || {
         let Some(status) = state.clock.get() else {
             return ("starting", "Starting the clock…".to_string());
@@ -39,6 +40,9 @@ pub fn ClockBadge() -> impl IntoView {
                     ),
                 )
             }
+            // With team sync, another device runs the team's clock: this tab only keeps this
+            // device in step with it.
+            Role::Leader if team_follows() => ("here", "Synced here with the team's clock".to_string()),
             Role::Leader => match status.caught_up {
                 Some(late) if late > chrono::Duration::seconds(60) => {
                     ("here", format!("Clock running here — caught up; steps fired {} late: this tab was asleep", span(late)))
@@ -67,7 +71,7 @@ pub fn ClockBadge() -> impl IntoView {
             {move || team_clock().map(|t| view! { <span class="clock-team">{t}</span> })}
             // Only what is true on this device, and only when it matters: a phone keeping the
             // clock keeps it only while Piket stays open on screen.
-            <Show when=move || phone && state.clock.with(|c| c.as_ref().is_some_and(|s| s.role == Role::Leader))>
+            <Show when=move || phone && !team_follows() && state.clock.with(|c| c.as_ref().is_some_and(|s| s.role == Role::Leader))>
                 <span class="clock-hint">"This phone is the clock only while Piket stays open here; keep it open on a desk machine."</span>
             </Show>
         </div>

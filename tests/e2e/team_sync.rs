@@ -243,6 +243,9 @@ async fn an_incident_on_the_desks_clock_shows_on_the_phone_and_the_phones_ack_re
     add_person(&desk, "Alice Example").await?;
     join(&phone, &server, "Ada's phone").await?;
     phone.wait_text_within(".clock-status", Duration::from_secs(10), |t| t.contains("Team clock running on Desk")).await?;
+    // The phone runs no clock of its own now, and says so (not "keep Piket open here").
+    let header = phone.wait_text(".clock-status", |t| t.contains("Synced here with the team's clock")).await?;
+    assert!(!header.contains("This phone is the clock"), "{header}");
     phone.open("/people").await?;
     phone.wait_text_within(".people-list", Duration::from_secs(10), |t| t.contains("Alice Example")).await?;
 
