@@ -246,6 +246,10 @@ async fn an_incident_on_the_desks_clock_shows_on_the_phone_and_the_phones_ack_re
     // The phone runs no clock of its own now, and says so (not "keep Piket open here").
     let header = phone.wait_text(".clock-status", |t| t.contains("Synced here with the team's clock")).await?;
     assert!(!header.contains("This phone is the clock"), "{header}");
+    // The header's longer lines wrap on a 360 px phone: no sideways scroll (which would zoom out).
+    let (scroll, client): (u32, u32) =
+        phone.driver.execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]", vec![]).await?.convert()?;
+    assert!(scroll <= client, "the phone's page is {scroll} px wide on a {client} px screen");
     phone.open("/people").await?;
     phone.wait_text_within(".people-list", Duration::from_secs(10), |t| t.contains("Alice Example")).await?;
 
