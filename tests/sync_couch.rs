@@ -1075,4 +1075,32 @@ mod team_clock {
         desk.sync(42);
         assert!(!desk.d().team_state().incidents.contains_key("incident:from-laptop"), "{:?}", desk.d().team_state().incidents.keys().collect::<Vec<_>>());
     }
+
+    #[test]
+    fn a_clock_reloaded_while_the_database_is_away_keeps_paging_and_a_phone_does_not_start() {
+        let server = start_server();
+        let db = server.create_db("team");
+        let (mut desk, mut phone) = desk_and_phone(&db);
+        block_on(desk.d().dispatch(t(2), open("i-10"))).unwrap();
+        desk.run_clock(2);
+        desk.sync(2);
+        phone.sync(3);
+        // The database goes away; both browsers are reloaded (the lease's standing was in memory).
+        for p in [&mut desk, &mut phone] {
+            p.remote.transport.offline.set(true);
+            let store = p.driver.take().unwrap().into_store();
+            p.driver = Some(block_on(Driver::load(store)).unwrap());
+            assert_eq!(p.d().team_role(), TeamRole::Follower, "unknown until a round");
+            let (d, r) = block_on(round(p.driver.take().unwrap(), &p.remote, p.id, t(20)));
+            p.driver = Some(d);
+            assert!(r.is_err());
+        }
+        assert_eq!(desk.d().team_role(), TeamRole::Holder, "the desk held the clock: it runs it while the database is away");
+        assert_eq!(phone.d().team_role(), TeamRole::Follower, "the phone never did: it does not start one");
+        // Bob's turn comes while the database is away: the desk pages him (no claim can be made).
+        desk.run_clock(33);
+        phone.run_clock(33);
+        assert_eq!(pages(&desk.sent), ["i-10/L1/loop0/person:alice/alice", "i-10/L2/loop0/person:bob/bob"]);
+        assert!(phone.sent.is_empty());
+    }
 }

@@ -594,10 +594,11 @@ impl<S: Store> Driver<S> {
     }
 
     /// A round could not reach the database: a device that held the team clock keeps running it
-    /// (pages must not stop because the database is away); any other does not start.
+    /// (pages must not stop because the database is away), also when it was reloaded meanwhile;
+    /// any other does not start.
     pub fn team_unreachable(&mut self) {
-        let kept = self.team_clock.clone().filter(|c| *c == crate::sync::lease::Standing::Mine);
-        self.set_team_clock(kept);
+        let mine = self.team_clock == Some(crate::sync::lease::Standing::Mine) || self.team_state.held_clock;
+        self.set_team_clock(mine.then_some(crate::sync::lease::Standing::Mine));
     }
 
     /// Whether this device runs the escalation clock: always without team sync; with it, only

@@ -150,6 +150,10 @@ pub struct SyncState {
     /// kept so a device that takes the clock over still answers them.
     #[serde(default)]
     pub commands: BTreeMap<String, Value>,
+    /// Whether this device held the team clock's lease at the last round that reached the
+    /// database: after a reload while the database is away, it runs the clock again.
+    #[serde(default)]
+    pub held_clock: bool,
     /// Per incident document: how many of its timeline entries the database holds.
     #[serde(default)]
     pub timelines: BTreeMap<String, usize>,
@@ -420,6 +424,7 @@ pub async fn round<S: Store, T: Transport>(
     state.docs = local.docs.into_inner();
     match result {
         Ok((pushed, pulled, clock)) => {
+            state.held_clock = clock == crate::sync::lease::Standing::Mine;
             driver.set_team_clock(Some(clock));
             out.pushed = pushed.docs_written;
             out.pulled = pulled.docs_written;
