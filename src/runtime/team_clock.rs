@@ -152,9 +152,10 @@ pub struct Exchanged {
 }
 
 const FEED_PAGE: usize = 500;
-/// At most this many feed pages a round (100 000 changes): a first sync of a large team
-/// finishes in one round, and a feed that never ends cannot hold the clock for ever.
-const FEED_PAGES_PER_ROUND: usize = 200;
+/// At most this many feed pages a round (10 000 changes): a first sync of a large team takes a
+/// few rounds rather than holding the tab's driver (and every action waiting for it) in one.
+/// Entries read for incidents whose document comes in a later round are kept in memory.
+const FEED_PAGES_PER_ROUND: usize = 20;
 const WRITE_BATCH: usize = 200;
 
 /// After the lease: reads the change feed (incidents, their entries, commands), takes in the
