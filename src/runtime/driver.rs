@@ -909,13 +909,7 @@ impl<S: Store> Driver<S> {
         let to = if up { at.checked_sub(1) } else { Some(at + 1).filter(|&to| to < order.len()) };
         let Some(to) = to else { return Ok(()) };
         order.swap(at, to);
-        let settings = WorldSettings { rule_order: order, ..self.settings.clone() };
-        let mut batch = Batch::new();
-        batch.put(&settings_record(&settings));
-        self.commit(batch, now).await?;
-        order_rules(&mut self.world.rules, &settings.rule_order);
-        self.settings = settings;
-        Ok(())
+        self.set_rule_order(order, now).await
     }
 
     /// Sets the order rules run in (team sync: the order another device chose). Rules it does not

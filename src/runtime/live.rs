@@ -400,7 +400,7 @@ impl Live {
             *guard = Some(driver);
             return TEAM_SYNC_IDLE_MS;
         }
-        let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+        let remote = team_remote(&settings);
         if settings.auth == super::team_sync::SyncAuth::Cookie && !self.0.team_signed_in.get() {
             self.0.team_signed_in.set(super::team_sync::sign_in(&settings, &remote).await.is_ok());
         }
@@ -456,7 +456,7 @@ impl Live {
     /// masked password stands for the stored one.
     pub async fn test_team_sync(&self, mut settings: super::team_sync::SyncSettings) -> Result<String, (String, bool)> {
         self.fill_password(&mut settings).await;
-        let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+        let remote = team_remote(&settings);
         super::team_sync::check(&settings, &remote, &origin()).await.map_err(|p| {
             let missing = matches!(p, super::team_sync::ConnectionProblem::MissingDatabase { .. });
             (p.to_string(), missing)
@@ -466,7 +466,7 @@ impl Live {
     /// "Create the database".
     pub async fn create_team_database(&self, mut settings: super::team_sync::SyncSettings) -> Result<String, String> {
         self.fill_password(&mut settings).await;
-        let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+        let remote = team_remote(&settings);
         super::team_sync::create_database(&settings, &remote).await
     }
 
@@ -570,7 +570,7 @@ impl Live {
     /// Sends an action to the device running the team's clock as a command document, and waits
     /// a few seconds for its answer (then takes its change in at once).
     async fn forward(&self, input: Input, settings: super::team_sync::SyncSettings, from: String) -> Reply {
-        let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+        let remote = team_remote(&settings);
         let id = format!("{}{}", super::team_clock::COMMAND_PREFIX, uuid::Uuid::new_v4());
         let doc = super::team_clock::command_doc(&input, &from, &settings.device, clock::now());
         if let Err(e) = remote.put_doc(&id, &doc).await {
@@ -642,7 +642,7 @@ impl Live {
         // device before this one sent (it closed before publishing) is not sent again.
         let (sends, elsewhere) = match team {
             Some((settings, me)) if !sends.is_empty() => {
-                let remote = crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(&settings), &settings.database_url());
+                let remote = team_remote(&settings);
                 let routes: Vec<(String, usize)> = sends.iter().map(|d| (d.key.clone(), d.route)).collect();
                 let claims = super::team_clock::claim_sends(&remote, &me, &settings.device, &routes, now).await;
                 let mut send = Vec::new();
@@ -1211,6 +1211,11 @@ fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
         retrospectives: driver.retrospectives().values().cloned().collect(),
         team: driver.team_view().clone(),
     }
+}
+
+/// The team's database, as Settings → Team sync names it.
+fn team_remote(settings: &super::team_sync::SyncSettings) -> crate::sync::HttpDb<crate::adapters::couch::Fetch> {
+    crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(settings), &settings.database_url())
 }
 
 /// The app's address, for links in pages.

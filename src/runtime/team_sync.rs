@@ -263,10 +263,8 @@ fn kind_of(store: &str) -> Option<(ConfigKind, usize)> {
     })
 }
 
-/// The rule order applies once every rule it names is saved.
-fn order_after_saves() -> usize {
-    8
-}
+/// The rule order applies once every rule it names is saved (after the default policy's 7).
+const RULE_ORDER_AFTER: usize = 8;
 
 /// What to apply, in an order that lets references resolve: saves from people to rules, then the
 /// default policy, then removals from rules back to people.
@@ -290,7 +288,7 @@ pub fn changes_to_apply(world: &World, state: &SyncState) -> Vec<Apply> {
         if id == RULE_ORDER_DOC {
             let order = body.as_ref().and_then(|b| b.get("value")).and_then(Value::as_array);
             let order = order.map(|ids| ids.iter().filter_map(Value::as_str).map(RuleId::from).collect()).unwrap_or_default();
-            saves.push((order_after_saves(), Apply::RuleOrder(id.clone(), order)));
+            saves.push((RULE_ORDER_AFTER, Apply::RuleOrder(id.clone(), order)));
             continue;
         }
         if id == DEFAULT_POLICY_DOC {

@@ -18,7 +18,10 @@ fn is_phone() -> bool {
 pub fn ClockBadge() -> impl IntoView {
     let state = expect_context::<AppState>();
     let phone = is_phone();
-    let team_follows = move || state.team.with(|t| t.settings.enabled && t.clock.as_ref().is_some_and(|c| *c != Standing::Mine));
+    // As the runtime decides it: with team sync on, this device runs a clock only while the
+    // last round found the lease its own (or it held it and the database went away).
+    let team_follows = move || state.team.with(|t| t.settings.enabled && t.clock != Some(Standing::Mine));
+    let team_known = move || state.team.with(|t| t.clock.is_some());
     let view_state = move || {
         let Some(status) = state.clock.get() else {
             return ("starting", "Starting the clock…".to_string());
@@ -42,7 +45,8 @@ pub fn ClockBadge() -> impl IntoView {
             }
             // With team sync, another device runs the team's clock: this tab only keeps this
             // device in step with it.
-            Role::Leader if team_follows() => ("here", "Synced here with the team's clock".to_string()),
+            Role::Leader if team_follows() && team_known() => ("here", "Synced here with the team's clock".to_string()),
+            Role::Leader if team_follows() => ("starting", "No clock runs here until the team's database answers".to_string()),
             Role::Leader => match status.caught_up {
                 Some(late) if late > chrono::Duration::seconds(60) => {
                     ("here", format!("Clock running here — caught up; steps fired {} late: this tab was asleep", span(late)))
