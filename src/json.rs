@@ -1,6 +1,9 @@
-//! Every typed read of JSON in Piket goes through here, and through one deserializer: the text is
-//! parsed into a [`serde_json::Value`] first, then read as the type with
-//! [`serde_path_to_error`] so that a problem names its place (`levels[2].ack_timeout: …`).
+//! Every typed read of JSON in Piket goes through here: the text is parsed into a
+//! [`serde_json::Value`] first, then read as the type. What people type or bring (files, pasted
+//! alerts, forms) is read with [`serde_path_to_error`] so that a problem names its place
+//! (`levels[2].ack_timeout: …`); what Piket wrote itself (stored rows, settings, its tabs'
+//! messages) is read straight from the `Value` ([`stored_from_value`]), which is all the first
+//! screen's module needs.
 //!
 //! Why one deserializer: serde generates each type's reading code once per deserializer it is read
 //! with. Reading the same records from text, from a `Value`, through path tracking and from
@@ -57,6 +60,27 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, PathError> {
     })
 }
 
+/// Reads a `value` Piket wrote itself (a stored record, a setting, a message between its own tabs
+/// or from its service worker) as a `T`, without tracking the path. Such data is read on every
+/// start and fails only when storage was damaged, so the error names the record (the caller adds
+/// it) and what is wrong, not the field. Path tracking is kept for what people type and the files
+/// they bring ([`from_value`]); the startup path then carries no `serde_path_to_error` code, which
+/// is about a quarter of the first screen's serde code in the wasm bundle.
+pub fn stored_from_value<T: DeserializeOwned>(value: Value) -> Result<T, PathError> {
+    T::deserialize(value).map_err(|e| PathError { path: String::new(), message: e.to_string(), syntax: false })
+}
+
+/// Like [`stored_from_value`], from UTF-8 bytes.
+pub fn stored_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PathError> {
+    let value = serde_json::from_slice::<Value>(bytes).map_err(|e| PathError { path: String::new(), message: e.to_string(), syntax: true })?;
+    stored_from_value(value)
+}
+
+/// Like [`stored_from_value`], from text.
+pub fn stored_from_str<T: DeserializeOwned>(text: &str) -> Result<T, PathError> {
+    stored_from_value(parse(text)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +94,16 @@ mod tests {
     #[derive(Debug, Deserialize, PartialEq)]
     struct Policy {
         levels: Vec<Level>,
+    }
+
+    #[test]
+    fn stored_reads_agree_with_tracked_ones_and_still_say_what_is_wrong() {
+        let good = r#"{"levels": [{"minutes": 5}]}"#;
+        assert_eq!(stored_from_str::<Policy>(good).unwrap(), from_str::<Policy>(good).unwrap());
+        let err = stored_from_str::<Policy>(r#"{"levels": [{"minutes": "soon"}]}"#).unwrap_err();
+        assert!(err.message.contains("invalid type") && err.message.contains("soon"), "{err}");
+        assert!(!err.syntax);
+        assert!(stored_from_str::<Policy>("{").unwrap_err().syntax);
     }
 
     #[test]

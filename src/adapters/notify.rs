@@ -102,7 +102,7 @@ pub enum WorkerMessage {
 /// Calls `on_message` for every message the service worker posts to this page.
 pub fn on_worker_message(on_message: Rc<dyn Fn(WorkerMessage)>) {
     let cb = Closure::<dyn FnMut(String)>::new(move |text: String| {
-        if let Ok(message) = crate::json::from_str(&text) {
+        if let Ok(message) = crate::json::stored_from_str(&text) {
             on_message(message);
         }
     });

@@ -196,7 +196,7 @@ pub fn verify(key: &TeamKey, text: &str, at: DateTime<Utc>) -> Result<Verified, 
         return Err(TokenError::Forged { id: sig.to_string() });
     }
     let json = B64.decode(payload).map_err(|_| TokenError::Malformed)?;
-    let claims: Claims = crate::json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+    let claims: Claims = crate::json::stored_from_slice(&json).map_err(|_| TokenError::Malformed)?;
     if claims.v != 1 {
         return Err(TokenError::Malformed);
     }
@@ -245,7 +245,7 @@ pub fn read_confirmation(text: &str, confirm_key_b64: &str) -> Option<Confirmati
     let mut mac = HmacSha256::new_from_slice(&key).ok()?;
     mac.update(payload.as_bytes());
     mac.verify_slice(&B64.decode(mac_b64).ok()?).ok()?;
-    crate::json::from_slice(&B64.decode(payload).ok()?).ok()
+    crate::json::stored_from_slice(&B64.decode(payload).ok()?).ok()
 }
 
 /// A fresh reply topic: `piket-` and 128 random bits as 32 hex digits.

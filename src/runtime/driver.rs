@@ -237,12 +237,12 @@ impl<S: Store> Driver<S> {
     async fn read(store: &S) -> Result<Loaded, ActionError> {
         let stored_settings = store.list::<Setting>().await?;
         let setting = |key: &str| stored_settings.iter().find(|s| s.id == key).map(|s| s.value.value.clone());
-        let settings: WorldSettings = setting(WORLD_SETTINGS).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
-        let delivery: DeliverySettings = setting(DELIVERY_SETTINGS).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
-        let reply: ReplySettings = setting(REPLY_SETTINGS).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
-        let reply_state: ReplyState = setting(REPLY_STATE).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
-        let team_sync: SyncSettings = setting(team_sync::SYNC_SETTINGS).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
-        let team_state: SyncState = setting(team_sync::SYNC_STATE).and_then(|v| crate::json::from_value(v).ok()).unwrap_or_default();
+        let settings: WorldSettings = setting(WORLD_SETTINGS).and_then(|v| crate::json::stored_from_value(v).ok()).unwrap_or_default();
+        let delivery: DeliverySettings = setting(DELIVERY_SETTINGS).and_then(|v| crate::json::stored_from_value(v).ok()).unwrap_or_default();
+        let reply: ReplySettings = setting(REPLY_SETTINGS).and_then(|v| crate::json::stored_from_value(v).ok()).unwrap_or_default();
+        let reply_state: ReplyState = setting(REPLY_STATE).and_then(|v| crate::json::stored_from_value(v).ok()).unwrap_or_default();
+        let team_sync: SyncSettings = setting(team_sync::SYNC_SETTINGS).and_then(|v| crate::json::stored_from_value(v).ok()).unwrap_or_default();
+        let team_state: SyncState = setting(team_sync::SYNC_STATE).and_then(|v| crate::json::stored_from_value(v).ok()).unwrap_or_default();
         let team_view = team_sync::view(&team_sync, &team_state);
         let mut world = World {
             people: values(store.list::<Person>().await?),

@@ -61,7 +61,7 @@ pub fn routes_for(delivery: &Delivery, now: DateTime<Utc>) -> Vec<RouteState> {
 
 /// How a channel record is delivered to. `Err` says what is wrong with its settings.
 pub fn channel_config(channel: &Channel) -> Result<ChannelConfig, String> {
-    let kind: ChannelKind = crate::json::from_value(serde_json::Value::String(channel.kind.clone()))
+    let kind: ChannelKind = crate::json::stored_from_value(serde_json::Value::String(channel.kind.clone()))
         .map_err(|_| format!("kind: “{}” is not one of ntfy, slack, teams, discord, generic", channel.kind))?;
     let config = ChannelConfig {
         kind,

@@ -191,7 +191,7 @@ pub(super) fn unpack(text: &str) -> Result<Vec<HistoryDigest>, String> {
     let (_, texts, packed): (u8, Vec<String>, Vec<Packed>) = postcard::from_bytes(&bytes).map_err(|e| format!("history digests could not be unpacked: {e}"))?;
     let policies = texts
         .iter()
-        .map(|text| crate::json::from_str::<EscalationPolicy>(text).map(Arc::new).map_err(|e| format!("a history digest's policy: {e}")))
+        .map(|text| crate::json::stored_from_str::<EscalationPolicy>(text).map(Arc::new).map_err(|e| format!("a history digest's policy: {e}")))
         .collect::<Result<Vec<_>, String>>()?;
     packed.into_iter().map(|p| unpacked(p, &policies)).collect()
 }

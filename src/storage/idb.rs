@@ -170,9 +170,9 @@ fn envelope_of<T: serde::de::DeserializeOwned>(store_name: &str, row: Value) -> 
     let Some(Value::String(id)) = row.remove("id") else { return Err(StoreError::Corrupt(format!("{store_name}: a row without an id"))) };
     let corrupt = |e: crate::json::PathError| StoreError::Corrupt(format!("{store_name}/{id}: {e}"));
     let rev = row.get("rev").and_then(Value::as_u64).ok_or_else(|| StoreError::Corrupt(format!("{store_name}/{id}: no revision")))?;
-    let updated_at: DateTime<Utc> = crate::json::from_value(row.remove("updated_at").unwrap_or(Value::Null)).map_err(corrupt)?;
+    let updated_at: DateTime<Utc> = crate::json::stored_from_value(row.remove("updated_at").unwrap_or(Value::Null)).map_err(corrupt)?;
     // A stored `null` reads back as no field at all (IndexedDB keeps it as `undefined`).
-    let value = crate::json::from_value(row.remove("value").unwrap_or(Value::Null)).map_err(corrupt)?;
+    let value = crate::json::stored_from_value(row.remove("value").unwrap_or(Value::Null)).map_err(corrupt)?;
     Ok(Envelope { id, rev, updated_at, value })
 }
 
@@ -284,7 +284,7 @@ impl Store for IdbStore {
 
     async fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
         let rows = self.all_rows(JOURNAL).await?;
-        rows.into_iter().map(|row| crate::json::from_value(row).map_err(|e| StoreError::Corrupt(format!("{JOURNAL}: {e}")))).collect()
+        rows.into_iter().map(|row| crate::json::stored_from_value(row).map_err(|e| StoreError::Corrupt(format!("{JOURNAL}: {e}")))).collect()
     }
 
     async fn page<T: Record>(&self, after: Option<&str>, limit: usize) -> Result<Vec<Envelope<T>>, StoreError> {

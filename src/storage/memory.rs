@@ -102,6 +102,6 @@ impl Store for MemoryStore {
 }
 
 fn typed<T: Record>(e: &Envelope<serde_json::Value>) -> Result<Envelope<T>, StoreError> {
-    let value = crate::json::from_value(e.value.clone()).map_err(|err| StoreError::Corrupt(format!("{}/{}: {err}", T::STORE, e.id)))?;
+    let value = crate::json::stored_from_value(e.value.clone()).map_err(|err| StoreError::Corrupt(format!("{}/{}: {err}", T::STORE, e.id)))?;
     Ok(Envelope { id: e.id.clone(), rev: e.rev, updated_at: e.updated_at, value })
 }

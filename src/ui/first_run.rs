@@ -54,11 +54,11 @@ impl ExampleTeam {
     /// Reads the embedded file; the people, rotation and policy live in `time_zone` (the browser's),
     /// so the rotation hands off at 09:00 where the newcomer is.
     fn read(time_zone: &str) -> Result<ExampleTeam, String> {
-        let file: BackupFile = crate::json::from_str(EXAMPLE_TEAM).map_err(|e| e.to_string())?;
+        let file: BackupFile = crate::json::stored_from_str(EXAMPLE_TEAM).map_err(|e| e.to_string())?;
         fn store<T: DeserializeOwned>(file: &BackupFile, name: &str) -> Result<Vec<T>, String> {
             file.stores
                 .get(name)
-                .map(|rows| rows.iter().map(|r| crate::json::from_value(r.value.clone()).map_err(|e| format!("{name}: {e}"))).collect())
+                .map(|rows| rows.iter().map(|r| crate::json::stored_from_value(r.value.clone()).map_err(|e| format!("{name}: {e}"))).collect())
                 .unwrap_or_else(|| Ok(Vec::new()))
         }
         let mut team = ExampleTeam {
