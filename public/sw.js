@@ -11,6 +11,13 @@ async function cacheShell() {
   // Trunk names the script, wasm and stylesheet by content hash; cache whatever index.html links.
   const assets = new Set(["/icon.svg", "/icon-192.png", "/icon-512.png", "/manifest.webmanifest", "/clock-worker.js"]);
   for (const match of html.matchAll(/(?:href|src)="(\/[^"]+)"/g)) assets.add(match[1]);
+  // The screens' lazily loaded modules, named by the split loader the page preloads, so that
+  // every screen opens offline after the first visit.
+  for (const url of [...assets].filter((a) => /\/lazy-[0-9a-f]+\/loader\.js$/.test(a))) {
+    const dir = url.slice(0, url.lastIndexOf("/") + 1);
+    const loader = await fetch(url).then((r) => (r.ok ? r.text() : "")).catch(() => "");
+    for (const m of loader.matchAll(/"\.\/([\w.-]+\.wasm)"/g)) assets.add(dir + m[1]);
+  }
   await Promise.all([...assets].map((url) => cache.add(url).catch(() => undefined)));
 }
 

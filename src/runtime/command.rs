@@ -258,6 +258,14 @@ pub struct Done {
 pub type Reply = Result<Done, Refusal>;
 
 /// Runs one command. The driver is taken and given back because a restore replaces it.
+/// An incident action (open, acknowledge, resolve, …): the command of the 3 a.m. path, apart from
+/// the configuration commands of [`execute`], whose code the web app loads only when one is run.
+pub async fn dispatch<S: Store>(mut driver: Driver<S>, input: Input, now: DateTime<Utc>) -> (Driver<S>, Reply) {
+    let id = input.incident_id().map(IncidentId::to_string);
+    let reply = driver.dispatch(now, input).await.map(|_| Done { message: "Done.".into(), id });
+    (driver, reply.map_err(Refusal::from))
+}
+
 pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: DateTime<Utc>) -> (Driver<S>, Reply) {
     let reply = match command {
         Command::Restore { file } => {
@@ -270,10 +278,7 @@ pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: Dat
                 Err((d, e)) => (d, Err(e.into())),
             };
         }
-        Command::Dispatch { input } => {
-            let id = input.incident_id().map(IncidentId::to_string);
-            driver.dispatch(now, input).await.map(|_| Done { message: "Done.".into(), id })
-        }
+        Command::Dispatch { input } => return dispatch(driver, input, now).await,
         Command::Save { item } => save(&mut driver, item, now).await,
         Command::Remove { kind, id } => remove(&mut driver, kind, &id, now).await.map(|_| Done { message: "Removed.".into(), id: Some(id) }),
         Command::SetDefaultPolicy { policy } => driver.set_default_policy(policy, now).await.map(|_| Done { message: "Default policy set.".into(), id: None }),

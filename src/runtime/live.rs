@@ -157,12 +157,15 @@ pub enum ReplyLink {
     },
 }
 
+/// What tabs of this browser tell each other. A `Command` travels as JSON: the clock's tab reads
+/// an incident action itself, any other command in the configuration module (`execute_posted`),
+/// so reading commands costs the first screen's module nothing.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum Message {
     Heartbeat { tab: String },
     Changed { tab: String },
-    Command { tab: String, id: u64, command: Command },
+    Command { tab: String, id: u64, command: serde_json::Value },
     Reply { to: String, id: u64, reply: Reply },
 }
 
@@ -406,7 +409,13 @@ impl Live {
         }
         let before = driver.team_view().clone();
         let ran_clock = driver.team_role().runs_clock();
-        let (driver, result) = super::team_sync::round(driver, &remote, &uuid::Uuid::new_v4().to_string(), clock::now()).await;
+        // The round's code is its own lazily loaded module (see `team_round_loaded`): fetch it
+        // first, so that a failed fetch keeps the driver here and retries later.
+        if preload_team_round().await.is_err() {
+            *guard = Some(driver);
+            return TEAM_SYNC_RETRY_MS;
+        }
+        let (driver, result) = team_round_loaded(driver, remote, uuid::Uuid::new_v4().to_string(), clock::now()).await;
         let runs_clock = driver.team_role().runs_clock();
         let applied = result.as_ref().is_ok_and(|r| r.applied + r.adopted + r.answered > 0);
         let answered = result.as_ref().is_ok_and(|r| r.answered > 0);
@@ -517,7 +526,7 @@ impl Live {
         self.0.next_id.set(id + 1);
         let (tx, rx) = oneshot::channel();
         self.0.waiting.borrow_mut().insert(id, tx);
-        self.post(&Message::Command { tab: self.0.tab.clone(), id, command: command.clone() });
+        self.post(&Message::Command { tab: self.0.tab.clone(), id, command: serde_json::to_value(&command).expect("commands serialize") });
         let timeout = gloo_timers::future::TimeoutFuture::new(REPLY_TIMEOUT_MS);
         futures::pin_mut!(timeout);
         match futures::future::select(rx, timeout).await {
@@ -534,6 +543,24 @@ impl Live {
         }
     }
 
+    /// A command another tab posted, still as JSON (see [`Message::Command`]).
+    async fn execute_posted(&self, mut posted: serde_json::Value) -> Reply {
+        let unreadable = |e: String| Err(Refusal::new(Cause::Refused, format!("Another tab sent a command this one cannot read ({e}); nothing was changed.")));
+        if posted.get("command").and_then(serde_json::Value::as_str) == Some("dispatch") {
+            return match crate::json::stored_from_value::<Input>(posted["input"].take()) {
+                Ok(input) => self.execute_here(Command::Dispatch { input }).await,
+                Err(e) => unreadable(e.to_string()),
+            };
+        }
+        if preload_configure().await.is_err() {
+            return Err(Refusal::new(Cause::Refused, CONFIGURE_NOT_LOADED));
+        }
+        match read_command_loaded(posted).await {
+            Ok(command) => self.execute_here(command).await,
+            Err(e) => unreadable(e),
+        }
+    }
+
     async fn execute_here(&self, command: Command) -> Reply {
         let mut guard = self.0.driver.lock().await;
         let Some(driver) = guard.take() else {
@@ -547,7 +574,17 @@ impl Live {
             drop(guard);
             return self.forward(input.clone(), settings, from).await;
         }
-        let (driver, reply) = execute(driver, command, clock::now()).await;
+        let (driver, reply) = match command {
+            Command::Dispatch { input } => super::command::dispatch(driver, input, clock::now()).await,
+            command => {
+                // Configuration commands' code is its own lazily loaded module.
+                if preload_configure().await.is_err() {
+                    *guard = Some(driver);
+                    return Err(Refusal::new(Cause::Refused, CONFIGURE_NOT_LOADED));
+                }
+                configure_loaded(driver, command, clock::now()).await
+            }
+        };
         if reply.as_ref().is_err_and(Refusal::fenced) {
             *guard = Some(driver);
             drop(guard);
@@ -816,7 +853,7 @@ impl Live {
     }
 
     fn on_message(&self, text: &str) {
-        let Ok(message) = crate::json::from_str::<Message>(text) else { return };
+        let Ok(message) = crate::json::stored_from_str::<Message>(text) else { return };
         match message {
             Message::Heartbeat { tab } if tab != self.0.tab => {
                 self.0.last_heartbeat.set(Some(js_sys::Date::now()));
@@ -828,7 +865,7 @@ impl Live {
             Message::Command { tab, id, command } if self.0.role.get() == Role::Leader => {
                 let this = self.clone();
                 spawn_local(async move {
-                    let reply = this.execute_here(command).await;
+                    let reply = this.execute_posted(command).await;
                     this.post(&Message::Reply { to: tab, id, reply });
                 });
             }
@@ -1214,6 +1251,118 @@ fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
 }
 
 /// The team's database, as Settings → Team sync names it.
+/// One team-sync round ([`super::team_sync::round`]), as a split point: a device without team sync
+/// never downloads the code of replication, incident exchange and the lease. Without
+/// `--cfg piket_split` it is an ordinary call.
+#[cfg(piket_split)]
+#[leptos::wasm_split::wasm_split(
+    team_sync,
+    wasm_split_path = ::leptos::wasm_split,
+    preload(preload_team_round),
+    fallible,
+    return_wrapper(let future = _; { Ok(future?.await) } -> Result<TeamRoundOutput, leptos::wasm_split::SplitLoaderError>)
+)]
+#[allow(clippy::type_complexity)]
+fn team_round_split(
+    driver: Driver<IdbStore>,
+    remote: crate::sync::HttpDb<crate::adapters::couch::Fetch>,
+    device: String,
+    now: DateTime<Utc>,
+) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = TeamRoundOutput>>>, leptos::wasm_split::SplitLoaderError> {
+    Ok(Box::pin(async move { super::team_sync::round(driver, &remote, &device, now).await }))
+}
+
+/// Called only after [`preload_team_round`] succeeded, when the module is in (a loaded module
+/// stays loaded), so the load inside cannot fail.
+#[cfg(piket_split)]
+async fn team_round_loaded(
+    driver: Driver<IdbStore>,
+    remote: crate::sync::HttpDb<crate::adapters::couch::Fetch>,
+    device: String,
+    now: DateTime<Utc>,
+) -> TeamRoundOutput {
+    match team_round_split(driver, remote, device, now).await {
+        Ok(out) => out,
+        Err(e) => unreachable!("the team-sync module was loaded before the round: {e}"),
+    }
+}
+
+#[cfg(not(piket_split))]
+async fn team_round_loaded(
+    driver: Driver<IdbStore>,
+    remote: crate::sync::HttpDb<crate::adapters::couch::Fetch>,
+    device: String,
+    now: DateTime<Utc>,
+) -> TeamRoundOutput {
+    super::team_sync::round(driver, &remote, &device, now).await
+}
+
+#[cfg(not(piket_split))]
+async fn preload_team_round() -> Result<(), ()> {
+    Ok(())
+}
+
+/// Every command but an incident action ([`super::command::execute`]), as a split point: saving a
+/// policy, a restore, the settings. Same pattern as [`team_round_loaded`].
+#[cfg(piket_split)]
+#[leptos::wasm_split::wasm_split(
+    configure,
+    wasm_split_path = ::leptos::wasm_split,
+    preload(preload_configure),
+    fallible,
+    return_wrapper(let future = _; { Ok(future?.await) } -> Result<(Driver<IdbStore>, Reply), leptos::wasm_split::SplitLoaderError>)
+)]
+#[allow(clippy::type_complexity)]
+fn configure_split(
+    driver: Driver<IdbStore>,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = (Driver<IdbStore>, Reply)>>>, leptos::wasm_split::SplitLoaderError> {
+    Ok(Box::pin(execute(driver, command, now)))
+}
+
+/// A posted command read as a [`Command`]: in the configuration module, beside the code that
+/// runs it.
+#[cfg(piket_split)]
+#[leptos::wasm_split::wasm_split(configure, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn read_command_split(posted: serde_json::Value) -> Result<Result<Command, String>, leptos::wasm_split::SplitLoaderError> {
+    Ok(crate::json::stored_from_value::<Command>(posted).map_err(|e| e.to_string()))
+}
+
+/// Called only after [`preload_configure`] succeeded.
+#[cfg(piket_split)]
+async fn read_command_loaded(posted: serde_json::Value) -> Result<Command, String> {
+    read_command_split(posted).await.unwrap_or_else(|e| unreachable!("the configuration module was loaded before the command: {e}"))
+}
+
+#[cfg(not(piket_split))]
+async fn read_command_loaded(posted: serde_json::Value) -> Result<Command, String> {
+    crate::json::stored_from_value::<Command>(posted).map_err(|e| e.to_string())
+}
+
+const CONFIGURE_NOT_LOADED: &str = "This change could not be made: its code did not load (check the connection). Nothing was changed.";
+
+/// Called only after [`preload_configure`] succeeded.
+#[cfg(piket_split)]
+async fn configure_loaded(driver: Driver<IdbStore>, command: Command, now: DateTime<Utc>) -> (Driver<IdbStore>, Reply) {
+    match configure_split(driver, command, now).await {
+        Ok(out) => out,
+        Err(e) => unreachable!("the configuration module was loaded before the command: {e}"),
+    }
+}
+
+#[cfg(not(piket_split))]
+async fn configure_loaded(driver: Driver<IdbStore>, command: Command, now: DateTime<Utc>) -> (Driver<IdbStore>, Reply) {
+    execute(driver, command, now).await
+}
+
+#[cfg(not(piket_split))]
+async fn preload_configure() -> Result<(), ()> {
+    Ok(())
+}
+
+type TeamRoundOutput = (Driver<IdbStore>, Result<super::team_sync::Round, crate::sync::SyncError>);
+
 fn team_remote(settings: &super::team_sync::SyncSettings) -> crate::sync::HttpDb<crate::adapters::couch::Fetch> {
     crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(settings), &settings.database_url())
 }

@@ -12,6 +12,7 @@ mod editor;
 pub(crate) mod first_run;
 mod incidents;
 mod lab;
+mod lazy;
 pub(crate) mod nav;
 mod people;
 mod placeholder;
@@ -39,6 +40,7 @@ pub fn start() {
         loading.remove();
     }
     leptos::mount::mount_to_body(App);
+    lazy::preload_all();
     if query_flag("crash-test") {
         // A drill: what Piket does if it ever stops (the recovery page). Documented in README.
         panic!("crash test requested with ?crash-test=1");
@@ -107,19 +109,19 @@ fn App() -> impl IntoView {
         <main id="main">
             {move || match screen.get().0 {
                 Screen::Incidents => view! { <incidents::IncidentList/> }.into_any(),
-                Screen::NewIncident => view! { <incidents::NewIncident/> }.into_any(),
-                Screen::Incident => view! { <incidents::IncidentPage/> }.into_any(),
-                Screen::Policies => view! { <policies::PoliciesScreen/> }.into_any(),
-                Screen::Policy => view! { <policies::PolicyEditorScreen/> }.into_any(),
-                Screen::Schedules => view! { <schedules::SchedulesScreen/> }.into_any(),
-                Screen::Schedule => view! { <schedules::ScheduleEditorScreen/> }.into_any(),
-                Screen::Teams => view! { <teams::TeamsScreen/> }.into_any(),
-                Screen::Rules => view! { <rules::RulesScreen/> }.into_any(),
-                Screen::People => view! { <people::PeopleScreen/> }.into_any(),
-                Screen::Channels => view! { <channels::ChannelsScreen/> }.into_any(),
-                Screen::Reports => view! { <reports::ReportsScreen/> }.into_any(),
-                Screen::Lab => view! { <lab::LabScreen/> }.into_any(),
-                Screen::Settings => view! { <settings::SettingsScreen/> }.into_any(),
+                Screen::NewIncident => lazy::deferred(lazy::new_incident),
+                Screen::Incident => lazy::deferred(lazy::incident),
+                Screen::Policies => lazy::deferred(lazy::policies),
+                Screen::Policy => lazy::deferred(lazy::policy),
+                Screen::Schedules => lazy::deferred(lazy::schedules),
+                Screen::Schedule => lazy::deferred(lazy::schedule),
+                Screen::Teams => lazy::deferred(lazy::teams),
+                Screen::Rules => lazy::deferred(lazy::rules),
+                Screen::People => lazy::deferred(lazy::people),
+                Screen::Channels => lazy::deferred(lazy::channels),
+                Screen::Reports => lazy::deferred(lazy::reports),
+                Screen::Lab => lazy::deferred(lazy::lab),
+                Screen::Settings => lazy::deferred(lazy::settings),
                 Screen::NotFound => view! { <placeholder::NotFound/> }.into_any(),
             }}
         </main>

@@ -8,6 +8,8 @@
 //!
 //! Tool versions live in `Trunk.toml` `[tools]`; the wasm-bindgen one is checked against Cargo.lock.
 
+mod split;
+
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,6 +32,8 @@ fn main() -> ExitCode {
         Some("test") => test(&root, &args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("size") => setup(&root, Needs::build()).and_then(|_| build_release(&root)).and_then(|_| size(&root)),
+        // Trunk's post-build hook (Trunk.toml), not a command for people.
+        Some("split") => split::split(&root),
         Some("bench-web") => setup(&root, Needs::all()).and_then(|_| bench_web()),
         _ => {
             eprintln!(
@@ -341,9 +345,16 @@ fn apt_install(packages: &[&str]) -> Result {
 
 fn build_release(root: &Path) -> Result {
     let started = Instant::now();
-    run(Command::new("trunk").args(["build", "--release"]).current_dir(root))?;
+    run(split_build(Command::new("trunk").args(["build", "--release"]).current_dir(root)))?;
     println!("xtask: release bundle in dist/ ({:.0} s)", started.elapsed().as_secs_f32());
     Ok(())
+}
+
+/// Trunk's release build with the screens' split points on (`--cfg piket_split`) and the
+/// relocations the splitter needs (`--emit-relocs`); Trunk's post-build hook (`cargo xtask split`)
+/// then splits. Set for the release profile only: the wasm tests build the same code unsplit.
+fn split_build(trunk: &mut Command) -> &mut Command {
+    trunk.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", "--cfg erase_components --cfg piket_split -Clink-args=--emit-relocs")
 }
 
 fn serve(root: &Path, args: &[String]) -> Result {
@@ -361,7 +372,9 @@ fn serve(root: &Path, args: &[String]) -> Result {
     println!("\nxtask: building the release bundle; Piket will be served at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n");
     // Trunk builds the release bundle into dist/, then serves it with the single-page fallback,
     // so deep links survive a reload.
-    run(Command::new("trunk").args(["serve", "--release", "--no-autoreload", "--address", "127.0.0.1", "--port", &port.to_string()]).current_dir(root))
+    run(split_build(&mut Command::new("trunk"))
+        .args(["serve", "--release", "--no-autoreload", "--address", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(root))
 }
 
 /// The first screen's budget: index.html and every wasm, JS and CSS file it names, brotli. A
@@ -401,12 +414,62 @@ fn first_screen(dist: &Path, page: &str) -> Result<Vec<Sized>> {
             names.push(dir.join(&file).to_string_lossy().into_owned());
         }
     }
+    // A script's static imports load with it (the split loader, `lazy-<hash>/loader.js`, is
+    // imported by the main script); the lazy modules it fetches later do not count.
+    let mut i = 0;
+    while i < names.len() {
+        if names[i].ends_with(".js") {
+            let script = fs::read_to_string(dist.join(&names[i])).map_err(|e| format!("{}: {e}", names[i]))?;
+            let here = Path::new(&names[i]).parent().unwrap_or(Path::new("")).to_path_buf();
+            for import in static_imports(&script) {
+                let path = normalise(&here.join(import));
+                if dist.join(&path).is_file() && !names.contains(&path) {
+                    names.push(path);
+                }
+            }
+        }
+        i += 1;
+    }
     names.sort();
     let mut files = vec![sized(dist, page)?];
     for name in names {
         files.push(sized(dist, &name)?);
     }
     Ok(files)
+}
+
+/// The relative module paths of a script's `import … from './x.js'` statements.
+fn static_imports(script: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in script.lines() {
+        let line = line.trim_start();
+        if !line.starts_with("import ") {
+            continue;
+        }
+        if let Some(rest) = line.split(" from ").nth(1) {
+            let quoted = rest.trim().trim_end_matches(';');
+            let path = quoted.trim_matches(|c| c == '\'' || c == '"');
+            if path.starts_with("./") || path.starts_with("../") {
+                found.push(path.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// `a/./b/../c` as `a/c`, with `/` separators (paths inside dist/).
+fn normalise(path: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
+        }
+    }
+    parts.join("/")
 }
 
 fn print_files(title: &str, files: &[Sized]) -> [usize; 3] {
@@ -718,6 +781,14 @@ fn count_before(text: &str, label: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scripts_static_imports_count_with_it() {
+        let glue = "import * as __wbg_star0 from './lazy-0123/loader.js';\nlet wasm;\nconst x = 'import y from \"./not.js\"';\nimport { initSync } from \"../piket-web-1.js\";";
+        assert_eq!(static_imports(glue), vec!["./lazy-0123/loader.js".to_string(), "../piket-web-1.js".to_string()]);
+        assert_eq!(normalise(Path::new("lazy-1/../piket-web-1.js")), "piket-web-1.js");
+        assert_eq!(normalise(Path::new("./lazy-1/loader.js")), "lazy-1/loader.js");
+    }
 
     #[test]
     fn counts_libtest_summaries() {
