@@ -59,16 +59,24 @@ where
     E: 'static,
 {
     let slot: RwSignal<Option<Result<AnyView, ()>>, LocalStorage> = RwSignal::new_local(None);
-    // The screen is built inside the task, so the task keeps this owner (the screens find the
-    // app's context through it) and ends with it when the screen is left first.
+    // The screen is built inside the task, under the owner this is called in (the screens find
+    // the app's context through it), and the task ends with it when the screen is left first.
+    // "Try again" runs in that owner too: under the button's own, the screen would be disposed
+    // as soon as it replaced the button.
+    let owner = Owner::current();
     let start = move || {
-        leptos::task::spawn_local_scoped_with_cancellation(async move {
+        let task = async move {
             let got = load().await.map_err(|_| ());
             let _ = slot.try_set(Some(got));
-        })
+        };
+        match &owner {
+            Some(owner) => owner.with(|| leptos::task::spawn_local_scoped_with_cancellation(task)),
+            None => leptos::task::spawn_local(task),
+        }
     };
     start();
     (move || {
+        let start = start.clone();
         slot.track();
         match slot.try_update_untracked(Option::take).flatten() {
             None => view! { <p class="muted screen-loading" role="status">"Loading…"</p> }.into_any(),

@@ -70,3 +70,47 @@ async fn a_throttled_phone_gets_the_first_screen_and_the_figure_is_printed() -> 
     host.stop();
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_screen_whose_code_cannot_be_fetched_says_so_and_opens_when_tried_again() -> Result {
+    // The first screen needs only the main module; every other screen's code is fetched when it
+    // first opens. The network fails in between: the screen says so and offers to try again.
+    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let host = StaticServer::start_refusing_lazy_modules(refuse.clone());
+    let b = Browser::start().await?;
+    b.driver.goto(format!("{}/", host.url)).await?;
+    b.driver.query(By::Css(".first-run, .incident-list, .empty-state")).wait(Duration::from_secs(30), Duration::from_millis(50)).first().await?;
+    let nav = |name: &str| By::XPath(format!("//nav[contains(@class,'app-nav')]//a[normalize-space()='{name}']"));
+    b.tap(&b.wait_for(nav("People")).await?).await?;
+    b.wait_text("main [role=alert]", |t| t.contains("could not be loaded") && t.contains("Check the connection")).await?;
+    assert!(b.driver.find_all(By::Css("main h1")).await?.is_empty(), "no half-drawn screen");
+
+    // Back online: the same screen opens on "Try again", and the others open too.
+    refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    b.tap(&b.wait_for(By::XPath("//main//button[normalize-space()='Try again']")).await?).await?;
+    if let Err(e) = b.wait_text("main h1", |t| t == "People").await {
+        let why = b.driver.find(By::Css(".recovery-why")).await?.text().await?;
+        return Err(format!("{e}: {why}").into());
+    }
+    for (link, title) in [("Policies", "Policies"), ("Schedules", "Schedules"), ("Settings", "Settings"), ("Lab", "Lab"), ("Reports", "Reports")] {
+        b.tap(&b.wait_for(nav(link)).await?).await?;
+        b.wait_text("main h1", |t| t == title).await?;
+    }
+    b.quit().await
+}
+
+#[test]
+fn the_bundle_has_its_404_copy_and_preloads_the_split_loader() {
+    // Static hosts that serve 404.html for unknown paths open the app on deep links; the split
+    // hook writes it last, after it added the loader's preload to index.html.
+    let dist = crate::support::dist();
+    let index = std::fs::read_to_string(dist.join("index.html")).expect("dist/index.html");
+    assert_eq!(std::fs::read_to_string(dist.join("404.html")).expect("dist/404.html"), index);
+    let loader = index
+        .split("rel=\"modulepreload\" href=\"/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.starts_with("lazy-") && href.ends_with("/loader.js"))
+        .expect("index.html preloads the split loader");
+    assert!(dist.join(loader).is_file(), "{loader} is in dist/");
+}

@@ -12,7 +12,7 @@ use thirtyfour::prelude::*;
 
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-fn dist() -> PathBuf {
+pub fn dist() -> PathBuf {
     let dir = PathBuf::from(std::env::var("PIKET_DIST").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/dist").into()));
     assert!(dir.join("index.html").exists(), "{} has no index.html: build the app first (`cargo xtask test` does)", dir.display());
     dir
@@ -139,16 +139,31 @@ impl StaticServer {
         Self::serve_with(false, true)
     }
 
+    /// Like [`StaticServer::start`], but answers 503 for the screens' lazily loaded modules
+    /// (`lazy-<hash>/*.wasm`) while `refuse` is set: the network fails between the first screen
+    /// and the next.
+    pub fn start_refusing_lazy_modules(refuse: std::sync::Arc<std::sync::atomic::AtomicBool>) -> StaticServer {
+        Self::serve_refusing(false, false, Some(refuse))
+    }
+
     fn serve(fallback: bool) -> StaticServer {
         Self::serve_with(fallback, false)
     }
 
     fn serve_with(fallback: bool, gzip: bool) -> StaticServer {
+        Self::serve_refusing(fallback, gzip, None)
+    }
+
+    fn serve_refusing(fallback: bool, gzip: bool, refuse: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> StaticServer {
         let root = dist();
         let server = MiniServer::start(
             0,
             std::sync::Arc::new(move |request: HttpRequest| {
                 let path = request.path.split(['?', '#']).next().unwrap_or("/").trim_start_matches('/').to_string();
+                let refused = refuse.as_ref().is_some_and(|r| r.load(std::sync::atomic::Ordering::SeqCst));
+                if refused && path.starts_with("lazy-") && path.ends_with(".wasm") {
+                    return HttpResponse { status: 503, headers: vec![("Content-Type".into(), "text/plain".into())], body: b"503 unavailable".to_vec() };
+                }
                 // A directory answers with its index.html, as every static host does (`/ack/`).
                 let file = if path.is_empty() {
                     Some(root.join("index.html"))

@@ -377,15 +377,11 @@ fn serve(root: &Path, args: &[String]) -> Result {
         .current_dir(root))
 }
 
-/// The first screen's budget: index.html and every wasm, JS and CSS file it names, brotli. A
-/// ratchet: lower it whenever the bundle shrinks, so that nothing grows it back unnoticed. (The
-/// goal is 450 KB; see README, Size.) Raised from 880 for Team sync's replication, settings and
-/// conflict screen (+64 KB), then to 947 for the team clock's lease and its header line
-/// (+4.2 KB, its body read by hand rather than through serde), then to 969 for the team's
-/// incidents (+21.8 KB: publishing and adopting incidents and their timeline entries, command
-/// documents and their answers, page claims; mostly the sync round's async state machine);
-/// lower it again as that is slimmed.
-const FIRST_LOAD_BUDGET_KB: f64 = 969.0;
+/// The first screen's budget: index.html and every wasm, JS and CSS file it names or its scripts
+/// import, brotli. A ratchet: lower it whenever the bundle shrinks, so that nothing grows it back
+/// unnoticed. (The goal is 450 KB; see README, Size.) It was 969 KB before the wasm was split
+/// into the first screen's module and lazily loaded ones (xtask/src/split.rs); 530.1 KB then.
+const FIRST_LOAD_BUDGET_KB: f64 = 531.0;
 /// Everything the phone's acknowledgement page loads, brotli.
 const ACK_BUDGET_KB: f64 = 60.0;
 
