@@ -257,7 +257,6 @@ pub struct Done {
 
 pub type Reply = Result<Done, Refusal>;
 
-/// Runs one command. The driver is taken and given back because a restore replaces it.
 /// An incident action (open, acknowledge, resolve, …): the command of the 3 a.m. path, apart from
 /// the configuration commands of [`execute`], whose code the web app loads only when one is run.
 pub async fn dispatch<S: Store>(mut driver: Driver<S>, input: Input, now: DateTime<Utc>) -> (Driver<S>, Reply) {
@@ -266,6 +265,7 @@ pub async fn dispatch<S: Store>(mut driver: Driver<S>, input: Input, now: DateTi
     (driver, reply.map_err(Refusal::from))
 }
 
+/// Runs one command. The driver is taken and given back because a restore replaces it.
 pub async fn execute<S: Store>(mut driver: Driver<S>, command: Command, now: DateTime<Utc>) -> (Driver<S>, Reply) {
     let reply = match command {
         Command::Restore { file } => {

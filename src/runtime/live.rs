@@ -1250,7 +1250,6 @@ fn snapshot(driver: &Driver<IdbStore>) -> Snapshot {
     }
 }
 
-/// The team's database, as Settings → Team sync names it.
 /// One team-sync round ([`super::team_sync::round`]), as a split point: a device without team sync
 /// never downloads the code of replication, incident exchange and the lease. Without
 /// `--cfg piket_split` it is an ordinary call.
@@ -1272,8 +1271,7 @@ fn team_round_split(
     Ok(Box::pin(async move { super::team_sync::round(driver, &remote, &device, now).await }))
 }
 
-/// Called only after [`preload_team_round`] succeeded, when the module is in (a loaded module
-/// stays loaded), so the load inside cannot fail.
+/// Called only after [`preload_team_round`] succeeded.
 #[cfg(piket_split)]
 async fn team_round_loaded(
     driver: Driver<IdbStore>,
@@ -1281,10 +1279,7 @@ async fn team_round_loaded(
     device: String,
     now: DateTime<Utc>,
 ) -> TeamRoundOutput {
-    match team_round_split(driver, remote, device, now).await {
-        Ok(out) => out,
-        Err(e) => unreachable!("the team-sync module was loaded before the round: {e}"),
-    }
+    after_preload(team_round_split(driver, remote, device, now).await)
 }
 
 #[cfg(not(piket_split))]
@@ -1313,7 +1308,7 @@ async fn preload_team_round() -> Result<(), ()> {
     return_wrapper(let future = _; { Ok(future?.await) } -> Result<(Driver<IdbStore>, Reply), leptos::wasm_split::SplitLoaderError>)
 )]
 #[allow(clippy::type_complexity)]
-fn configure_split(
+pub(crate) fn configure_split(
     driver: Driver<IdbStore>,
     command: Command,
     now: DateTime<Utc>,
@@ -1332,7 +1327,7 @@ fn read_command_split(posted: serde_json::Value) -> Result<Result<Command, Strin
 /// Called only after [`preload_configure`] succeeded.
 #[cfg(piket_split)]
 async fn read_command_loaded(posted: serde_json::Value) -> Result<Command, String> {
-    read_command_split(posted).await.unwrap_or_else(|e| unreachable!("the configuration module was loaded before the command: {e}"))
+    after_preload(read_command_split(posted).await)
 }
 
 #[cfg(not(piket_split))]
@@ -1345,10 +1340,7 @@ const CONFIGURE_NOT_LOADED: &str = "This change could not be made: its code did 
 /// Called only after [`preload_configure`] succeeded.
 #[cfg(piket_split)]
 async fn configure_loaded(driver: Driver<IdbStore>, command: Command, now: DateTime<Utc>) -> (Driver<IdbStore>, Reply) {
-    match configure_split(driver, command, now).await {
-        Ok(out) => out,
-        Err(e) => unreachable!("the configuration module was loaded before the command: {e}"),
-    }
+    after_preload(configure_split(driver, command, now).await)
 }
 
 #[cfg(not(piket_split))]
@@ -1357,12 +1349,20 @@ async fn configure_loaded(driver: Driver<IdbStore>, command: Command, now: DateT
 }
 
 #[cfg(not(piket_split))]
-async fn preload_configure() -> Result<(), ()> {
+pub(crate) async fn preload_configure() -> Result<(), ()> {
     Ok(())
 }
 
 type TeamRoundOutput = (Driver<IdbStore>, Result<super::team_sync::Round, crate::sync::SyncError>);
 
+/// The result of a split point called after its module's preload succeeded: a loaded module stays
+/// loaded, so the load inside cannot fail.
+#[cfg(piket_split)]
+fn after_preload<T>(called: Result<T, leptos::wasm_split::SplitLoaderError>) -> T {
+    called.unwrap_or_else(|e| unreachable!("a split module failed to load after its preload succeeded: {e}"))
+}
+
+/// The team's database, as Settings → Team sync names it.
 fn team_remote(settings: &super::team_sync::SyncSettings) -> crate::sync::HttpDb<crate::adapters::couch::Fetch> {
     crate::sync::HttpDb::new(crate::adapters::couch::Fetch::new(settings), &settings.database_url())
 }

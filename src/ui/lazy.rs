@@ -19,7 +19,7 @@ macro_rules! split_screen {
         #[::leptos::wasm_split::wasm_split(
             $module,
             wasm_split_path = ::leptos::wasm_split,
-            preload($preload),
+            preload(#[allow(dead_code)] $preload),
             fallible
         )]
         pub(crate) fn $load() -> Result<AnyView, ::leptos::wasm_split::SplitLoaderError> {
@@ -31,6 +31,7 @@ macro_rules! split_screen {
             Ok($view)
         }
         #[cfg(not(piket_split))]
+        #[allow(dead_code)]
         pub(crate) async fn $preload() -> Result<(), ()> {
             Ok(())
         }
@@ -100,12 +101,11 @@ pub(crate) fn preload_all() {
     leptos::task::spawn_local(async {
         // Let the first screen load its data and paint.
         gloo_timers::future::TimeoutFuture::new(3_000).await;
+        // One call per module (a list and its editor share one); then the configuration
+        // commands' module, which every save needs.
         let _ = preload_incidents().await;
-        let _ = preload_incident().await;
         let _ = preload_policies().await;
-        let _ = preload_policy().await;
         let _ = preload_schedules().await;
-        let _ = preload_schedule().await;
         let _ = preload_people().await;
         let _ = preload_teams().await;
         let _ = preload_rules().await;
@@ -113,5 +113,6 @@ pub(crate) fn preload_all() {
         let _ = preload_settings().await;
         let _ = preload_reports().await;
         let _ = preload_lab().await;
+        let _ = crate::runtime::live::preload_configure().await;
     });
 }

@@ -89,8 +89,12 @@ async fn a_screen_whose_code_cannot_be_fetched_says_so_and_opens_when_tried_agai
     refuse.store(false, std::sync::atomic::Ordering::SeqCst);
     b.tap(&b.wait_for(By::XPath("//main//button[normalize-space()='Try again']")).await?).await?;
     if let Err(e) = b.wait_text("main h1", |t| t == "People").await {
-        let why = b.driver.find(By::Css(".recovery-why")).await?.text().await?;
-        return Err(format!("{e}: {why}").into());
+        // Say why when the app stopped (the recovery page) rather than only that it did.
+        let why = match b.driver.find_all(By::Css(".recovery-why")).await?.first() {
+            Some(el) => el.text().await?,
+            None => String::new(),
+        };
+        return Err(format!("{e} {why}").into());
     }
     for (link, title) in [("Policies", "Policies"), ("Schedules", "Schedules"), ("Settings", "Settings"), ("Lab", "Lab"), ("Reports", "Reports")] {
         b.tap(&b.wait_for(nav(link)).await?).await?;

@@ -353,9 +353,12 @@ fn build_release(root: &Path) -> Result {
 /// Trunk's release build with the screens' split points on (`--cfg piket_split`) and the
 /// relocations the splitter needs (`--emit-relocs`); Trunk's post-build hook (`cargo xtask split`)
 /// then splits. Set for the release profile only: the wasm tests build the same code unsplit.
+/// The variable replaces `.cargo/config.toml`'s wasm rustflags, so it repeats them (a test checks).
 fn split_build(trunk: &mut Command) -> &mut Command {
-    trunk.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", "--cfg erase_components --cfg piket_split -Clink-args=--emit-relocs")
+    trunk.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", SPLIT_RUSTFLAGS)
 }
+
+const SPLIT_RUSTFLAGS: &str = "--cfg erase_components --cfg piket_split -Clink-args=--emit-relocs";
 
 fn serve(root: &Path, args: &[String]) -> Result {
     let mut port: u16 = 8080;
@@ -777,6 +780,15 @@ fn count_before(text: &str, label: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_split_build_keeps_every_wasm_rustflag_of_the_cargo_config() {
+        let config = fs::read_to_string(project_root().join(".cargo/config.toml")).unwrap();
+        let line = config.lines().find(|l| l.trim_start().starts_with("rustflags")).expect("wasm rustflags in .cargo/config.toml");
+        let flags: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+        assert!(!flags.is_empty(), "{line}");
+        assert!(SPLIT_RUSTFLAGS.contains(&flags.join(" ")), "{SPLIT_RUSTFLAGS:?} lacks {flags:?}");
+    }
 
     #[test]
     fn a_scripts_static_imports_count_with_it() {
