@@ -19,7 +19,7 @@ fn window(days: &str, from: &str, to: &str) -> TimeWindow {
 }
 
 fn chicago() -> Zone {
-    Zone(chrono_tz::America::Chicago)
+    Zone("America/Chicago".parse().unwrap())
 }
 
 /// Every minute in `[start, start + span)` where `open` differs from the minute before.

@@ -7,6 +7,7 @@
 //!
 //! Layout:
 //! - [`time`]: minutes, zones, wall-clock windows, the DST rule.
+//! - [`tz`]: the IANA time zone database (names, offsets, abbreviations).
 //! - [`id`]: one identifier type per kind of thing (incident, person, policy, …).
 //! - [`person`]: responders and their contacts.
 //! - [`incident`]: incidents, statuses, the timeline.
@@ -29,6 +30,7 @@ pub mod policy;
 pub mod rules;
 pub mod schedule;
 pub mod time;
+pub mod tz;
 pub mod world;
 
 pub use escalation::{Delivery, Effect, Engine, Input, Outcome, ReassignTo, Rejected};

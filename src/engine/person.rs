@@ -120,7 +120,7 @@ impl Person {
         if self.name.chars().count() > 100 {
             return Err(PersonError::NameTooLong);
         }
-        if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        if crate::engine::tz::Tz::named(&self.time_zone).is_none() {
             return Err(PersonError::UnknownTimeZone(self.time_zone));
         }
         let lower = self.name.to_lowercase();
@@ -143,7 +143,7 @@ impl Person {
 
 /// Every IANA time zone name, for pickers.
 pub fn time_zone_names() -> impl Iterator<Item = &'static str> {
-    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+    crate::engine::tz::Tz::names()
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, Utc, Weekday};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::engine::tz::Tz;
 
 /// A length of time, kept to the second, written in JSON as minutes.
 ///
@@ -182,7 +183,7 @@ pub struct Zone(pub Tz);
 
 impl Default for Zone {
     fn default() -> Zone {
-        Zone(Tz::UTC)
+        Zone(Tz::utc())
     }
 }
 
@@ -206,29 +207,24 @@ impl Zone {
     /// (autumn) is its first occurrence; a wall time that does not exist (spring gap) moves forward by
     /// the length of the gap (02:30 on the Amsterdam spring-forward night is 03:30 CEST).
     pub fn instant(self, local: NaiveDateTime) -> DateTime<Utc> {
-        match self.0.from_local_datetime(&local) {
-            chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
-            chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
-            chrono::LocalResult::None => {
-                // The offset in force just before the gap, applied to the wall time.
-                let before = self.0.offset_from_utc_datetime(&(local - Duration::hours(24))).fix();
-                Utc.from_utc_datetime(&(local - Duration::seconds(before.local_minus_utc() as i64)))
-            }
-        }
+        let wall = local.and_utc().timestamp();
+        let at = match self.0.instants(wall).first() {
+            Some(&first) => first,
+            // In a gap: the offset in force just before it, applied to the wall time.
+            None => wall - i64::from(self.0.offset(wall - 86_400)),
+        };
+        instant_of(at)
     }
 
     /// Every instant a wall-clock time names: one, both in a fall-back overlap (earlier first), none
     /// in a spring-forward gap.
     pub fn instants(self, local: NaiveDateTime) -> Vec<DateTime<Utc>> {
-        match self.0.from_local_datetime(&local) {
-            chrono::LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
-            chrono::LocalResult::Ambiguous(a, b) => vec![a.with_timezone(&Utc), b.with_timezone(&Utc)],
-            chrono::LocalResult::None => Vec::new(),
-        }
+        self.0.instants(local.and_utc().timestamp()).into_iter().map(instant_of).collect()
     }
 
-    fn offset_seconds(self, t: DateTime<Utc>) -> i32 {
-        self.0.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()
+    /// Seconds east of UTC at `t`.
+    pub fn offset_seconds(self, t: DateTime<Utc>) -> i32 {
+        self.0.offset(t.timestamp())
     }
 
     /// The instants in `(after, until]` at which this zone's UTC offset changes (DST starts or
@@ -266,12 +262,18 @@ impl Zone {
 
     /// Wall-clock date and time of an instant in this zone.
     pub fn local(self, t: DateTime<Utc>) -> NaiveDateTime {
-        within_range(t).with_timezone(&self.0).naive_local()
+        let t = within_range(t);
+        t.naive_utc() + Duration::seconds(i64::from(self.offset_seconds(t)))
     }
 
     pub fn name(self) -> &'static str {
         self.0.name()
     }
+}
+
+/// The instant `unix_seconds` names, kept within chrono's calendar.
+fn instant_of(unix_seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(unix_seconds, 0).unwrap_or(if unix_seconds < 0 { DateTime::<Utc>::MIN_UTC } else { DateTime::<Utc>::MAX_UTC })
 }
 
 /// A wall-clock time of day, written `"HH:MM"` (or `"HH:MM:SS"`); `"24:00"` means the end of the day.
@@ -569,7 +571,7 @@ mod tests {
 
     #[test]
     fn wall_times_across_dst() {
-        let ams = Zone(chrono_tz::Europe::Amsterdam);
+        let ams = Zone("Europe/Amsterdam".parse().unwrap());
         let at = |s: &str| ams.instant(NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap());
         let cases = [
             ("2025-03-29T09:00", "2025-03-29T08:00:00Z"), // CET
@@ -584,7 +586,7 @@ mod tests {
 
     #[test]
     fn windows_open_and_close() {
-        let ams = Zone(chrono_tz::Europe::Amsterdam);
+        let ams = Zone("Europe/Amsterdam".parse().unwrap());
         let holiday = NaiveDate::from_ymd_opt(2025, 12, 25).unwrap();
         let business: TimeWindow = serde_json::from_str(r#"{"days":"weekdays","from":"09:00","to":"17:00","holidays":"exclude"}"#).unwrap();
         let overnight: TimeWindow = serde_json::from_str(r#"{"days":["fri"],"from":"22:00","to":"06:00"}"#).unwrap();

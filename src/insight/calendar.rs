@@ -13,8 +13,7 @@
 //! wall-clock hour (autumn) is written in UTC instead, since a TZID time names the first one.
 //! Events are built and text-escaped (`,` `;` `\` and line breaks) by the `icalendar` crate.
 
-use chrono::{DateTime, Duration, NaiveDateTime, Offset, TimeZone, Utc};
-use chrono_tz::{OffsetComponents, OffsetName};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use icalendar::{Calendar, CalendarDateTime, Component, EventLike, Property};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +21,7 @@ use crate::engine::person::PersonId;
 use crate::engine::policy::ScheduleId;
 use crate::engine::schedule::OnCallSchedule;
 use crate::engine::time::Zone;
+use crate::engine::tz::Observance;
 use crate::engine::world::World;
 
 /// A file covers at most this many shifts (a year of hourly rotations is under 9 000).
@@ -102,29 +102,29 @@ fn local_text(t: NaiveDateTime) -> String {
 /// then one `STANDARD` or `DAYLIGHT` component per offset change up to `to`, each starting at the
 /// wall-clock time of the change in the offset before it (RFC 5545 §3.6.5). Lines end in CRLF.
 pub fn vtimezone(zone: Zone, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
-    let tz = zone.0;
     let start = from - Duration::days(366);
-    let offset = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc());
-    let mut out = format!("BEGIN:VTIMEZONE\r\nTZID:{}\r\n", tz.name());
-    let mut observance = |at: DateTime<Utc>, before: i32, after: chrono_tz::TzOffset| {
-        let kind = if after.dst_offset().num_seconds() != 0 { "DAYLIGHT" } else { "STANDARD" };
+    let offset = |t: DateTime<Utc>| zone.0.observance(t.timestamp());
+    let mut out = format!("BEGIN:VTIMEZONE\r\nTZID:{}\r\n", zone.name());
+    let mut observance = |at: DateTime<Utc>, before: i32, after: Observance| {
+        let kind = if after.dst { "DAYLIGHT" } else { "STANDARD" };
         let onset = at.naive_utc() + Duration::seconds(i64::from(before));
         out.push_str(&format!(
             "BEGIN:{kind}\r\nDTSTART:{}\r\nTZOFFSETFROM:{}\r\nTZOFFSETTO:{}\r\n",
             local_text(onset),
             offset_text(before),
-            offset_text(after.fix().local_minus_utc())
+            offset_text(after.utc_offset)
         ));
-        if let Some(name) = after.abbreviation() {
+        if !after.abbreviation.is_empty() {
+            let name = after.abbreviation;
             // Abbreviations are letters, digits and signs ("CEST", "+03"); nothing to escape.
             out.push_str(&format!("TZNAME:{name}\r\n"));
         }
         out.push_str(&format!("END:{kind}\r\n"));
     };
     let first = offset(start);
-    observance(start, first.fix().local_minus_utc(), first);
+    observance(start, first.utc_offset, first);
     for t in zone.transitions(start, to) {
-        let before = offset(t - Duration::seconds(1)).fix().local_minus_utc();
+        let before = offset(t - Duration::seconds(1)).utc_offset;
         observance(t, before, offset(t));
     }
     out.push_str("END:VTIMEZONE\r\n");
@@ -134,7 +134,7 @@ pub fn vtimezone(zone: Zone, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
 /// A boundary as the file writes it: wall-clock time with the zone's TZID, or UTC for the
 /// second of a repeated hour (and for UTC itself).
 fn date_time(zone: Zone, t: DateTime<Utc>) -> CalendarDateTime {
-    if zone.0 == chrono_tz::Tz::UTC {
+    if zone == Zone::default() {
         return CalendarDateTime::Utc(t);
     }
     let local = zone.local(t);
@@ -161,7 +161,7 @@ fn ics(world: &World, title: &str, shifts: &[Shift], uid_tail: &str, now: DateTi
     for s in shifts {
         let Some(schedule) = world.schedule(&s.schedule) else { continue };
         let zone = schedule.time_zone;
-        if zone.0 != chrono_tz::Tz::UTC && !zones.contains(&zone) {
+        if zone != Zone::default() && !zones.contains(&zone) {
             zones.push(zone);
         }
         let schedule_name = if schedule.name.is_empty() { schedule.id.as_str() } else { schedule.name.as_str() };

@@ -60,8 +60,7 @@ pub mod retro;
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::incident::{Actor, EntryKind, Incident, IncidentId, Severity};
@@ -552,7 +551,7 @@ impl<'a> Facts<'a> {
 /// A zone's UTC offsets over a span, looked up by binary search instead of asking the zone
 /// database for every page (the report's hot path: a few hundred thousand pages).
 pub(crate) struct Offsets {
-    tz: Tz,
+    zone: Zone,
     lo: i64,
     hi: i64,
     starts: Vec<i64>,
@@ -560,11 +559,9 @@ pub(crate) struct Offsets {
 }
 
 impl Offsets {
-    pub fn new(tz: Tz, lo: DateTime<Utc>, hi: DateTime<Utc>) -> Offsets {
-        use chrono::Offset;
-        let zone = Zone(tz);
-        let off = |t: DateTime<Utc>| i64::from(tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc());
-        let mut o = Offsets { tz, lo: lo.timestamp(), hi: hi.timestamp(), starts: vec![lo.timestamp()], offsets: vec![off(lo)] };
+    pub fn new(zone: Zone, lo: DateTime<Utc>, hi: DateTime<Utc>) -> Offsets {
+        let off = |t: DateTime<Utc>| i64::from(zone.offset_seconds(t));
+        let mut o = Offsets { zone, lo: lo.timestamp(), hi: hi.timestamp(), starts: vec![lo.timestamp()], offsets: vec![off(lo)] };
         for t in zone.transitions(lo, hi) {
             o.starts.push(t.timestamp());
             o.offsets.push(off(t));
@@ -575,8 +572,7 @@ impl Offsets {
     pub fn local_seconds(&self, t: DateTime<Utc>) -> i64 {
         let s = t.timestamp();
         if s < self.lo || s > self.hi {
-            use chrono::Offset;
-            return s + i64::from(self.tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc());
+            return s + i64::from(self.zone.offset_seconds(t));
         }
         let i = self.starts.partition_point(|&x| x <= s).saturating_sub(1);
         s + self.offsets[i]
@@ -620,11 +616,11 @@ impl<'a> Zones<'a> {
         match self.people.get(person) {
             Some(&i) => i,
             None => {
-                let tz = self.world.person(person).and_then(|p| p.time_zone.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
-                let i = match self.tables.iter().position(|t| t.tz == tz) {
+                let zone = self.world.person(person).and_then(|p| p.time_zone.parse().ok()).map(Zone).unwrap_or_default();
+                let i = match self.tables.iter().position(|t| t.zone == zone) {
                     Some(i) => i,
                     None => {
-                        self.tables.push(Offsets::new(tz, self.span.0, self.span.1));
+                        self.tables.push(Offsets::new(zone, self.span.0, self.span.1));
                         self.tables.len() - 1
                     }
                 };
@@ -936,7 +932,7 @@ pub fn report<'a>(world: &World, incidents: impl IntoIterator<Item = &'a Inciden
             (Day { date, opened: 0, escalated: 0, resolved: 0, pages: 0, night_pages: 0, mtta_median_s: None }, Vec::new())
         })
         .collect();
-    let day_offsets = Offsets::new(zone.0, query.from - Duration::days(1), query.to.max(query.from) + Duration::days(31));
+    let day_offsets = Offsets::new(zone, query.from - Duration::days(1), query.to.max(query.from) + Duration::days(31));
     let day_of = |t: DateTime<Utc>| -> Option<usize> {
         let k = (day_offsets.date(t) - first_day).num_days();
         (0..days).contains(&k).then_some(k as usize)
