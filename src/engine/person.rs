@@ -120,8 +120,10 @@ impl Person {
         if self.name.chars().count() > 100 {
             return Err(PersonError::NameTooLong);
         }
-        if crate::engine::tz::Tz::named(&self.time_zone).is_none() {
-            return Err(PersonError::UnknownTimeZone(self.time_zone));
+        match crate::engine::tz::Tz::named(&self.time_zone) {
+            // As the database spells it ("europe/amsterdam" is kept as Europe/Amsterdam).
+            Some(zone) => self.time_zone = zone.name().to_string(),
+            None => return Err(PersonError::UnknownTimeZone(self.time_zone)),
         }
         let lower = self.name.to_lowercase();
         if let Some(clash) = others.iter().find(|p| p.id != self.id && p.name.trim().to_lowercase() == lower) {
@@ -241,6 +243,12 @@ mod tests {
             "ntfy topic: use 1–64 letters, digits, “-” or “_”, or leave it empty."
         );
         assert!(with_contact("", "", "x").validated(&[]).unwrap_err().to_string().starts_with("E-mail must look like an address"));
+    }
+
+    #[test]
+    fn a_time_zone_in_other_letter_case_is_kept_as_the_database_spells_it() {
+        let p = Person { time_zone: " europe/AMSTERDAM ".into(), ..person("1", "Ann") }.validated(&[]).unwrap();
+        assert_eq!(p.time_zone, "Europe/Amsterdam");
     }
 
     #[test]
