@@ -257,8 +257,9 @@ pub struct Done {
 
 pub type Reply = Result<Done, Refusal>;
 
-/// An incident action (open, acknowledge, resolve, …): the command of the 3 a.m. path, apart from
-/// the configuration commands of [`execute`], whose code the web app loads only when one is run.
+/// An incident action (open, acknowledge, resolve, …): the command of the 3 a.m. path. In the web
+/// app its code is in the clock's module, which the clock tab loads at its first tick; the
+/// configuration commands of [`execute`] are in a module of their own.
 pub async fn dispatch<S: Store>(mut driver: Driver<S>, input: Input, now: DateTime<Utc>) -> (Driver<S>, Reply) {
     let id = input.incident_id().map(IncidentId::to_string);
     let reply = driver.dispatch(now, input).await.map(|_| Done { message: "Done.".into(), id });

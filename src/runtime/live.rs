@@ -375,8 +375,7 @@ impl Live {
             }
             this.post(&Message::Heartbeat { tab: this.0.tab.clone() });
             // Acknowledgements that arrived while no tab was the clock come first.
-            this.sync_reply(true).await;
-            this.tick().await;
+            clock_work(this.clone(), ClockWork::FollowReplyThenTick { force: true }).await;
             this.start_team_sync();
         });
     }
@@ -445,11 +444,7 @@ impl Live {
         if runs_clock != ran_clock {
             // Took the team's clock over (catch up from what the last holder published), or
             // handed it on (stop reading the reply topic).
-            let this = self.clone();
-            spawn_local(async move {
-                this.sync_reply(false).await;
-                this.tick().await;
-            });
+            spawn_local(clock_work(self.clone(), ClockWork::FollowReplyThenTick { force: false }));
         } else if answered {
             let this = self.clone();
             spawn_local(async move { this.deliver().await });
@@ -575,7 +570,15 @@ impl Live {
             return self.forward(input.clone(), settings, from).await;
         }
         let (driver, reply) = match command {
-            Command::Dispatch { input } => super::command::dispatch(driver, input, clock::now()).await,
+            Command::Dispatch { input } => {
+                // Incident actions' code is in the clock's module, which the clock tab loaded at
+                // its first tick.
+                if preload_clock().await.is_err() {
+                    *guard = Some(driver);
+                    return Err(Refusal::new(Cause::Refused, CLOCK_NOT_LOADED));
+                }
+                dispatch_loaded(driver, input, clock::now()).await
+            }
             command => {
                 // Configuration commands' code is its own lazily loaded module.
                 if preload_configure().await.is_err() {
@@ -596,11 +599,7 @@ impl Live {
         *guard = Some(driver);
         drop(guard);
         self.post(&Message::Changed { tab: self.0.tab.clone() });
-        let this = self.clone();
-        spawn_local(async move {
-            this.sync_reply(false).await;
-            this.deliver().await
-        });
+        spawn_local(clock_work(self.clone(), ClockWork::FollowReplyThenDeliver));
         reply
     }
 
@@ -641,8 +640,13 @@ impl Live {
         reply
     }
 
-    /// Leader only: sends every page and post that is due, and records each attempt.
+    /// Leader only: sends every page and post that is due, and records each attempt (in the
+    /// clock's module, [`clock_work`]).
     async fn deliver(&self) {
+        clock_work(self.clone(), ClockWork::Deliver).await
+    }
+
+    async fn deliver_here(&self) {
         if self.0.role.get() != Role::Leader || self.0.delivering.replace(true) {
             return;
         }
@@ -932,8 +936,13 @@ impl Live {
         self.publish_status();
     }
 
-    /// Leader only: fire everything overdue, in order; note how late; announce the change.
+    /// Leader only: fire everything overdue, in order; note how late; announce the change (in the
+    /// clock's module, [`clock_work`]).
     async fn tick(&self) {
+        clock_work(self.clone(), ClockWork::Tick).await
+    }
+
+    async fn tick_here(&self) {
         if self.0.ticking.replace(true) {
             return;
         }
@@ -997,7 +1006,7 @@ impl Live {
         }
         drop(guard);
         self.0.ticking.set(false);
-        self.deliver().await;
+        self.deliver_here().await;
         self.publish_status();
     }
 
@@ -1148,8 +1157,12 @@ impl Live {
     }
 
     /// One message from the reply topic: judged and applied by the driver; its answer published
-    /// for the phone.
+    /// for the phone (in the clock's module, [`clock_work`]).
     async fn receive_reply(&self, message: ReplyMessage) {
+        clock_work(self.clone(), ClockWork::Reply(message)).await
+    }
+
+    async fn receive_reply_here(&self, message: ReplyMessage) {
         if self.0.role.get() != Role::Leader {
             return;
         }
@@ -1182,7 +1195,7 @@ impl Live {
                 }
                 if outcome.step.is_some() {
                     let this = self.clone();
-                    spawn_local(async move { this.deliver().await });
+                    spawn_local(async move { this.deliver_here().await });
                 }
             }
             Err(e) if e.is_fenced() => {
@@ -1352,6 +1365,105 @@ async fn configure_loaded(driver: Driver<IdbStore>, command: Command, now: DateT
 pub(crate) async fn preload_configure() -> Result<(), ()> {
     Ok(())
 }
+
+/// What the clock tab does beyond the first screen's needs.
+pub(crate) enum ClockWork {
+    Tick,
+    Deliver,
+    Reply(ReplyMessage),
+    /// Follow the reply topic's settings ([`Live::sync_reply`]), then tick: on taking the clock.
+    FollowReplyThenTick {
+        force: bool,
+    },
+    /// Follow the reply topic's settings, then deliver: after a command.
+    FollowReplyThenDeliver,
+}
+
+impl Live {
+    async fn work_here(&self, work: ClockWork) {
+        match work {
+            ClockWork::Tick => self.tick_here().await,
+            ClockWork::Deliver => self.deliver_here().await,
+            ClockWork::Reply(message) => self.receive_reply_here(message).await,
+            ClockWork::FollowReplyThenTick { force } => {
+                self.sync_reply(force).await;
+                self.tick_here().await
+            }
+            ClockWork::FollowReplyThenDeliver => {
+                self.sync_reply(false).await;
+                self.deliver_here().await
+            }
+        }
+    }
+}
+
+/// The clock's work (firing deadlines, archiving, delivering, taking in phones' replies) as a
+/// split point: the first screen does not need its code. Nothing is lost when its module cannot
+/// be fetched: deadlines and the outbox are stored, a reply is read again at the next catch-up,
+/// and the next wake (every second while leading) asks for the module again.
+#[cfg(piket_split)]
+#[leptos::wasm_split::wasm_split(
+    clock,
+    wasm_split_path = ::leptos::wasm_split,
+    preload(preload_clock),
+    fallible,
+    return_wrapper(let future = _; { future?.await; Ok(()) } -> Result<(), leptos::wasm_split::SplitLoaderError>)
+)]
+pub(crate) fn clock_split(
+    live: Live,
+    work: ClockWork,
+) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>, leptos::wasm_split::SplitLoaderError> {
+    Ok(Box::pin(async move { live.work_here(work).await }))
+}
+
+#[cfg(piket_split)]
+async fn clock_work(live: Live, work: ClockWork) {
+    if let Err(e) = clock_split(live, work).await {
+        web_sys::console::warn_1(&format!("The clock's code did not load; the next wake-up tries again: {e}").into());
+    }
+}
+
+#[cfg(not(piket_split))]
+async fn clock_work(live: Live, work: ClockWork) {
+    // Boxed, as the split call is: the tick's catch-up takes in replies through here.
+    Box::pin(live.work_here(work)).await
+}
+
+#[cfg(not(piket_split))]
+pub(crate) async fn preload_clock() -> Result<(), ()> {
+    Ok(())
+}
+
+/// An incident action ([`super::command::dispatch`]) in the clock's module. Same pattern as
+/// [`team_round_loaded`]: called only after [`preload_clock`] succeeded, so the driver is never
+/// lost to a failed fetch.
+#[cfg(piket_split)]
+#[leptos::wasm_split::wasm_split(
+    clock,
+    wasm_split_path = ::leptos::wasm_split,
+    fallible,
+    return_wrapper(let future = _; { Ok(future?.await) } -> Result<(Driver<IdbStore>, Reply), leptos::wasm_split::SplitLoaderError>)
+)]
+#[allow(clippy::type_complexity)]
+fn dispatch_split(
+    driver: Driver<IdbStore>,
+    input: Input,
+    now: DateTime<Utc>,
+) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = (Driver<IdbStore>, Reply)>>>, leptos::wasm_split::SplitLoaderError> {
+    Ok(Box::pin(super::command::dispatch(driver, input, now)))
+}
+
+#[cfg(piket_split)]
+async fn dispatch_loaded(driver: Driver<IdbStore>, input: Input, now: DateTime<Utc>) -> (Driver<IdbStore>, Reply) {
+    after_preload(dispatch_split(driver, input, now).await)
+}
+
+#[cfg(not(piket_split))]
+async fn dispatch_loaded(driver: Driver<IdbStore>, input: Input, now: DateTime<Utc>) -> (Driver<IdbStore>, Reply) {
+    super::command::dispatch(driver, input, now).await
+}
+
+const CLOCK_NOT_LOADED: &str = "This action could not be taken: the clock's code did not load (check the connection). Nothing was changed.";
 
 type TeamRoundOutput = (Driver<IdbStore>, Result<super::team_sync::Round, crate::sync::SyncError>);
 

@@ -101,8 +101,9 @@ pub(crate) fn preload_all() {
     leptos::task::spawn_local(async {
         // Let the first screen load its data and paint.
         gloo_timers::future::TimeoutFuture::new(3_000).await;
-        // One call per module (a list and its editor share one); then the configuration
-        // commands' module, which every save needs.
+        // One call per module (a list and its editor share one); then the clock's module (a tab
+        // that becomes the clock later may be offline by then) and the configuration commands'
+        // module, which every save needs.
         let _ = preload_incidents().await;
         let _ = preload_policies().await;
         let _ = preload_schedules().await;
@@ -113,6 +114,7 @@ pub(crate) fn preload_all() {
         let _ = preload_settings().await;
         let _ = preload_reports().await;
         let _ = preload_lab().await;
+        let _ = crate::runtime::live::preload_clock().await;
         let _ = crate::runtime::live::preload_configure().await;
     });
 }

@@ -382,9 +382,10 @@ fn serve(root: &Path, args: &[String]) -> Result {
 
 /// The first screen's budget: index.html and every wasm, JS and CSS file it names or its scripts
 /// import, brotli. A ratchet: lower it whenever the bundle shrinks, so that nothing grows it back
-/// unnoticed. (The goal is 450 KB; see README, Size.) It was 969 KB before the wasm was split
-/// into the first screen's module and lazily loaded ones (xtask/src/split.rs); 531.3 KB then.
-const FIRST_LOAD_BUDGET_KB: f64 = 532.0;
+/// unnoticed. (The goal was 450 KB; see README, Size.) It was 969 KB before the wasm was split
+/// into the first screen's module and lazily loaded ones (xtask/src/split.rs), 532 KB after; then
+/// 438.7 KB with compact time-zone data and the clock tab's work in a module of its own.
+const FIRST_LOAD_BUDGET_KB: f64 = 440.0;
 /// Everything the phone's acknowledgement page loads, brotli.
 const ACK_BUDGET_KB: f64 = 60.0;
 
