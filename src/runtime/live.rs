@@ -137,6 +137,9 @@ pub struct ClockStatus {
     pub leading_since: Option<DateTime<Utc>>,
     /// The reply topic's subscription in this tab.
     pub reply: ReplyLink,
+    /// The clock's code (its lazily loaded module) could not be fetched at the last try; the
+    /// next wake tries again.
+    pub code_missing: bool,
 }
 
 /// Whether this tab listens to the reply topic.
@@ -201,6 +204,8 @@ struct Inner {
     leading_since: Cell<Option<DateTime<Utc>>>,
     /// Bumped whenever this tab starts team sync's rounds, so an older loop stops.
     team_generation: Cell<u64>,
+    /// Whether the clock's module failed to load at the last try.
+    clock_code_missing: Cell<bool>,
     /// Whether a cookie session was opened (team sync signed in with `_session`).
     team_signed_in: Cell<bool>,
     _pagehide: RefCell<Option<PageHide>>,
@@ -249,6 +254,7 @@ impl Live {
             last_tick: Cell::new(None),
             leading_since: Cell::new(None),
             team_generation: Cell::new(0),
+            clock_code_missing: Cell::new(false),
             team_signed_in: Cell::new(false),
             _pagehide: RefCell::new(None),
         }));
@@ -1229,6 +1235,7 @@ impl Live {
             reply: self.0.reply_link.borrow().clone(),
             last_tick: self.0.last_tick.get(),
             leading_since: self.0.leading_since.get(),
+            code_missing: self.0.clock_code_missing.get(),
         };
         (self.0.on_status)(status);
     }
@@ -1418,8 +1425,14 @@ pub(crate) fn clock_split(
 
 #[cfg(piket_split)]
 async fn clock_work(live: Live, work: ClockWork) {
-    if let Err(e) = clock_split(live, work).await {
+    let loaded = clock_split(live.clone(), work).await;
+    let missing = loaded.is_err();
+    if let Err(e) = loaded {
         web_sys::console::warn_1(&format!("The clock's code did not load; the next wake-up tries again: {e}").into());
+    }
+    // The header says so while it lasts.
+    if live.0.clock_code_missing.replace(missing) != missing {
+        live.publish_status();
     }
 }
 

@@ -30,6 +30,9 @@ pub fn ClockBadge() -> impl IntoView {
         let ticked_for = status.last_tick.map(|t| status.now - t);
         match status.role {
             Role::Safe => ("stale", "Safe mode: no clock runs in this tab and nothing is sent".to_string()),
+            Role::Leader if status.code_missing => {
+                ("stale", "The clock's code could not be loaded — nothing is paged until it is. Check the connection; it tries again every second.".to_string())
+            }
             // The driver's own heartbeat, not the lock: a leader whose ticks stopped says so.
             Role::Leader
                 if ticked_for.is_none_or(|d| d > chrono::Duration::seconds(10))

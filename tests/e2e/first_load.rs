@@ -103,6 +103,36 @@ async fn a_screen_whose_code_cannot_be_fetched_says_so_and_opens_when_tried_agai
     b.quit().await
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clock_whose_code_cannot_be_fetched_says_so_refuses_actions_and_runs_once_it_can() -> Result {
+    // The clock tab's work (ticks, delivery, incident actions) is its own lazily loaded module.
+    // Its fetch fails from the start: the first screen still comes, the header says the clock is
+    // not running and why, and an incident cannot be opened (nothing half-done is stored).
+    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let host = StaticServer::start_refusing_split(refuse.clone(), "clock");
+    let b = Browser::start().await?;
+    b.open_at(&host.url, "/").await?;
+    b.driver.query(By::Css(".first-run, .incident-list, .empty-state")).wait(Duration::from_secs(30), Duration::from_millis(50)).first().await?;
+    b.wait_text(".clock-status", |t| t.contains("clock's code could not be loaded") && t.contains("Check the connection")).await?;
+    crate::incidents::seed_at(&b, &host.url).await?;
+    b.open_at(&host.url, "/new").await?;
+    b.fill("Title", "Checkout database is down").await?;
+    b.click("Open incident").await?;
+    b.wait_text("main", |t| t.contains("the clock's code did not load") && t.contains("Nothing was changed")).await?;
+    b.open_at(&host.url, "/incidents").await?;
+    b.wait_text(".empty-state", |t| t.contains("No open incidents")).await?;
+
+    // Back online: the clock starts by itself, and the same action pages.
+    refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    b.wait_text(".clock-status", |t| t.contains("Clock running here")).await?;
+    b.open_at(&host.url, "/new").await?;
+    b.fill("Title", "Checkout database is down").await?;
+    b.click("Open incident").await?;
+    b.wait_text("main h1", |t| t == "Checkout database is down").await?;
+    b.wait_text("ol.timeline > li", |t| t.contains("Paged") && t.contains("Alice Example")).await?;
+    b.quit().await
+}
+
 #[test]
 fn the_bundle_has_its_404_copy_and_preloads_the_split_loader() {
     // Static hosts that serve 404.html for unknown paths open the app on deep links; the split

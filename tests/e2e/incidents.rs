@@ -34,9 +34,14 @@ const SEED: &str = r#"{
 
 /// Restores [`SEED`] through Settings' "Restore from backup".
 async fn seed(b: &Browser) -> Result {
+    seed_at(b, crate::support::base_url()).await
+}
+
+/// [`seed`], for the app served at `base`.
+pub(crate) async fn seed_at(b: &Browser, base: &str) -> Result {
     let path = std::env::temp_dir().join(format!("piket-e2e-seed-{}-{}.json", std::process::id(), uuid_like()));
     std::fs::write(&path, SEED)?;
-    b.open("/settings").await?;
+    b.open_at(base, "/settings").await?;
     b.field("Restore from backup").await?.send_keys(path.display().to_string()).await?;
     b.click("Replace everything").await?;
     b.wait_text("main", |t| t.contains("Restored")).await?;

@@ -143,7 +143,13 @@ impl StaticServer {
     /// (`lazy-<hash>/*.wasm`) while `refuse` is set: the network fails between the first screen
     /// and the next.
     pub fn start_refusing_lazy_modules(refuse: std::sync::Arc<std::sync::atomic::AtomicBool>) -> StaticServer {
-        Self::serve_refusing(false, false, Some(refuse))
+        Self::serve_refusing(false, false, Some((refuse, "")))
+    }
+
+    /// Like [`StaticServer::start_refusing_lazy_modules`], for one split point's own module only
+    /// (`split_<name>.wasm`): the chunks it shares with others still load.
+    pub fn start_refusing_split(refuse: std::sync::Arc<std::sync::atomic::AtomicBool>, name: &'static str) -> StaticServer {
+        Self::serve_refusing(false, false, Some((refuse, name)))
     }
 
     fn serve(fallback: bool) -> StaticServer {
@@ -154,13 +160,17 @@ impl StaticServer {
         Self::serve_refusing(fallback, gzip, None)
     }
 
-    fn serve_refusing(fallback: bool, gzip: bool, refuse: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> StaticServer {
+    /// `refuse`: while its flag is set, lazily loaded modules are answered 503 (only
+    /// `split_<name>.wasm` when a name is given).
+    fn serve_refusing(fallback: bool, gzip: bool, refuse: Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, &'static str)>) -> StaticServer {
         let root = dist();
         let server = MiniServer::start(
             0,
             std::sync::Arc::new(move |request: HttpRequest| {
                 let path = request.path.split(['?', '#']).next().unwrap_or("/").trim_start_matches('/').to_string();
-                let refused = refuse.as_ref().is_some_and(|r| r.load(std::sync::atomic::Ordering::SeqCst));
+                let refused = refuse.as_ref().is_some_and(|(flag, name)| {
+                    flag.load(std::sync::atomic::Ordering::SeqCst) && (name.is_empty() || path.ends_with(&format!("/split_{name}.wasm")))
+                });
                 if refused && path.starts_with("lazy-") && path.ends_with(".wasm") {
                     return HttpResponse { status: 503, headers: vec![("Content-Type".into(), "text/plain".into())], body: b"503 unavailable".to_vec() };
                 }
