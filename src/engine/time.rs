@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, U
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::engine::tz::Tz;
+use crate::engine::tz::{Tz, Wall};
 
 /// A length of time, kept to the second, written in JSON as minutes.
 ///
@@ -209,7 +209,7 @@ impl Zone {
     pub fn instant(self, local: NaiveDateTime) -> DateTime<Utc> {
         let wall = local.and_utc().timestamp();
         let at = match self.0.instants(wall).first() {
-            Some(&first) => first,
+            Some(first) => first,
             // In a gap: the offset in force just before it, applied to the wall time.
             None => wall - i64::from(self.0.offset(wall - 86_400)),
         };
@@ -219,7 +219,11 @@ impl Zone {
     /// Every instant a wall-clock time names: one, both in a fall-back overlap (earlier first), none
     /// in a spring-forward gap.
     pub fn instants(self, local: NaiveDateTime) -> Vec<DateTime<Utc>> {
-        self.0.instants(local.and_utc().timestamp()).into_iter().map(instant_of).collect()
+        match self.0.instants(local.and_utc().timestamp()) {
+            Wall::Once(t) => vec![instant_of(t)],
+            Wall::Twice(a, b) => vec![instant_of(a), instant_of(b)],
+            Wall::Gap => Vec::new(),
+        }
     }
 
     /// Seconds east of UTC at `t`.

