@@ -15,6 +15,15 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "fixtures/zones.rs"]
+mod zones;
+
+/// The same time-zone answers as natively (`tests/zones.rs`): one table, both builds.
+#[wasm_bindgen_test]
+fn zones_answer_as_they_do_natively() {
+    zones::check();
+}
+
 fn fresh_name(test: &str) -> String {
     format!("piket-test-{test}-{}", uuid::Uuid::new_v4())
 }
