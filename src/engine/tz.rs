@@ -39,13 +39,13 @@ pub struct Tz(&'static Rules);
 
 /// What a zone's clocks say at one instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Observance<'a> {
+pub struct Observance {
     /// Seconds east of UTC.
     pub utc_offset: i32,
     /// Whether this is daylight saving time (summer time).
     pub dst: bool,
     /// The abbreviation the database gives ("CEST", "+03"); empty when it gives none.
-    pub abbreviation: &'a str,
+    pub abbreviation: &'static str,
 }
 
 impl Tz {
@@ -79,7 +79,7 @@ impl Tz {
     }
 
     /// What the zone's clocks say at `unix_seconds`.
-    pub fn observance(self, unix_seconds: i64) -> Observance<'static> {
+    pub fn observance(self, unix_seconds: i64) -> Observance {
         let ruled = self.0.ruled.get_or_init(|| self.0.rule_changes());
         let kind = match ruled.first() {
             Some(&(from, _)) if (from..TABLED_UNTIL).contains(&unix_seconds) => ruled[ruled.partition_point(|&(at, _)| at <= unix_seconds) - 1].1,

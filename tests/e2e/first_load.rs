@@ -110,10 +110,13 @@ async fn a_clock_whose_code_cannot_be_fetched_says_so_refuses_actions_and_runs_o
     // not running and why, and an incident cannot be opened (nothing half-done is stored).
     let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let host = StaticServer::start_refusing_split(refuse.clone(), "clock");
-    let b = Browser::start().await?;
+    let b = Browser::start_sized(360, 740).await?;
     b.open_at(&host.url, "/").await?;
     b.driver.query(By::Css(".first-run, .incident-list, .empty-state")).wait(Duration::from_secs(30), Duration::from_millis(50)).first().await?;
     b.wait_text(".clock-status", |t| t.contains("clock's code could not be loaded") && t.contains("Check the connection")).await?;
+    // The long status wraps on a phone: no sideways scroll.
+    let scroll: Vec<i64> = b.driver.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await?.convert()?;
+    assert!(scroll[0] <= scroll[1], "the header fits 360 px: {scroll:?}");
     crate::incidents::seed_at(&b, &host.url).await?;
     b.open_at(&host.url, "/new").await?;
     b.fill("Title", "Checkout database is down").await?;
