@@ -4,7 +4,7 @@
 //! first screen had content, and how many bytes crossed the wire. A figure, not a timed test: it
 //! fails only when the first screen never comes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use thirtyfour::extensions::cdp::ChromeDevTools;
@@ -18,9 +18,62 @@ const DOWN_BITS: u32 = 1_600_000;
 const UP_BITS: u32 = 750_000;
 const CPU_SLOWDOWN: u32 = 4;
 
+/// How many cold loads the figure is the median of (each in a fresh profile).
+const LOADS: usize = 3;
+
+/// One cold load's figures, in seconds and KB.
+struct Load {
+    first_content: f64,
+    wire_kb: f64,
+    wasm_gzip_kb: f64,
+    wasm_raw_kb: f64,
+    page_in: f64,
+    wasm_asked: f64,
+    wasm_in: f64,
+}
+
 #[tokio::test]
 async fn a_throttled_phone_gets_the_first_screen_and_the_figure_is_printed() -> Result {
+    // `cargo xtask test` runs this test on its own, so the figure is the phone's, not the
+    // machine's load from other tests' browsers.
     let host = StaticServer::start_gzip();
+    let mut loads = Vec::new();
+    for _ in 0..LOADS {
+        let load = cold_load(&host.url).await?;
+        println!(
+            "e2e: phone load: first content after {:.2} s, {:.0} KB over the wire (page in at {:.2} s; wasm {:.0} KB gzipped, \
+             {:.0} KB raw, asked for at {:.2} s, in at {:.2} s, then {:.2} s to first content)",
+            load.first_content,
+            load.wire_kb,
+            load.page_in,
+            load.wasm_gzip_kb,
+            load.wasm_raw_kb,
+            load.wasm_asked,
+            load.wasm_in,
+            load.first_content - load.wasm_in,
+        );
+        loads.push(load);
+    }
+    loads.sort_by(|a, b| a.first_content.total_cmp(&b.first_content));
+    let median = &loads[LOADS / 2];
+    println!(
+        "e2e: phone first load (CPU ×{CPU_SLOWDOWN}, {:.1} Mbit/s, {LATENCY_MS} ms RTT, gzip host): first content after {:.2} s \
+         (median of {LOADS} cold loads, {:.2}–{:.2} s), {:.0} KB over the wire; the wasm {:.0} KB gzipped ({:.0} KB raw) took {:.1} s to arrive",
+        DOWN_BITS as f64 / 1e6,
+        median.first_content,
+        loads[0].first_content,
+        loads[LOADS - 1].first_content,
+        median.wire_kb,
+        median.wasm_gzip_kb,
+        median.wasm_raw_kb,
+        median.wasm_in - median.wasm_asked,
+    );
+    host.stop();
+    Ok(())
+}
+
+/// A fresh profile on the throttled phone opens Piket; the page's own clock says when.
+async fn cold_load(url: &str) -> Result<Load> {
     let b = Browser::start_phone().await?;
     let cdp = ChromeDevTools::new(b.driver.handle.clone());
     cdp.execute_cdp("Network.enable").await?;
@@ -32,43 +85,41 @@ async fn a_throttled_phone_gets_the_first_screen_and_the_figure_is_printed() -> 
     .await?;
     cdp.execute_cdp_with_params("Emulation.setCPUThrottlingRate", json!({"rate": CPU_SLOWDOWN})).await?;
 
-    let started = Instant::now();
-    b.driver.goto(format!("{}/", host.url)).await?;
+    b.driver.goto(format!("{url}/")).await?;
     // First content: the first-run card of a fresh device (the Incidents screen once set up).
     b.driver
         .query(By::Css(".first-run, .incident-list, .empty-state"))
-        .wait(Duration::from_secs(180), Duration::from_millis(50))
+        .wait(Duration::from_secs(180), Duration::from_millis(20))
         .first()
         .await
         .map_err(|e| format!("no first screen within 3 minutes on the throttled phone: {e}"))?;
-    let wall = started.elapsed().as_secs_f64();
-    // The page's own clock from navigation start, and what each file cost on the wire.
+    // The page's own clock from navigation start, and what each file cost on the wire. Where the
+    // time went: the page, the wasm's fetch (it starts as the page is parsed: index.html preloads
+    // it), and what ran after it arrived (compiling the rest, starting, the first render).
     let figures = b
         .driver
         .execute(
             r#"const nav = performance.getEntriesByType("navigation")[0];
                const res = performance.getEntriesByType("resource");
                const wire = res.reduce((n, r) => n + (r.transferSize || 0), nav ? nav.transferSize : 0);
-               const wasm = res.filter(r => r.name.endsWith(".wasm")).map(r => [r.transferSize, r.decodedBodySize, r.responseEnd - r.startTime]);
-               return [performance.now(), wire, wasm[0] || [0, 0, 0]];"#,
+               const wasm = res.filter(r => r.name.endsWith(".wasm")).map(r => [r.transferSize, r.decodedBodySize, r.startTime, r.responseEnd]);
+               return [performance.now(), wire, wasm[0] || [0, 0, 0, 0], nav ? nav.responseEnd : 0];"#,
             vec![],
         )
         .await?;
-    let (page_ms, wire, wasm): (f64, f64, (f64, f64, f64)) = figures.convert()?;
-    println!(
-        "e2e: phone first load (CPU ×{CPU_SLOWDOWN}, {:.1} Mbit/s, {LATENCY_MS} ms RTT, gzip host): first content after {:.1} s \
-         (page clock; {wall:.1} s by the test's), {:.0} KB over the wire; the wasm {:.0} KB gzipped ({:.0} KB raw) took {:.1} s to arrive",
-        DOWN_BITS as f64 / 1e6,
-        page_ms / 1000.0,
-        wire / 1024.0,
-        wasm.0 / 1024.0,
-        wasm.1 / 1024.0,
-        wasm.2 / 1000.0,
-    );
-    assert!(wire > 0.0, "the page reports what it transferred");
+    let (page_ms, wire, wasm, html_ms): (f64, f64, (f64, f64, f64, f64), f64) = figures.convert()?;
     b.quit().await?;
-    host.stop();
-    Ok(())
+    assert!(wire > 0.0, "the page reports what it transferred");
+    assert!(wasm.1 > 0.0, "the page fetched its wasm");
+    Ok(Load {
+        first_content: page_ms / 1000.0,
+        wire_kb: wire / 1024.0,
+        wasm_gzip_kb: wasm.0 / 1024.0,
+        wasm_raw_kb: wasm.1 / 1024.0,
+        page_in: html_ms / 1000.0,
+        wasm_asked: wasm.2 / 1000.0,
+        wasm_in: wasm.3 / 1000.0,
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
