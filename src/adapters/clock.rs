@@ -96,3 +96,15 @@ impl Clock {
 pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
 }
+
+/// Names this moment on the page's performance timeline (`performance.mark`), so a load can be
+/// read back step by step (the e2e suite's phone figure does). Does nothing where there is none.
+pub fn mark(name: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let Ok(performance) = js_sys::Reflect::get(&window, &"performance".into()) else { return };
+    if let Ok(mark) = js_sys::Reflect::get(&performance, &"mark".into()) {
+        if let Some(mark) = mark.dyn_ref::<js_sys::Function>() {
+            let _ = mark.call1(&performance, &name.into());
+        }
+    }
+}

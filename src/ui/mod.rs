@@ -35,11 +35,13 @@ use wasm_bindgen::JsCast;
 
 /// Mounts the app on `<body>`.
 pub fn start() {
+    crate::adapters::clock::mark("piket:start");
     // The app is here: the loading note in index.html goes.
     if let Some(loading) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("loading")) {
         loading.remove();
     }
     leptos::mount::mount_to_body(App);
+    crate::adapters::clock::mark("piket:drawn");
     lazy::preload_all();
     if query_flag("crash-test") {
         // A drill: what Piket does if it ever stops (the recovery page). Documented in README.
