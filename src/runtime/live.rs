@@ -46,6 +46,11 @@ pub const DATABASE: &str = "piket";
 pub const HEARTBEAT_TIMEOUT_MS: f64 = 4000.0;
 /// A follower's command fails when the leader has not answered in this long.
 const REPLY_TIMEOUT_MS: u32 = 8000;
+/// How often a command given before the tab joined looks again.
+const JOIN_WAIT_STEP_MS: u32 = 50;
+/// How long after a failed fetch of the tab's module ([`join`]) it is asked for again.
+#[cfg(piket_split)]
+const JOIN_RETRY_MS: u32 = 5_000;
 /// How long a catch-up poll of the reply topic may take before the clock goes on without it.
 const REPLY_POLL_TIMEOUT_MS: u32 = 3000;
 /// A wake this long after the previous one means the tab slept: catch up on the reply topic
@@ -286,12 +291,15 @@ impl Live {
                 }
                 Err(e) => (this.0.on_error)(e.to_string()),
             }
-            this.join();
+            join(this).await;
         });
         live
     }
 
-    fn join(&self) {
+    /// The tab takes its part among the open tabs and in the clock: the service worker, the other
+    /// tabs' bus, the wake-ups, the clock lock. In the module `tab` ([`join`]), fetched once the
+    /// first screen has its data.
+    fn join_here(&self) {
         spawn_local(async {
             notify::register_service_worker().await;
         });
@@ -535,8 +543,17 @@ impl Live {
                 *entropy = crate::adapters::ntfy::random_bytes(48);
             }
         }
-        if matches!(self.0.role.get(), Role::Leader | Role::Safe) {
-            return self.execute_here(command).await;
+        // A tab joins the others a moment after its first screen (its module loads first): a
+        // command given meanwhile waits for that rather than go to a clock it cannot reach yet.
+        let mut waited = 0;
+        while self.0.role.get() == Role::Starting && waited < REPLY_TIMEOUT_MS {
+            gloo_timers::future::TimeoutFuture::new(JOIN_WAIT_STEP_MS).await;
+            waited += JOIN_WAIT_STEP_MS;
+        }
+        match self.0.role.get() {
+            Role::Leader | Role::Safe => return self.execute_here(command).await,
+            Role::Starting => return Err(Refusal::new(Cause::Starting, TAB_NOT_JOINED)),
+            Role::Follower => {}
         }
         let id = self.0.next_id.get();
         self.0.next_id.set(id + 1);
@@ -1489,6 +1506,45 @@ async fn dispatch_loaded(driver: Driver<IdbStore>, input: Input, now: DateTime<U
 #[cfg(not(piket_split))]
 async fn dispatch_loaded(driver: Driver<IdbStore>, input: Input, now: DateTime<Utc>) -> (Driver<IdbStore>, Reply) {
     super::command::dispatch(driver, input, now).await
+}
+
+const TAB_NOT_JOINED: &str =
+    "Piket could not start its clock in this tab: its code did not load (check the connection). Nothing was changed; it tries again by itself.";
+
+/// The tab joins ([`Live::join_here`]) from the split point `tab`: the first screen does not
+/// need that code, so it is fetched once the first screen has its data. Until it is in, the
+/// header says the clock's code could not be loaded (nothing is paged meanwhile; every deadline
+/// is stored), and it is asked for again every few seconds.
+#[cfg(piket_split)]
+async fn join(live: Live) {
+    loop {
+        match join_split(live.clone()).await {
+            Ok(()) => break,
+            Err(e) => {
+                web_sys::console::warn_1(&format!("This tab's code did not load; it tries again in a few seconds: {e}").into());
+                if !live.0.clock_code_missing.replace(true) {
+                    live.publish_status();
+                }
+                gloo_timers::future::TimeoutFuture::new(JOIN_RETRY_MS).await;
+            }
+        }
+    }
+    // The note goes; the clock's own work says so again if its module is missing too.
+    if live.0.clock_code_missing.replace(false) {
+        live.publish_status();
+    }
+}
+
+#[cfg(piket_split)]
+#[leptos::wasm_split::wasm_split(tab, wasm_split_path = ::leptos::wasm_split, fallible)]
+fn join_split(live: Live) -> Result<(), leptos::wasm_split::SplitLoaderError> {
+    live.join_here();
+    Ok(())
+}
+
+#[cfg(not(piket_split))]
+async fn join(live: Live) {
+    live.join_here()
 }
 
 const CLOCK_NOT_LOADED: &str = "This action could not be taken: the clock's code did not load (check the connection). Nothing was changed.";

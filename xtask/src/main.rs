@@ -384,8 +384,9 @@ fn serve(root: &Path, args: &[String]) -> Result {
 /// import, brotli. A ratchet: lower it whenever the bundle shrinks, so that nothing grows it back
 /// unnoticed. (The goal was 450 KB; see README, Size.) It was 969 KB before the wasm was split
 /// into the first screen's module and lazily loaded ones (xtask/src/split.rs), 532 KB after; then
-/// 438.7 KB with compact time-zone data and the clock tab's work in a module of its own.
-const FIRST_LOAD_BUDGET_KB: f64 = 440.0;
+/// 438.7 KB with compact time-zone data and the clock tab's work in a module of its own; then
+/// 404.6 KB with the zones from 1970 on and the tab's wiring in a module of its own.
+const FIRST_LOAD_BUDGET_KB: f64 = 410.0;
 /// Everything the phone's acknowledgement page loads, brotli.
 const ACK_BUDGET_KB: f64 = 60.0;
 
