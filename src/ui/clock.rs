@@ -30,6 +30,12 @@ pub fn ClockBadge() -> impl IntoView {
         let ticked_for = status.last_tick.map(|t| status.now - t);
         match status.role {
             Role::Safe => ("stale", "Safe mode: no clock runs in this tab and nothing is sent".to_string()),
+            // The tab's own module (its bus, the clock lock) is not in yet: no clock can start here.
+            Role::Starting if status.code_missing => (
+                "stale",
+                "The clock's code could not be loaded — nothing is paged from this tab until it is. Check the connection; it tries again every few seconds."
+                    .to_string(),
+            ),
             Role::Leader if status.code_missing => {
                 ("stale", "The clock's code could not be loaded — nothing is paged until it is. Check the connection; it tries again every second.".to_string())
             }

@@ -7,7 +7,7 @@ use thirtyfour::prelude::*;
 use crate::support::{Browser, Result};
 
 /// Two people, a two-level policy and a rule routing database incidents to it (as urgent).
-const SEED: &str = r#"{
+pub(crate) const SEED: &str = r#"{
   "piket_backup": 1, "schema": 2, "exported_at": "2025-01-01T00:00:00Z", "secrets_included": false,
   "stores": {
     "people": [
@@ -67,7 +67,7 @@ async fn open_through_form(b: &Browser, title: &str, service: &str) -> Result<St
 
 async fn select(b: &Browser, label: &str, value: &str) -> Result {
     let el = b.field(label).await?;
-    el.find(By::Css(&format!("option[value='{value}']"))).await?.click().await?;
+    el.find(By::Css(format!("option[value='{value}']"))).await?.click().await?;
     Ok(())
 }
 

@@ -123,7 +123,7 @@ async fn a_hung_leader_that_wakes_after_a_takeover_sends_nothing_again() -> Resu
     // Whichever tab keeps the clock now is the one to hang.
     let status = |b: &Browser| {
         let driver = b.driver.clone();
-        async move { Ok::<String, WebDriverError>(driver.find(By::Css(".clock-status")).await?.text().await?) }
+        async move { driver.find(By::Css(".clock-status")).await?.text().await }
     };
     let (hung, other) = if status(&b).await?.contains("Clock running here") { (leader, follower) } else { (follower, leader) };
     b.driver.switch_to_window(hung.clone()).await?;
