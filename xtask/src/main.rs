@@ -664,7 +664,8 @@ fn test(root: &Path, args: &[String]) -> Result {
                 c.args(["test", "--features", "e2e", "--test", "e2e", "--"]).args(filter).env("PIKET_DIST", root.join("dist"));
                 c
             };
-            level(&mut tally, "e2e (phone figure, alone)", &mut e2e(&["--exact", PHONE_FIGURE_TEST]))?;
+            // `--nocapture`: the figure is the test's output, which libtest hides when it passes.
+            level(&mut tally, "e2e (phone figure, alone)", &mut e2e(&["--exact", PHONE_FIGURE_TEST, "--nocapture"]))?;
             level(&mut tally, "e2e", &mut e2e(&["--test-threads=2", "--skip", PHONE_FIGURE_TEST]))?;
         }
         Ok(())
