@@ -41,9 +41,8 @@ mod data {
 
 /// The name as the database spells it and its TZif, looked up ignoring ASCII case.
 fn lookup(name: &str) -> Option<(&'static str, &'static [u8])> {
-    let folded = |s: &'_ str| s.bytes().map(|b| b.to_ascii_lowercase()).collect::<Vec<u8>>();
-    let wanted = folded(name);
-    let at = data::ZONES.binary_search_by(|(n, _, _)| n.bytes().map(|b| b.to_ascii_lowercase()).cmp(wanted.iter().copied())).ok()?;
+    let fold = |b: u8| b.to_ascii_lowercase();
+    let at = data::ZONES.binary_search_by(|&(n, _, _)| n.bytes().map(fold).cmp(name.bytes().map(fold))).ok()?;
     let (name, start, end) = data::ZONES[at];
     Some((name, &data::TZIF[start as usize..end as usize]))
 }

@@ -175,15 +175,7 @@ async fn a_clock_whose_code_cannot_be_fetched_says_so_refuses_actions_and_runs_o
     // The clock tab's work (ticks, delivery, incident actions) is its own lazily loaded module.
     // Its fetch fails from the start: the first screen still comes, the header says the clock is
     // not running and why, and an incident cannot be opened (nothing half-done is stored).
-    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let host = StaticServer::start_refusing_split(refuse.clone(), "clock");
-    let b = Browser::start_sized(360, 740).await?;
-    b.open_at(&host.url, "/").await?;
-    b.driver.query(By::Css(".first-run, .incident-list, .empty-state")).wait(Duration::from_secs(30), Duration::from_millis(50)).first().await?;
-    b.wait_text(".clock-status", |t| t.contains("clock's code could not be loaded") && t.contains("Check the connection")).await?;
-    // The long status wraps on a phone: no sideways scroll.
-    let scroll: Vec<i64> = b.driver.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await?.convert()?;
-    assert!(scroll[0] <= scroll[1], "the header fits 360 px: {scroll:?}");
+    let (refuse, host, b) = first_screen_without("clock").await?;
     crate::incidents::seed_at(&b, &host.url).await?;
     b.open_at(&host.url, "/new").await?;
     b.fill("Title", "Checkout database is down").await?;
@@ -224,20 +216,8 @@ async fn a_tab_whose_own_code_cannot_be_fetched_says_so_refuses_commands_and_joi
     // The tab's wiring (the other tabs' bus, the clock lock, wake-ups) is the module `tab`,
     // fetched once the first screen has its data. Its fetch fails: the first screen still comes,
     // the header says why no clock runs, and a command is refused with nothing changed.
-    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let host = StaticServer::start_refusing_split(refuse.clone(), "tab");
-    let b = Browser::start_sized(360, 740).await?;
-    b.open_at(&host.url, "/").await?;
-    b.driver.query(By::Css(".first-run, .incident-list, .empty-state")).wait(Duration::from_secs(30), Duration::from_millis(50)).first().await?;
-    b.wait_text(".clock-status", |t| t.contains("clock's code could not be loaded") && t.contains("Check the connection")).await?;
-    let scroll: Vec<i64> = b.driver.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await?.convert()?;
-    assert!(scroll[0] <= scroll[1], "the header fits 360 px: {scroll:?}");
-    let path = std::env::temp_dir().join(format!("piket-e2e-tab-seed-{}.json", std::process::id()));
-    std::fs::write(&path, crate::incidents::SEED)?;
-    b.open_at(&host.url, "/settings").await?;
-    b.field("Restore from backup").await?.send_keys(path.display().to_string()).await?;
-    b.click("Replace everything").await?;
-    b.wait_text("main", |t| t.contains("its code did not load") && t.contains("Nothing was changed")).await?;
+    let (refuse, host, b) = first_screen_without("tab").await?;
+    crate::incidents::restore_seed_at(&b, &host.url, |t| t.contains("its code did not load") && t.contains("Nothing was changed")).await?;
     b.open_at(&host.url, "/people").await?;
     b.wait_text("main", |t| !t.contains("Alice Example") && t.contains("People")).await?;
 
@@ -249,6 +229,20 @@ async fn a_tab_whose_own_code_cannot_be_fetched_says_so_refuses_commands_and_joi
     b.fill("Title", "Checkout database is down").await?;
     b.click("Open incident").await?;
     b.wait_text("ol.timeline > li", |t| t.contains("Paged") && t.contains("Alice Example")).await?;
-    let _ = std::fs::remove_file(&path);
     b.quit().await
+}
+
+/// A phone-sized browser opens Piket from a host that refuses the split module `module`: the
+/// first screen comes, and the header says the clock's code could not be loaded (on one line
+/// that wraps: no sideways scroll). The flag lets the module through once cleared.
+async fn first_screen_without(module: &'static str) -> Result<(std::sync::Arc<std::sync::atomic::AtomicBool>, StaticServer, Browser)> {
+    let refuse = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let host = StaticServer::start_refusing_split(refuse.clone(), module);
+    let b = Browser::start_sized(360, 740).await?;
+    b.open_at(&host.url, "/").await?;
+    b.driver.query(By::Css(".first-run, .incident-list, .empty-state")).wait(Duration::from_secs(30), Duration::from_millis(50)).first().await?;
+    b.wait_text(".clock-status", |t| t.contains("clock's code could not be loaded") && t.contains("Check the connection")).await?;
+    let scroll: Vec<i64> = b.driver.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await?.convert()?;
+    assert!(scroll[0] <= scroll[1], "the header fits 360 px: {scroll:?}");
+    Ok((refuse, host, b))
 }

@@ -7,7 +7,7 @@ use thirtyfour::prelude::*;
 use crate::support::{Browser, Result};
 
 /// Two people, a two-level policy and a rule routing database incidents to it (as urgent).
-pub(crate) const SEED: &str = r#"{
+const SEED: &str = r#"{
   "piket_backup": 1, "schema": 2, "exported_at": "2025-01-01T00:00:00Z", "secrets_included": false,
   "stores": {
     "people": [
@@ -39,14 +39,19 @@ async fn seed(b: &Browser) -> Result {
 
 /// [`seed`], for the app served at `base`.
 pub(crate) async fn seed_at(b: &Browser, base: &str) -> Result {
+    restore_seed_at(b, base, |t| t.contains("Restored")).await
+}
+
+/// Gives Settings' "Restore from backup" [`SEED`] and waits until the screen says what `answered` looks for.
+pub(crate) async fn restore_seed_at(b: &Browser, base: &str, answered: impl Fn(&str) -> bool) -> Result {
     let path = std::env::temp_dir().join(format!("piket-e2e-seed-{}-{}.json", std::process::id(), uuid_like()));
     std::fs::write(&path, SEED)?;
     b.open_at(base, "/settings").await?;
     b.field("Restore from backup").await?.send_keys(path.display().to_string()).await?;
     b.click("Replace everything").await?;
-    b.wait_text("main", |t| t.contains("Restored")).await?;
+    let seen = b.wait_text("main", answered).await;
     let _ = std::fs::remove_file(&path);
-    Ok(())
+    seen.map(|_| ())
 }
 
 fn uuid_like() -> u128 {
